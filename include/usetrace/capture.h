@@ -1,0 +1,65 @@
+/*
+ * capture.h - the X11 capture backend of the agent.
+ *
+ * capture_run() connects to an X display, records every key, button and
+ * motion event the server processes (X RECORD: XTEST injection and warps
+ * included, with root coordinates and server time), decodes keys with
+ * xkbcommon (keymap reloaded when a client changes it, dead keys through
+ * xkb_compose), tracks the focused window (EWMH _NET_ACTIVE_WINDOW,
+ * WM_CLASS, _NET_WM_NAME, _NET_WM_PID, geometry) and the monitor layout
+ * (XRandR), and hands each record to the sink in order.
+ *
+ * Records handed to the sink are raw: the privacy filter runs in the sink,
+ * before anything is written.  The capture code never writes to disk.
+ */
+#ifndef USETRACE_CAPTURE_H
+#define USETRACE_CAPTURE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usetrace/event.h"
+
+struct capture_sink {
+	/*
+	 * Called for every record, with seq, mono_ns, wall_ns set.  ev is
+	 * only valid during the call.  A non-zero return stops capture and
+	 * is returned by capture_run().
+	 */
+	int (*emit)(void *arg, const struct ut_event *ev);
+	/* Called about every tick_ms (group commit).  As emit for errors. */
+	int (*tick)(void *arg);
+	/* Called once, when recording has started.  May be NULL. */
+	void (*ready)(void *arg, const char *display);
+	void *arg;
+};
+
+struct capture_opts {
+	const char *display; /* NULL: $DISPLAY */
+	uint32_t tick_ms;    /* 0: 200 */
+	int stop_fd;         /* readable -> stop cleanly; -1: none */
+};
+
+struct capture_stats {
+	uint64_t records, keys, buttons, motions, focus, keymap_loads;
+	uint64_t x_errors;
+};
+
+/*
+ * Records until stop_fd becomes readable (returns 0), the display is lost
+ * (returns UT_EX11 after emitting an END record), or the sink fails (its
+ * code).  Setup failures: UT_EX11 (cannot open display), UT_ENOEXT (no
+ * RECORD or XKB).  st may be NULL.
+ */
+int capture_run(const struct capture_opts *opts, const struct capture_sink *sink,
+    struct capture_stats *st);
+
+/*
+ * Parses an XSETTINGS _XSETTINGS_SETTINGS property and finds the integer
+ * setting `name` (e.g. "Net/DoubleClickTime").  Returns 0 and sets *out,
+ * UT_ENOTFOUND, or UT_ECORRUPT for malformed data.  Pure; fuzzed.
+ */
+int xsettings_get_int(const uint8_t *p, size_t n, const char *name, int32_t *out)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,46 @@
+/*
+ * fsio.h - the one I/O seam for durable files (as SQLite's VFS).
+ *
+ * Every open/write/fsync/rename/truncate of the spool goes through here so
+ * tests can inject failures: EIO, ENOSPC, short writes, or a crash (SIGKILL)
+ * at the Nth call of an operation.  Faults are armed with fsio_fault_arm()
+ * from unit tests, or from the environment variable UT_FSIO_FAULT, read by
+ * fsio_fault_from_env(), for end-to-end tests of real processes:
+ *
+ *     UT_FSIO_FAULT=OP:N:KIND     OP   = write | fsync | open | rename
+ *                                 N    = 1-based call number of that OP
+ *                                 KIND = EIO | ENOSPC | short | crash
+ *
+ * All functions return 0 (or a byte count / fd) on success and -errno on
+ * failure.  Writes retry on EINTR and on short writes until done or failed.
+ */
+#ifndef USETRACE_FSIO_H
+#define USETRACE_FSIO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+enum fsio_op { FSIO_OPEN = 0, FSIO_WRITE, FSIO_FSYNC, FSIO_RENAME, FSIO_OP_COUNT };
+enum fsio_fault { FSIO_FAULT_NONE = 0, FSIO_FAULT_EIO, FSIO_FAULT_ENOSPC,
+	FSIO_FAULT_SHORT, FSIO_FAULT_CRASH };
+
+int fsio_open(const char *path, int flags, mode_t mode);
+int fsio_write_all(int fd, const void *p, size_t n);
+int fsio_fsync(int fd);
+/* fsync the directory holding a file, so a create or rename is durable. */
+int fsio_fsync_dir(const char *dir);
+int fsio_rename(const char *from, const char *to);
+int fsio_ftruncate(int fd, off_t len);
+/* Closes fd if >= 0; errors from close are returned. */
+int fsio_close(int fd);
+/* Reads the whole file into a malloc'd buffer (caller frees), at most cap bytes. */
+int fsio_read_file(const char *path, size_t cap, unsigned char **out, size_t *outlen);
+
+void fsio_fault_arm(enum fsio_op op, unsigned nth, enum fsio_fault kind);
+void fsio_fault_clear(void);
+/* Parses UT_FSIO_FAULT; returns UT_EINVAL for a malformed value. */
+int fsio_fault_from_env(void);
+/* Number of calls made of op since the last clear (for sweeping tests). */
+unsigned fsio_calls(enum fsio_op op);
+
+#endif

@@ -1,0 +1,450 @@
+/*
+ * capture.c - the capture loop: X connections, RECORD, signals, ticks.
+ *
+ * Two X connections: `data` carries only the RECORD context's data (as the
+ * RECORD spec requires); `ctl` carries everything else (focus, keymap,
+ * RandR, XSETTINGS) and is shared with xcb for xkbcommon-x11 and RandR.
+ * One thread polls both connections and stop_fd.  Records are emitted in
+ * the order they are processed; each carries the X server time it has, so
+ * readers can order focus changes against input exactly.
+ *
+ * RECORD ranges: device events KeyPress..MotionNotify (what the server
+ * processed: XTEST and warps included), the core ChangeKeyboardMapping
+ * request and the XKB requests that replace the keymap or lock state, so
+ * keymap changes are applied in stream order (capture/keymap.c).
+ *
+ * A lost display (IO error) is noticed through XSetIOErrorExitHandler,
+ * which sets a flag instead of exiting; the loop then emits an END record
+ * and returns UT_EX11 without touching the dead connection again.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <X11/XKBlib.h>
+#include <X11/Xproto.h>
+#include <xcb/randr.h>
+
+#include "usetrace/err.h"
+#include "usetrace/log.h"
+#include "usetrace/util.h"
+#include "capture_int.h"
+
+#define XKB_REQ_LATCH_LOCK 5
+#define XKB_REQ_SET_MAP 9
+#define XKB_REQ_GET_KBD_BY_NAME 23
+
+static volatile int io_lost;
+
+static int
+on_x_error(Display *d, XErrorEvent *e)
+{
+	(void)d;
+	(void)e;
+	/* Windows vanish between requests; that is normal here. */
+	return 0;
+}
+
+static int
+on_io_error(Display *d)
+{
+	(void)d;
+	io_lost = 1;
+	return 0;
+}
+
+static void
+on_io_exit(Display *d, void *arg)
+{
+	(void)d;
+	(void)arg;
+	io_lost = 1;
+}
+
+void
+cap__emit(struct cap *c, struct ut_event *ev)
+{
+	int r;
+
+	if (c->err)
+		return;
+	ev->seq = ++c->seq;
+	ev->mono_ns = ut_now_mono_ns();
+	ev->wall_ns = ut_now_wall_ns();
+	if (ev->sensitivity == 0)
+		ev->sensitivity = UT_SENS_NONE;
+	c->st.records++;
+	r = c->sink->emit(c->sink->arg, ev);
+	if (r != 0)
+		c->err = r;
+}
+
+static void
+emit_pointer(struct cap *c, const uint8_t *d)
+{
+	struct ut_event ev;
+	uint8_t type = d[0] & 0x7f;
+	uint32_t xtime;
+	int16_t rx, ry;
+	uint16_t state;
+
+	memcpy(&xtime, d + 4, 4);
+	memcpy(&rx, d + 20, 2);
+	memcpy(&ry, d + 22, 2);
+	memcpy(&state, d + 28, 2);
+	memset(&ev, 0, sizeof(ev));
+	ev.xtime = xtime;
+	ev.sensitivity = UT_SENS_NONE;
+	if (type == MotionNotify) {
+		ev.type = UT_EV_MOTION;
+		ev.u.motion.x = rx;
+		ev.u.motion.y = ry;
+		c->st.motions++;
+	} else {
+		ev.type = UT_EV_BUTTON;
+		ev.u.button.button = d[1];
+		ev.u.button.down = type == ButtonPress;
+		ev.u.button.x = rx;
+		ev.u.button.y = ry;
+		ev.u.button.state = state;
+		c->st.buttons++;
+	}
+	cap__emit(c, &ev);
+}
+
+static void
+record_cb(XPointer arg, XRecordInterceptData *d)
+{
+	struct cap *c = (struct cap *)arg;
+	const uint8_t *p = d->data;
+	size_t len = (size_t)d->data_len * 4;
+	uint32_t xtime;
+	uint16_t state;
+
+	if (c->err || io_lost)
+		goto out;
+	if (d->category == XRecordFromServer && len >= 32) {
+		switch (p[0] & 0x7f) {
+		case KeyPress:
+		case KeyRelease:
+			memcpy(&xtime, p + 4, 4);
+			memcpy(&state, p + 28, 2);
+			cap__key_event(c, (p[0] & 0x7f) == KeyPress, p[1], xtime,
+			    state);
+			break;
+		case ButtonPress:
+		case ButtonRelease:
+		case MotionNotify:
+			emit_pointer(c, p);
+			break;
+		default:
+			break;
+		}
+	} else if (d->category == XRecordFromClient && len >= 4) {
+		if (p[0] == X_ChangeKeyboardMapping) {
+			cap__keymap_core_change(c, p, len, d->client_swapped);
+		} else if (p[0] == c->xkb_major &&
+		    (p[1] == XKB_REQ_SET_MAP || p[1] == XKB_REQ_GET_KBD_BY_NAME ||
+		    p[1] == XKB_REQ_LATCH_LOCK)) {
+			/*
+			 * The server runs this request before answering ours,
+			 * so the reload sees its effect.
+			 */
+			if (p[1] != XKB_REQ_LATCH_LOCK)
+				memset(c->ovr, 0, sizeof(c->ovr));
+			if (cap__keymap_load(c) < 0)
+				log_warn("could not reload the keymap");
+		}
+	}
+out:
+	XRecordFreeData(d);
+}
+
+static int
+record_setup(struct cap *c)
+{
+	XRecordRange *r[4] = { NULL, NULL, NULL, NULL };
+	XRecordClientSpec clients = XRecordAllClients;
+	int major, minor, i, n = 0, rv = 0;
+
+	if (!XRecordQueryVersion(c->ctl, &major, &minor))
+		return UT_ENOEXT;
+	for (i = 0; i < 4; i++) {
+		r[i] = XRecordAllocRange();
+		if (r[i] == NULL) {
+			rv = UT_ENOEXT;
+			goto out;
+		}
+	}
+	r[0]->device_events.first = KeyPress;
+	r[0]->device_events.last = MotionNotify;
+	r[0]->core_requests.first = X_ChangeKeyboardMapping;
+	r[0]->core_requests.last = X_ChangeKeyboardMapping;
+	n = 1;
+	if (c->xkb_major > 0) {
+		static const unsigned char minors[] = { XKB_REQ_LATCH_LOCK,
+			XKB_REQ_SET_MAP, XKB_REQ_GET_KBD_BY_NAME };
+
+		for (i = 0; i < 3; i++) {
+			r[n]->ext_requests.ext_major.first = (unsigned char)c->xkb_major;
+			r[n]->ext_requests.ext_major.last = (unsigned char)c->xkb_major;
+			r[n]->ext_requests.ext_minor.first = minors[i];
+			r[n]->ext_requests.ext_minor.last = minors[i];
+			n++;
+		}
+	}
+	c->rc = XRecordCreateContext(c->ctl, 0, &clients, 1, r, n);
+	if (c->rc == 0) {
+		rv = UT_ENOEXT;
+		goto out;
+	}
+	XSync(c->ctl, False);
+	if (!XRecordEnableContextAsync(c->data, c->rc, record_cb, (XPointer)c)) {
+		rv = UT_ENOEXT;
+		goto out;
+	}
+out:
+	for (i = 0; i < 4; i++)
+		XFree(r[i]);
+	return rv;
+}
+
+static void
+read_xsettings(struct cap *c, struct ut_event *ev)
+{
+	char name[32];
+	Atom sel, prop, actual;
+	Window owner;
+	unsigned char *d = NULL;
+	unsigned long n, after;
+	int fmt;
+	int32_t v;
+
+	snprintf(name, sizeof(name), "_XSETTINGS_S%d", DefaultScreen(c->ctl));
+	sel = XInternAtom(c->ctl, name, False);
+	owner = XGetSelectionOwner(c->ctl, sel);
+	if (owner == None)
+		return;
+	prop = XInternAtom(c->ctl, "_XSETTINGS_SETTINGS", False);
+	if (XGetWindowProperty(c->ctl, owner, prop, 0, 65536, False, prop,
+	    &actual, &fmt, &n, &after, &d) != Success || d == NULL)
+		return;
+	if (fmt == 8) {
+		if (xsettings_get_int(d, n, "Net/DoubleClickTime", &v) == 0 &&
+		    v > 0 && v < 10000)
+			ev->u.session.double_click_ms = (uint32_t)v;
+		if (xsettings_get_int(d, n, "Net/DoubleClickDistance", &v) == 0 &&
+		    v > 0 && v < 1000)
+			ev->u.session.double_click_px = (uint32_t)v;
+	}
+	XFree(d);
+}
+
+static void
+emit_session(struct cap *c, const char *dpyname)
+{
+	struct ut_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = UT_EV_SESSION;
+	ev.sensitivity = UT_SENS_NONE;
+	ut_strlcpy_utf8(ev.u.session.display, dpyname, strlen(dpyname),
+	    sizeof(ev.u.session.display));
+	ev.u.session.screen_w = (uint32_t)DisplayWidth(c->ctl, DefaultScreen(c->ctl));
+	ev.u.session.screen_h = (uint32_t)DisplayHeight(c->ctl, DefaultScreen(c->ctl));
+	read_xsettings(c, &ev);
+	snprintf(ev.u.session.layout, sizeof(ev.u.session.layout), "%s", c->layout);
+	cap__emit(c, &ev);
+}
+
+static void
+emit_end(struct cap *c, const char *why)
+{
+	struct ut_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = UT_EV_END;
+	ev.sensitivity = UT_SENS_NONE;
+	snprintf(ev.u.mark.text, sizeof(ev.u.mark.text), "%s", why);
+	cap__emit(c, &ev);
+}
+
+static void
+handle_ctl_event(struct cap *c, XEvent *e)
+{
+	if (c->xkb_event_base > 0 && e->type == c->xkb_event_base) {
+		XkbEvent *xe = (XkbEvent *)e;
+
+		if (xe->any.xkb_type == XkbNewKeyboardNotify) {
+			memset(c->ovr, 0, sizeof(c->ovr));
+			if (cap__keymap_load(c) < 0)
+				log_warn("could not reload the keymap");
+		}
+		return;
+	}
+	if (c->randr_event_base > 0 &&
+	    e->type == c->randr_event_base + XCB_RANDR_SCREEN_CHANGE_NOTIFY) {
+		cap__monitors(c);
+		return;
+	}
+	cap__focus_event(c, e);
+}
+
+static int
+setup(struct cap *c, const char *dpyname)
+{
+	const xcb_query_extension_reply_t *ext;
+	int op, ev, er, maj = XkbMajorVersion, min = XkbMinorVersion, r;
+
+	c->ctl = XOpenDisplay(dpyname);
+	if (c->ctl == NULL)
+		return UT_EX11;
+	c->data = XOpenDisplay(dpyname);
+	if (c->data == NULL)
+		return UT_EX11;
+	XSetIOErrorExitHandler(c->ctl, on_io_exit, c);
+	XSetIOErrorExitHandler(c->data, on_io_exit, c);
+	c->xc = XGetXCBConnection(c->ctl);
+	c->root = DefaultRootWindow(c->ctl);
+
+	if (!XkbQueryExtension(c->ctl, &op, &ev, &er, &maj, &min))
+		return UT_ENOEXT;
+	c->xkb_major = op;
+	c->xkb_event_base = ev;
+	XkbSelectEvents(c->ctl, XkbUseCoreKbd, XkbNewKeyboardNotifyMask,
+	    XkbNewKeyboardNotifyMask);
+	if (!xkb_x11_setup_xkb_extension(c->xc, XKB_X11_MIN_MAJOR_XKB_VERSION,
+	    XKB_X11_MIN_MINOR_XKB_VERSION, XKB_X11_SETUP_XKB_EXTENSION_NO_FLAGS,
+	    NULL, NULL, NULL, NULL))
+		return UT_ENOEXT;
+	if ((r = cap__keymap_load(c)) < 0)
+		return r;
+
+	ext = xcb_get_extension_data(c->xc, &xcb_randr_id);
+	if (ext != NULL && ext->present) {
+		c->randr_event_base = ext->first_event;
+		xcb_randr_select_input(c->xc, (xcb_window_t)c->root,
+		    XCB_RANDR_NOTIFY_MASK_SCREEN_CHANGE);
+	}
+	if ((r = cap__focus_init(c)) < 0)
+		return r;
+	return record_setup(c);
+}
+
+static void
+teardown(struct cap *c)
+{
+	if (!io_lost) {
+		if (c->ctl != NULL && c->rc != 0) {
+			XRecordDisableContext(c->ctl, c->rc);
+			XRecordFreeContext(c->ctl, c->rc);
+			XSync(c->ctl, False);
+		}
+		if (c->data != NULL)
+			XCloseDisplay(c->data);
+		cap__keymap_free(c); /* before the xcb connection goes */
+		if (c->ctl != NULL)
+			XCloseDisplay(c->ctl);
+	} else
+		cap__keymap_free(c);
+	c->ctl = c->data = NULL;
+}
+
+int
+capture_run(const struct capture_opts *o, const struct capture_sink *sink,
+    struct capture_stats *st)
+{
+	struct cap *c = xcalloc(1, sizeof(*c));
+	const char *dpyname = o->display ? o->display : getenv("DISPLAY");
+	struct pollfd pfd[3];
+	uint64_t tick_ns = (o->tick_ms ? o->tick_ms : 200) * 1000000ull;
+	uint64_t next_tick, now;
+	XEvent e;
+	int r, timeout, nfds;
+
+	io_lost = 0;
+	c->o = o;
+	c->sink = sink;
+	if (dpyname == NULL || *dpyname == '\0') {
+		log_error("no display: set DISPLAY or pass --display");
+		r = UT_EX11;
+		goto out;
+	}
+	XSetErrorHandler(on_x_error);
+	XSetIOErrorHandler(on_io_error);
+	if ((r = setup(c, dpyname)) < 0) {
+		if (r == UT_EX11)
+			log_error("cannot open display %s", dpyname);
+		else
+			log_error("display %s: %s (RECORD and XKB are required)",
+			    dpyname, ut_strerror(r));
+		goto out;
+	}
+	emit_session(c, dpyname);
+	cap__monitors(c);
+	cap__focus_update(c, 0);
+	if (sink->ready != NULL)
+		sink->ready(sink->arg, dpyname);
+
+	next_tick = ut_now_mono_ns() + tick_ns;
+	r = 0;
+	for (;;) {
+		if (!io_lost)
+			XRecordProcessReplies(c->data);
+		while (!io_lost && !c->err && XPending(c->ctl) > 0) {
+			XNextEvent(c->ctl, &e);
+			handle_ctl_event(c, &e);
+		}
+		if (!c->ewmh && !io_lost && !c->err)
+			cap__focus_update(c, 0);
+		if (io_lost) {
+			log_error("lost the connection to display %s", dpyname);
+			emit_end(c, "display lost");
+			r = c->err ? c->err : UT_EX11;
+			break;
+		}
+		if (c->err) {
+			r = c->err;
+			break;
+		}
+		now = ut_now_mono_ns();
+		if (now >= next_tick) {
+			if (sink->tick != NULL && (r = sink->tick(sink->arg)) != 0)
+				break;
+			next_tick = now + tick_ns;
+			continue;
+		}
+		timeout = (int)((next_tick - now) / 1000000ull) + 1;
+		pfd[0].fd = ConnectionNumber(c->data);
+		pfd[1].fd = ConnectionNumber(c->ctl);
+		pfd[0].events = pfd[1].events = POLLIN;
+		nfds = 2;
+		if (o->stop_fd >= 0) {
+			pfd[2].fd = o->stop_fd;
+			pfd[2].events = POLLIN;
+			nfds = 3;
+		}
+		XFlush(c->ctl);
+		if (poll(pfd, (nfds_t)nfds, timeout) < 0 && errno != EINTR) {
+			r = -errno;
+			break;
+		}
+		if (nfds == 3 && (pfd[2].revents & (POLLIN | POLLHUP))) {
+			/* Take what the server already sent, then stop. */
+			if (!io_lost)
+				XRecordProcessReplies(c->data);
+			emit_end(c, "stopped");
+			r = c->err;
+			break;
+		}
+	}
+out:
+	if (st != NULL)
+		*st = c->st;
+	teardown(c);
+	free(c);
+	return r;
+}

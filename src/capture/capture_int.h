@@ -1,0 +1,77 @@
+/*
+ * capture_int.h - state shared by the files of the X11 capture backend.
+ * Private to src/capture/.
+ */
+#ifndef USETRACE_CAPTURE_INT_H
+#define USETRACE_CAPTURE_INT_H
+
+#include <stdbool.h>
+
+#include <X11/Xlib.h>
+#include <X11/Xlib-xcb.h>
+#include <X11/extensions/record.h>
+#include <xcb/xcb.h>
+#include <xkbcommon/xkbcommon-compose.h>
+#include <xkbcommon/xkbcommon-x11.h>
+#include <xkbcommon/xkbcommon.h>
+
+#include "usetrace/capture.h"
+
+/* A keycode remapped by a core ChangeKeyboardMapping seen in the stream. */
+struct key_override {
+	bool set;
+	uint8_t n;
+	uint32_t syms[8];
+};
+
+struct cap {
+	const struct capture_opts *o;
+	const struct capture_sink *sink;
+	struct capture_stats st;
+	int err;            /* sticky sink error */
+
+	Display *ctl;       /* control: focus, keymap, RECORD control */
+	Display *data;      /* RECORD data connection */
+	xcb_connection_t *xc;
+	Window root;
+	XRecordContext rc;
+	int xkb_major, xkb_event_base, randr_event_base;
+	bool ewmh;
+
+	/* Keymap (capture/keymap.c). */
+	struct xkb_context *kctx;
+	struct xkb_keymap *km;
+	struct xkb_state *ks;
+	struct xkb_compose_table *ctab;
+	struct xkb_compose_state *cst;
+	int32_t kbd_id;
+	struct key_override ovr[256];
+	uint8_t down[256];
+	char layout[64];
+
+	/* Focus (capture/focus.c). */
+	Window active;
+	struct ut_event last_focus;
+	bool have_focus;
+	Atom a_active, a_wm_name, a_net_wm_name, a_utf8, a_pid, a_class,
+	    a_wm_check;
+
+	uint64_t seq;
+};
+
+/* Fills seq and clocks and hands ev to the sink; sets c->err on failure. */
+void cap__emit(struct cap *c, struct ut_event *ev);
+
+int cap__keymap_load(struct cap *c);
+void cap__keymap_free(struct cap *c);
+void cap__key_event(struct cap *c, int down, uint8_t keycode, uint32_t xtime,
+    uint16_t state);
+void cap__keymap_core_change(struct cap *c, const uint8_t *req, size_t len,
+    bool swapped);
+
+int cap__focus_init(struct cap *c);
+void cap__focus_update(struct cap *c, uint32_t xtime);
+void cap__focus_event(struct cap *c, XEvent *e);
+void cap__monitors(struct cap *c);
+
+#endif

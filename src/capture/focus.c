@@ -1,0 +1,268 @@
+/*
+ * focus.c - the focused window and the monitor layout.
+ *
+ * A FOCUS record is emitted when _NET_ACTIVE_WINDOW (EWMH) changes, and when
+ * the active window's title (_NET_WM_NAME, else WM_NAME) changes; it
+ * carries WM_CLASS, the title as UTF-8, _NET_WM_PID and the geometry in
+ * root coordinates.  Without an EWMH window manager the X input focus is
+ * polled on every tick instead.  Windows can vanish at any moment, so X
+ * errors from these requests are expected and ignored (counted).
+ *
+ * Invariant: c->active is the window whose PropertyNotify we selected, or
+ * None.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <X11/Xatom.h>
+#include <X11/Xutil.h>
+#include <xcb/randr.h>
+
+#include "usetrace/log.h"
+#include "usetrace/util.h"
+#include "capture_int.h"
+
+#define PROP_MAX_LONGS 4096 /* 16 KiB: more than any title we keep */
+
+static int
+get_prop(struct cap *c, Window w, Atom prop, Atom type, unsigned char **data,
+    unsigned long *n, int *format)
+{
+	Atom actual;
+	unsigned long after;
+
+	*data = NULL;
+	if (XGetWindowProperty(c->ctl, w, prop, 0, PROP_MAX_LONGS, False, type,
+	    &actual, format, n, &after, data) != Success || *data == NULL) {
+		if (*data != NULL)
+			XFree(*data);
+		*data = NULL;
+		return -1;
+	}
+	if (actual == None) {
+		XFree(*data);
+		*data = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static Window
+active_window(struct cap *c)
+{
+	unsigned char *d;
+	unsigned long n;
+	int fmt;
+	Window w = None;
+
+	if (get_prop(c, c->root, c->a_active, XA_WINDOW, &d, &n, &fmt) == 0) {
+		if (fmt == 32 && n >= 1)
+			w = (Window)((unsigned long *)(void *)d)[0];
+		XFree(d);
+	}
+	return w;
+}
+
+static void
+read_title(struct cap *c, Window w, char *out, size_t outsz)
+{
+	unsigned char *d;
+	unsigned long n;
+	int fmt, cnt = 0;
+	XTextProperty tp;
+	char **list = NULL;
+
+	out[0] = '\0';
+	if (get_prop(c, w, c->a_net_wm_name, c->a_utf8, &d, &n, &fmt) == 0) {
+		if (fmt == 8)
+			ut_strlcpy_utf8(out, (const char *)d, n, outsz);
+		XFree(d);
+		return;
+	}
+	if (XGetWMName(c->ctl, w, &tp) && tp.value != NULL) {
+		if (Xutf8TextPropertyToTextList(c->ctl, &tp, &list, &cnt) >= Success &&
+		    cnt > 0 && list != NULL && list[0] != NULL)
+			ut_strlcpy_utf8(out, list[0], strlen(list[0]), outsz);
+		if (list != NULL)
+			XFreeStringList(list);
+		XFree(tp.value);
+	}
+}
+
+static void
+fill_focus(struct cap *c, Window w, struct ut_event *ev)
+{
+	XClassHint ch = { NULL, NULL };
+	XWindowAttributes wa;
+	unsigned char *d;
+	unsigned long n;
+	int fmt, x, y;
+	Window child;
+
+	ev->u.focus.window = (uint32_t)w;
+	if (w == None)
+		return;
+	if (XGetClassHint(c->ctl, w, &ch)) {
+		if (ch.res_class != NULL)
+			ut_strlcpy_utf8(ev->u.focus.app, ch.res_class,
+			    strlen(ch.res_class), sizeof(ev->u.focus.app));
+		if (ch.res_name != NULL)
+			ut_strlcpy_utf8(ev->u.focus.instance, ch.res_name,
+			    strlen(ch.res_name), sizeof(ev->u.focus.instance));
+		XFree(ch.res_class);
+		XFree(ch.res_name);
+	}
+	read_title(c, w, ev->u.focus.title, sizeof(ev->u.focus.title));
+	if (get_prop(c, w, c->a_pid, XA_CARDINAL, &d, &n, &fmt) == 0) {
+		if (fmt == 32 && n >= 1)
+			ev->u.focus.pid = (uint32_t)((unsigned long *)(void *)d)[0];
+		XFree(d);
+	}
+	if (XGetWindowAttributes(c->ctl, w, &wa) &&
+	    XTranslateCoordinates(c->ctl, w, c->root, 0, 0, &x, &y, &child)) {
+		ev->u.focus.x = x;
+		ev->u.focus.y = y;
+		ev->u.focus.w = (uint32_t)wa.width;
+		ev->u.focus.h = (uint32_t)wa.height;
+	}
+}
+
+/* Without EWMH: the top-level client holding the input focus. */
+static Window
+input_focus_toplevel(struct cap *c)
+{
+	Window w, rootw, parent, *kids = NULL;
+	unsigned int nk;
+	int rev;
+
+	XGetInputFocus(c->ctl, &w, &rev);
+	if (w == None || w == PointerRoot)
+		return None;
+	for (;;) {
+		if (!XQueryTree(c->ctl, w, &rootw, &parent, &kids, &nk))
+			return None;
+		if (kids != NULL)
+			XFree(kids);
+		if (parent == rootw || parent == None)
+			return w;
+		w = parent;
+	}
+}
+
+void
+cap__focus_update(struct cap *c, uint32_t xtime)
+{
+	struct ut_event ev;
+	Window w = c->ewmh ? active_window(c) : input_focus_toplevel(c);
+
+	if (w != c->active) {
+		if (c->active != None)
+			XSelectInput(c->ctl, c->active, NoEventMask);
+		if (w != None)
+			XSelectInput(c->ctl, w, PropertyChangeMask);
+		c->active = w;
+	}
+	memset(&ev, 0, sizeof(ev));
+	ev.type = UT_EV_FOCUS;
+	ev.sensitivity = UT_SENS_CONTENT;
+	ev.xtime = xtime;
+	fill_focus(c, w, &ev);
+	if (c->have_focus &&
+	    ev.u.focus.window == c->last_focus.u.focus.window &&
+	    strcmp(ev.u.focus.title, c->last_focus.u.focus.title) == 0 &&
+	    strcmp(ev.u.focus.app, c->last_focus.u.focus.app) == 0)
+		return;
+	c->last_focus = ev;
+	c->have_focus = true;
+	c->st.focus++;
+	cap__emit(c, &ev);
+}
+
+void
+cap__focus_event(struct cap *c, XEvent *e)
+{
+	XPropertyEvent *pe;
+
+	if (e->type != PropertyNotify)
+		return;
+	pe = &e->xproperty;
+	if (pe->window == c->root && pe->atom == c->a_active)
+		cap__focus_update(c, (uint32_t)pe->time);
+	else if (pe->window == c->active && pe->window != None &&
+	    (pe->atom == c->a_net_wm_name || pe->atom == XA_WM_NAME ||
+	    pe->atom == XA_WM_CLASS))
+		cap__focus_update(c, (uint32_t)pe->time);
+}
+
+int
+cap__focus_init(struct cap *c)
+{
+	unsigned char *d;
+	unsigned long n;
+	int fmt;
+
+	c->a_active = XInternAtom(c->ctl, "_NET_ACTIVE_WINDOW", False);
+	c->a_net_wm_name = XInternAtom(c->ctl, "_NET_WM_NAME", False);
+	c->a_utf8 = XInternAtom(c->ctl, "UTF8_STRING", False);
+	c->a_pid = XInternAtom(c->ctl, "_NET_WM_PID", False);
+	c->a_wm_check = XInternAtom(c->ctl, "_NET_SUPPORTING_WM_CHECK", False);
+	c->ewmh = false;
+	if (get_prop(c, c->root, c->a_wm_check, XA_WINDOW, &d, &n, &fmt) == 0) {
+		c->ewmh = fmt == 32 && n >= 1;
+		XFree(d);
+	}
+	if (!c->ewmh)
+		log_warn("no EWMH window manager; following the X input focus");
+	XSelectInput(c->ctl, c->root, PropertyChangeMask);
+	return 0;
+}
+
+void
+cap__monitors(struct cap *c)
+{
+	xcb_randr_get_monitors_cookie_t ck;
+	xcb_randr_get_monitors_reply_t *rep;
+	xcb_randr_monitor_info_iterator_t it;
+	xcb_get_atom_name_reply_t *an;
+	struct ut_event ev;
+	uint32_t i = 0;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = UT_EV_MONITORS;
+	ev.sensitivity = UT_SENS_NONE;
+	ck = xcb_randr_get_monitors(c->xc, (xcb_window_t)c->root, 1);
+	rep = xcb_randr_get_monitors_reply(c->xc, ck, NULL);
+	if (rep != NULL) {
+		for (it = xcb_randr_get_monitors_monitors_iterator(rep);
+		    it.rem > 0 && i < UT_EV_MONITORS_MAX;
+		    xcb_randr_monitor_info_next(&it), i++) {
+			struct ut_monitor *m = &ev.u.monitors.m[i];
+
+			m->x = it.data->x;
+			m->y = it.data->y;
+			m->w = it.data->width;
+			m->h = it.data->height;
+			m->primary = it.data->primary != 0;
+			an = xcb_get_atom_name_reply(c->xc,
+			    xcb_get_atom_name(c->xc, it.data->name), NULL);
+			if (an != NULL) {
+				ut_strlcpy_utf8(m->name, xcb_get_atom_name_name(an),
+				    (size_t)xcb_get_atom_name_name_length(an),
+				    sizeof(m->name));
+				free(an);
+			}
+		}
+		free(rep);
+	}
+	if (i == 0) {
+		/* No RandR monitors: the whole screen is one. */
+		ev.u.monitors.m[0].w = (uint32_t)DisplayWidth(c->ctl, DefaultScreen(c->ctl));
+		ev.u.monitors.m[0].h = (uint32_t)DisplayHeight(c->ctl, DefaultScreen(c->ctl));
+		ev.u.monitors.m[0].primary = true;
+		snprintf(ev.u.monitors.m[0].name, sizeof(ev.u.monitors.m[0].name), "screen");
+		i = 1;
+	}
+	ev.u.monitors.n = i;
+	cap__emit(c, &ev);
+}

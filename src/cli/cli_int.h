@@ -1,0 +1,19 @@
+/*
+ * cli_int.h - the subcommands of the `usetrace` program.  Private to
+ * src/cli/.  Each cmd_* takes the arguments after the subcommand name
+ * (argv[0] is the subcommand) and returns the process exit status:
+ * 0 success, 1 failure, 2 usage error.
+ */
+#ifndef USETRACE_CLI_INT_H
+#define USETRACE_CLI_INT_H
+
+#define EXIT_USAGE 2
+
+int cmd_record(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_scan(int argc, char **argv);
+
+/* True if argv holds -h or --help (before any "--"). */
+int cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,78 @@
+/*
+ * main.c - `usetrace`: dispatch to the subcommands.  Like curl's src/,
+ * the CLI uses only the public headers of libusetrace.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "ut_config.h"
+#include "usetrace/log.h"
+#include "cli_int.h"
+
+struct cmd {
+	const char *name;
+	int (*fn)(int, char **);
+	const char *summary;
+};
+
+static const struct cmd cmds[] = {
+	{ "record", cmd_record, "record the X display into a directory" },
+	{ "show", cmd_show, "print the actions (or raw records) of a recording" },
+	{ "scan", cmd_scan, "find secrets and personal data in JSON lines of text" },
+};
+
+static void
+usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "usage: usetrace <command> [options]\n\n"
+	    "usetrace records how a person uses their computer, with their\n"
+	    "consent, and turns it into training data.  It is never covert.\n\n"
+	    "commands:\n");
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\nRun 'usetrace <command> --help' for a command's options.\n");
+}
+
+int
+cli_wants_help(int argc, char **argv)
+{
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--") == 0)
+			break;
+		if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	size_t i;
+
+	ut_log_set_progname("usetrace");
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+		printf("usetrace %s\n", UT_VERSION);
+		return 0;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0)
+			return cmds[i].fn(argc - 1, argv + 1);
+	}
+	log_error("unknown command '%s'", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,239 @@
+/*
+ * fsio.c - durable-file I/O seam with fault injection (see fsio.h).
+ *
+ * Invariant: at most one fault is armed; it fires once, on exactly the Nth
+ * call of its operation counted since fsio_fault_clear() / arming.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "usetrace/err.h"
+#include "usetrace/fsio.h"
+#include "usetrace/util.h"
+
+static unsigned calls[FSIO_OP_COUNT];
+static enum fsio_op fault_op;
+static unsigned fault_nth;
+static enum fsio_fault fault_kind;
+
+void
+fsio_fault_arm(enum fsio_op op, unsigned nth, enum fsio_fault kind)
+{
+	memset(calls, 0, sizeof(calls));
+	fault_op = op;
+	fault_nth = nth;
+	fault_kind = kind;
+}
+
+void
+fsio_fault_clear(void)
+{
+	memset(calls, 0, sizeof(calls));
+	fault_kind = FSIO_FAULT_NONE;
+}
+
+unsigned
+fsio_calls(enum fsio_op op)
+{
+	return calls[op];
+}
+
+int
+fsio_fault_from_env(void)
+{
+	static const char *ops[] = { "open", "write", "fsync", "rename" };
+	const char *v = getenv("UT_FSIO_FAULT");
+	char tmp[64], *op, *nth, *kind, *save = NULL;
+	uint64_t n;
+	unsigned i;
+	enum fsio_fault k;
+
+	if (v == NULL || *v == '\0')
+		return 0;
+	if (strlen(v) >= sizeof(tmp))
+		return UT_EINVAL;
+	memcpy(tmp, v, strlen(v) + 1);
+	op = strtok_r(tmp, ":", &save);
+	nth = strtok_r(NULL, ":", &save);
+	kind = strtok_r(NULL, ":", &save);
+	if (op == NULL || nth == NULL || kind == NULL ||
+	    ut_parse_u64(nth, &n) < 0 || n == 0 || n > UINT_MAX)
+		return UT_EINVAL;
+	if (strcmp(kind, "EIO") == 0)
+		k = FSIO_FAULT_EIO;
+	else if (strcmp(kind, "ENOSPC") == 0)
+		k = FSIO_FAULT_ENOSPC;
+	else if (strcmp(kind, "short") == 0)
+		k = FSIO_FAULT_SHORT;
+	else if (strcmp(kind, "crash") == 0)
+		k = FSIO_FAULT_CRASH;
+	else
+		return UT_EINVAL;
+	for (i = 0; i < UT_ARRAY_LEN(ops); i++) {
+		if (strcmp(op, ops[i]) == 0) {
+			fsio_fault_arm((enum fsio_op)i, (unsigned)n, k);
+			return 0;
+		}
+	}
+	return UT_EINVAL;
+}
+
+/* Returns the fault to apply to this call, if any. */
+static enum fsio_fault
+check(enum fsio_op op)
+{
+	calls[op]++;
+	if (fault_kind == FSIO_FAULT_NONE || op != fault_op ||
+	    calls[op] != fault_nth)
+		return FSIO_FAULT_NONE;
+	if (fault_kind == FSIO_FAULT_CRASH)
+		raise(SIGKILL);
+	return fault_kind;
+}
+
+static int
+fault_errno(enum fsio_fault f)
+{
+	return f == FSIO_FAULT_ENOSPC ? -ENOSPC : -EIO;
+}
+
+int
+fsio_open(const char *path, int flags, mode_t mode)
+{
+	enum fsio_fault f = check(FSIO_OPEN);
+	int fd;
+
+	if (f != FSIO_FAULT_NONE)
+		return fault_errno(f);
+	do
+		fd = open(path, flags | O_CLOEXEC, mode);
+	while (fd < 0 && errno == EINTR);
+	return fd < 0 ? -errno : fd;
+}
+
+int
+fsio_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	enum fsio_fault f = check(FSIO_WRITE);
+	ssize_t w;
+
+	if (f == FSIO_FAULT_SHORT) {
+		/* Write part of it, then report the device full. */
+		if (n > 1 && write(fd, c, n / 2) < 0)
+			return -errno;
+		return -ENOSPC;
+	}
+	if (f != FSIO_FAULT_NONE)
+		return fault_errno(f);
+	while (n > 0) {
+		w = write(fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+fsio_fsync(int fd)
+{
+	enum fsio_fault f = check(FSIO_FSYNC);
+
+	if (f != FSIO_FAULT_NONE)
+		return fault_errno(f);
+	if (fdatasync(fd) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+fsio_fsync_dir(const char *dir)
+{
+	int fd, r;
+
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = fsio_fsync(fd);
+	close(fd);
+	return r;
+}
+
+int
+fsio_rename(const char *from, const char *to)
+{
+	enum fsio_fault f = check(FSIO_RENAME);
+
+	if (f != FSIO_FAULT_NONE)
+		return fault_errno(f);
+	return rename(from, to) < 0 ? -errno : 0;
+}
+
+int
+fsio_ftruncate(int fd, off_t len)
+{
+	return ftruncate(fd, len) < 0 ? -errno : 0;
+}
+
+int
+fsio_close(int fd)
+{
+	if (fd < 0)
+		return 0;
+	return close(fd) < 0 ? -errno : 0;
+}
+
+int
+fsio_read_file(const char *path, size_t cap, unsigned char **out, size_t *outlen)
+{
+	struct stat st;
+	unsigned char *p = NULL;
+	size_t off = 0;
+	ssize_t n;
+	int fd, r;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > cap) {
+		r = UT_ETOOBIG;
+		goto out;
+	}
+	p = xmalloc((size_t)st.st_size + 1);
+	while (off < (size_t)st.st_size) {
+		n = read(fd, p + off, (size_t)st.st_size - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		off += (size_t)n;
+	}
+	*out = p;
+	*outlen = off;
+	p = NULL;
+	r = 0;
+out:
+	free(p);
+	close(fd);
+	return r;
+}
