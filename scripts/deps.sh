@@ -1,0 +1,21 @@
+#!/bin/sh
+# Installs what usetrace needs to build, test and run its demo on Debian 12.
+# Idempotent; skips apt when every package is already installed.
+set -eu
+PKGS="meson ninja-build pkg-config gcc
+libx11-dev libxtst-dev libx11-xcb-dev libxcb1-dev libxcb-randr0-dev libxcb-xkb-dev
+libxkbcommon-dev libxkbcommon-x11-dev
+libsodium-dev libzstd-dev libjansson-dev libvectorscan-dev libpcre2-dev
+xvfb openbox xterm mousepad xdotool x11-xkb-utils x11-utils xsettingsd
+xkb-data python3"
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	SUDO=""
+	[ "$(id -u)" -ne 0 ] && SUDO="sudo"
+	echo "installing:$missing"
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+fi
