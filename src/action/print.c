@@ -121,7 +121,9 @@ action_print_text(FILE *f, const struct ut_action *a)
 			fprintf(f, " (x%u)", a->repeat + 1);
 		break;
 	}
-	if (a->focus != NULL) {
+	if (a->focus != NULL && a->focus->u.focus.window == 0) {
+		fputs("    [no window]", f);
+	} else if (a->focus != NULL) {
 		app = a->focus->u.focus.denied ? "denied" : a->focus->u.focus.app;
 		fprintf(f, "    [%s", app[0] ? app : "?");
 		if (!a->focus->u.focus.denied && a->focus->u.focus.title[0]) {

@@ -859,11 +859,14 @@ action_reducer_push(struct action_reducer *ar, const struct ut_event *ev)
 		motion(ar, ev);
 		break;
 	case UT_EV_FOCUS:
+		/* Another window ends a type run; a new title alone does not. */
+		if (ar->focus_n == 0 || ar->focus_ring[(ar->focus_head +
+		    FOCUS_RING - 1) % FOCUS_RING].u.focus.window != ev->u.focus.window)
+			close_id(ar, &ar->type_id);
 		ar->focus_ring[ar->focus_head] = *ev;
 		ar->focus_head = (ar->focus_head + 1) % FOCUS_RING;
 		if (ar->focus_n < FOCUS_RING)
 			ar->focus_n++;
-		close_id(ar, &ar->type_id);
 		break;
 	case UT_EV_PAUSE:
 	case UT_EV_END:

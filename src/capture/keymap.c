@@ -137,6 +137,13 @@ cap__keymap_core_change(struct cap *c, const uint8_t *req, size_t len,
 	}
 }
 
+/*
+ * The keysym of a remapped key, by the rules the server uses to turn a core
+ * mapping into an XKB one (XKB protocol, "Core to XKB keymap"): a lone
+ * cased keysym becomes the pair {lower, upper}; a {lower, upper} pair is
+ * ALPHABETIC (Shift or Lock pick level 2); other pairs are TWO_LEVEL
+ * (Shift picks level 2); one keysym is ONE_LEVEL.
+ */
 static uint32_t
 override_sym(struct cap *c, const struct key_override *o)
 {
@@ -144,16 +151,20 @@ override_sym(struct cap *c, const struct key_override *o)
 	    XKB_STATE_MODS_EFFECTIVE) > 0;
 	int caps = xkb_state_mod_name_is_active(c->ks, XKB_MOD_NAME_CAPS,
 	    XKB_STATE_MODS_EFFECTIVE) > 0;
-	uint32_t sym;
+	uint32_t s0 = o->syms[0], s1 = o->n >= 2 ? o->syms[1] : 0;
+	int alpha;
 
-	/* Core protocol rules for group 1: level 2 with Shift, else level 1. */
-	if (shift && o->n >= 2 && o->syms[1] != 0)
-		sym = o->syms[1];
-	else
-		sym = o->syms[0];
-	if ((shift || caps) && !(shift && caps) && (o->n < 2 || o->syms[1] == 0))
-		sym = xkb_keysym_to_upper(sym);
-	return sym;
+	if (s1 == 0 && xkb_keysym_to_lower(s0) != xkb_keysym_to_upper(s0)) {
+		s1 = xkb_keysym_to_upper(s0);
+		s0 = xkb_keysym_to_lower(s0);
+	}
+	if (s1 == 0)
+		return s0;
+	alpha = s0 == xkb_keysym_to_lower(s0) && s1 == xkb_keysym_to_upper(s0) &&
+	    s0 != s1;
+	if (alpha ? (shift ^ caps) : shift)
+		return s1;
+	return s0;
 }
 
 void

@@ -1,0 +1,114 @@
+# lib.sh - shared setup for end-to-end tests: a private Xvfb display with a
+# window manager, real applications, and cleanup of every process we start.
+# Sourced by tests/e2e/*.sh.  Needs: Xvfb, openbox, xdotool, python3.
+set -eu
+
+: "${USETRACE:?USETRACE must point at the usetrace binary}"
+: "${SRCDIR:?SRCDIR must point at the source tree}"
+E2E_TMP=$(mktemp -d /tmp/ut-e2e.XXXXXX)
+E2E_PIDS=""
+export LC_ALL=C.UTF-8
+export NO_AT_BRIDGE=1
+# Applications keep no state between tests (mousepad's session restore).
+export GSETTINGS_BACKEND=memory
+export XDG_CONFIG_HOME="$E2E_TMP/config" XDG_DATA_HOME="$E2E_TMP/data"
+export XDG_CACHE_HOME="$E2E_TMP/cache" XDG_STATE_HOME="$E2E_TMP/state"
+export XDG_RUNTIME_DIR="$E2E_TMP/run"
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+
+e2e_cleanup() {
+	for p in $E2E_PIDS; do kill "$p" 2>/dev/null || true; done
+	sleep 0.2
+	for p in $E2E_PIDS; do kill -9 "$p" 2>/dev/null || true; done
+	rm -rf "$E2E_TMP"
+}
+trap e2e_cleanup EXIT INT TERM
+
+fail() {
+	echo "FAIL: $*" >&2
+	exit 1
+}
+
+bg() {
+	"$@" &
+	E2E_PIDS="$! $E2E_PIDS"
+	LAST_PID=$!
+}
+
+# Starts Xvfb on a free display and openbox; exports DISPLAY.
+start_x() {
+	geom=${1:-1280x800x24}
+	n=$(( 100 + $$ % 400 ))
+	while [ -e "/tmp/.X11-unix/X$n" ] || [ -e "/tmp/.X$n-lock" ]; do n=$((n + 1)); done
+	Xvfb ":$n" -screen 0 "$geom" -noreset -nolisten tcp >"$E2E_TMP/xvfb.log" 2>&1 &
+	LAST_PID=$!
+	E2E_PIDS="$LAST_PID $E2E_PIDS"
+	XVFB_PID=$LAST_PID
+	export DISPLAY=":$n"
+	i=0
+	until xdpyinfo >/dev/null 2>&1; do
+		i=$((i + 1)); [ $i -gt 100 ] && fail "Xvfb did not start"
+		sleep 0.1
+	done
+	openbox --sm-disable >"$E2E_TMP/openbox.log" 2>&1 &
+	E2E_PIDS="$! $E2E_PIDS"
+	i=0
+	until xprop -root _NET_SUPPORTING_WM_CHECK 2>/dev/null | grep -q 'window id'; do
+		i=$((i + 1)); [ $i -gt 100 ] && fail "openbox did not start"
+		sleep 0.1
+	done
+}
+
+# Waits for a window whose name matches $1; prints its id.
+wait_window() {
+	i=0
+	while :; do
+		w=$(xdotool search --onlyvisible --name "$1" 2>/dev/null | head -1 || true)
+		[ -n "$w" ] && { echo "$w"; return 0; }
+		i=$((i + 1)); [ $i -gt 150 ] && fail "window '$1' did not appear"
+		sleep 0.1
+	done
+}
+
+# Starts `usetrace record --out $1` and waits until it is recording.
+start_record() {
+	REC_DIR=$1
+	shift
+	REC_LOG="$E2E_TMP/record.log"
+	"$USETRACE" record --out "$REC_DIR" "$@" 2>"$REC_LOG" &
+	REC_PID=$!
+	E2E_PIDS="$REC_PID $E2E_PIDS"
+	i=0
+	until grep -q "recording display" "$REC_LOG" 2>/dev/null; do
+		:
+		i=$((i + 1)); [ $i -gt 100 ] && { cat "$REC_LOG" >&2 || true; fail "recorder did not start"; }
+		kill -0 "$REC_PID" 2>/dev/null || { cat "$REC_LOG" >&2; fail "recorder exited early"; }
+		sleep 0.1
+	done
+}
+
+stop_record() {
+	kill -INT "$REC_PID"
+	rc=0
+	wait "$REC_PID" || rc=$?
+	[ "$rc" -eq 0 ] || { cat "$REC_LOG" >&2; fail "recorder exited with $rc"; }
+}
+
+# xdotool with a settle delay so the server has processed everything.
+xdo() {
+	xdotool "$@"
+	sleep 0.05
+}
+
+# Makes sure an editor window really takes keyboard input before a test
+# relies on it: types a probe character and waits for the title's
+# "modified" star.  Prints nothing; the probe stays in the document.
+wait_editor_ready() { # window probe
+	xdotool windowactivate --sync "$1"
+	i=0
+	xdotool type "$2"
+	until xdotool getwindowname "$1" | grep -q '^\*'; do
+		i=$((i + 1)); [ $i -gt 200 ] && fail "editor never took input"
+		sleep 0.05
+	done
+}

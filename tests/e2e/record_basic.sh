@@ -1,0 +1,133 @@
+#!/bin/sh
+# record_basic - a scripted session with real applications (xterm and the
+# GTK editor mousepad) under Xvfb + openbox: typing, clicks, a double click,
+# a drag-select, scrolling, hotkeys and focus switches.  Asserts that every
+# injected input is recorded exactly once with the right keys/text,
+# coordinates and window, and that the derived actions are the expected
+# list, in order.
+. "$(dirname "$0")/lib.sh"
+
+start_x 1280x800x24
+xterm -title ut-xterm -geometry 80x20+0+0 >/dev/null 2>&1 &
+E2E_PIDS="$! $E2E_PIDS"
+mousepad "$E2E_TMP/notes.txt" >/dev/null 2>&1 &
+E2E_PIDS="$! $E2E_PIDS"
+XT=$(wait_window ut-xterm)
+MP=$(wait_window Mousepad)
+xdotool windowmove --sync "$MP" 600 60 windowsize --sync "$MP" 640 500
+sleep 0.5
+
+abs() { # window -> "X Y" absolute origin of its client area
+	xwininfo -id "$1" | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF} END {print x, y}'
+}
+set -- $(abs "$MP"); MPX=$1; MPY=$2
+set -- $(abs "$XT"); XTX=$1; XTY=$2
+
+wait_editor_ready "$MP" "#"
+start_record "$E2E_TMP/rec"
+
+xdo windowactivate --sync "$MP"
+sleep 0.3
+xdo type --delay 15 "Hello world"
+xdo key Return
+xdo type --delay 15 "second line"
+sleep 0.3
+# Double click on a word of the text.
+DCX=$((MPX + 40)); DCY=$((MPY + 90))
+xdo mousemove "$DCX" "$DCY"
+xdo click --repeat 2 --delay 60 1
+sleep 0.6
+# Drag-select.
+D1X=$((MPX + 15)); D1Y=$((MPY + 90)); D2X=$((MPX + 300)); D2Y=$((MPY + 130))
+xdo mousemove "$D1X" "$D1Y" mousedown 1
+xdo mousemove $((D1X + 100)) $((D1Y + 20))
+xdo mousemove "$D2X" "$D2Y" mouseup 1
+sleep 0.6
+# Scroll down three notches.
+xdo click 5
+xdo click 5
+xdo click 5
+sleep 0.7
+xdo key ctrl+End
+xdo key ctrl+shift+Home
+sleep 0.3
+# Switch to the terminal and type there.
+xdo windowactivate --sync "$XT"
+sleep 0.3
+xdo type --delay 15 "echo hi"
+xdo key Return
+sleep 0.3
+CLX=$((XTX + 50)); CLY=$((XTY + 40))
+xdo mousemove "$CLX" "$CLY" click 3
+sleep 0.6
+stop_record
+
+"$USETRACE" show "$E2E_TMP/rec" --raw >"$E2E_TMP/raw.jsonl"
+"$USETRACE" show "$E2E_TMP/rec" --json >"$E2E_TMP/actions.jsonl"
+"$USETRACE" show "$E2E_TMP/rec" >"$E2E_TMP/show.txt"
+cat "$E2E_TMP/show.txt"
+
+python3 - "$E2E_TMP" <<PY
+import json, sys
+d = sys.argv[1]
+raw = [json.loads(l) for l in open(d + "/raw.jsonl")]
+acts = [json.loads(l) for l in open(d + "/actions.jsonl")]
+def check(c, m):
+    if not c:
+        print("FAIL:", m); sys.exit(1)
+
+seqs = [r["seq"] for r in raw]
+check(seqs == sorted(set(seqs)), "sequence numbers unique and increasing")
+check(raw[0]["type"] == "session" and raw[-1]["type"] == "end", "session ... end")
+
+# Keys: every injected character exactly once, in order.
+typed = "".join(r["text"] for r in raw if r["type"] == "key" and r["down"])
+typed = typed.replace("\r", "\n")
+check(typed == "Hello world\nsecond line" + "echo hi\n",
+      "typed text exactly once: %r" % typed)
+presses = [r["name"] for r in raw if r["type"] == "key" and r["down"]]
+rels = [r["name"] for r in raw if r["type"] == "key" and not r["down"]]
+check(len(presses) == len(rels), "every key press has its release")
+check(presses.count("End") == 1 and presses.count("Home") == 1, "hotkey keys once")
+check(presses.count("Control_L") == 2, "ctrl pressed twice: %r" % presses.count("Control_L"))
+
+# Buttons at the exact injected coordinates.
+bt = [(r["button"], r["down"], r["x"], r["y"]) for r in raw if r["type"] == "button"]
+exp = [(1, True, $DCX, $DCY), (1, False, $DCX, $DCY)] * 2 + \
+      [(1, True, $D1X, $D1Y), (1, False, $D2X, $D2Y)] + \
+      [(5, True, $D2X, $D2Y), (5, False, $D2X, $D2Y)] * 3 + \
+      [(3, True, $CLX, $CLY), (3, False, $CLX, $CLY)]
+check(bt == exp, "buttons: %r != %r" % (bt, exp))
+
+# Actions, in order (pointer moves aside).
+a = [x for x in acts if x["action"] != "move"]
+want = [
+    ("type", "Mousepad", {"text": "Hello world\nsecond line"}),
+    ("double_click", "Mousepad", {"x": $DCX, "y": $DCY, "button": 1}),
+    ("drag", "Mousepad", {"x": $D1X, "y": $D1Y, "end_x": $D2X, "end_y": $D2Y}),
+    ("scroll", "Mousepad", {"dy": 3, "dx": 0}),
+    ("hotkey", "Mousepad", {"keys": "ctrl+End"}),
+    ("hotkey", "Mousepad", {"keys": "ctrl+shift+Home"}),
+    ("type", "XTerm", {"text": "echo hi\n"}),
+    ("click", "XTerm", {"x": $CLX, "y": $CLY, "button": 3}),
+]
+check(len(a) == len(want), "action count %d != %d: %r" % (len(a), len(want), [x["action"] for x in a]))
+for got, (kind, app, fields) in zip(a, want):
+    check(got["action"] == kind, "action %r != %r" % (got["action"], kind))
+    check(got["app"] == app, "%s: app %r != %r" % (kind, got["app"], app))
+    for k, v in fields.items():
+        check(got[k] == v, "%s.%s: %r != %r" % (kind, k, got[k], v))
+    check(got["title"], "%s has a window title" % kind)
+    check(got["seq"], "%s keeps its raw sequence numbers" % kind)
+    check(got["frame"] is None, "frame is null until frames land")
+# Every raw input record belongs to exactly one action.
+cover = {}
+for x in acts:
+    for f, l in x["seq"]:
+        for s in range(f, l + 1):
+            cover[s] = cover.get(s, 0) + 1
+inputs = [r["seq"] for r in raw if r["type"] in ("key", "button", "motion")]
+check(all(cover.get(s) == 1 for s in inputs), "each input record in exactly one action")
+check(all(x["t_ms"] >= 0 for x in acts), "t_ms")
+print("record_basic: %d raw records, %d actions ok" % (len(raw), len(acts)))
+PY
