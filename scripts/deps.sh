@@ -5,7 +5,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc
 libx11-dev libxtst-dev libx11-xcb-dev libxcb1-dev libxcb-randr0-dev libxcb-xkb-dev
 libxkbcommon-dev libxkbcommon-x11-dev
-libsodium-dev libzstd-dev libjansson-dev libvectorscan-dev libpcre2-dev
+libsodium-dev libzstd-dev libjansson-dev libvectorscan-dev libpcre2-dev libyaml-dev
 xvfb openbox xterm mousepad xdotool x11-xkb-utils x11-utils xsettingsd
 xkb-data python3"
 missing=""

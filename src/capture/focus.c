@@ -214,7 +214,16 @@ cap__focus_init(struct cap *c)
 	}
 	if (!c->ewmh)
 		log_warn("no EWMH window manager; following the X input focus");
-	XSelectInput(c->ctl, c->root, PropertyChangeMask);
+	/*
+	 * Input masks on the root window: we ignore these events, but the X
+	 * server only flushes RECORD data when some client has output
+	 * pending, so input that no application selects would otherwise sit
+	 * in the server's RECORD buffer (tens of ms).  Unselected key and
+	 * motion events propagate to the root, so every one now produces
+	 * output somewhere and is flushed at once.
+	 */
+	XSelectInput(c->ctl, c->root, PropertyChangeMask | PointerMotionMask |
+	    KeyPressMask | KeyReleaseMask);
 	return 0;
 }
 
