@@ -21,7 +21,7 @@ expect_fail 2 "out DIR is required" "$USETRACE" record
 expect_fail 2 "unknown command" "$USETRACE" frobnicate
 expect_fail 2 "expected one recording" "$USETRACE" show
 "$USETRACE" --help | grep -q "usage: usetrace" || fail "--help"
-for c in record show; do
+for c in record show scan; do
 	"$USETRACE" "$c" --help | grep -q "usage: usetrace $c" || fail "$c --help"
 done
 

@@ -1,0 +1,383 @@
+/*
+ * detect.c - the detector engine: Vectorscan prefilter, PCRE2 confirmation,
+ * validators, overlap resolution.  The rules themselves are in
+ * detect_rules.c.
+ *
+ * One detect_scan() call:
+ *  1. Vectorscan scans the text once for every rule and reports, per rule,
+ *     the offsets where a candidate may end (it does not report starts).
+ *  2. For each hit the rule's PCRE2 code is run in a window around it
+ *     (detect_int.h, R1) to confirm the match and find its start; its
+ *     capture group 1, when present, narrows the span to the value.
+ *  3. The rule's validator (Luhn, mod-97, CRC32, entropy, placeholders...)
+ *     accepts, narrows or rejects the span.
+ *  4. Overlapping candidates are resolved by type priority, then length.
+ *
+ * Invariants:
+ *  (1) Per rule, hits at or before the end of the last confirmed match are
+ *      skipped, so a long match costs one PCRE2 call, not one per hit.
+ *  (2) A hit never makes PCRE2 look before `next[rule]` or further than the
+ *      rule's window after the hit, so the work per hit is bounded.
+ *  (3) Output spans are sorted and disjoint.
+ *  (4) Nothing from the text is logged or kept after the call except the
+ *      span offsets.
+ */
+#define PCRE2_CODE_UNIT_WIDTH 8
+
+#include <errno.h>
+#include <hs/hs.h>
+#include <pcre2.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usetrace/err.h"
+#include "usetrace/log.h"
+#include "usetrace/util.h"
+#include "detect_int.h"
+
+#define DETECT_RULES_MAX 64
+#define DETECT_CAND_MAX (1u << 22)
+#define DETECT_LOOKAROUND 16	/* bytes beyond a window for lookaheads */
+#define DETECT_MATCH_LIMIT 200000
+
+struct detect_set {
+	hs_database_t *db;
+	pcre2_code *re[DETECT_RULES_MAX];
+	size_t nrules;
+};
+
+struct cand {
+	size_t s, e;
+	int prio;
+	enum detect_type type;
+};
+
+struct detect {
+	const struct detect_set *set;
+	hs_scratch_t *scratch;
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	struct cand *c;
+	size_t nc, allocc;
+	struct detect_span *out;
+	size_t nout, allocout;
+	size_t next[DETECT_RULES_MAX];
+	/* Per call. */
+	const char *text;
+	size_t len;
+	int err;
+};
+
+static const char *const type_names[] = {
+#define DETECT_TYPE_STR(name) #name,
+	DETECT_TYPE_MAP(DETECT_TYPE_STR)
+#undef DETECT_TYPE_STR
+};
+
+const char *
+detect_type_name(enum detect_type t)
+{
+	if ((unsigned)t >= DETECT_TYPE_COUNT)
+		return "UNKNOWN";
+	return type_names[t];
+}
+
+int
+detect_type_from_name(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name != NULL && i < DETECT_TYPE_COUNT; i++)
+		if (strcmp(name, type_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+bool
+detect_type_is_secret(enum detect_type t)
+{
+	switch (t) {
+	case DETECT_EMAIL:
+	case DETECT_PHONE:
+	case DETECT_IP_ADDRESS:
+	case DETECT_IBAN:
+		return false;
+	default:
+		return true;
+	}
+}
+
+void
+detect_set_destroy(struct detect_set *set)
+{
+	size_t i;
+
+	if (set == NULL)
+		return;
+	hs_free_database(set->db);
+	for (i = 0; i < set->nrules; i++)
+		pcre2_code_free(set->re[i]);
+	free(set);
+}
+
+int
+detect_set_create(struct detect_set **out)
+{
+	const char *hsre[DETECT_RULES_MAX];
+	unsigned flags[DETECT_RULES_MAX], ids[DETECT_RULES_MAX];
+	struct detect_set *set;
+	hs_compile_error_t *cerr = NULL;
+	PCRE2_SIZE eoff;
+	size_t i;
+	int r = UT_EINVAL, ec;
+
+	UT_ASSERT(detect__nrules <= DETECT_RULES_MAX);
+	set = xcalloc(1, sizeof(*set));
+	for (i = 0; i < detect__nrules; i++) {
+		const struct detect_rule *ru = &detect__rules[i];
+
+		set->re[i] = pcre2_compile((PCRE2_SPTR)ru->re, PCRE2_ZERO_TERMINATED,
+		    PCRE2_USE_OFFSET_LIMIT, &ec, &eoff, NULL);
+		set->nrules = i + 1;
+		if (set->re[i] == NULL) {
+			log_error("detect: rule %zu: PCRE2 error %d at %zu", i, ec,
+			    (size_t)eoff);
+			goto out;
+		}
+		/* JIT is an optimisation; the interpreter is the fallback. */
+		(void)pcre2_jit_compile(set->re[i], PCRE2_JIT_COMPLETE);
+		hsre[i] = ru->hs != NULL ? ru->hs : ru->re;
+		flags[i] = ru->hs != NULL ? 0 : HS_FLAG_PREFILTER;
+		ids[i] = (unsigned)i;
+	}
+	if (hs_compile_multi(hsre, flags, ids, (unsigned)detect__nrules,
+	    HS_MODE_BLOCK, NULL, &set->db, &cerr) != HS_SUCCESS) {
+		log_error("detect: rule %d: Vectorscan: %s",
+		    cerr != NULL ? cerr->expression : -1,
+		    cerr != NULL ? cerr->message : "?");
+		hs_free_compile_error(cerr);
+		goto out;
+	}
+	*out = set;
+	set = NULL;
+	r = 0;
+out:
+	detect_set_destroy(set);
+	return r;
+}
+
+void
+detect_destroy(struct detect *d)
+{
+	if (d == NULL)
+		return;
+	hs_free_scratch(d->scratch);
+	pcre2_match_data_free(d->md);
+	pcre2_match_context_free(d->mctx);
+	if (d->c != NULL)
+		sodium_memzero(d->c, d->allocc * sizeof(*d->c));
+	free(d->c);
+	if (d->out != NULL)
+		sodium_memzero(d->out, d->allocout * sizeof(*d->out));
+	free(d->out);
+	sodium_memzero(d, sizeof(*d));
+	free(d);
+}
+
+int
+detect_create(const struct detect_set *set, struct detect **out)
+{
+	struct detect *d;
+	int r = UT_EINVAL;
+
+	if (set == NULL || out == NULL)
+		return UT_EINVAL;
+	d = xcalloc(1, sizeof(*d));
+	d->set = set;
+	if (hs_alloc_scratch(set->db, &d->scratch) != HS_SUCCESS)
+		goto out;
+	d->md = pcre2_match_data_create(4, NULL);
+	d->mctx = pcre2_match_context_create(NULL);
+	if (d->md == NULL || d->mctx == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	pcre2_set_match_limit(d->mctx, DETECT_MATCH_LIMIT);
+	*out = d;
+	d = NULL;
+	r = 0;
+out:
+	detect_destroy(d);
+	return r;
+}
+
+static int
+add_cand(struct detect *d, size_t s, size_t e, enum detect_type type)
+{
+	if (d->nc == d->allocc) {
+		if (d->allocc >= DETECT_CAND_MAX)
+			return UT_ETOOBIG;
+		d->allocc = d->allocc ? d->allocc * 2 : 64;
+		d->c = xreallocarray(d->c, d->allocc, sizeof(*d->c));
+	}
+	d->c[d->nc].s = s;
+	d->c[d->nc].e = e;
+	d->c[d->nc].type = type;
+	d->c[d->nc].prio = detect__priority(type);
+	d->nc++;
+	return 0;
+}
+
+/* Vectorscan match callback: confirm the hit with PCRE2 (see the top). */
+static int
+on_hit(unsigned int id, unsigned long long from, unsigned long long to,
+    unsigned int flags, void *ctx)
+{
+	struct detect *d = ctx;
+	const struct detect_rule *ru = &detect__rules[id];
+	PCRE2_SIZE *ov;
+	size_t h = (size_t)to, ws, lim, ms, me, s, e;
+	int rc;
+
+	(void)from;
+	(void)flags;
+	if (h < d->next[id])
+		return 0;
+	ws = h > ru->back ? h - ru->back : 0;
+	if (ws < d->next[id])
+		ws = d->next[id];
+	lim = UT_MIN(d->len, h + ru->fwd + DETECT_LOOKAROUND);
+	/* Matches starting after h belong to a later hit: do not look for them. */
+	pcre2_set_offset_limit(d->mctx, h);
+	while (ws <= lim && ws <= h) {
+		rc = pcre2_match(d->set->re[id], (PCRE2_SPTR)d->text, lim, ws, 0,
+		    d->md, d->mctx);
+		if (rc == PCRE2_ERROR_NOMATCH)
+			break;
+		if (rc < 0) {
+			/* Match limit or similar: fail closed, the caller redacts. */
+			d->err = UT_ETOOBIG;
+			return 1;
+		}
+		ov = pcre2_get_ovector_pointer(d->md);
+		ms = ov[0];
+		me = ov[1];
+		if (ms > h)
+			break;
+		s = ms;
+		e = me;
+		if (rc >= 2 && ov[2] != PCRE2_UNSET) {
+			s = ov[2];
+			e = ov[3];
+		}
+		if (e > s && (ru->valid == NULL || ru->valid(d->text, d->len, &s, &e)) &&
+		    e > s) {
+			if ((d->err = add_cand(d, s, e, ru->type)) < 0)
+				return 1;
+		}
+		d->next[id] = me > ms ? me : ms + 1;
+		ws = d->next[id];
+	}
+	if (d->next[id] <= h)
+		d->next[id] = h + 1;
+	return 0;
+}
+
+static int
+cand_cmp(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+
+	if (x->s != y->s)
+		return x->s < y->s ? -1 : 1;
+	if (x->prio != y->prio)
+		return x->prio > y->prio ? -1 : 1;
+	if (x->e != y->e)
+		return x->e > y->e ? -1 : 1;
+	return (int)x->type - (int)y->type;
+}
+
+static bool
+better(const struct cand *a, const struct cand *b)
+{
+	if (a->prio != b->prio)
+		return a->prio > b->prio;
+	return a->e - a->s >= b->e - b->s;
+}
+
+/*
+ * Keeps a disjoint subset of the candidates (sorted by start): the stack
+ * holds accepted spans; a new candidate displaces the overlapping tail of
+ * the stack only if it beats every span in it.
+ */
+static void
+resolve(struct detect *d)
+{
+	size_t i, k, top = 0;
+	struct cand *st = d->c; /* in place: top <= i */
+
+	qsort(d->c, d->nc, sizeof(*d->c), cand_cmp);
+	for (i = 0; i < d->nc; i++) {
+		struct cand c = d->c[i];
+
+		k = top;
+		while (k > 0 && st[k - 1].e > c.s && !better(&st[k - 1], &c))
+			k--;
+		if (k > 0 && st[k - 1].e > c.s)
+			continue; /* loses to an accepted span */
+		st[k] = c;
+		top = k + 1;
+	}
+	d->nc = top;
+}
+
+int
+detect_scan(struct detect *d, const char *text, size_t len, unsigned flags,
+    const struct detect_span **spans)
+{
+	size_t i;
+	int r;
+
+	if (d == NULL || spans == NULL || (text == NULL && len > 0))
+		return UT_EINVAL;
+	if (len > DETECT_TEXT_MAX)
+		return UT_ETOOBIG;
+	d->nc = 0;
+	d->err = 0;
+	d->text = text;
+	d->len = len;
+	memset(d->next, 0, sizeof(d->next));
+	if (flags & DETECT_F_PASSWORD) {
+		if (len > 0 && (r = add_cand(d, 0, len, DETECT_PASSWORD)) < 0)
+			goto out;
+	} else if (len > 0) {
+		if (hs_scan(d->set->db, text, (unsigned)len, 0, d->scratch, on_hit,
+		    d) != HS_SUCCESS && d->err == 0) {
+			r = UT_EINVAL;
+			goto out;
+		}
+		if ((r = d->err) < 0)
+			goto out;
+	}
+	resolve(d);
+	if (d->nc > d->allocout) {
+		if (d->out != NULL)
+			sodium_memzero(d->out, d->allocout * sizeof(*d->out));
+		free(d->out);
+		d->allocout = d->nc;
+		d->out = xreallocarray(NULL, d->allocout, sizeof(*d->out));
+	}
+	for (i = 0; i < d->nc; i++) {
+		d->out[i].start = d->c[i].s;
+		d->out[i].end = d->c[i].e;
+		d->out[i].type = d->c[i].type;
+	}
+	d->nout = d->nc;
+	*spans = d->out;
+	r = (int)d->nout;
+out:
+	d->text = NULL;
+	d->len = 0;
+	return r;
+}

@@ -1,0 +1,53 @@
+/*
+ * detect_int.h - the detector rule table and its validators.  Private to
+ * src/privacy/.
+ *
+ * A rule is one PCRE2 pattern (the truth), an optional Vectorscan pattern
+ * (the prefilter; NULL means "the PCRE2 pattern in HS_FLAG_PREFILTER mode",
+ * which Vectorscan guarantees to be a superset), the window around a
+ * Vectorscan hit inside which the PCRE2 match must lie, and a validator.
+ *
+ * Invariant (R1): every PCRE2 match [s, e) of a rule has a Vectorscan hit
+ * end h of the same rule with h - back <= s <= h and e <= h + fwd.  The
+ * engine only looks for matches inside that window, so a rule that broke
+ * R1 would silently miss matches; tests/unit/test_detect.c checks each type.
+ */
+#ifndef USETRACE_DETECT_INT_H
+#define USETRACE_DETECT_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usetrace/detect.h"
+
+/*
+ * Validator: may narrow [*s, *e) (never widen it) and returns true to
+ * keep the candidate.  text is the whole scanned text (len bytes).
+ */
+typedef bool (*detect_valid_fn)(const char *text, size_t len, size_t *s,
+    size_t *e);
+
+struct detect_rule {
+	enum detect_type type;
+	const char *re;		/* PCRE2; capture group 1, when set, is the span */
+	const char *hs;		/* Vectorscan prefilter, or NULL */
+	uint32_t back;		/* match start >= hit end - back */
+	uint32_t fwd;		/* match end <= hit end + fwd */
+	detect_valid_fn valid;	/* NULL: no validation */
+};
+
+extern const struct detect_rule detect__rules[];
+extern const size_t detect__nrules;
+
+/* Overlap priority of a type: higher wins. */
+int detect__priority(enum detect_type t);
+
+/* Validators, exported for the unit tests. */
+bool detect__luhn(const char *digits, size_t n);
+bool detect__iban_ok(const char *s, size_t n);
+uint32_t detect__crc32(const void *p, size_t n);
+double detect__entropy(const char *s, size_t n);
+bool detect__is_placeholder(const char *s, size_t n);
+
+#endif
