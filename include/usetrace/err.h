@@ -23,7 +23,8 @@
 	X(ECRYPTO, -1009, "cryptographic check failed")                  \
 	X(ENOTFOUND, -1010, "not found")                                 \
 	X(EPARSE, -1011, "malformed input")                              \
-	X(EEMPTY, -1012, "no data")
+	X(EEMPTY, -1012, "no data")                                      \
+	X(EFULL, -1013, "spool full")
 
 enum ut_err {
 #define UT_ERR_ENUM(name, val, msg) UT_##name = (val),

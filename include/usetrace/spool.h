@@ -1,30 +1,42 @@
 /*
- * spool.h - where records go: a directory of segment files.
+ * spool.h - where records go: a directory of encrypted segment files.
  *
  * Writers append privacy-filtered records and commit them; a record is
- * "acknowledged" once a spool_commit() that covers it has returned 0 (its
- * frame is written and fsync'd).  Readers iterate every record of every
- * segment in order, stopping each segment at its last intact frame, so a
- * recording cut by a crash, a dead display or a full disk stays readable up
- * to the last acknowledged record.
+ * "acknowledged" once a spool_commit() that covers it has returned 0: its
+ * frame and a checkpoint signed by the device key are written and fsync'd.
+ * Segments (format v1, docs/FORMAT.md section 2) are encrypted with a
+ * random per-segment key sealed to a recipient public key; the writer
+ * cannot read back what it wrote.  Signatures, checkpoints and the BLAKE2b
+ * frame chain can be verified without any decryption key (spool_check()).
  *
- * The on-disk layout is versioned and documented in docs/FORMAT.md.  The
- * interface is deliberately narrow (open/append/commit/close, reader
- * open/next/close) so that encryption and signed checkpoints (format v1)
- * change only this part, never its callers.
+ * spool_open() first recovers the segments a crash left open: each is
+ * truncated to its last valid checkpoint and closed with a trailer marked
+ * "recovered".  Readers return only records covered by a valid checkpoint
+ * or trailer, so a recording cut by a crash, a dead display or a full disk
+ * stays readable up to the last acknowledged record and nothing torn or
+ * tampered with is ever returned.
  *
  * Error behaviour: a failed write or fsync puts the writer in a sticky
  * FAILED state; every later append/commit returns the same error, and
  * spool_close() still releases everything.  What was acknowledged before the
- * failure stays readable.
+ * failure stays readable, and the next spool_open() recovers the segment.
+ * A full spool (budget_bytes reached) is not a failure: spool_append()
+ * returns UT_EFULL and buffers nothing, earlier records still commit, and
+ * the caller pauses capture (spool_is_full()).
+ *
+ * States:  OPEN -> OPEN [spool_append, spool_commit, spool_rotate]
+ *          OPEN -> FULL [spool_append at the budget]
+ *          OPEN, FULL -> FAILED [I/O error];  any -> freed [spool_close]
  */
 #ifndef USETRACE_SPOOL_H
 #define USETRACE_SPOOL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "usetrace/event.h"
+#include "usetrace/keys.h"
 
 struct spool;
 struct spool_reader;
@@ -33,22 +45,57 @@ struct spool_opts {
 	const char *dir;           /* created (0700) if missing */
 	size_t segment_max_bytes;  /* 0: 4 MiB */
 	uint64_t segment_max_ms;   /* 0: 5 minutes */
+	/*
+	 * Disk budget for the whole directory (existing segments included);
+	 * 0: none.  The spool never grows past it: an append that could pass it
+	 * returns UT_EFULL.
+	 */
+	size_t budget_bytes;
+	/* Signs headers, checkpoints and trailers; copied, required. */
+	const struct ut_device_key *device;
+	/* X25519 public key every segment key is sealed to; required. */
+	const uint8_t *recipient_pk;
+	/* Header fields; all-zero when unknown.  subject_id zero: derived. */
+	uint8_t subject_id[16];   /* pseudonymous subject */
+	uint8_t policy_hash[32];  /* BLAKE2b-256 of the policy in force */
+	uint8_t consent_id[16];
 };
 
 /*
- * Opens dir for appending; new segments are numbered after any already
- * there.  On success *out owns the spool; free it with spool_close().
- * Errors: -errno (dir cannot be created or written), UT_EINVAL.
+ * Opens dir for appending, after recovering every segment a crash left
+ * open (see above); new segments are numbered after any already there.
+ * A spool belongs to one device: opening a directory whose newest closed
+ * segment another device signed fails with UT_EDENIED.  On success *out owns the spool;
+ * free it with spool_close().  Errors: -errno (dir cannot be created,
+ * written or recovered), UT_EINVAL (missing key), UT_EDENIED.
  */
 int spool_open(const struct spool_opts *opts, struct spool **out)
 	__attribute__((warn_unused_result));
 
-/* Buffers ev (copied); may write but never fsyncs.  See header for errors. */
+/*
+ * Buffers ev (copied); may write but never fsyncs.  UT_EFULL when the disk
+ * budget is reached (ev not buffered, spool otherwise unchanged).  See the
+ * top of this file for the sticky errors.
+ */
 int spool_append(struct spool *sp, const struct ut_event *ev)
 	__attribute__((warn_unused_result));
 
-/* Makes every appended record durable (acknowledged).  0 or -errno. */
+/*
+ * Group commit: writes pending records as a frame, then a signed
+ * checkpoint, and fsyncs the file (and the directory after a create or
+ * rename).  On 0 every appended record is acknowledged.  0 or -errno.
+ */
 int spool_commit(struct spool *sp) __attribute__((warn_unused_result));
+
+/*
+ * Commits and closes the open segment now (pause, consent withdrawal): its
+ * trailer is written, the segment key wiped; the next append starts a new
+ * segment.  A no-op when no segment is open.  0 or -errno (sticky).
+ */
+int spool_rotate(struct spool *sp) __attribute__((warn_unused_result));
+
+/* True once an append met the disk budget ("spool full"). */
+bool spool_is_full(const struct spool *sp);
 
 /* Sequence number of the last acknowledged record (0 if none). */
 uint64_t spool_acked_seq(const struct spool *sp);
@@ -61,17 +108,34 @@ uint64_t spool_bytes_written(const struct spool *sp);
  */
 int spool_close(struct spool *sp);
 
+struct spool_read_opts {
+	/*
+	 * The unlocked recipient key pair (keys_recipient_unlock()); the
+	 * caller keeps it alive until spool_reader_close().  Required to read
+	 * records; segments sealed to another key give UT_EDENIED.
+	 */
+	const struct ut_recipient_key *key;
+	/*
+	 * Ed25519 public key of the device that must have written every
+	 * segment; NULL: the first segment's device (so a segment copied in
+	 * from another device is refused, unless it is the only one).
+	 */
+	const uint8_t *device_pk;
+};
+
 /*
  * Opens every segment of dir for reading.  Returns UT_ENOTFOUND when dir
- * holds no segment, -errno when it cannot be read.
+ * holds no segment, -errno when it cannot be read, UT_EINVAL without a key.
  */
-int spool_reader_open(const char *dir, struct spool_reader **out)
-	__attribute__((warn_unused_result));
+int spool_reader_open(const char *dir, const struct spool_read_opts *o,
+    struct spool_reader **out) __attribute__((warn_unused_result));
 
 /*
  * Reads the next record into ev.  Returns 1 for a record, 0 at the end,
- * or a negative code for a segment whose header is unreadable (the reader
- * then moves on to the next segment on the following call).
+ * or a negative code for a segment that is unreadable (header, signature,
+ * foreign device: UT_ECORRUPT / UT_EDENIED; wrong key: UT_EDENIED /
+ * UT_ECRYPTO) or, for a closed segment, corrupt after its verified prefix.
+ * The reader then moves on to the next segment on the following call.
  */
 int spool_reader_next(struct spool_reader *rd, struct ut_event *ev)
 	__attribute__((warn_unused_result));
@@ -79,13 +143,51 @@ int spool_reader_next(struct spool_reader *rd, struct ut_event *ev)
 struct spool_read_stats {
 	unsigned segments;        /* segment files seen */
 	unsigned open_segments;   /* not closed by their writer */
-	unsigned torn_tails;      /* segments ending in a partial/corrupt frame */
+	unsigned torn_tails;      /* open segments with bytes past their last checkpoint */
 	uint64_t records;
+	unsigned recovered_segments; /* closed by recovery after a crash */
+	unsigned bad_segments;    /* unreadable or corrupt (a negative return) */
 };
 
 void spool_reader_stats(const struct spool_reader *rd, struct spool_read_stats *st);
 /* Rewinds to the first record of the first segment. */
 int spool_reader_rewind(struct spool_reader *rd);
 void spool_reader_close(struct spool_reader *rd);
+
+/* What spool_check() found in one segment file. */
+enum spool_seg_state {
+	SPOOL_SEG_OPEN = 1,   /* being written, or cut by a crash (not yet recovered) */
+	SPOOL_SEG_CLOSED,     /* closed by its writer with a valid trailer */
+	SPOOL_SEG_RECOVERED,  /* closed by recovery after a crash */
+	SPOOL_SEG_CORRUPT,    /* fails a signature, chain or structure check */
+};
+
+struct spool_seg_info {
+	char name[64];            /* file name inside dir */
+	enum spool_seg_state state;
+	int err;                  /* why CORRUPT (UT_E*), else 0 */
+	uint64_t frames;          /* covered by a valid checkpoint or trailer */
+	uint64_t checkpoints;     /* valid checkpoints */
+	uint64_t bytes;           /* file size */
+	uint64_t verified_bytes;  /* prefix covered by signatures */
+	uint64_t segment_no;
+	int64_t start_wall_ns, end_wall_ns; /* end: 0 unless closed */
+	uint8_t device_pk[32];
+	uint8_t segment_id[16];
+};
+
+/*
+ * Verifies every segment of dir without any decryption key: header
+ * signature, device (device_pk, or else the first segment's device),
+ * segment number, every checkpoint against the BLAKE2b frame chain, and the
+ * trailer.  Calls fn once per segment in number order (fn returning non-zero
+ * stops the walk and is returned).  *ncorrupt (may be NULL) counts CORRUPT
+ * segments.  Returns 0, UT_ENOTFOUND for no segment, or -errno.
+ */
+int spool_check(const char *dir, const uint8_t *device_pk,
+    int (*fn)(const struct spool_seg_info *si, void *arg), void *arg,
+    unsigned *ncorrupt) __attribute__((warn_unused_result));
+
+const char *spool_seg_state_name(enum spool_seg_state s);
 
 #endif

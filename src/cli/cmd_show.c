@@ -11,6 +11,7 @@
 #include "usetrace/action.h"
 #include "usetrace/err.h"
 #include "usetrace/jsonw.h"
+#include "usetrace/keys.h"
 #include "usetrace/log.h"
 #include "usetrace/spool.h"
 #include "cli_int.h"
@@ -19,13 +20,16 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: usetrace show DIR [--json | --raw]\n\n"
+	    "usage: usetrace show DIR [--json | --raw] [--passphrase-file F]\n\n"
 	    "Prints what was recorded in DIR: the timeline of actions (click,\n"
 	    "double_click, triple_click, drag, scroll, type, hotkey, key, move)\n"
-	    "with the focused application and window title.\n\n"
+	    "with the focused application and window title.  The recording is\n"
+	    "decrypted with your recipient key, unlocked by your passphrase.\n\n"
 	    "options:\n"
 	    "  --json    one JSON object per action (docs/FORMAT.md)\n"
 	    "  --raw     one JSON object per raw record\n"
+	    "  --passphrase-file F  read the passphrase from F (default:\n"
+	    "            $USETRACE_PASSPHRASE_FILE, else ask on the terminal)\n"
 	    "  -h, --help\n");
 }
 
@@ -119,6 +123,47 @@ print_raw(FILE *f, const struct ut_event *ev, uint64_t start_mono)
 	fputs("}\n", f);
 }
 
+static int
+first_segment(const struct spool_seg_info *si, void *arg)
+{
+	(void)si;
+	(void)arg;
+	return 1;
+}
+
+/* Unlocks the person's recipient key; logs why not. */
+static int
+show_unlock(const char *passfile, struct ut_recipient_key **out)
+{
+	char *pass = NULL;
+	size_t plen = 0;
+	int r;
+
+	r = keys_passphrase_get(passfile, "usetrace: passphrase: ", false, &pass,
+	    &plen);
+	if (r == UT_ENOTFOUND) {
+		log_error("show: the recording is encrypted: give "
+		    "--passphrase-file F (or set USETRACE_PASSPHRASE_FILE), or "
+		    "run on a terminal");
+		return r;
+	}
+	if (r < 0) {
+		log_error("show: cannot read the passphrase: %s", ut_strerror(r));
+		return r;
+	}
+	r = keys_recipient_unlock(NULL, pass, plen, out);
+	keys_passphrase_free(pass);
+	if (r == UT_EDENIED)
+		log_error("show: wrong passphrase");
+	else if (r == UT_ENOTFOUND)
+		log_error("show: no recipient key on this device (a recording "
+		    "sealed with --recipient is read by that key's holder)");
+	else if (r < 0)
+		log_error("show: cannot unlock your recipient key: %s",
+		    ut_strerror(r));
+	return r;
+}
+
 struct show_ctx {
 	int json;
 	uint64_t n;
@@ -144,10 +189,14 @@ cmd_show(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "raw", no_argument, NULL, 'r' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct spool_reader *rd = NULL;
+	struct ut_recipient_key *rk = NULL;
+	struct spool_read_opts ro;
+	const char *passfile = NULL;
 	struct action_reducer *ar = NULL;
 	struct spool_read_stats rs;
 	struct show_ctx sc = { 0, 0 };
@@ -166,6 +215,9 @@ cmd_show(int argc, char **argv)
 		case 'r':
 			raw = 1;
 			break;
+		case 'P':
+			passfile = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -181,7 +233,15 @@ cmd_show(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	dir = argv[optind];
-	if ((r = spool_reader_open(dir, &rd)) < 0) {
+	r = spool_check(dir, NULL, first_segment, NULL, NULL);
+	if (r >= 0 && show_unlock(passfile, &rk) < 0)
+		return 1;
+	memset(&ro, 0, sizeof(ro));
+	ro.key = rk;
+	if (r >= 0)
+		r = spool_reader_open(dir, &ro, &rd);
+	if (r < 0) {
+		keys_recipient_free(rk);
 		if (r == UT_ENOTFOUND)
 			log_error("show: %s holds no recording", dir);
 		else
@@ -225,5 +285,6 @@ out:
 	fflush(stdout);
 	action_reducer_destroy(ar);
 	spool_reader_close(rd);
+	keys_recipient_free(rk);
 	return status;
 }

@@ -1,16 +1,25 @@
 /*
  * reader.c - iterate the records of every segment of a spool directory.
  *
- * Segments are read in index order.  Within a segment, frames are checked
- * (length bound, BLAKE2b tag, zstd, record decoding) and a segment stops at
- * its first bad frame: after a crash that is the torn, unacknowledged tail.
- * Nothing after a bad frame is ever returned, so a corrupt record is never
- * passed on as data.
+ * Segments are read in number order.  Each segment is first verified
+ * without the key (spool__scan: header signature, device, segment number,
+ * checkpoints against the frame chain, trailer); only the frames covered by
+ * the last valid checkpoint or trailer are then decrypted (secretstream,
+ * header hash as additional data), decompressed and decoded.  Bytes after
+ * that point are the torn, unacknowledged tail of a crash, or tampering, and
+ * are never returned.
  *
- * Invariant: rd->batch holds the decompressed batch being iterated, and
- * rd->batch_left counts its records not yet returned.
+ * Invariants:
+ *  (1) rd->batch holds the decompressed batch being iterated, and
+ *      rd->batch_left counts its records not yet returned.
+ *  (2) rd->frame_no <= rd->sc.covered: no uncovered frame is decrypted.
+ *  (3) The segment key lives only in sodium_malloc'd memory, just long
+ *      enough to initialise the stream state, which is itself guarded and
+ *      wiped when the segment is dropped.
+ *
+ * States:  NO_SEGMENT -> SEGMENT [load_segment] -> NO_SEGMENT [drop_segment]
+ *          after the last segment: END (spool_reader_next returns 0)
  */
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -20,91 +29,71 @@
 
 #include "usetrace/err.h"
 #include "usetrace/fsio.h"
+#include "usetrace/keys.h"
 #include "usetrace/spool.h"
 #include "usetrace/util.h"
 #include "spool_int.h"
 
-#define SPOOL_FILE_CAP (256u << 20)
-
-struct segref {
-	unsigned index;
-	bool open;
-	char name[64];
-};
-
 struct spool_reader {
 	char *dir;
-	struct segref *segs;
+	struct segname *segs;
 	size_t nsegs, cur;      /* cur: next segment to load */
+	const struct ut_recipient_key *key;
+	uint8_t dev[32];
+	bool have_dev;
+
 	unsigned char *file;    /* current segment bytes */
 	size_t file_len, off;
-	uint8_t segid[SPOOL_SEGID_LEN];
-	uint64_t frame_index;
+	struct seg_scan sc;
+	uint64_t frame_no;
 	bool seg_loaded;
+	int seg_err;            /* returned once the verified prefix is read */
+	crypto_secretstream_xchacha20poly1305_state *st; /* sodium_malloc'd */
 
+	uint8_t *pt;            /* decrypted, still compressed */
+	size_t pt_cap;
 	uint8_t *batch;
-	size_t batch_len;
+	size_t batch_len, batch_cap;
 	struct bufrd brd;
 	uint64_t batch_left;
 	struct event_codec codec;
+	ZSTD_DCtx *zd;
 
-	struct spool_read_stats st;
+	struct spool_read_stats stats;
 };
 
-static int
-cmp_seg(const void *a, const void *b)
-{
-	const struct segref *x = a, *y = b;
-
-	return x->index < y->index ? -1 : x->index > y->index;
-}
-
 int
-spool_reader_open(const char *dir, struct spool_reader **out)
+spool_reader_open(const char *dir, const struct spool_read_opts *o,
+    struct spool_reader **out)
 {
 	struct spool_reader *rd;
-	DIR *d;
-	struct dirent *de;
-	size_t cap = 0;
-	unsigned idx;
-	int consumed;
+	int n;
 
+	if (o == NULL || o->key == NULL)
+		return UT_EINVAL;
 	if (sodium_init() < 0)
 		return UT_ECRYPTO;
-	if ((d = opendir(dir)) == NULL)
-		return -errno;
 	rd = xcalloc(1, sizeof(*rd));
 	rd->dir = xstrdup(dir);
-	while ((de = readdir(d)) != NULL) {
-		struct segref s;
-
-		consumed = 0;
-		if (sscanf(de->d_name, "seg-%8u%n", &idx, &consumed) != 1 ||
-		    consumed != 12)
-			continue;
-		memset(&s, 0, sizeof(s));
-		if (strcmp(de->d_name + 12, SPOOL_SEG_SUFFIX) == 0)
-			s.open = false;
-		else if (strcmp(de->d_name + 12, SPOOL_OPEN_SUFFIX) == 0)
-			s.open = true;
-		else
-			continue;
-		s.index = idx;
-		if (strlen(de->d_name) >= sizeof(s.name))
-			continue;
-		memcpy(s.name, de->d_name, strlen(de->d_name) + 1);
-		if (rd->nsegs == cap) {
-			cap = cap ? cap * 2 : 16;
-			rd->segs = xreallocarray(rd->segs, cap, sizeof(*rd->segs));
-		}
-		rd->segs[rd->nsegs++] = s;
+	rd->key = o->key;
+	if ((rd->st = sodium_malloc(sizeof(*rd->st))) == NULL ||
+	    (rd->zd = ZSTD_createDCtx()) == NULL) {
+		spool_reader_close(rd);
+		return -ENOMEM;
 	}
-	closedir(d);
+	if ((n = spool__list_segments(dir, &rd->segs)) < 0) {
+		spool_reader_close(rd);
+		return n;
+	}
+	rd->nsegs = (size_t)n;
 	if (rd->nsegs == 0) {
 		spool_reader_close(rd);
 		return UT_ENOTFOUND;
 	}
-	qsort(rd->segs, rd->nsegs, sizeof(*rd->segs), cmp_seg);
+	if (o->device_pk != NULL) {
+		memcpy(rd->dev, o->device_pk, 32);
+		rd->have_dev = true;
+	}
 	*out = rd;
 	return 0;
 }
@@ -116,100 +105,148 @@ drop_segment(struct spool_reader *rd)
 		sodium_memzero(rd->file, rd->file_len);
 		free(rd->file);
 	}
-	if (rd->batch != NULL) {
-		sodium_memzero(rd->batch, rd->batch_len);
-		free(rd->batch);
-	}
+	if (rd->batch != NULL)
+		sodium_memzero(rd->batch, rd->batch_cap);
+	if (rd->pt != NULL)
+		sodium_memzero(rd->pt, rd->pt_cap);
+	if (rd->st != NULL)
+		sodium_memzero(rd->st, sizeof(*rd->st));
 	rd->file = NULL;
-	rd->batch = NULL;
 	rd->file_len = rd->off = rd->batch_len = 0;
 	rd->batch_left = 0;
+	rd->frame_no = 0;
 	rd->seg_loaded = false;
+	rd->seg_err = 0;
 }
 
+/* Loads and verifies the next segment; 0 (possibly empty) or an error. */
 static int
 load_segment(struct spool_reader *rd)
 {
 	char path[4096];
-	const struct segref *s = &rd->segs[rd->cur++];
-	uint32_t hlen;
+	const struct segname *s = &rd->segs[rd->cur++];
+	uint8_t *key = NULL;
 	int r;
 
-	rd->st.segments++;
+	rd->stats.segments++;
 	if (s->open)
-		rd->st.open_segments++;
+		rd->stats.open_segments++;
 	snprintf(path, sizeof(path), "%s/%s", rd->dir, s->name);
 	if ((r = fsio_read_file(path, SPOOL_FILE_CAP, &rd->file, &rd->file_len)) < 0)
-		return r;
-	if (rd->file_len < SPOOL_HEADER_LEN ||
-	    memcmp(rd->file, SPOOL_MAGIC, 8) != 0) {
-		drop_segment(rd);
-		/* An open segment torn before its header was written is empty. */
-		return s->open ? 0 : UT_ECORRUPT;
+		goto bad;
+	r = spool__scan(rd->file, rd->file_len, rd->have_dev ? rd->dev : NULL,
+	    &rd->sc);
+	if (r < 0) {
+		/* An open segment torn inside its header holds nothing. */
+		if (s->open && rd->file_len < SPOOL_HDR_LEN && r == UT_ECORRUPT) {
+			drop_segment(rd);
+			return 0;
+		}
+		goto bad;
 	}
-	if ((rd->file[8] | (rd->file[9] << 8)) != SPOOL_VERSION) {
-		drop_segment(rd);
-		return UT_EVERSION;
+	if (!rd->have_dev) {
+		memcpy(rd->dev, rd->sc.device, 32);
+		rd->have_dev = true;
 	}
-	hlen = get_u32le(rd->file + 12);
-	if (hlen != SPOOL_HEADER_LEN) {
-		drop_segment(rd);
-		return UT_ECORRUPT;
+	if (rd->sc.segno != s->index) {
+		r = UT_ECORRUPT; /* renamed, swapped or copied segment */
+		goto bad;
 	}
-	memcpy(rd->segid, rd->file + 16, SPOOL_SEGID_LEN);
-	rd->off = hlen;
-	rd->frame_index = 0;
+	if (!s->open && (!rd->sc.has_trailer || rd->sc.tail_err != 0))
+		rd->seg_err = rd->sc.tail_err ? rd->sc.tail_err : UT_ECORRUPT;
+	if (s->open && (rd->sc.tail_err != 0 || rd->sc.covered_end != rd->file_len))
+		rd->stats.torn_tails++;
+	if (rd->sc.has_trailer && (rd->sc.trailer_flags & SPOOL_TRAILER_RECOVERED))
+		rd->stats.recovered_segments++;
+	if (sodium_memcmp(rd->sc.recipient, rd->key->pk, 32) != 0) {
+		r = UT_EDENIED; /* sealed to another recipient */
+		goto bad;
+	}
+	if ((key = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
+		r = -ENOMEM;
+		goto bad;
+	}
+	if (crypto_box_seal_open(key, rd->file + SH_SEALED, SPOOL_SEALED_LEN,
+	    rd->key->pk, rd->key->sk) != 0) {
+		r = UT_EDENIED;
+		goto bad;
+	}
+	if (crypto_secretstream_xchacha20poly1305_init_pull(rd->st,
+	    rd->file + SH_SSHDR, key) != 0) {
+		r = UT_ECRYPTO;
+		goto bad;
+	}
+	sodium_free(key);
+	rd->off = SPOOL_HDR_LEN;
+	rd->frame_no = 0;
 	rd->seg_loaded = true;
 	return 0;
+bad:
+	if (key != NULL)
+		sodium_free(key);
+	rd->stats.bad_segments++;
+	drop_segment(rd);
+	return r;
 }
 
-/* Loads the next frame of the current segment; 1 ok, 0 end of segment. */
+static void
+grow(uint8_t **p, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return;
+	if (*p != NULL) {
+		sodium_memzero(*p, *cap);
+		free(*p);
+	}
+	*cap = need;
+	*p = xmalloc(need);
+}
+
+/* Decrypts the next covered frame; 1 ok, 0 end of segment, <0 error. */
 static int
 next_frame(struct spool_reader *rd)
 {
-	uint8_t tag[SPOOL_TAG_LEN];
-	unsigned long long raw;
+	unsigned long long raw, ptlen;
 	uint32_t clen;
 	uint64_t n;
 	size_t dlen;
+	unsigned char tag;
 	const uint8_t *p;
 
-	if (rd->off == rd->file_len)
+	if (rd->frame_no >= rd->sc.covered)
 		return 0;
-	if (rd->file_len - rd->off < 4 + SPOOL_TAG_LEN)
-		goto torn;
+	/* The structure up to covered_end was verified by spool__scan. */
+	while (rd->off < rd->sc.covered_end && rd->file[rd->off] != SPOOL_REC_FRAME)
+		rd->off += rd->file[rd->off] == SPOOL_REC_CKPT ? SPOOL_CKPT_LEN :
+		    SPOOL_TRAILER_LEN;
+	if (rd->off + SPOOL_FRAME_HDR > rd->sc.covered_end)
+		return UT_ECORRUPT;
 	p = rd->file + rd->off;
-	clen = get_u32le(p);
-	if (clen == 0 || clen > SPOOL_FRAME_MAX ||
-	    clen > rd->file_len - rd->off - 4 - SPOOL_TAG_LEN)
-		goto torn;
-	spool__frame_tag(rd->segid, rd->frame_index, p + 4, clen, tag);
-	if (sodium_memcmp(tag, p + 4 + clen, SPOOL_TAG_LEN) != 0)
-		goto torn;
-	raw = ZSTD_getFrameContentSize(p + 4, clen);
+	clen = get_u32le(p + 1);
+	grow(&rd->pt, &rd->pt_cap, clen);
+	if (crypto_secretstream_xchacha20poly1305_pull(rd->st, rd->pt, &ptlen,
+	    &tag, p + SPOOL_FRAME_HDR, clen, rd->sc.hh, SPOOL_HASH_LEN) != 0 ||
+	    tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+		return UT_ECRYPTO;
+	raw = ZSTD_getFrameContentSize(rd->pt, (size_t)ptlen);
 	if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    raw > SPOOL_BATCH_MAX)
-		goto torn;
-	if (rd->batch != NULL) {
-		sodium_memzero(rd->batch, rd->batch_len);
-		free(rd->batch);
-	}
-	rd->batch = xmalloc(raw ? raw : 1);
-	dlen = ZSTD_decompress(rd->batch, raw, p + 4, clen);
-	rd->batch_len = raw;
+	    raw == 0 || raw > SPOOL_BATCH_MAX)
+		return UT_ECORRUPT;
+	grow(&rd->batch, &rd->batch_cap, (size_t)raw);
+	dlen = ZSTD_decompressDCtx(rd->zd, rd->batch, (size_t)raw, rd->pt,
+	    (size_t)ptlen);
+	sodium_memzero(rd->pt, (size_t)ptlen);
 	if (ZSTD_isError(dlen) || dlen != raw)
-		goto torn;
+		return UT_ECORRUPT;
+	rd->batch_len = dlen;
 	bufrd_init(&rd->brd, rd->batch, dlen);
 	if (bufrd_get_varint(&rd->brd, &n) < 0 || n == 0)
-		goto torn;
+		return UT_ECORRUPT;
 	rd->batch_left = n;
 	event_codec_init(&rd->codec);
-	rd->off += 4 + clen + SPOOL_TAG_LEN;
-	rd->frame_index++;
+	rd->off += SPOOL_FRAME_HDR + clen;
+	rd->frame_no++;
 	return 1;
-torn:
-	rd->st.torn_tails++;
-	return 0;
 }
 
 int
@@ -221,19 +258,29 @@ spool_reader_next(struct spool_reader *rd, struct ut_event *ev)
 		if (rd->batch_left > 0) {
 			if (event_decode(&rd->codec, &rd->brd, ev) == 0) {
 				rd->batch_left--;
-				rd->st.records++;
+				rd->stats.records++;
 				return 1;
 			}
-			/* Tag matched but records do not decode: corrupt. */
-			rd->st.torn_tails++;
+			/* Authentic but undecodable: a writer bug; never guess. */
+			rd->stats.bad_segments++;
 			drop_segment(rd);
-			continue;
+			return UT_ECORRUPT;
 		}
 		if (rd->seg_loaded) {
 			r = next_frame(rd);
 			if (r == 1)
 				continue;
+			if (r < 0) {
+				rd->stats.bad_segments++;
+				drop_segment(rd);
+				return r;
+			}
+			r = rd->seg_err;
+			if (r < 0)
+				rd->stats.bad_segments++;
 			drop_segment(rd);
+			if (r < 0)
+				return r;
 		}
 		if (rd->cur >= rd->nsegs)
 			return 0;
@@ -245,7 +292,7 @@ spool_reader_next(struct spool_reader *rd, struct ut_event *ev)
 void
 spool_reader_stats(const struct spool_reader *rd, struct spool_read_stats *st)
 {
-	*st = rd->st;
+	*st = rd->stats;
 }
 
 int
@@ -253,7 +300,7 @@ spool_reader_rewind(struct spool_reader *rd)
 {
 	drop_segment(rd);
 	rd->cur = 0;
-	memset(&rd->st, 0, sizeof(rd->st));
+	memset(&rd->stats, 0, sizeof(rd->stats));
 	return 0;
 }
 
@@ -263,6 +310,11 @@ spool_reader_close(struct spool_reader *rd)
 	if (rd == NULL)
 		return;
 	drop_segment(rd);
+	if (rd->st != NULL)
+		sodium_free(rd->st);
+	ZSTD_freeDCtx(rd->zd);
+	free(rd->pt);
+	free(rd->batch);
 	free(rd->segs);
 	free(rd->dir);
 	free(rd);

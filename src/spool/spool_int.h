@@ -1,27 +1,121 @@
 /*
- * spool_int.h - constants shared by the spool writer and reader.
- * Private to src/spool/.
+ * spool_int.h - segment format v1 constants and the structural verifier
+ * shared by the writer (recovery), the reader and spool_check().  Private
+ * to src/spool/; docs/FORMAT.md section 2 is the normative description.
  */
 #ifndef USETRACE_SPOOL_INT_H
 #define USETRACE_SPOOL_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include <sodium.h>
+
 #define SPOOL_MAGIC "USETRACE"
-#define SPOOL_VERSION 0u
-#define SPOOL_HEADER_LEN 48u
+#define SPOOL_VERSION 1u
 #define SPOOL_SEGID_LEN 16u
-#define SPOOL_TAG_LEN 16u
-#define SPOOL_FRAME_MAX (8u << 20)       /* compressed frame payload cap */
+#define SPOOL_HASH_LEN 32u
+
+/* Header field offsets (all integers little-endian). */
+#define SH_MAGIC 0u
+#define SH_VERSION 8u
+#define SH_FLAGS 10u
+#define SH_HLEN 12u
+#define SH_DEVICE 16u      /* Ed25519 public key, 32 */
+#define SH_SUBJECT 48u     /* 16 */
+#define SH_SEGID 64u       /* 16 */
+#define SH_SEGNO 80u       /* u64 */
+#define SH_START 88u       /* i64 wall ns */
+#define SH_POLICY 96u      /* 32 */
+#define SH_CONSENT 128u    /* 16 */
+#define SH_RECIPIENT 144u  /* X25519 public key, 32 */
+#define SH_SEALED 176u     /* crypto_box_seal(segment key), 80 */
+#define SH_SSHDR 256u      /* secretstream header, 24 */
+#define SH_SIG 280u        /* Ed25519 signature, 64 */
+#define SPOOL_HDR_LEN 344u
+#define SPOOL_SEALED_LEN (crypto_secretstream_xchacha20poly1305_KEYBYTES + \
+	crypto_box_SEALBYTES)
+
+/* Records after the header; each starts with a type byte. */
+#define SPOOL_REC_FRAME 1u     /* u8 type, u32 len, ciphertext[len] */
+#define SPOOL_REC_CKPT 2u      /* u8 type, u64 count, head[32], sig[64] */
+#define SPOOL_REC_TRAILER 3u   /* u8, u32 flags, i64 end, u64 count, head, sig */
+#define SPOOL_FRAME_HDR 5u
+#define SPOOL_CKPT_LEN (1u + 8u + 32u + 64u)
+#define SPOOL_TRAILER_LEN (1u + 4u + 8u + 8u + 32u + 64u)
+#define SPOOL_TRAILER_RECOVERED 1u
+
+#define SPOOL_FRAME_MAX (8u << 20)       /* ciphertext cap */
 #define SPOOL_BATCH_MAX (16u << 20)      /* decompressed batch cap */
-#define SPOOL_BATCH_FLUSH (256u << 10)   /* write a frame past this size */
+#define SPOOL_BATCH_FLUSH (256u << 10)   /* seal a frame past this size */
 #define SPOOL_SEGMENT_BYTES (4u << 20)
 #define SPOOL_SEGMENT_MS (5u * 60u * 1000u)
+#define SPOOL_FILE_CAP (256u << 20)      /* largest segment a reader loads */
+#define SPOOL_ZSTD_LEVEL 1
 #define SPOOL_SEG_SUFFIX ".uts"
 #define SPOOL_OPEN_SUFFIX ".uts.open"
 
-/* BLAKE2b-128 over segment id, frame index and payload. */
-void spool__frame_tag(const uint8_t segid[SPOOL_SEGID_LEN], uint64_t index,
-    const uint8_t *payload, uint32_t len, uint8_t tag[SPOOL_TAG_LEN]);
+/* Domain separation for the signed and hashed messages. */
+#define SPOOL_CTX_CKPT "UT-CKPT1"
+#define SPOOL_CTX_TRAILER "UT-TRLR1"
+#define SPOOL_CTX_CHAIN "UT-CHAIN"
+
+/* Result of verifying a segment's structure (no decryption key needed). */
+struct seg_scan {
+	uint8_t hh[SPOOL_HASH_LEN];     /* header hash: AD and chain seed */
+	uint8_t device[32];
+	uint8_t recipient[32];
+	uint8_t segid[SPOOL_SEGID_LEN];
+	uint64_t segno;
+	int64_t start_ns, end_ns;
+	uint64_t frames_seen;           /* frames parsed, covered or not */
+	uint64_t covered;               /* frames covered by last ckpt/trailer */
+	uint64_t checkpoints;
+	size_t covered_end;             /* offset just past that ckpt/trailer */
+	uint8_t covered_head[SPOOL_HASH_LEN];
+	bool has_trailer;
+	uint32_t trailer_flags;
+	int tail_err;                   /* 0: clean end; else why scanning stopped */
+};
+
+/* Header hash over the signed header message. */
+void spool__header_hash(const uint8_t *hdr, uint8_t hh[SPOOL_HASH_LEN]);
+/* Builds the message that the header signature covers; returns its length. */
+size_t spool__header_msg(const uint8_t *hdr, uint8_t *msg);
+void spool__chain_init(const uint8_t hh[SPOOL_HASH_LEN], uint8_t head[SPOOL_HASH_LEN]);
+void spool__chain_step(uint8_t head[SPOOL_HASH_LEN], const uint8_t *ct, uint32_t len);
+/* Message signed by a checkpoint (kind CKPT) or trailer. */
+size_t spool__ckpt_msg(const uint8_t hh[SPOOL_HASH_LEN], uint64_t count,
+    const uint8_t head[SPOOL_HASH_LEN], uint8_t *msg);
+size_t spool__trailer_msg(const uint8_t hh[SPOOL_HASH_LEN], uint32_t flags,
+    int64_t end_ns, uint64_t count, const uint8_t head[SPOOL_HASH_LEN],
+    uint8_t *msg);
+#define SPOOL_MSG_MAX 128u
+
+/*
+ * Verifies header and records of a segment image p (len bytes).  expect_dev
+ * (may be NULL) is the device that must have signed it.  Returns 0 when
+ * the header is valid (s->tail_err then says whether the rest was clean),
+ * UT_ECORRUPT / UT_EVERSION / UT_EDENIED (foreign device) otherwise.
+ */
+int spool__scan(const uint8_t *p, size_t len, const uint8_t *expect_dev,
+    struct seg_scan *s) __attribute__((warn_unused_result));
+
+/* Parses "seg-NNNNNNNN.uts[.open]"; 1 when it is one, *open set. */
+int spool__seg_name(const char *name, unsigned *index, bool *open);
+
+struct segname {
+	unsigned index;
+	bool open;
+	char name[64];
+};
+
+/*
+ * Lists dir's segment files in number order; *out is malloc'd (free()),
+ * NULL when there is none.  Returns the count, or -errno.
+ */
+int spool__list_segments(const char *dir, struct segname **out)
+	__attribute__((warn_unused_result));
 
 #endif

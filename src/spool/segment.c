@@ -1,0 +1,389 @@
+/*
+ * segment.c - format v1 structure: the signed header message, the BLAKE2b
+ * frame chain, checkpoint and trailer messages, and the verifier used by
+ * recovery, the reader and spool_check() (docs/FORMAT.md section 2).
+ *
+ * Nothing here needs or sees a decryption key: integrity without the key
+ * comes from the device's Ed25519 signatures over the header and over
+ * (count, chain head) at every checkpoint and at the trailer.
+ *
+ * Invariants:
+ *  (1) spool__scan() never reads outside [p, p+len): every length is
+ *      checked against the bytes left before it is used.
+ *  (2) s->covered / s->covered_end only ever describe a prefix whose every
+ *      frame is hashed into a head that a valid device signature covers;
+ *      the first record that fails a check ends the scan (tail_err).
+ *  (3) A trailer must be the last record of the file.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "usetrace/buf.h"
+#include "usetrace/err.h"
+#include "usetrace/fsio.h"
+#include "usetrace/keys.h"
+#include "usetrace/spool.h"
+#include "usetrace/util.h"
+#include "spool_int.h"
+
+size_t
+spool__header_msg(const uint8_t *hdr, uint8_t *msg)
+{
+	/* The sealed key is signed through its hash, so a server may drop it. */
+	memcpy(msg, hdr, SH_SEALED);
+	crypto_generichash(msg + SH_SEALED, SPOOL_HASH_LEN, hdr + SH_SEALED,
+	    SPOOL_SEALED_LEN, NULL, 0);
+	memcpy(msg + SH_SEALED + SPOOL_HASH_LEN, hdr + SH_SSHDR,
+	    SH_SIG - SH_SSHDR);
+	return SH_SEALED + SPOOL_HASH_LEN + (SH_SIG - SH_SSHDR);
+}
+
+void
+spool__header_hash(const uint8_t *hdr, uint8_t hh[SPOOL_HASH_LEN])
+{
+	uint8_t msg[SPOOL_HDR_LEN];
+	size_t n = spool__header_msg(hdr, msg);
+
+	crypto_generichash(hh, SPOOL_HASH_LEN, msg, n, NULL, 0);
+}
+
+void
+spool__chain_init(const uint8_t hh[SPOOL_HASH_LEN], uint8_t head[SPOOL_HASH_LEN])
+{
+	crypto_generichash_state st;
+
+	crypto_generichash_init(&st, NULL, 0, SPOOL_HASH_LEN);
+	crypto_generichash_update(&st, (const uint8_t *)SPOOL_CTX_CHAIN, 8);
+	crypto_generichash_update(&st, hh, SPOOL_HASH_LEN);
+	crypto_generichash_final(&st, head, SPOOL_HASH_LEN);
+}
+
+void
+spool__chain_step(uint8_t head[SPOOL_HASH_LEN], const uint8_t *ct, uint32_t len)
+{
+	crypto_generichash_state st;
+	uint8_t lb[4];
+
+	put_u32le(lb, len);
+	crypto_generichash_init(&st, NULL, 0, SPOOL_HASH_LEN);
+	crypto_generichash_update(&st, head, SPOOL_HASH_LEN);
+	crypto_generichash_update(&st, lb, sizeof(lb));
+	crypto_generichash_update(&st, ct, len);
+	crypto_generichash_final(&st, head, SPOOL_HASH_LEN);
+}
+
+size_t
+spool__ckpt_msg(const uint8_t hh[SPOOL_HASH_LEN], uint64_t count,
+    const uint8_t head[SPOOL_HASH_LEN], uint8_t *msg)
+{
+	memcpy(msg, SPOOL_CTX_CKPT, 8);
+	memcpy(msg + 8, hh, SPOOL_HASH_LEN);
+	put_u64le(msg + 40, count);
+	memcpy(msg + 48, head, SPOOL_HASH_LEN);
+	return 80;
+}
+
+size_t
+spool__trailer_msg(const uint8_t hh[SPOOL_HASH_LEN], uint32_t flags,
+    int64_t end_ns, uint64_t count, const uint8_t head[SPOOL_HASH_LEN],
+    uint8_t *msg)
+{
+	memcpy(msg, SPOOL_CTX_TRAILER, 8);
+	memcpy(msg + 8, hh, SPOOL_HASH_LEN);
+	put_u32le(msg + 40, flags);
+	put_u64le(msg + 44, (uint64_t)end_ns);
+	put_u64le(msg + 52, count);
+	memcpy(msg + 60, head, SPOOL_HASH_LEN);
+	return 92;
+}
+
+int
+spool__seg_name(const char *name, unsigned *index, bool *open)
+{
+	unsigned idx;
+	int consumed = 0;
+
+	if (strncmp(name, "seg-", 4) != 0 ||
+	    sscanf(name, "seg-%8u%n", &idx, &consumed) != 1 || consumed != 12)
+		return 0;
+	if (strcmp(name + 12, SPOOL_SEG_SUFFIX) == 0)
+		*open = false;
+	else if (strcmp(name + 12, SPOOL_OPEN_SUFFIX) == 0)
+		*open = true;
+	else
+		return 0;
+	*index = idx;
+	return 1;
+}
+
+static int
+check_header(const uint8_t *p, size_t len, const uint8_t *expect_dev,
+    struct seg_scan *s)
+{
+	uint8_t msg[SPOOL_HDR_LEN];
+	size_t n;
+
+	if (len < 16 || memcmp(p, SPOOL_MAGIC, 8) != 0)
+		return UT_ECORRUPT;
+	if ((p[SH_VERSION] | (p[SH_VERSION + 1] << 8)) != SPOOL_VERSION)
+		return UT_EVERSION;
+	if (len < SPOOL_HDR_LEN || get_u32le(p + SH_HLEN) != SPOOL_HDR_LEN)
+		return UT_ECORRUPT;
+	n = spool__header_msg(p, msg);
+	if (crypto_sign_verify_detached(p + SH_SIG, msg, n, p + SH_DEVICE) != 0)
+		return UT_ECORRUPT;
+	if (expect_dev != NULL && sodium_memcmp(expect_dev, p + SH_DEVICE, 32) != 0)
+		return UT_EDENIED;
+	crypto_generichash(s->hh, SPOOL_HASH_LEN, msg, n, NULL, 0);
+	memcpy(s->device, p + SH_DEVICE, 32);
+	memcpy(s->recipient, p + SH_RECIPIENT, 32);
+	memcpy(s->segid, p + SH_SEGID, SPOOL_SEGID_LEN);
+	s->segno = get_u64le(p + SH_SEGNO);
+	s->start_ns = (int64_t)get_u64le(p + SH_START);
+	return 0;
+}
+
+int
+spool__scan(const uint8_t *p, size_t len, const uint8_t *expect_dev,
+    struct seg_scan *s)
+{
+	uint8_t head[SPOOL_HASH_LEN], msg[SPOOL_MSG_MAX];
+	size_t off = SPOOL_HDR_LEN, left, n;
+	uint64_t frames = 0, count;
+	uint32_t flen, flags;
+	int64_t end;
+	int r;
+
+	memset(s, 0, sizeof(*s));
+	if ((r = check_header(p, len, expect_dev, s)) < 0)
+		return r;
+	spool__chain_init(s->hh, head);
+	memcpy(s->covered_head, head, SPOOL_HASH_LEN);
+	s->covered_end = off;
+	while (off < len) {
+		left = len - off;
+		switch (p[off]) {
+		case SPOOL_REC_FRAME:
+			if (left < SPOOL_FRAME_HDR) {
+				s->tail_err = UT_ECORRUPT;
+				goto out;
+			}
+			flen = get_u32le(p + off + 1);
+			if (flen <= crypto_secretstream_xchacha20poly1305_ABYTES ||
+			    flen > SPOOL_FRAME_MAX || flen > left - SPOOL_FRAME_HDR) {
+				s->tail_err = UT_ECORRUPT;
+				goto out;
+			}
+			spool__chain_step(head, p + off + SPOOL_FRAME_HDR, flen);
+			frames++;
+			off += SPOOL_FRAME_HDR + flen;
+			break;
+		case SPOOL_REC_CKPT:
+			if (left < SPOOL_CKPT_LEN) {
+				s->tail_err = UT_ECORRUPT;
+				goto out;
+			}
+			count = get_u64le(p + off + 1);
+			n = spool__ckpt_msg(s->hh, count, p + off + 9, msg);
+			if (count != frames ||
+			    sodium_memcmp(head, p + off + 9, SPOOL_HASH_LEN) != 0 ||
+			    crypto_sign_verify_detached(p + off + 41, msg, n,
+			    s->device) != 0) {
+				s->tail_err = UT_ECRYPTO;
+				goto out;
+			}
+			off += SPOOL_CKPT_LEN;
+			s->checkpoints++;
+			s->covered = frames;
+			s->covered_end = off;
+			memcpy(s->covered_head, head, SPOOL_HASH_LEN);
+			break;
+		case SPOOL_REC_TRAILER:
+			if (left < SPOOL_TRAILER_LEN) {
+				s->tail_err = UT_ECORRUPT;
+				goto out;
+			}
+			flags = get_u32le(p + off + 1);
+			end = (int64_t)get_u64le(p + off + 5);
+			count = get_u64le(p + off + 13);
+			n = spool__trailer_msg(s->hh, flags, end, count,
+			    p + off + 21, msg);
+			if (count != frames ||
+			    sodium_memcmp(head, p + off + 21, SPOOL_HASH_LEN) != 0 ||
+			    crypto_sign_verify_detached(p + off + 53, msg, n,
+			    s->device) != 0) {
+				s->tail_err = UT_ECRYPTO;
+				goto out;
+			}
+			off += SPOOL_TRAILER_LEN;
+			s->covered = frames;
+			s->covered_end = off;
+			memcpy(s->covered_head, head, SPOOL_HASH_LEN);
+			s->has_trailer = true;
+			s->trailer_flags = flags;
+			s->end_ns = end;
+			if (off != len)
+				s->tail_err = UT_ECORRUPT; /* bytes after the trailer */
+			goto out;
+		default:
+			s->tail_err = UT_ECORRUPT;
+			goto out;
+		}
+	}
+	/* Clean end of file; frames after the last checkpoint are uncovered. */
+	if (frames != s->covered)
+		s->tail_err = UT_ECORRUPT;
+out:
+	s->frames_seen = frames;
+	return 0;
+}
+
+const char *
+spool_seg_state_name(enum spool_seg_state st)
+{
+	switch (st) {
+	case SPOOL_SEG_OPEN:
+		return "open";
+	case SPOOL_SEG_CLOSED:
+		return "closed";
+	case SPOOL_SEG_RECOVERED:
+		return "recovered";
+	case SPOOL_SEG_CORRUPT:
+		return "corrupt";
+	}
+	return "unknown";
+}
+
+static int
+cmp_segname(const void *a, const void *b)
+{
+	const struct segname *x = a, *y = b;
+
+	if (x->index != y->index)
+		return x->index < y->index ? -1 : 1;
+	return (int)x->open - (int)y->open;
+}
+
+int
+spool__list_segments(const char *dir, struct segname **out)
+{
+	struct segname *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return -errno;
+	while ((de = readdir(d)) != NULL) {
+		struct segname s;
+
+		memset(&s, 0, sizeof(s));
+		if (!spool__seg_name(de->d_name, &s.index, &s.open) ||
+		    strlen(de->d_name) >= sizeof(s.name))
+			continue;
+		memcpy(s.name, de->d_name, strlen(de->d_name) + 1);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 16;
+			if (cap > (1u << 24))
+				break;
+			v = xreallocarray(v, cap, sizeof(*v));
+		}
+		v[n++] = s;
+	}
+	closedir(d);
+	if (n > 0)
+		qsort(v, n, sizeof(*v), cmp_segname);
+	*out = v;
+	return (int)n;
+}
+
+int
+spool_check(const char *dir, const uint8_t *device_pk,
+    int (*fn)(const struct spool_seg_info *si, void *arg), void *arg,
+    unsigned *ncorrupt)
+{
+	struct segname *segs = NULL;
+	struct spool_seg_info si;
+	struct seg_scan sc;
+	uint8_t pinned[32];
+	const uint8_t *dev = device_pk;
+	unsigned char *file = NULL;
+	size_t flen = 0;
+	char path[4096];
+	unsigned bad = 0;
+	int n, i, r;
+
+	if (sodium_init() < 0)
+		return UT_ECRYPTO;
+	if ((n = spool__list_segments(dir, &segs)) < 0)
+		return n;
+	if (n == 0) {
+		r = UT_ENOTFOUND;
+		goto out;
+	}
+	r = 0;
+	for (i = 0; i < n && r == 0; i++) {
+		memset(&si, 0, sizeof(si));
+		memcpy(si.name, segs[i].name, sizeof(si.name));
+		snprintf(path, sizeof(path), "%s/%s", dir, segs[i].name);
+		r = fsio_read_file(path, SPOOL_FILE_CAP, &file, &flen);
+		if (r < 0) {
+			si.state = SPOOL_SEG_CORRUPT;
+			si.err = r;
+			r = 0;
+			goto report;
+		}
+		si.bytes = flen;
+		r = spool__scan(file, flen, dev, &sc);
+		if (r < 0) {
+			/* An open segment torn inside its header holds nothing. */
+			si.state = segs[i].open && flen < SPOOL_HDR_LEN &&
+			    r == UT_ECORRUPT ? SPOOL_SEG_OPEN : SPOOL_SEG_CORRUPT;
+			si.err = si.state == SPOOL_SEG_CORRUPT ? r : 0;
+			r = 0;
+			goto report;
+		}
+		if (dev == NULL) {
+			memcpy(pinned, sc.device, 32);
+			dev = pinned;
+		}
+		memcpy(si.device_pk, sc.device, 32);
+		memcpy(si.segment_id, sc.segid, SPOOL_SEGID_LEN);
+		si.segment_no = sc.segno;
+		si.start_wall_ns = sc.start_ns;
+		si.end_wall_ns = sc.end_ns;
+		si.frames = sc.covered;
+		si.checkpoints = sc.checkpoints;
+		si.verified_bytes = sc.covered_end;
+		if (sc.segno != segs[i].index) {
+			si.state = SPOOL_SEG_CORRUPT;
+			si.err = UT_ECORRUPT;
+		} else if (segs[i].open) {
+			si.state = SPOOL_SEG_OPEN;
+		} else if (!sc.has_trailer || sc.tail_err != 0) {
+			si.state = SPOOL_SEG_CORRUPT;
+			si.err = sc.tail_err ? sc.tail_err : UT_ECORRUPT;
+		} else {
+			si.state = sc.trailer_flags & SPOOL_TRAILER_RECOVERED ?
+			    SPOOL_SEG_RECOVERED : SPOOL_SEG_CLOSED;
+		}
+report:
+		if (file != NULL) {
+			free(file);
+			file = NULL;
+		}
+		if (si.state == SPOOL_SEG_CORRUPT)
+			bad++;
+		if (fn != NULL)
+			r = fn(&si, arg);
+	}
+out:
+	free(segs);
+	if (ncorrupt != NULL)
+		*ncorrupt = bad;
+	return r;
+}
