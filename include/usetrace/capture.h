@@ -29,6 +29,8 @@ struct capture_sink {
 	int (*emit)(void *arg, const struct ut_event *ev);
 	/* Called about every tick_ms (group commit).  As emit for errors. */
 	int (*tick)(void *arg);
+	/* Called when opts->extra_fd is readable.  As emit for errors. */
+	int (*on_fd)(void *arg);
 	/* Called once, when recording has started.  May be NULL. */
 	void (*ready)(void *arg, const char *display);
 	void *arg;
@@ -38,6 +40,18 @@ struct capture_opts {
 	const char *display; /* NULL: $DISPLAY */
 	uint32_t tick_ms;    /* 0: 200 */
 	int stop_fd;         /* readable -> stop cleanly; -1: none */
+	/*
+	 * Data categories to produce (enum ut_category in policy.h).  A
+	 * category not set here is never produced: its records are not
+	 * created, its fields stay empty.  0 is an error (UT_EINVAL).
+	 */
+	uint32_t categories;
+	int extra_fd;        /* readable -> sink->on_fd(); -1: none */
+	/*
+	 * Sequence counter shared across capture runs (the agent restarts
+	 * capture after a pause): the last number used; NULL: start at 1.
+	 */
+	uint64_t *seq;
 };
 
 struct capture_stats {

@@ -30,6 +30,7 @@
 
 #include "usetrace/err.h"
 #include "usetrace/log.h"
+#include "usetrace/policy.h"
 #include "usetrace/util.h"
 #include "capture_int.h"
 
@@ -71,7 +72,7 @@ cap__emit(struct cap *c, struct ut_event *ev)
 
 	if (c->err)
 		return;
-	ev->seq = ++c->seq;
+	ev->seq = c->o->seq != NULL ? ++*c->o->seq : ++c->seq;
 	ev->mono_ns = ut_now_mono_ns();
 	ev->wall_ns = ut_now_wall_ns();
 	if (ev->sensitivity == 0)
@@ -95,6 +96,9 @@ emit_pointer(struct cap *c, const uint8_t *d)
 	memcpy(&rx, d + 20, 2);
 	memcpy(&ry, d + 22, 2);
 	memcpy(&state, d + 28, 2);
+	/* PRIV-CAT: pointer records exist only when "pointer" is declared. */
+	if (!(c->o->categories & UT_CAT_POINTER))
+		return;
 	memset(&ev, 0, sizeof(ev));
 	ev.xtime = xtime;
 	ev.sensitivity = UT_SENS_NONE;
@@ -359,7 +363,7 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 {
 	struct cap *c = xcalloc(1, sizeof(*c));
 	const char *dpyname = o->display ? o->display : getenv("DISPLAY");
-	struct pollfd pfd[3];
+	struct pollfd pfd[4];
 	uint64_t tick_ns = (o->tick_ms ? o->tick_ms : 200) * 1000000ull;
 	uint64_t next_tick, now;
 	XEvent e;
@@ -367,6 +371,11 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 
 	io_lost = 0;
 	c->o = o;
+	if ((o->categories & UT_CAT_ALL) == 0) {
+		log_error("no data category to collect");
+		r = UT_EINVAL;
+		goto out;
+	}
 	c->sink = sink;
 	if (dpyname == NULL || *dpyname == '\0') {
 		log_error("no display: set DISPLAY or pass --display");
@@ -421,18 +430,20 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 		pfd[0].fd = ConnectionNumber(c->data);
 		pfd[1].fd = ConnectionNumber(c->ctl);
 		pfd[0].events = pfd[1].events = POLLIN;
-		nfds = 2;
-		if (o->stop_fd >= 0) {
-			pfd[2].fd = o->stop_fd;
-			pfd[2].events = POLLIN;
-			nfds = 3;
-		}
+		pfd[2].fd = o->stop_fd;
+		pfd[3].fd = o->extra_fd;
+		pfd[2].events = pfd[3].events = POLLIN;
+		pfd[2].revents = pfd[3].revents = 0;
+		nfds = 4;
 		XFlush(c->ctl);
 		if (poll(pfd, (nfds_t)nfds, timeout) < 0 && errno != EINTR) {
 			r = -errno;
 			break;
 		}
-		if (nfds == 3 && (pfd[2].revents & (POLLIN | POLLHUP))) {
+		if (o->extra_fd >= 0 && (pfd[3].revents & POLLIN) &&
+		    sink->on_fd != NULL && (r = sink->on_fd(sink->arg)) != 0)
+			break;
+		if (o->stop_fd >= 0 && (pfd[2].revents & (POLLIN | POLLHUP))) {
 			/* Take what the server already sent, then stop. */
 			if (!io_lost)
 				XRecordProcessReplies(c->data);

@@ -20,6 +20,7 @@
 #include <xcb/randr.h>
 
 #include "usetrace/log.h"
+#include "usetrace/policy.h"
 #include "usetrace/util.h"
 #include "capture_int.h"
 
@@ -103,7 +104,8 @@ fill_focus(struct cap *c, Window w, struct ut_event *ev)
 	ev->u.focus.window = (uint32_t)w;
 	if (w == None)
 		return;
-	if (XGetClassHint(c->ctl, w, &ch)) {
+	/* PRIV-CAT: application names only with "apps", titles with "titles". */
+	if ((c->o->categories & UT_CAT_APPS) && XGetClassHint(c->ctl, w, &ch)) {
 		if (ch.res_class != NULL)
 			ut_strlcpy_utf8(ev->u.focus.app, ch.res_class,
 			    strlen(ch.res_class), sizeof(ev->u.focus.app));
@@ -113,8 +115,10 @@ fill_focus(struct cap *c, Window w, struct ut_event *ev)
 		XFree(ch.res_class);
 		XFree(ch.res_name);
 	}
-	read_title(c, w, ev->u.focus.title, sizeof(ev->u.focus.title));
-	if (get_prop(c, w, c->a_pid, XA_CARDINAL, &d, &n, &fmt) == 0) {
+	if (c->o->categories & UT_CAT_TITLES)
+		read_title(c, w, ev->u.focus.title, sizeof(ev->u.focus.title));
+	if ((c->o->categories & UT_CAT_APPS) &&
+	    get_prop(c, w, c->a_pid, XA_CARDINAL, &d, &n, &fmt) == 0) {
 		if (fmt == 32 && n >= 1)
 			ev->u.focus.pid = (uint32_t)((unsigned long *)(void *)d)[0];
 		XFree(d);

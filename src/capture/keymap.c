@@ -24,6 +24,7 @@
 
 #include "usetrace/err.h"
 #include "usetrace/log.h"
+#include "usetrace/policy.h"
 #include "usetrace/util.h"
 #include "capture_int.h"
 
@@ -231,5 +232,10 @@ cap__key_event(struct cap *c, int down, uint8_t kc, uint32_t xtime,
 	if (!ev.u.key.repeat)
 		xkb_state_update_key(c->ks, kc, down ? XKB_KEY_DOWN : XKB_KEY_UP);
 	c->st.keys++;
+	/* PRIV-CAT: key records only with "keys", their text only with "text". */
+	if (!(c->o->categories & UT_CAT_KEYS))
+		return;
+	if (!(c->o->categories & UT_CAT_TEXT))
+		memset(ev.u.key.text, 0, sizeof(ev.u.key.text));
 	cap__emit(c, &ev);
 }

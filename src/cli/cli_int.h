@@ -12,6 +12,13 @@
 int cmd_record(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_scan(int argc, char **argv);
+int cmd_spool(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_pause(int argc, char **argv);
+int cmd_resume(int argc, char **argv);
+int cmd_consent(int argc, char **argv);
+int cmd_notice(int argc, char **argv);
+int cmd_indicator(int argc, char **argv);
 
 /* True if argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);

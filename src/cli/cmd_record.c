@@ -1,8 +1,8 @@
 /*
- * cmd_record.c - `usetrace record`: the agent's capture loop wired to the
- * spool.  Records flow capture -> (privacy filter) -> spool; a group commit
- * runs on every capture tick, so at most one tick of records is
- * unacknowledged at any time.
+ * cmd_record.c - `usetrace record`: parses options, loads (or creates) the
+ * device key and the recipient key, and runs the agent (agent.h), which
+ * enforces consent, the policy and pause around capture -> privacy filter
+ * -> encrypted spool.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -13,11 +13,14 @@
 #include <unistd.h>
 
 #include "ut_config.h"
-#include "usetrace/capture.h"
+#include "usetrace/agent.h"
 #include "usetrace/err.h"
 #include "usetrace/fsio.h"
+#include "usetrace/keys.h"
 #include "usetrace/log.h"
+#include "usetrace/policy.h"
 #include "usetrace/spool.h"
+#include "usetrace/util.h"
 #include "cli_int.h"
 
 static int stop_pipe[2] = { -1, -1 };
@@ -33,53 +36,91 @@ on_signal(int sig)
 	errno = saved;
 }
 
-struct rec_ctx {
-	struct spool *sp;
-	const char *dir;
-	int spool_err;
-};
-
+/*
+ * The device key (created on first use), and the recipient public key:
+ * --recipient, or the person's own, created on first use with a passphrase
+ * from --passphrase-file, $USETRACE_PASSPHRASE_FILE or the terminal.
+ */
 static int
-sink_emit(void *arg, const struct ut_event *ev)
+record_keys(const char *recipient, const char *passfile,
+    struct ut_device_key **dev, uint8_t rpk[UT_BOX_PK_LEN])
 {
-	struct rec_ctx *rc = arg;
-	int r = spool_append(rc->sp, ev);
+	char *pass = NULL;
+	size_t plen = 0;
+	int r;
 
-	if (r < 0)
-		rc->spool_err = r;
+	if ((r = keys_device_load(NULL, true, dev)) < 0) {
+		log_error("record: cannot load or create the device key: %s",
+		    ut_strerror(r));
+		return r;
+	}
+	if (recipient != NULL) {
+		if ((r = keys_pubkey_parse(recipient, rpk)) < 0)
+			log_error("record: --recipient: not a public key (base64 "
+			    "or 64 hex digits)");
+		goto out;
+	}
+	r = keys_recipient_pub(NULL, rpk);
+	if (r != UT_ENOTFOUND) {
+		if (r < 0)
+			log_error("record: cannot read your recipient key: %s",
+			    ut_strerror(r));
+		goto out;
+	}
+	r = keys_passphrase_get(passfile,
+	    "usetrace: passphrase to protect your recordings: ", true, &pass,
+	    &plen);
+	if (r == UT_ENOTFOUND) {
+		log_error("record: no recipient key yet and no terminal to ask "
+		    "for a passphrase: pass --recipient PUBKEY, or "
+		    "--passphrase-file F (or set USETRACE_PASSPHRASE_FILE) to "
+		    "create your own key pair");
+		goto out;
+	}
+	if (r < 0) {
+		log_error("record: cannot read the passphrase: %s", ut_strerror(r));
+		goto out;
+	}
+	if ((r = keys_recipient_create(NULL, pass, plen, rpk)) < 0)
+		log_error("record: cannot create your recipient key: %s",
+		    ut_strerror(r));
+	else
+		log_info("created your recipient key pair; recordings are "
+		    "sealed to it and read with your passphrase");
+out:
+	keys_passphrase_free(pass);
+	if (r < 0) {
+		keys_device_free(*dev);
+		*dev = NULL;
+	}
 	return r;
-}
-
-static int
-sink_tick(void *arg)
-{
-	struct rec_ctx *rc = arg;
-	int r = spool_commit(rc->sp);
-
-	if (r < 0)
-		rc->spool_err = r;
-	return r;
-}
-
-static void
-sink_ready(void *arg, const char *display)
-{
-	struct rec_ctx *rc = arg;
-
-	log_info("recording display %s into %s (Ctrl-C to stop)", display, rc->dir);
 }
 
 static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: usetrace record --out DIR [--display DPY]\n\n"
-	    "Records keys, pointer, scrolling and the focused window of an X\n"
-	    "display into DIR until interrupted (SIGINT/SIGTERM), then closes\n"
-	    "the recording cleanly.\n\n"
+	    "usage: usetrace record --out DIR [--policy FILE] [--display DPY]\n"
+	    "                       [--recipient PUBKEY] [--passphrase-file F]\n"
+	    "                       [--spool-budget BYTES]\n\n"
+	    "Runs the agent: records the X display into DIR until interrupted\n"
+	    "(SIGINT/SIGTERM), but only while you have consented to the policy in\n"
+	    "force ('usetrace consent'), only the data categories it declares, and\n"
+	    "never while paused ('usetrace pause'). A visible indicator shows its\n"
+	    "state; 'usetrace status' says what it is doing and why.\n"
+	    "Everything written is encrypted: each segment is sealed to PUBKEY (an\n"
+	    "enrolled agent's server key, base64 or 64 hex digits), or else to your\n"
+	    "own recipient key pair, created on first use with its secret wrapped\n"
+	    "by a passphrase (docs/KEYS.md).\n\n"
 	    "options:\n"
 	    "  -o, --out DIR       recording directory (created 0700 if missing)\n"
+	    "  -p, --policy FILE   policy (default: the built-in policy)\n"
 	    "  -d, --display DPY   X display (default: $DISPLAY)\n"
+	    "  --recipient PUBKEY  seal to this X25519 public key (base64 or hex)\n"
+	    "  --passphrase-file F passphrase for a new recipient key pair (default:\n"
+	    "                      $USETRACE_PASSPHRASE_FILE, else ask on the terminal)\n"
+	    "  --spool-budget BYTES  disk budget of DIR (default: the policy's);\n"
+	    "                      capture pauses when it is reached\n"
 	    "  -h, --help          this help\n");
 }
 
@@ -89,27 +130,48 @@ cmd_record(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "out", required_argument, NULL, 'o' },
 		{ "display", required_argument, NULL, 'd' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "recipient", required_argument, NULL, 'R' },
+		{ "passphrase-file", required_argument, NULL, 'P' },
+		{ "spool-budget", required_argument, NULL, 'B' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct capture_opts co;
-	struct capture_sink sink;
-	struct capture_stats st;
+	struct agent_opts ao;
 	struct spool_opts so;
-	struct rec_ctx rc;
 	struct sigaction sa;
-	const char *out = NULL, *display = NULL;
-	int ch, r, rclose, status = 1;
+	const char *out = NULL, *display = NULL, *policy = NULL;
+	const char *recipient = NULL, *passfile = NULL;
+	struct ut_device_key *dev = NULL;
+	uint8_t rpk[UT_BOX_PK_LEN];
+	char home[4096];
+	uint64_t budget = 0;
+	int ch, r, status = 1;
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, ":o:d:h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":o:d:p:h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'o':
 			out = optarg;
 			break;
 		case 'd':
 			display = optarg;
+			break;
+		case 'p':
+			policy = optarg;
+			break;
+		case 'R':
+			recipient = optarg;
+			break;
+		case 'P':
+			passfile = optarg;
+			break;
+		case 'B':
+			if (ut_parse_u64(optarg, &budget) < 0 || budget > SIZE_MAX) {
+				log_error("record: --spool-budget wants a number of bytes");
+				return EXIT_USAGE;
+			}
 			break;
 		case 'h':
 			usage(stdout);
@@ -138,16 +200,12 @@ cmd_record(int argc, char **argv)
 		log_error("record: malformed UT_FSIO_FAULT");
 		return EXIT_USAGE;
 	}
-
-	memset(&st, 0, sizeof(st));
-	memset(&rc, 0, sizeof(rc));
-	rc.dir = out;
-	memset(&so, 0, sizeof(so));
-	so.dir = out;
-	if ((r = spool_open(&so, &rc.sp)) < 0) {
-		log_error("record: cannot write to %s: %s", out, ut_strerror(r));
+	if ((r = keys_home(home, sizeof(home), true)) < 0) {
+		log_error("record: no place for keys and consent: %s", ut_strerror(r));
 		return 1;
 	}
+	if (record_keys(recipient, passfile, &dev, rpk) < 0)
+		return 1;
 	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_error("record: pipe: %s", strerror(errno));
 		goto out;
@@ -159,35 +217,21 @@ cmd_record(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
-	memset(&co, 0, sizeof(co));
-	co.display = display;
-	co.tick_ms = 200;
-	co.stop_fd = stop_pipe[0];
-	memset(&sink, 0, sizeof(sink));
-	sink.emit = sink_emit;
-	sink.tick = sink_tick;
-	sink.ready = sink_ready;
-	sink.arg = &rc;
-	r = capture_run(&co, &sink, &st);
-
-	if (rc.spool_err < 0)
-		log_error("record: writing to %s failed: %s; records acknowledged "
-		    "before the failure are kept", out, ut_strerror(rc.spool_err));
-	else if (r < 0 && r != UT_EX11 && r != UT_ENOEXT)
-		log_error("record: %s", ut_strerror(r));
+	memset(&so, 0, sizeof(so));
+	so.dir = out;
+	so.device = dev;
+	so.recipient_pk = rpk;
+	so.budget_bytes = (size_t)budget;
+	memset(&ao, 0, sizeof(ao));
+	ao.display = display;
+	ao.policy_path = policy;
+	ao.consent_home = home;
+	ao.spool = &so;
+	ao.stop_fd = stop_pipe[0];
+	r = agent_run(&ao);
 	status = r == 0 ? 0 : 1;
 out:
-	rclose = spool_close(rc.sp);
-	if (rclose < 0 && rc.spool_err == 0) {
-		log_error("record: closing %s failed: %s", out, ut_strerror(rclose));
-		status = 1;
-	}
-	if (st.records > 0 || status == 0)
-		log_info("%llu records (%llu keys, %llu buttons, %llu motions, "
-		    "%llu focus changes) in %s",
-		    (unsigned long long)st.records, (unsigned long long)st.keys,
-		    (unsigned long long)st.buttons, (unsigned long long)st.motions,
-		    (unsigned long long)st.focus, out);
+	keys_device_free(dev);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	if (stop_pipe[0] >= 0) {

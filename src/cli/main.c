@@ -16,9 +16,16 @@ struct cmd {
 };
 
 static const struct cmd cmds[] = {
-	{ "record", cmd_record, "record the X display into a directory" },
+	{ "consent", cmd_consent, "read the notice and give (or withdraw) consent" },
+	{ "notice", cmd_notice, "write the notice generated from a policy" },
+	{ "record", cmd_record, "run the agent: record the X display into a directory" },
+	{ "status", cmd_status, "is usetrace recording, paused, or not (and why)?" },
+	{ "pause", cmd_pause, "pause recording now (usetrace pause [DURATION])" },
+	{ "resume", cmd_resume, "end a pause now" },
+	{ "indicator", cmd_indicator, "the on-screen recording indicator (started by record)" },
 	{ "show", cmd_show, "print the actions (or raw records) of a recording" },
 	{ "scan", cmd_scan, "find secrets and personal data in JSON lines of text" },
+	{ "spool", cmd_spool, "check a spool's segments without decrypting (spool check DIR)" },
 };
 
 static void

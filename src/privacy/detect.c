@@ -317,6 +317,8 @@ resolve(struct detect *d)
 	size_t i, k, top = 0;
 	struct cand *st = d->c; /* in place: top <= i */
 
+	if (d->nc == 0)
+		return; /* d->c may be NULL: qsort wants a valid pointer */
 	qsort(d->c, d->nc, sizeof(*d->c), cand_cmp);
 	for (i = 0; i < d->nc; i++) {
 		struct cand c = d->c[i];

@@ -15,6 +15,14 @@ export XDG_CONFIG_HOME="$E2E_TMP/config" XDG_DATA_HOME="$E2E_TMP/data"
 export XDG_CACHE_HOME="$E2E_TMP/cache" XDG_STATE_HOME="$E2E_TMP/state"
 export XDG_RUNTIME_DIR="$E2E_TMP/run"
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+# Recordings are encrypted (docs/KEYS.md): the first `record` creates the
+# person's recipient key pair under $XDG_CONFIG_HOME/usetrace with this
+# passphrase, and `show` unlocks it with the same file.
+printf 'e2e passphrase\n' >"$E2E_TMP/passphrase"
+export USETRACE_PASSPHRASE_FILE="$E2E_TMP/passphrase"
+# The person's consent to the default policy; tests of consent itself
+# withdraw or replace it.
+"$USETRACE" consent --yes >/dev/null 2>&1 || true
 
 e2e_cleanup() {
 	for p in $E2E_PIDS; do kill "$p" 2>/dev/null || true; done
@@ -70,18 +78,39 @@ wait_window() {
 	done
 }
 
-# Starts `usetrace record --out $1` and waits until it is recording.
+# Starts `usetrace record --out $1 [options]` and waits until it is
+# recording; with --no-wait (first option) only until the agent answers.
 start_record() {
 	REC_DIR=$1
 	shift
-	REC_LOG="$E2E_TMP/record.log"
+	nowait=0
+	if [ "${1:-}" = "--no-wait" ]; then nowait=1; shift; fi
+	REC_LOG="$E2E_TMP/record.$$.$(date +%s%N).log"
 	"$USETRACE" record --out "$REC_DIR" "$@" 2>"$REC_LOG" &
 	REC_PID=$!
 	E2E_PIDS="$REC_PID $E2E_PIDS"
+	if [ $nowait -eq 1 ]; then
+		wait_agent
+		return 0
+	fi
 	i=0
 	until grep -q "recording display" "$REC_LOG" 2>/dev/null; do
-		:
-		i=$((i + 1)); [ $i -gt 100 ] && { cat "$REC_LOG" >&2 || true; fail "recorder did not start"; }
+		i=$((i + 1)); [ $i -gt 150 ] && { cat "$REC_LOG" >&2 || true; fail "recorder did not start"; }
+		kill -0 "$REC_PID" 2>/dev/null || { cat "$REC_LOG" >&2; fail "recorder exited early"; }
+		sleep 0.1
+	done
+}
+
+# Waits until the agent answers on its control socket.
+wait_agent() {
+	i=0
+	while :; do
+		out=$("$USETRACE" status 2>&1 || true)
+		case "$out" in
+		"" | *"no usetrace agent is running"* | *"cannot reach the agent"*) ;;
+		*) return 0 ;;
+		esac
+		i=$((i + 1)); [ $i -gt 100 ] && fail "agent does not answer"
 		kill -0 "$REC_PID" 2>/dev/null || { cat "$REC_LOG" >&2; fail "recorder exited early"; }
 		sleep 0.1
 	done

@@ -1,0 +1,53 @@
+/*
+ * agent.h - the recording agent behind `usetrace record`.
+ *
+ * The agent enforces the policy and the person's control over recording:
+ *  - It records only while the person has consented to the exact policy in
+ *    force (P1); without consent it runs, says why in `usetrace status`,
+ *    and waits for `usetrace consent` — no X input is read meanwhile.
+ *  - It produces only the data categories the policy declares (P2): capture
+ *    is told which, and never creates the others.
+ *  - Pause (P3): a pause request stops capture (the X RECORD context is
+ *    torn down), drops everything captured after the request, writes a
+ *    content-free PAUSE record, closes the segment, and only then
+ *    acknowledges.  Recording resumes by itself when the pause ends.
+ *  - Records flow capture -> privacy filter -> spool; group commits run on
+ *    every capture tick.
+ *  - A local control socket (control.h) serves status, pause, resume and
+ *    consent changes to the same user only.
+ */
+#ifndef USETRACE_AGENT_H
+#define USETRACE_AGENT_H
+
+#include <stdint.h>
+
+#include "usetrace/spool.h"
+
+struct agent_opts {
+	const char *display;       /* NULL: $DISPLAY */
+	const char *policy_path;   /* NULL: the built-in default policy */
+	const char *consent_home;  /* where consent.json lives */
+	/*
+	 * Spool settings (dir, keys, recipient, budget); the agent fills in
+	 * policy_hash and consent_id.  Must outlive agent_run().
+	 */
+	const struct spool_opts *spool;
+	int stop_fd;               /* readable -> stop cleanly */
+	int no_control;            /* tests: no control socket */
+};
+
+/*
+ * Runs until stop_fd is readable (returns 0) or a failure: UT_EPARSE for a
+ * bad policy (message printed, nothing started), UT_EX11 when the display
+ * is lost, spool errors (-errno) when writing fails.  Everything
+ * acknowledged before a failure stays readable.
+ */
+int agent_run(const struct agent_opts *o);
+
+/*
+ * The on-screen indicator (indicator.c): runs until the agent is gone.
+ * The agent starts it as a child process (`usetrace indicator`).
+ */
+int indicator_run(const char *display);
+
+#endif

@@ -1,0 +1,554 @@
+/*
+ * agent.c - `usetrace record`: consent, pause and policy enforcement
+ * around capture -> privacy filter -> spool (see agent.h).
+ *
+ * States (transition function in brackets):
+ *   WAITING   --[consent valid]-->            RECORDING
+ *   RECORDING --[pause request]-->            PAUSED      (capture stopped first)
+ *   RECORDING --[consent invalid / full]-->   WAITING     (capture stopped first)
+ *   PAUSED    --[time up | resume]-->         RECORDING
+ *   any       --[stop_fd]-->                  done
+ *
+ * Invariants:
+ *  (1) capture_run() runs only in RECORDING, so no X input is read while
+ *      waiting for consent or paused.
+ *  (2) When capture stops for a pause or a consent change, every record
+ *      captured after the request (mono_ns > cutoff) is dropped on its way
+ *      to the spool, and the filter's held records are released (up to the
+ *      cutoff) before the PAUSE / END record is written.
+ *  (3) A pause is acknowledged only after (2), a commit and the segment's
+ *      close.
+ *  (4) Sequence numbers continue across capture restarts (one counter).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "usetrace/agent.h"
+#include "usetrace/capture.h"
+#include "usetrace/consent.h"
+#include "usetrace/control.h"
+#include "usetrace/err.h"
+#include "usetrace/log.h"
+#include "usetrace/policy.h"
+#include "usetrace/privacy.h"
+#include "usetrace/util.h"
+
+#define STOP_FOR_PAUSE 1
+#define STOP_FOR_CONSENT 2
+
+enum astate { ST_WAITING, ST_RECORDING, ST_PAUSED };
+
+struct agent {
+	const struct agent_opts *o;
+	struct policy *pol;
+	enum astate st;
+	char why[512];
+	uint64_t pause_until_mono;
+	int64_t pause_until_wall;
+	struct consent consent;
+	struct spool_opts so;
+	struct spool *sp;
+	struct privacy_filter *pf;
+	uint64_t cutoff;        /* 0: none; else drop records after it */
+	uint64_t seq;
+	int lfd;
+	char sock[256];
+	int ack_fd;             /* requester waiting for capture to stop */
+	char ack_msg[256];
+	int err;                /* first spool error */
+	struct capture_stats total;
+};
+
+static const char *
+state_name(enum astate s)
+{
+	return s == ST_RECORDING ? "recording" : s == ST_PAUSED ? "paused" : "not-recording";
+}
+
+static void
+collecting(const struct agent *a, char *out, size_t n)
+{
+	uint32_t b;
+
+	out[0] = '\0';
+	for (b = 1; b < UT_CAT_ALL; b <<= 1) {
+		if (!(a->pol->categories & b))
+			continue;
+		if (out[0])
+			strncat(out, ",", n - strlen(out) - 1);
+		strncat(out, "\"", n - strlen(out) - 1);
+		strncat(out, policy_category_name(b), n - strlen(out) - 1);
+		strncat(out, "\"", n - strlen(out) - 1);
+	}
+}
+
+static void
+reply_status(struct agent *a, int cfd)
+{
+	char buf[1024], cats[256], why[600];
+	size_t i, k = 0;
+
+	collecting(a, cats, sizeof(cats));
+	/* why holds only our own messages, but escape quotes anyway. */
+	for (i = 0; a->why[i] && k < sizeof(why) - 2; i++) {
+		if (a->why[i] == '"' || a->why[i] == '\\')
+			why[k++] = '\\';
+		why[k++] = a->why[i];
+	}
+	why[k] = '\0';
+	snprintf(buf, sizeof(buf), "{\"ok\":true,\"state\":\"%s\",\"why\":\"%s\","
+	    "\"until_wall_ns\":%" PRId64 ",\"policy_version\":%" PRIu32
+	    ",\"policy\":\"%.16s\",\"collecting\":[%s],\"pause_max_ms\":%" PRIu64 "}",
+	    state_name(a->st), a->st == ST_RECORDING ? "" : why,
+	    a->st == ST_PAUSED ? a->pause_until_wall : 0, a->pol->version,
+	    a->pol->hash_hex, cats, a->pol->pause_max_ms);
+	control_reply(cfd, buf);
+}
+
+static void
+reply_err(int cfd, const char *msg)
+{
+	char buf[512];
+
+	snprintf(buf, sizeof(buf), "{\"ok\":false,\"error\":\"%s\"}", msg);
+	control_reply(cfd, buf);
+}
+
+/* Re-reads the policy file and the consent; sets state and why. */
+static int
+recheck(struct agent *a)
+{
+	struct policy *np = NULL;
+	char err[256];
+
+	if (a->o->policy_path != NULL) {
+		if (policy_load(a->o->policy_path, &np, err, sizeof(err)) < 0) {
+			snprintf(a->why, sizeof(a->why), "the policy can no longer "
+			    "be read (%s)", err);
+			return UT_EDENIED;
+		}
+		policy_destroy(a->pol);
+		a->pol = np;
+	}
+	return consent_check(a->o->consent_home, a->pol, &a->consent, a->why,
+	    sizeof(a->why));
+}
+
+static void
+fill_event(struct agent *a, struct ut_event *ev, uint8_t type)
+{
+	memset(ev, 0, sizeof(*ev));
+	ev->type = type;
+	ev->seq = ++a->seq;
+	ev->mono_ns = ut_now_mono_ns();
+	ev->wall_ns = ut_now_wall_ns();
+	ev->sensitivity = UT_SENS_NONE;
+}
+
+/* Writes an agent record (content-free) straight to the spool and commits. */
+static int
+write_marker(struct agent *a, uint8_t type, const char *reason)
+{
+	struct ut_event ev;
+	int r;
+
+	if (a->sp == NULL)
+		return 0;
+	fill_event(a, &ev, type);
+	if (type == UT_EV_PAUSE)
+		ev.u.pause.until_wall_ns = (uint64_t)a->pause_until_wall;
+	if (type == UT_EV_END)
+		snprintf(ev.u.mark.text, sizeof(ev.u.mark.text), "%s", reason);
+	else
+		snprintf(ev.u.pause.reason, sizeof(ev.u.pause.reason), "%s", reason);
+	if ((r = spool_append(a->sp, &ev)) < 0 || (r = spool_commit(a->sp)) < 0)
+		return r;
+	return 0;
+}
+
+/* Notes a spool error: "full" becomes the reason for not recording. */
+static int
+spool_result(struct agent *a, int r)
+{
+	if (r == UT_EFULL)
+		snprintf(a->why, sizeof(a->why), "spool full: the recording "
+		    "reached its disk budget; nothing acknowledged was dropped");
+	else if (r < 0 && a->err == 0)
+		a->err = r;
+	return r;
+}
+
+/* Filter output -> spool, dropping what came after a stop request (2). */
+static int
+to_spool(void *arg, const struct ut_event *ev)
+{
+	struct agent *a = arg;
+
+	if (a->cutoff != 0 && ev->mono_ns > a->cutoff)
+		return 0;
+	return spool_result(a, spool_append(a->sp, ev));
+}
+
+static int
+sink_emit(void *arg, const struct ut_event *ev)
+{
+	struct agent *a = arg;
+
+	if (a->st != ST_RECORDING)
+		return 0;
+	return privacy_filter_push(a->pf, ev);
+}
+
+static int
+sink_tick(void *arg)
+{
+	struct agent *a = arg;
+	int r;
+
+	if ((r = privacy_filter_tick(a->pf, ut_now_mono_ns())) != 0)
+		return r;
+	return spool_result(a, spool_commit(a->sp));
+}
+
+static void
+sink_ready(void *arg, const char *display)
+{
+	struct agent *a = arg;
+
+	log_info("recording display %s into %s (policy version %" PRIu32
+	    "; Ctrl-C to stop, 'usetrace pause' to pause)", display,
+	    a->so.dir, a->pol->version);
+}
+
+static int
+parse_pause(struct agent *a, const char *arg, int cfd, uint64_t *ms)
+{
+	if (*arg == '\0') {
+		*ms = a->pol->pause_max_ms;
+		return 0;
+	}
+	if (ut_parse_u64(arg, ms) < 0 || *ms == 0) {
+		reply_err(cfd, "bad pause duration");
+		return -1;
+	}
+	if (*ms > a->pol->pause_max_ms) {
+		char msg[160];
+
+		snprintf(msg, sizeof(msg), "a pause may last at most %" PRIu64
+		    " minutes under this policy", a->pol->pause_max_ms / 60000);
+		reply_err(cfd, msg);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Handles one control request.  While recording, returns STOP_FOR_* to
+ * make capture stop; the requester is then answered after the stop (3).
+ */
+static int
+handle_request(struct agent *a)
+{
+	char req[CONTROL_LINE_MAX];
+	uint64_t ms;
+	int cfd;
+
+	cfd = control_accept(a->lfd, req, sizeof(req));
+	if (cfd < 0) {
+		if (cfd == UT_EDENIED)
+			log_warn("refused a control connection from another user");
+		return 0;
+	}
+	if (strcmp(req, "ping") == 0) {
+		control_reply(cfd, "{\"ok\":true}");
+		return 0;
+	}
+	if (strcmp(req, "status") == 0) {
+		reply_status(a, cfd);
+		return 0;
+	}
+	if (strncmp(req, "pause", 5) == 0 && (req[5] == '\0' || req[5] == ' ')) {
+		if (a->st == ST_WAITING) {
+			reply_err(cfd, "not recording");
+			return 0;
+		}
+		if (parse_pause(a, req[5] ? req + 6 : "", cfd, &ms) < 0)
+			return 0;
+		a->pause_until_mono = ut_now_mono_ns() + ms * 1000000ull;
+		a->pause_until_wall = ut_now_wall_ns() + (int64_t)ms * 1000000;
+		if (a->st == ST_PAUSED) {
+			reply_status(a, cfd); /* extends the pause */
+			return 0;
+		}
+		a->cutoff = ut_now_mono_ns();
+		a->ack_fd = cfd;
+		return STOP_FOR_PAUSE;
+	}
+	if (strcmp(req, "resume") == 0) {
+		if (a->st == ST_PAUSED)
+			a->pause_until_mono = 0; /* the wait loop resumes */
+		control_reply(cfd, "{\"ok\":true}");
+		return 0;
+	}
+	if (strcmp(req, "consent") == 0) {
+		if (recheck(a) == 0) {
+			if (a->st == ST_WAITING)
+				a->st = ST_RECORDING;
+			control_reply(cfd, "{\"ok\":true,\"recording\":true}");
+			return 0;
+		}
+		if (a->st == ST_RECORDING) {
+			a->cutoff = ut_now_mono_ns();
+			a->ack_fd = cfd;
+			return STOP_FOR_CONSENT;
+		}
+		a->st = ST_WAITING;
+		control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+		return 0;
+	}
+	reply_err(cfd, "unknown request");
+	return 0;
+}
+
+static int
+on_control(void *arg)
+{
+	return handle_request(arg);
+}
+
+static int
+open_spool(struct agent *a)
+{
+	size_t i;
+	unsigned v;
+	int r;
+
+	if (a->sp != NULL)
+		return 0;
+	a->so = *a->o->spool;
+	if (a->so.budget_bytes == 0)
+		a->so.budget_bytes = (size_t)a->pol->spool_budget_bytes;
+	memcpy(a->so.policy_hash, a->pol->hash, sizeof(a->so.policy_hash));
+	for (i = 0; i < sizeof(a->so.consent_id); i++) {
+		if (sscanf(a->consent.id + 2 * i, "%2x", &v) != 1)
+			return UT_ECORRUPT;
+		a->so.consent_id[i] = (uint8_t)v;
+	}
+	if ((r = spool_open(&a->so, &a->sp)) < 0)
+		log_error("cannot write to %s: %s", a->so.dir, ut_strerror(r));
+	return r;
+}
+
+/* Waits (not recording) for a state change, a request or stop. */
+static int
+wait_loop(struct agent *a)
+{
+	struct pollfd p[2];
+	uint64_t now;
+	int timeout;
+
+	for (;;) {
+		if (a->st == ST_RECORDING)
+			return 0;
+		now = ut_now_mono_ns();
+		if (a->st == ST_PAUSED && now >= a->pause_until_mono) {
+			a->st = ST_RECORDING;
+			return write_marker(a, UT_EV_RESUME, "resumed");
+		}
+		timeout = a->st == ST_PAUSED ?
+		    (int)((a->pause_until_mono - now) / 1000000ull) + 1 : -1;
+		p[0].fd = a->o->stop_fd;
+		p[1].fd = a->lfd;
+		p[0].events = p[1].events = POLLIN;
+		p[0].revents = p[1].revents = 0;
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+			return -errno;
+		if (p[0].revents & (POLLIN | POLLHUP))
+			return 1;
+		if (p[1].revents & POLLIN)
+			(void)handle_request(a);
+	}
+}
+
+/* One capture run; returns 1 to stop the agent, 0 to go on, < 0 error. */
+static int
+record_once(struct agent *a)
+{
+	struct capture_opts co;
+	struct capture_sink sink;
+	struct capture_stats st;
+	char msg[256];
+	int r, rf;
+
+	if ((r = open_spool(a)) < 0)
+		return r;
+	a->pf = privacy_filter_create(NULL, to_spool, a);
+	if (a->pf == NULL) {
+		log_error("cannot build the privacy filter's detectors");
+		return UT_EINVAL;
+	}
+	memset(&co, 0, sizeof(co));
+	co.display = a->o->display;
+	co.tick_ms = 200;
+	co.stop_fd = a->o->stop_fd;
+	co.extra_fd = a->lfd;
+	co.categories = a->pol->categories;
+	co.seq = &a->seq;
+	memset(&sink, 0, sizeof(sink));
+	sink.emit = sink_emit;
+	sink.tick = sink_tick;
+	sink.on_fd = on_control;
+	sink.ready = sink_ready;
+	sink.arg = a;
+	memset(&st, 0, sizeof(st));
+	a->cutoff = 0;
+	r = capture_run(&co, &sink, &st);
+	a->total.records += st.records;
+	a->total.keys += st.keys;
+	a->total.buttons += st.buttons;
+	a->total.motions += st.motions;
+	a->total.focus += st.focus;
+
+	/* (2): release what the filter holds, up to the cutoff. */
+	rf = privacy_filter_flush(a->pf);
+	privacy_filter_destroy(a->pf);
+	a->pf = NULL;
+	if (r == 0 && rf < 0)
+		r = rf;
+	switch (r) {
+	case 0:
+		r = spool_commit(a->sp);
+		return r < 0 ? r : 1;
+	case STOP_FOR_PAUSE:
+		a->st = ST_PAUSED;
+		snprintf(a->why, sizeof(a->why), "paused by you");
+		r = write_marker(a, UT_EV_PAUSE, "paused by the person recorded");
+		if (r == 0)
+			r = spool_rotate(a->sp);
+		snprintf(msg, sizeof(msg), "{\"ok\":%s,\"until_wall_ns\":%" PRId64 "}",
+		    r == 0 ? "true" : "false", a->pause_until_wall);
+		control_reply(a->ack_fd, msg);
+		a->ack_fd = -1;
+		log_info("paused");
+		return r;
+	case STOP_FOR_CONSENT:
+		a->st = ST_WAITING;
+		r = write_marker(a, UT_EV_END, "consent withdrawn or policy changed");
+		if (r == 0)
+			r = spool_close(a->sp);
+		a->sp = NULL;
+		control_reply(a->ack_fd, "{\"ok\":true,\"recording\":false}");
+		a->ack_fd = -1;
+		log_info("not recording: %s", a->why);
+		return r;
+	case UT_EFULL:
+		a->st = ST_WAITING;
+		log_error("%s", a->why);
+		if ((r = spool_commit(a->sp)) == UT_EFULL)
+			r = 0;
+		return r;
+	default:
+		if (a->err < 0)
+			log_error("writing to %s failed: %s; records acknowledged "
+			    "before the failure are kept", a->so.dir,
+			    ut_strerror(a->err));
+		return r;
+	}
+}
+
+/*
+ * Starts the visible indicator (`usetrace indicator`) as a child; it talks
+ * to us over the control socket and exits when we are gone.
+ */
+static pid_t
+spawn_indicator(const char *display)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		if (display != NULL)
+			execl("/proc/self/exe", "usetrace", "indicator", "--display",
+			    display, (char *)NULL);
+		else
+			execl("/proc/self/exe", "usetrace", "indicator", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		log_warn("cannot start the recording indicator: %s", strerror(errno));
+	return pid;
+}
+
+int
+agent_run(const struct agent_opts *o)
+{
+	pid_t ind = -1;
+	struct agent a;
+	char err[256];
+	int r, rc;
+
+	memset(&a, 0, sizeof(a));
+	a.o = o;
+	a.lfd = -1;
+	a.ack_fd = -1;
+	if ((r = policy_load(o->policy_path, &a.pol, err, sizeof(err))) < 0) {
+		log_error("policy %s: %s", o->policy_path ? o->policy_path :
+		    "(built-in default)", err);
+		return r;
+	}
+	if (!o->no_control) {
+		if ((r = control_socket_path(a.sock, sizeof(a.sock), 1)) < 0 ||
+		    (r = control_listen(a.sock, &a.lfd)) < 0) {
+			if (r == -EADDRINUSE)
+				log_error("another usetrace agent is already running "
+				    "for this user");
+			else
+				log_error("control socket: %s", ut_strerror(r));
+			goto out;
+		}
+	}
+	if (!o->no_control)
+		ind = spawn_indicator(o->display);
+	a.st = recheck(&a) == 0 ? ST_RECORDING : ST_WAITING;
+	if (a.st == ST_WAITING)
+		log_info("not recording: %s", a.why);
+	for (;;) {
+		if ((r = wait_loop(&a)) != 0)
+			break;
+		if ((r = record_once(&a)) != 0)
+			break;
+	}
+	if (r == 1)
+		r = 0;
+	log_info("%llu records captured (%llu keys, %llu buttons, %llu motions, "
+	    "%llu focus changes)", (unsigned long long)a.total.records,
+	    (unsigned long long)a.total.keys, (unsigned long long)a.total.buttons,
+	    (unsigned long long)a.total.motions, (unsigned long long)a.total.focus);
+out:
+	if (a.sp != NULL) {
+		rc = spool_close(a.sp);
+		if (r == 0 && rc < 0) {
+			log_error("closing %s failed: %s", a.so.dir, ut_strerror(rc));
+			r = rc;
+		}
+	}
+	if (a.lfd >= 0) {
+		close(a.lfd);
+		unlink(a.sock);
+	}
+	if (a.ack_fd >= 0)
+		control_reply(a.ack_fd, "{\"ok\":false,\"error\":\"agent stopped\"}");
+	if (ind > 0) {
+		kill(ind, SIGTERM);
+		waitpid(ind, NULL, 0);
+	}
+	privacy_filter_destroy(a.pf);
+	policy_destroy(a.pol);
+	return r;
+}
