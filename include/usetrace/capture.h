@@ -52,10 +52,15 @@ struct capture_opts {
 	 * capture after a pause): the last number used; NULL: start at 1.
 	 */
 	uint64_t *seq;
+	/* Screen frames (with the "frames" category). */
+	uint32_t frame_fps;        /* stored frames per second while changing; 0: 1 */
+	int frame_lossless;        /* WebP lossless instead of lossy */
+	uint32_t frame_quality;    /* lossy quality 1..100; 0: 80 */
+	uint64_t *frame_counter;   /* frame ids continue across runs; NULL: local */
 };
 
 struct capture_stats {
-	uint64_t records, keys, buttons, motions, focus, keymap_loads;
+	uint64_t records, keys, buttons, motions, focus, keymap_loads, frames;
 	uint64_t x_errors;
 };
 

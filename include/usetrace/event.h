@@ -55,6 +55,9 @@ enum ut_sensitivity {
 #define UT_EV_TITLE_MAX 512
 #define UT_EV_STR_MAX 256
 #define UT_EV_MONITORS_MAX 8
+#define UT_FRAME_DATA_MAX (8u << 20)
+#define UT_FRAME_WEBP_LOSSY 1
+#define UT_FRAME_WEBP_LOSSLESS 2
 
 struct ut_monitor {
 	int32_t x, y;
@@ -128,9 +131,28 @@ struct ut_event {
 		struct {
 			char text[UT_EV_STR_MAX]; /* mark label, or END reason */
 		} mark;
+		/*
+		 * One region of a stored screen frame (docs/FORMAT.md).  A
+		 * frame is nparts region records with the same frame_id; a
+		 * key frame (base_id 0) covers the whole screen, a delta
+		 * frame only the tiles changed since frame base_id.  data:
+		 * the encoded region (WebP); whoever holds the record owns
+		 * the bytes (capture mallocs them, the agent frees them after
+		 * the spool has copied them); records from event_decode()
+		 * point into the reader's buffer, valid until its next call.
+		 */
 		struct {
 			uint64_t frame_id;
-			uint32_t w, h;
+			uint64_t base_id;
+			uint32_t w, h;         /* the whole screen */
+			uint32_t xtime_done;   /* server time the grab completed */
+			int32_t rx, ry;        /* this region */
+			uint32_t rw, rh;
+			uint16_t part, nparts;
+			uint8_t format;        /* UT_FRAME_WEBP_LOSSY / _LOSSLESS */
+			uint32_t skipped;      /* grabs skipped: encoder behind */
+			uint32_t len;
+			const uint8_t *data;
 		} frame;
 	} u;
 };

@@ -44,6 +44,8 @@ struct policy {
 	char *contact;
 	uint32_t categories;        /* enum ut_category bits */
 	uint32_t frame_fps;         /* 1..30 */
+	bool frame_lossless;        /* WebP lossless frames */
+	uint32_t frame_quality;     /* lossy quality 1..100 */
 	struct policy_list allow_apps, deny_apps, sensitive_apps;
 	struct policy_list deny_titles;
 	uint64_t pause_max_ms;

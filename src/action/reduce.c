@@ -31,6 +31,8 @@
 
 #define QUEUE_MAX 512
 #define FOCUS_RING 64
+#define FRAME_RING 256
+#define FRAME_WAIT_NS (1500ull * 1000000ull) /* frames arrive after input */
 #define FORCE_AFTER_NS (5000ull * 1000000ull)
 #define MS(ns) ((ns) / 1000000ull)
 
@@ -96,6 +98,11 @@ struct action_reducer {
 
 	struct ut_event *focus_ring;
 	size_t focus_n, focus_head; /* ring of the last FOCUS_RING records */
+	struct {
+		uint64_t id;
+		uint32_t done;
+	} frames[FRAME_RING];          /* stored frames, newest last */
+	size_t frame_n, frame_head;
 };
 
 static const char *kind_names[] = {
@@ -254,6 +261,31 @@ focus_at(const struct action_reducer *ar, uint32_t xtime, uint64_t seq)
 	return ar->focus_n == FOCUS_RING ? best : NULL;
 }
 
+/*
+ * The frame the person saw before an action: the newest stored frame
+ * whose grab completed strictly before the action's first X server time.
+ */
+static int64_t
+frame_at(const struct action_reducer *ar, uint32_t xtime)
+{
+	int64_t best = -1;
+	uint32_t best_done = 0;
+	size_t i, k;
+
+	if (xtime == 0)
+		return -1;
+	for (i = 0; i < ar->frame_n; i++) {
+		k = (ar->frame_head + FRAME_RING - 1 - i) % FRAME_RING;
+		if (xtime_le(xtime, ar->frames[k].done))
+			continue; /* completed at or after the action */
+		if (best < 0 || (int32_t)(ar->frames[k].done - best_done) > 0) {
+			best = (int64_t)ar->frames[k].id;
+			best_done = ar->frames[k].done;
+		}
+	}
+	return best;
+}
+
 static int
 deliver(struct action_reducer *ar, struct pact *p)
 {
@@ -267,6 +299,7 @@ deliver(struct action_reducer *ar, struct pact *p)
 	p->a.nseqs = p->nseqs;
 	p->a.duration_ms = MS(p->mono_last - p->mono_first);
 	p->a.focus = focus_at(ar, p->a.xtime, p->nseqs ? p->seqs[0].first : 0);
+	p->a.frame = frame_at(ar, p->a.xtime);
 	for (i = 0; i < 256; i++) {
 		if (ar->held[i].id == p->id)
 			ar->held[i].id = 0;
@@ -289,8 +322,8 @@ drain(struct action_reducer *ar, int force)
 	while (ar->qn > 0) {
 		p = ar->q[0];
 		if (!force && ar->qn < QUEUE_MAX &&
-		    (p->open || (p->pending > 0 &&
-		    ar->now_mono - p->mono_last < FORCE_AFTER_NS)))
+		    (p->open || ar->now_mono - p->mono_first < FRAME_WAIT_NS ||
+		    (p->pending > 0 && ar->now_mono - p->mono_last < FORCE_AFTER_NS)))
 			break;
 		r = deliver(ar, p);
 		memmove(ar->q, ar->q + 1, (ar->qn - 1) * sizeof(ar->q[0]));
@@ -867,6 +900,15 @@ action_reducer_push(struct action_reducer *ar, const struct ut_event *ev)
 		ar->focus_head = (ar->focus_head + 1) % FOCUS_RING;
 		if (ar->focus_n < FOCUS_RING)
 			ar->focus_n++;
+		break;
+	case UT_EV_FRAME:
+		if (ev->u.frame.part + 1 == ev->u.frame.nparts) {
+			ar->frames[ar->frame_head].id = ev->u.frame.frame_id;
+			ar->frames[ar->frame_head].done = ev->u.frame.xtime_done;
+			ar->frame_head = (ar->frame_head + 1) % FRAME_RING;
+			if (ar->frame_n < FRAME_RING)
+				ar->frame_n++;
+		}
 		break;
 	case UT_EV_PAUSE:
 	case UT_EV_END:

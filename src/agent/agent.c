@@ -58,6 +58,7 @@ struct agent {
 	struct privacy_filter *pf;
 	uint64_t cutoff;        /* 0: none; else drop records after it */
 	uint64_t seq;
+	uint64_t frame_id;
 	int lfd;
 	char sock[256];
 	int ack_fd;             /* requester waiting for capture to stop */
@@ -191,8 +192,19 @@ to_spool(void *arg, const struct ut_event *ev)
 {
 	struct agent *a = arg;
 
-	if (a->cutoff != 0 && ev->mono_ns > a->cutoff)
+	int r;
+
+	if (a->cutoff != 0 && ev->mono_ns > a->cutoff) {
+		if (ev->type == UT_EV_FRAME)
+			free((void *)ev->u.frame.data);
 		return 0;
+	}
+	if (ev->type == UT_EV_FRAME) {
+		/* The spool copies the bytes; the frame's data was ours. */
+		r = spool_result(a, spool_append(a->sp, ev));
+		free((void *)ev->u.frame.data);
+		return r;
+	}
 	return spool_result(a, spool_append(a->sp, ev));
 }
 
@@ -201,8 +213,11 @@ sink_emit(void *arg, const struct ut_event *ev)
 {
 	struct agent *a = arg;
 
-	if (a->st != ST_RECORDING)
+	if (a->st != ST_RECORDING) {
+		if (ev->type == UT_EV_FRAME)
+			free((void *)ev->u.frame.data);
 		return 0;
+	}
 	return privacy_filter_push(a->pf, ev);
 }
 
@@ -401,6 +416,10 @@ record_once(struct agent *a)
 	co.extra_fd = a->lfd;
 	co.categories = a->pol->categories;
 	co.seq = &a->seq;
+	co.frame_counter = &a->frame_id;
+	co.frame_fps = a->pol->frame_fps;
+	co.frame_lossless = a->pol->frame_lossless;
+	co.frame_quality = a->pol->frame_quality;
 	memset(&sink, 0, sizeof(sink));
 	sink.emit = sink_emit;
 	sink.tick = sink_tick;

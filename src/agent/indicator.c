@@ -49,7 +49,7 @@ poll_status(const char *sock, char *label, size_t n)
 	if (control_request(sock, "status", reply, sizeof(reply), 2000) < 0)
 		return 0;
 	if (strstr(reply, "\"state\":\"recording\"")) {
-		snprintf(label, n, "\xe2\x97\x8f REC  (click to pause)");
+		snprintf(label, n, "* REC  (click to pause)");
 		return 'R';
 	}
 	if (strstr(reply, "\"state\":\"paused\"")) {

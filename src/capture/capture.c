@@ -119,6 +119,32 @@ emit_pointer(struct cap *c, const uint8_t *d)
 	cap__emit(c, &ev);
 }
 
+/* Frame records from the frame thread get recording-wide ids here. */
+static void
+emit_frame(void *arg, struct ut_event *ev)
+{
+	struct cap *c = arg;
+	uint64_t local = ev->u.frame.frame_id, *ctr = c->o->frame_counter;
+	static uint64_t own_counter;
+
+	if (c->err) {
+		free((void *)ev->u.frame.data);
+		return;
+	}
+	if (ctr == NULL)
+		ctr = &own_counter;
+	if (local != c->frame_last_local) {
+		c->frame_prev_global = c->frame_last_global;
+		c->frame_last_local = local;
+		c->frame_last_global = ++*ctr;
+	}
+	ev->u.frame.frame_id = c->frame_last_global;
+	if (ev->u.frame.base_id != 0)
+		ev->u.frame.base_id = c->frame_prev_global;
+	c->st.frames += ev->u.frame.part == 0;
+	cap__emit(c, ev); /* the sink owns data from here */
+}
+
 static void
 record_cb(XPointer arg, XRecordInterceptData *d)
 {
@@ -136,10 +162,16 @@ record_cb(XPointer arg, XRecordInterceptData *d)
 		case KeyRelease:
 			memcpy(&xtime, p + 4, 4);
 			memcpy(&state, p + 28, 2);
+			if ((p[0] & 0x7f) == KeyPress)
+				frames_request(c->frames, xtime);
 			cap__key_event(c, (p[0] & 0x7f) == KeyPress, p[1], xtime,
 			    state);
 			break;
 		case ButtonPress:
+			memcpy(&xtime, p + 4, 4);
+			frames_request(c->frames, xtime);
+			emit_pointer(c, p);
+			break;
 		case ButtonRelease:
 		case MotionNotify:
 			emit_pointer(c, p);
@@ -363,12 +395,13 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 {
 	struct cap *c = xcalloc(1, sizeof(*c));
 	const char *dpyname = o->display ? o->display : getenv("DISPLAY");
-	struct pollfd pfd[4];
+	struct pollfd pfd[5];
 	uint64_t tick_ns = (o->tick_ms ? o->tick_ms : 200) * 1000000ull;
 	uint64_t next_tick, now;
 	XEvent e;
 	int r, timeout, nfds;
 
+	XInitThreads(); /* the frame thread has a Display of its own */
 	io_lost = 0;
 	c->o = o;
 	if ((o->categories & UT_CAT_ALL) == 0) {
@@ -395,6 +428,10 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 	emit_session(c, dpyname);
 	cap__monitors(c);
 	cap__focus_update(c, 0);
+	if ((o->categories & UT_CAT_FRAMES) &&
+	    frames_start(dpyname, o->frame_fps, o->frame_lossless,
+	    o->frame_quality, &c->frames) < 0)
+		log_warn("cannot start screen frames");
 	if (sink->ready != NULL)
 		sink->ready(sink->arg, dpyname);
 
@@ -411,6 +448,8 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 			cap__focus_update(c, 0);
 		if (io_lost) {
 			log_error("lost the connection to display %s", dpyname);
+			frames_stop(c->frames);
+			frames_drain(c->frames, emit_frame, c);
 			emit_end(c, "display lost");
 			r = c->err ? c->err : UT_EX11;
 			break;
@@ -432,14 +471,17 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 		pfd[0].events = pfd[1].events = POLLIN;
 		pfd[2].fd = o->stop_fd;
 		pfd[3].fd = o->extra_fd;
-		pfd[2].events = pfd[3].events = POLLIN;
-		pfd[2].revents = pfd[3].revents = 0;
-		nfds = 4;
+		pfd[4].fd = frames_ready_fd(c->frames);
+		pfd[2].events = pfd[3].events = pfd[4].events = POLLIN;
+		pfd[2].revents = pfd[3].revents = pfd[4].revents = 0;
+		nfds = 5;
 		XFlush(c->ctl);
 		if (poll(pfd, (nfds_t)nfds, timeout) < 0 && errno != EINTR) {
 			r = -errno;
 			break;
 		}
+		if (pfd[4].revents & POLLIN)
+			frames_drain(c->frames, emit_frame, c);
 		if (o->extra_fd >= 0 && (pfd[3].revents & POLLIN) &&
 		    sink->on_fd != NULL && (r = sink->on_fd(sink->arg)) != 0)
 			break;
@@ -447,12 +489,17 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 			/* Take what the server already sent, then stop. */
 			if (!io_lost)
 				XRecordProcessReplies(c->data);
+			/* Frames the last actions asked for, then the end. */
+			frames_stop(c->frames);
+			frames_drain(c->frames, emit_frame, c);
 			emit_end(c, "stopped");
 			r = c->err;
 			break;
 		}
 	}
 out:
+	frames_destroy(c->frames);
+	c->frames = NULL;
 	if (st != NULL)
 		*st = c->st;
 	teardown(c);

@@ -57,6 +57,8 @@ struct cap {
 	    a_wm_check;
 
 	uint64_t seq;
+	struct frames *frames;
+	uint64_t frame_last_local, frame_last_global, frame_prev_global;
 };
 
 /* Fills seq and clocks and hands ev to the sink; sets c->err on failure. */
@@ -68,6 +70,21 @@ void cap__key_event(struct cap *c, int down, uint8_t keycode, uint32_t xtime,
     uint16_t state);
 void cap__keymap_core_change(struct cap *c, const uint8_t *req, size_t len,
     bool swapped);
+
+/* Screen frames (capture/frames.c): a thread of their own. */
+struct frames;
+int frames_start(const char *dpyname, uint32_t fps, int lossless,
+    uint32_t quality, struct frames **out);
+/* Store the newest grab completed before server time xtime (never skipped). */
+void frames_request(struct frames *f, uint32_t xtime);
+/* Readable when encoded FRAME records wait for frames_drain(). */
+int frames_ready_fd(const struct frames *f);
+/* Hands each waiting FRAME record to emit, which takes ownership of its data. */
+void frames_drain(struct frames *f, void (*emit)(void *, struct ut_event *),
+    void *arg);
+/* Lets pending requests finish and joins the thread (records stay queued). */
+void frames_stop(struct frames *f);
+void frames_destroy(struct frames *f);
 
 int cap__focus_init(struct cap *c);
 void cap__focus_update(struct cap *c, uint32_t xtime);

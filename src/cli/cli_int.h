@@ -20,6 +20,17 @@ int cmd_consent(int argc, char **argv);
 int cmd_notice(int argc, char **argv);
 int cmd_indicator(int argc, char **argv);
 
+struct spool_reader;
+struct ut_recipient_key;
+/*
+ * Opens recording dir for reading (unlocking the recipient key with the
+ * passphrase from passfile, $USETRACE_PASSPHRASE_FILE or the terminal).
+ * Logs why not, prefixed with cmd.  The caller closes *rd and frees *rk.
+ */
+int cli_open_recording(const char *cmd, const char *dir, const char *passfile,
+    struct spool_reader **rd, struct ut_recipient_key **rk);
+int cmd_frames(int argc, char **argv);
+
 /* True if argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
 

@@ -112,6 +112,17 @@ print_raw(FILE *f, const struct ut_event *ev, uint64_t start_mono)
 		jsonw_str(f, ev->u.redacted.why);
 		fprintf(f, ",\"count\":%u", ev->u.redacted.count);
 		break;
+	case UT_EV_FRAME:
+		fprintf(f, ",\"frame_id\":%" PRIu64 ",\"base_id\":%" PRIu64
+		    ",\"w\":%u,\"h\":%u,\"xtime_done\":%u,\"rx\":%d,\"ry\":%d,"
+		    "\"rw\":%u,\"rh\":%u,\"part\":%u,\"nparts\":%u,\"format\":%u,"
+		    "\"skipped\":%u,\"bytes\":%u", ev->u.frame.frame_id,
+		    ev->u.frame.base_id, ev->u.frame.w, ev->u.frame.h,
+		    ev->u.frame.xtime_done, ev->u.frame.rx, ev->u.frame.ry,
+		    ev->u.frame.rw, ev->u.frame.rh, ev->u.frame.part,
+		    ev->u.frame.nparts, ev->u.frame.format, ev->u.frame.skipped,
+		    ev->u.frame.len);
+		break;
 	case UT_EV_MARK:
 	case UT_EV_END:
 		fputs(",\"text\":", f);
@@ -121,47 +132,6 @@ print_raw(FILE *f, const struct ut_event *ev, uint64_t start_mono)
 		break;
 	}
 	fputs("}\n", f);
-}
-
-static int
-first_segment(const struct spool_seg_info *si, void *arg)
-{
-	(void)si;
-	(void)arg;
-	return 1;
-}
-
-/* Unlocks the person's recipient key; logs why not. */
-static int
-show_unlock(const char *passfile, struct ut_recipient_key **out)
-{
-	char *pass = NULL;
-	size_t plen = 0;
-	int r;
-
-	r = keys_passphrase_get(passfile, "usetrace: passphrase: ", false, &pass,
-	    &plen);
-	if (r == UT_ENOTFOUND) {
-		log_error("show: the recording is encrypted: give "
-		    "--passphrase-file F (or set USETRACE_PASSPHRASE_FILE), or "
-		    "run on a terminal");
-		return r;
-	}
-	if (r < 0) {
-		log_error("show: cannot read the passphrase: %s", ut_strerror(r));
-		return r;
-	}
-	r = keys_recipient_unlock(NULL, pass, plen, out);
-	keys_passphrase_free(pass);
-	if (r == UT_EDENIED)
-		log_error("show: wrong passphrase");
-	else if (r == UT_ENOTFOUND)
-		log_error("show: no recipient key on this device (a recording "
-		    "sealed with --recipient is read by that key's holder)");
-	else if (r < 0)
-		log_error("show: cannot unlock your recipient key: %s",
-		    ut_strerror(r));
-	return r;
 }
 
 struct show_ctx {
@@ -195,7 +165,6 @@ cmd_show(int argc, char **argv)
 	};
 	struct spool_reader *rd = NULL;
 	struct ut_recipient_key *rk = NULL;
-	struct spool_read_opts ro;
 	const char *passfile = NULL;
 	struct action_reducer *ar = NULL;
 	struct spool_read_stats rs;
@@ -233,21 +202,8 @@ cmd_show(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	dir = argv[optind];
-	r = spool_check(dir, NULL, first_segment, NULL, NULL);
-	if (r >= 0 && show_unlock(passfile, &rk) < 0)
+	if (cli_open_recording("show", dir, passfile, &rd, &rk) < 0)
 		return 1;
-	memset(&ro, 0, sizeof(ro));
-	ro.key = rk;
-	if (r >= 0)
-		r = spool_reader_open(dir, &ro, &rd);
-	if (r < 0) {
-		keys_recipient_free(rk);
-		if (r == UT_ENOTFOUND)
-			log_error("show: %s holds no recording", dir);
-		else
-			log_error("show: cannot read %s: %s", dir, ut_strerror(r));
-		return 1;
-	}
 	if (!raw)
 		ar = action_reducer_create(NULL, on_action, &sc);
 	for (;;) {

@@ -23,6 +23,7 @@ static const struct cmd cmds[] = {
 	{ "pause", cmd_pause, "pause recording now (usetrace pause [DURATION])" },
 	{ "resume", cmd_resume, "end a pause now" },
 	{ "indicator", cmd_indicator, "the on-screen recording indicator (started by record)" },
+	{ "frames", cmd_frames, "write the stored screen frames as PNG files" },
 	{ "show", cmd_show, "print the actions (or raw records) of a recording" },
 	{ "scan", cmd_scan, "find secrets and personal data in JSON lines of text" },
 	{ "spool", cmd_spool, "check a spool's segments without decrypting (spool check DIR)" },

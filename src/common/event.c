@@ -150,9 +150,25 @@ event_encode(struct event_codec *c, const struct ut_event *ev, struct buf *out)
 		PUT(buf_put_str(out, ev->u.mark.text));
 		break;
 	case UT_EV_FRAME:
+		if (ev->u.frame.len > UT_FRAME_DATA_MAX ||
+		    (ev->u.frame.len > 0 && ev->u.frame.data == NULL)) {
+			r = UT_EINVAL;
+			goto fail;
+		}
 		PUT(buf_put_varint(out, ev->u.frame.frame_id));
+		PUT(buf_put_varint(out, ev->u.frame.base_id));
 		PUT(buf_put_varint(out, ev->u.frame.w));
 		PUT(buf_put_varint(out, ev->u.frame.h));
+		PUT(buf_put_varint(out, ev->u.frame.xtime_done));
+		PUT(buf_put_svarint(out, ev->u.frame.rx));
+		PUT(buf_put_svarint(out, ev->u.frame.ry));
+		PUT(buf_put_varint(out, ev->u.frame.rw));
+		PUT(buf_put_varint(out, ev->u.frame.rh));
+		PUT(buf_put_varint(out, ev->u.frame.part));
+		PUT(buf_put_varint(out, ev->u.frame.nparts));
+		PUT(buf_put_u8(out, ev->u.frame.format));
+		PUT(buf_put_varint(out, ev->u.frame.skipped));
+		PUT(buf_put_bytes(out, ev->u.frame.data, ev->u.frame.len));
 		break;
 	case UT_EV_TEXT:
 	default:
@@ -341,8 +357,30 @@ decode(struct event_codec *c, struct bufrd *rd, struct ut_event *ev)
 		break;
 	case UT_EV_FRAME:
 		GET(bufrd_get_varint(rd, &ev->u.frame.frame_id));
+		GET(bufrd_get_varint(rd, &ev->u.frame.base_id));
 		GET(get_u32v(rd, &ev->u.frame.w));
 		GET(get_u32v(rd, &ev->u.frame.h));
+		GET(get_u32v(rd, &ev->u.frame.xtime_done));
+		GET(get_s32v(rd, 0, &ev->u.frame.rx));
+		GET(get_s32v(rd, 0, &ev->u.frame.ry));
+		GET(get_u32v(rd, &ev->u.frame.rw));
+		GET(get_u32v(rd, &ev->u.frame.rh));
+		GET(get_u32v(rd, &v));
+		if (v > UINT16_MAX)
+			return UT_ECORRUPT;
+		ev->u.frame.part = (uint16_t)v;
+		GET(get_u32v(rd, &v));
+		if (v > UINT16_MAX || v == 0 || ev->u.frame.part >= v)
+			return UT_ECORRUPT;
+		ev->u.frame.nparts = (uint16_t)v;
+		GET(bufrd_get_u8(rd, &ev->u.frame.format));
+		GET(get_u32v(rd, &ev->u.frame.skipped));
+		GET(bufrd_get_varint(rd, &u));
+		if (u > UT_FRAME_DATA_MAX || u > bufrd_left(rd))
+			return UT_ECORRUPT;
+		ev->u.frame.len = (uint32_t)u;
+		ev->u.frame.data = rd->p + rd->off;
+		rd->off += (size_t)u;
 		break;
 	default:
 		break;

@@ -254,6 +254,21 @@ f_frames(struct pctx *c, struct policy *p, const char *key, const yaml_node_t *k
 		p->frame_fps = (uint32_t)x;
 		return 0;
 	}
+	if (strcmp(key, "quality") == 0) {
+		if ((r = get_u64(c, v, "frames.quality", 1, 100, &x)) < 0)
+			return r;
+		p->frame_quality = (uint32_t)x;
+		return 0;
+	}
+	if (strcmp(key, "lossless") == 0) {
+		const char *s = scalar(v);
+
+		if (s != NULL && (strcmp(s, "true") == 0 || strcmp(s, "false") == 0)) {
+			p->frame_lossless = strcmp(s, "true") == 0;
+			return 0;
+		}
+		return perr(c, v, "frames.lossless", "expected true or false");
+	}
 	return perr(c, k, "frames", "unknown field '%s'", key);
 }
 
@@ -436,6 +451,7 @@ policy_parse(const char *text, size_t len, struct policy **out, char *err,
 	}
 	p = xcalloc(1, sizeof(*p));
 	p->frame_fps = 1;
+	p->frame_quality = 80;
 	p->pause_max_ms = 30ull * 60 * 1000;
 	p->retention_days = 90;
 	p->export_max_sensitivity = 2;

@@ -372,7 +372,43 @@ test_action_moves_collapse(void)
 	assert_all_covered_once();
 }
 
-T_LIST(T_CASE(test_action_click_double_triple),
+static void
+frame(unsigned dt, uint64_t id, uint32_t done, uint16_t nparts)
+{
+	struct ut_event ev;
+	uint16_t i;
+
+	for (i = 0; i < nparts; i++) {
+		memset(&ev, 0, sizeof(ev));
+		ev.type = UT_EV_FRAME;
+		ev.u.frame.frame_id = id;
+		ev.u.frame.xtime_done = done;
+		ev.u.frame.part = i;
+		ev.u.frame.nparts = nparts;
+		push(&ev, i == 0 ? dt : 0);
+	}
+}
+
+static void
+test_action_frame_before_action(void)
+{
+	start();
+	frame(10, 1, 1005, 1);
+	/* Click at xtime 1110; frame 2 completed at 1100 (before), and frame
+	 * 3 completed at 1110 - the same millisecond, so not before. */
+	frame(90, 2, 1100, 3);
+	button(10, 1, 1, 5, 5);
+	button(10, 1, 0, 5, 5);
+	frame(5, 3, 1110, 1);
+	tap(100, XKB_KEY_a, "a", "a", 38); /* xtime 1235 */
+	finish();
+	T_ASSERT_EQ(G.n, 2);
+	T_ASSERT_EQ(G.a[0].frame, 2);
+	T_ASSERT_EQ(G.a[1].frame, 3);
+}
+
+T_LIST(T_CASE(test_action_frame_before_action),
+    T_CASE(test_action_click_double_triple),
     T_CASE(test_action_slow_or_far_clicks_stay_single),
     T_CASE(test_action_drag_with_path), T_CASE(test_action_scroll_bursts),
     T_CASE(test_action_typing_with_shift_and_return),

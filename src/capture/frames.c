@@ -1,0 +1,698 @@
+/*
+ * frames.c - change-driven screen frames, off the input path.
+ *
+ * A dedicated thread with its own X connection grabs the root window with
+ * XShm when XDamage reports a change (at most every FRAME_MIN_GRAB_MS),
+ * confirms the change with 64x64 tile hashes (XXH3), and keeps the two
+ * newest completed grabs in memory, each with the X server time at which
+ * it completed.  A grab is *stored* (encoded and handed to the main thread
+ * as FRAME records) when:
+ *   - an input event that can start an action (key or button press) asks
+ *     for the newest grab completed strictly before its server time; that
+ *     grab is always stored (never skipped), or
+ *   - the screen keeps changing: at most `fps` grabs per second.
+ * Only tiles that differ from the previously stored frame are encoded, as
+ * WebP regions (lossy by default, lossless by policy); the first stored
+ * frame of a run, and one every FRAME_KEY_EVERY stored frames, is a key
+ * frame covering the whole screen.
+ *
+ * The indicator window (WM_CLASS usetrace-indicator) is blacked out of
+ * every grab before hashing, so it never appears in stored frames.
+ *
+ * Threads: the main (capture) thread calls frames_request() and
+ * frames_drain(); everything else runs in the frame thread.  f->mu guards
+ * the request list, the output queue and the stop flag; eventfds wake each
+ * side.  The frame thread never calls into the sink.
+ *
+ * Invariants:
+ *  (1) stored_hash holds the tile hashes of the last stored frame; a delta
+ *      frame encodes exactly the tiles whose hash differs from it.
+ *  (2) bufs[LATEST] completed after bufs[PREV] (by server time).
+ *  (3) FRAME records in the output queue own their data (xmalloc'd).
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ipc.h>
+#include <sys/shm.h>
+#include <unistd.h>
+
+#include <X11/Xatom.h>
+#include <X11/Xutil.h>
+#include <X11/extensions/XShm.h>
+#include <X11/extensions/Xdamage.h>
+#include <webp/encode.h>
+#include <xxhash.h>
+
+#include "usetrace/err.h"
+#include "usetrace/log.h"
+#include "usetrace/util.h"
+#include "capture_int.h"
+
+#define TILE 64
+#define FRAME_MIN_GRAB_MS 50
+#define FRAME_KEY_EVERY 300
+#define FRAME_REQ_MAX 256
+#define FRAME_OUT_MAX 4096
+
+enum { PREV = 0, LATEST = 1, SPARE = 2, NBUF = 3 };
+
+struct grab {
+	XImage *img;
+	XShmSegmentInfo shm;
+	uint64_t *hash;      /* per tile */
+	uint32_t done;       /* server time the grab completed */
+	uint64_t id;         /* grab number, 0: empty */
+};
+
+struct frames {
+	pthread_t th;
+	int started;
+	char *dpyname;
+	uint32_t fps, quality;
+	int lossless;
+
+	pthread_mutex_t mu;
+	uint32_t req[FRAME_REQ_MAX];
+	size_t nreq;
+	int stop;
+	int wake_fd, ready_fd;
+	struct ut_event *out;
+	size_t nout, capout;
+	int failed;          /* thread could not run: UT_E* */
+
+	/* Frame thread only. */
+	Display *d;
+	Window root, probe, indicator;
+	Atom probe_atom;
+	Damage damage;
+	int damage_ev;
+	int w, h, tx, ty;
+	struct grab *bufs[NBUF]; /* pointers: XImage keeps &shm inside */
+	uint64_t *stored_hash;
+	uint64_t stored_grab;     /* grab id of the last stored frame */
+	uint64_t grabs, next_id, stored, since_key, skipped;
+	uint64_t last_store_ms, last_grab_ms, last_ind_ms;
+	int dirty;
+	volatile int lost;
+};
+
+static uint64_t
+now_ms(void)
+{
+	return ut_now_mono_ns() / 1000000ull;
+}
+
+/* Wrap-aware a < b for 32-bit server times. */
+static int
+xtime_lt(uint32_t a, uint32_t b)
+{
+	return (int32_t)(a - b) < 0;
+}
+
+static void
+on_frames_io_exit(Display *d, void *arg)
+{
+	struct frames *f = arg;
+
+	(void)d;
+	f->lost = 1;
+}
+
+static int
+grab_alloc(struct frames *f, struct grab *g)
+{
+	Visual *vis = DefaultVisual(f->d, DefaultScreen(f->d));
+	int depth = DefaultDepth(f->d, DefaultScreen(f->d));
+
+	memset(g, 0, sizeof(*g));
+	g->img = XShmCreateImage(f->d, vis, (unsigned)depth, ZPixmap, NULL,
+	    &g->shm, (unsigned)f->w, (unsigned)f->h);
+	if (g->img == NULL || g->img->bits_per_pixel != 32)
+		return UT_ENOEXT;
+	g->shm.shmid = shmget(IPC_PRIVATE, (size_t)g->img->bytes_per_line *
+	    (size_t)g->img->height, IPC_CREAT | 0600);
+	if (g->shm.shmid < 0)
+		return -errno;
+	g->shm.shmaddr = g->img->data = shmat(g->shm.shmid, NULL, 0);
+	shmctl(g->shm.shmid, IPC_RMID, NULL); /* freed when detached */
+	if (g->shm.shmaddr == (char *)-1) {
+		g->img->data = NULL;
+		return -errno;
+	}
+	g->shm.readOnly = False;
+	if (!XShmAttach(f->d, &g->shm))
+		return UT_ENOEXT;
+	g->hash = xcalloc((size_t)f->tx * (size_t)f->ty, sizeof(uint64_t));
+	return 0;
+}
+
+static void
+grab_free(struct frames *f, struct grab *g)
+{
+	if (g->img != NULL) {
+		if (g->img->data != NULL) {
+			if (!f->lost)
+				XShmDetach(f->d, &g->shm);
+			shmdt(g->shm.shmaddr);
+			g->img->data = NULL;
+		}
+		XDestroyImage(g->img);
+	}
+	free(g->hash);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Finds the indicator's top-level window (refreshed every 2 s). */
+static void
+find_indicator(struct frames *f)
+{
+	Window rr, pp, *kids = NULL;
+	unsigned n, i;
+	XClassHint ch;
+
+	if (now_ms() - f->last_ind_ms < 2000)
+		return;
+	f->last_ind_ms = now_ms();
+	f->indicator = None;
+	if (!XQueryTree(f->d, f->root, &rr, &pp, &kids, &n))
+		return;
+	for (i = 0; i < n && f->indicator == None; i++) {
+		memset(&ch, 0, sizeof(ch));
+		if (XGetClassHint(f->d, kids[i], &ch)) {
+			if (ch.res_name && strcmp(ch.res_name, "usetrace-indicator") == 0)
+				f->indicator = kids[i];
+			XFree(ch.res_name);
+			XFree(ch.res_class);
+		}
+	}
+	if (kids != NULL)
+		XFree(kids);
+}
+
+/* Blacks out a rectangle of the grab (clipped to the screen). */
+static void
+black_rect(struct frames *f, struct grab *g, int x, int y, int w, int h)
+{
+	int r;
+
+	if (x < 0) {
+		w += x;
+		x = 0;
+	}
+	if (y < 0) {
+		h += y;
+		y = 0;
+	}
+	if (x + w > f->w)
+		w = f->w - x;
+	if (y + h > f->h)
+		h = f->h - y;
+	if (w <= 0 || h <= 0)
+		return;
+	for (r = y; r < y + h; r++)
+		memset(g->img->data + (size_t)r * (size_t)g->img->bytes_per_line +
+		    (size_t)x * 4, 0, (size_t)w * 4);
+}
+
+static void
+hash_tiles(struct frames *f, struct grab *g)
+{
+	XXH3_state_t *st = XXH3_createState();
+	int tx, ty, row, y1, x0, w;
+
+	for (ty = 0; ty < f->ty; ty++) {
+		y1 = UT_MIN((ty + 1) * TILE, f->h);
+		for (tx = 0; tx < f->tx; tx++) {
+			x0 = tx * TILE;
+			w = UT_MIN(TILE, f->w - x0);
+			XXH3_64bits_reset(st);
+			for (row = ty * TILE; row < y1; row++)
+				XXH3_64bits_update(st, g->img->data +
+				    (size_t)row * (size_t)g->img->bytes_per_line +
+				    (size_t)x0 * 4, (size_t)w * 4);
+			g->hash[ty * f->tx + tx] = XXH3_64bits_digest(st);
+		}
+	}
+	XXH3_freeState(st);
+}
+
+/* Server time now, after every earlier request (one round trip). */
+static uint32_t
+server_time(struct frames *f)
+{
+	XEvent e;
+
+	XChangeProperty(f->d, f->probe, f->probe_atom, XA_INTEGER, 8,
+	    PropModeReplace, (const unsigned char *)"", 0);
+	XSync(f->d, False); /* the event precedes the reply: it is queued now */
+	if (!XCheckWindowEvent(f->d, f->probe, PropertyChangeMask, &e))
+		return 0;
+	return (uint32_t)e.xproperty.time;
+}
+
+/* Grabs into SPARE; if the screen changed, it becomes LATEST. */
+static void
+grab(struct frames *f)
+{
+	struct grab *g = f->bufs[SPARE], *t;
+	XWindowAttributes wa;
+	Window child;
+	int x, y;
+
+	if (!XShmGetImage(f->d, f->root, g->img, 0, 0, AllPlanes))
+		return;
+	g->done = server_time(f);
+	f->last_grab_ms = now_ms();
+	find_indicator(f);
+	if (f->indicator != None && XGetWindowAttributes(f->d, f->indicator, &wa) &&
+	    wa.map_state == IsViewable &&
+	    XTranslateCoordinates(f->d, f->indicator, f->root, 0, 0, &x, &y, &child))
+		black_rect(f, g, x - wa.border_width, y - wa.border_width,
+		    wa.width + 2 * wa.border_width, wa.height + 2 * wa.border_width);
+	hash_tiles(f, g);
+	if (f->bufs[LATEST]->id != 0 &&
+	    memcmp(g->hash, f->bufs[LATEST]->hash,
+	    sizeof(uint64_t) * (size_t)f->tx * (size_t)f->ty) == 0)
+		return; /* damage, but no pixel changed */
+	g->id = ++f->grabs;
+	if (f->bufs[PREV]->id != 0 && f->bufs[PREV]->id > f->stored_grab)
+		f->skipped++; /* replaced without being stored */
+	t = f->bufs[PREV];
+	f->bufs[PREV] = f->bufs[LATEST];
+	f->bufs[LATEST] = g;
+	f->bufs[SPARE] = t;
+	t->id = 0;
+}
+
+struct region {
+	int x, y, w, h;
+};
+
+/* Changed tiles as rectangles: runs per tile row, merged down columns. */
+static size_t
+regions(struct frames *f, const struct grab *g, int key, struct region **out)
+{
+	struct region *r = NULL;
+	size_t n = 0, cap = 0, i, open_from = 0, row_start;
+	int tx, ty, x0;
+
+	if (key) {
+		r = xcalloc(1, sizeof(*r));
+		r->w = f->w;
+		r->h = f->h;
+		*out = r;
+		return 1;
+	}
+	for (ty = 0; ty < f->ty; ty++) {
+		row_start = n;
+		for (tx = 0; tx < f->tx; tx++) {
+			if (g->hash[ty * f->tx + tx] == f->stored_hash[ty * f->tx + tx])
+				continue;
+			x0 = tx;
+			while (tx + 1 < f->tx &&
+			    g->hash[ty * f->tx + tx + 1] != f->stored_hash[ty * f->tx + tx + 1])
+				tx++;
+			/* Extend a rectangle of the row above with the same span. */
+			for (i = open_from; i < row_start; i++) {
+				if (r[i].x == x0 * TILE &&
+				    r[i].w == UT_MIN((tx + 1) * TILE, f->w) - x0 * TILE &&
+				    r[i].y + r[i].h == ty * TILE)
+					break;
+			}
+			if (i < row_start) {
+				r[i].h = UT_MIN((ty + 1) * TILE, f->h) - r[i].y;
+				continue;
+			}
+			if (n == cap) {
+				cap = cap ? cap * 2 : 16;
+				r = xreallocarray(r, cap, sizeof(*r));
+			}
+			r[n].x = x0 * TILE;
+			r[n].y = ty * TILE;
+			r[n].w = UT_MIN((tx + 1) * TILE, f->w) - r[n].x;
+			r[n].h = UT_MIN((ty + 1) * TILE, f->h) - r[n].y;
+			n++;
+		}
+		/* Rectangles that did not grow this row are closed. */
+		for (i = open_from; i < row_start; i++)
+			if (r[i].y + r[i].h < (ty + 1) * TILE && r[i].y + r[i].h < f->h)
+				open_from = i + 1;
+	}
+	*out = r;
+	return n;
+}
+
+static int
+encode(struct frames *f, const struct grab *g, const struct region *rg,
+    uint8_t **out, size_t *outlen)
+{
+	WebPConfig cfg;
+	WebPPicture pic;
+	WebPMemoryWriter wr;
+	const uint8_t *src = (const uint8_t *)g->img->data +
+	    (size_t)rg->y * (size_t)g->img->bytes_per_line + (size_t)rg->x * 4;
+	int ok;
+
+	if (!WebPConfigInit(&cfg) || !WebPPictureInit(&pic))
+		return UT_ENOEXT;
+	if (f->lossless) {
+		cfg.lossless = 1;
+		cfg.method = 0;
+		cfg.quality = 10;
+	} else {
+		cfg.quality = (float)f->quality;
+		cfg.method = 2;
+	}
+	pic.use_argb = f->lossless;
+	pic.width = rg->w;
+	pic.height = rg->h;
+	if (!WebPPictureImportBGRX(&pic, src, g->img->bytes_per_line))
+		return UT_ENOEXT;
+	WebPMemoryWriterInit(&wr);
+	pic.writer = WebPMemoryWrite;
+	pic.custom_ptr = &wr;
+	ok = WebPEncode(&cfg, &pic);
+	WebPPictureFree(&pic);
+	if (!ok || wr.size > UT_FRAME_DATA_MAX) {
+		WebPMemoryWriterClear(&wr);
+		return UT_ETOOBIG;
+	}
+	*out = xmalloc(wr.size);
+	memcpy(*out, wr.mem, wr.size);
+	*outlen = wr.size;
+	WebPMemoryWriterClear(&wr);
+	return 0;
+}
+
+static void
+queue_out(struct frames *f, const struct ut_event *ev)
+{
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&f->mu);
+	if (f->nout == FRAME_OUT_MAX) {
+		pthread_mutex_unlock(&f->mu);
+		free((void *)ev->u.frame.data);
+		f->skipped++;
+		return;
+	}
+	if (f->nout == f->capout) {
+		f->capout = f->capout ? f->capout * 2 : 16;
+		f->out = xreallocarray(f->out, f->capout, sizeof(*f->out));
+	}
+	f->out[f->nout++] = *ev;
+	pthread_mutex_unlock(&f->mu);
+	(void)!write(f->ready_fd, &one, sizeof(one));
+}
+
+/* Encodes grab g as the next stored frame. */
+static void
+store(struct frames *f, struct grab *g)
+{
+	struct region *rg = NULL;
+	struct ut_event ev;
+	size_t n, i, len;
+	uint8_t *data;
+	int key = f->stored == 0 || f->since_key >= FRAME_KEY_EVERY;
+	uint64_t id = ++f->next_id, base = key ? 0 : f->next_id - 1;
+
+	n = regions(f, g, key, &rg);
+	if (n == 0 || n > UINT16_MAX) {
+		free(rg);
+		f->next_id--;
+		f->stored_grab = g->id;
+		return; /* identical to the stored frame */
+	}
+	for (i = 0; i < n; i++) {
+		if (encode(f, g, &rg[i], &data, &len) < 0) {
+			log_warn("frames: a region could not be encoded");
+			data = NULL;
+			len = 0;
+		}
+		memset(&ev, 0, sizeof(ev));
+		ev.type = UT_EV_FRAME;
+		ev.sensitivity = UT_SENS_CONTENT;
+		ev.xtime = g->done;
+		ev.u.frame.frame_id = id;
+		ev.u.frame.base_id = base;
+		ev.u.frame.w = (uint32_t)f->w;
+		ev.u.frame.h = (uint32_t)f->h;
+		ev.u.frame.xtime_done = g->done;
+		ev.u.frame.rx = rg[i].x;
+		ev.u.frame.ry = rg[i].y;
+		ev.u.frame.rw = (uint32_t)rg[i].w;
+		ev.u.frame.rh = (uint32_t)rg[i].h;
+		ev.u.frame.part = (uint16_t)i;
+		ev.u.frame.nparts = (uint16_t)n;
+		ev.u.frame.format = f->lossless ? UT_FRAME_WEBP_LOSSLESS :
+		    UT_FRAME_WEBP_LOSSY;
+		ev.u.frame.skipped = (uint32_t)UT_MIN(f->skipped, UINT32_MAX);
+		ev.u.frame.len = (uint32_t)len;
+		ev.u.frame.data = data;
+		queue_out(f, &ev);
+	}
+	free(rg);
+	f->skipped = 0;
+	memcpy(f->stored_hash, g->hash, sizeof(uint64_t) * (size_t)f->tx * (size_t)f->ty);
+	f->stored_grab = g->id;
+	f->stored++;
+	f->since_key = key ? 1 : f->since_key + 1;
+	f->last_store_ms = now_ms();
+}
+
+/* The newest grab completed strictly before server time t, or NULL. */
+static struct grab *
+before(struct frames *f, uint32_t t)
+{
+	if (f->bufs[LATEST]->id != 0 && xtime_lt(f->bufs[LATEST]->done, t))
+		return f->bufs[LATEST];
+	if (f->bufs[PREV]->id != 0 && xtime_lt(f->bufs[PREV]->done, t))
+		return f->bufs[PREV];
+	return NULL;
+}
+
+static void
+serve_requests(struct frames *f)
+{
+	uint32_t req[FRAME_REQ_MAX];
+	struct grab *g;
+	size_t n, i;
+
+	pthread_mutex_lock(&f->mu);
+	n = f->nreq;
+	memcpy(req, f->req, n * sizeof(req[0]));
+	f->nreq = 0;
+	pthread_mutex_unlock(&f->mu);
+	for (i = 0; i < n; i++) {
+		g = before(f, req[i]);
+		if (g != NULL && g->id != f->stored_grab)
+			store(f, g);
+	}
+}
+
+static int
+setup(struct frames *f)
+{
+	int ev, er, i, maj, min;
+	Bool pix;
+
+	f->d = XOpenDisplay(f->dpyname);
+	if (f->d == NULL)
+		return UT_EX11;
+	XSetIOErrorExitHandler(f->d, on_frames_io_exit, f);
+	if (!XShmQueryVersion(f->d, &maj, &min, &pix) ||
+	    !XDamageQueryExtension(f->d, &ev, &er))
+		return UT_ENOEXT;
+	f->damage_ev = ev;
+	maj = 1;
+	min = 1;
+	XDamageQueryVersion(f->d, &maj, &min); /* the server wants it first */
+	f->root = DefaultRootWindow(f->d);
+	f->w = DisplayWidth(f->d, DefaultScreen(f->d));
+	f->h = DisplayHeight(f->d, DefaultScreen(f->d));
+	f->tx = (f->w + TILE - 1) / TILE;
+	f->ty = (f->h + TILE - 1) / TILE;
+	for (i = 0; i < NBUF; i++) {
+		f->bufs[i] = xcalloc(1, sizeof(struct grab));
+		if ((er = grab_alloc(f, f->bufs[i])) < 0)
+			return er;
+	}
+	f->stored_hash = xcalloc((size_t)f->tx * (size_t)f->ty, sizeof(uint64_t));
+	f->probe = XCreateWindow(f->d, f->root, -10, -10, 1, 1, 0, 0, InputOnly,
+	    CopyFromParent, 0, NULL);
+	f->probe_atom = XInternAtom(f->d, "_USETRACE_FRAME_TIME", False);
+	XSelectInput(f->d, f->probe, PropertyChangeMask);
+	f->damage = XDamageCreate(f->d, f->root, XDamageReportNonEmpty);
+	XSync(f->d, False);
+	return 0;
+}
+
+static void *
+frames_main(void *arg)
+{
+	struct frames *f = arg;
+	struct pollfd p[2];
+	XEvent e;
+	uint64_t v, t;
+	int timeout, stop, r;
+
+	if ((r = setup(f)) < 0) {
+		pthread_mutex_lock(&f->mu);
+		f->failed = r;
+		pthread_mutex_unlock(&f->mu);
+		log_warn("frames: %s; no screen frames will be stored",
+		    ut_strerror(r));
+		return NULL;
+	}
+	f->dirty = 1;
+	while (!f->lost) {
+		while (!f->lost && XPending(f->d)) {
+			XNextEvent(f->d, &e);
+			if (e.type == f->damage_ev + XDamageNotify) {
+				f->dirty = 1;
+				XDamageSubtract(f->d, f->damage, None, None);
+			}
+		}
+		if (f->lost)
+			break;
+		t = now_ms();
+		if (f->dirty && t - f->last_grab_ms >= FRAME_MIN_GRAB_MS) {
+			f->dirty = 0;
+			grab(f);
+		}
+		serve_requests(f);
+		if (f->bufs[LATEST]->id != 0 && f->bufs[LATEST]->id != f->stored_grab &&
+		    now_ms() - f->last_store_ms >= 1000 / f->fps)
+			store(f, f->bufs[LATEST]);
+		pthread_mutex_lock(&f->mu);
+		stop = f->stop && f->nreq == 0;
+		pthread_mutex_unlock(&f->mu);
+		if (stop)
+			break;
+		timeout = f->dirty ? FRAME_MIN_GRAB_MS : 1000 / (int)f->fps;
+		p[0].fd = ConnectionNumber(f->d);
+		p[1].fd = f->wake_fd;
+		p[0].events = p[1].events = POLLIN;
+		XFlush(f->d);
+		if (poll(p, 2, timeout) > 0 && (p[1].revents & POLLIN))
+			(void)!read(f->wake_fd, &v, sizeof(v));
+		if (f->dirty == 0 && (p[1].revents & POLLIN)) {
+			/* A request: take a fresh grab if something changed. */
+			continue;
+		}
+	}
+	return NULL;
+}
+
+int
+frames_start(const char *dpyname, uint32_t fps, int lossless, uint32_t quality,
+    struct frames **out)
+{
+	struct frames *f = xcalloc(1, sizeof(*f));
+
+	f->dpyname = dpyname ? xstrdup(dpyname) : NULL;
+	f->fps = fps ? fps : 1;
+	f->lossless = lossless;
+	f->quality = quality ? quality : 80;
+	pthread_mutex_init(&f->mu, NULL);
+	f->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	f->ready_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (f->wake_fd < 0 || f->ready_fd < 0 ||
+	    pthread_create(&f->th, NULL, frames_main, f) != 0) {
+		frames_destroy(f);
+		return UT_ENOEXT;
+	}
+	f->started = 1;
+	*out = f;
+	return 0;
+}
+
+void
+frames_request(struct frames *f, uint32_t xtime)
+{
+	uint64_t one = 1;
+
+	if (f == NULL)
+		return;
+	pthread_mutex_lock(&f->mu);
+	if (f->nreq < FRAME_REQ_MAX)
+		f->req[f->nreq++] = xtime;
+	pthread_mutex_unlock(&f->mu);
+	(void)!write(f->wake_fd, &one, sizeof(one));
+}
+
+int
+frames_ready_fd(const struct frames *f)
+{
+	return f ? f->ready_fd : -1;
+}
+
+void
+frames_drain(struct frames *f, void (*emit)(void *, struct ut_event *), void *arg)
+{
+	struct ut_event *q;
+	size_t n, i;
+	uint64_t v;
+
+	if (f == NULL)
+		return;
+	(void)!read(f->ready_fd, &v, sizeof(v));
+	pthread_mutex_lock(&f->mu);
+	q = f->out;
+	n = f->nout;
+	f->out = NULL;
+	f->nout = f->capout = 0;
+	pthread_mutex_unlock(&f->mu);
+	for (i = 0; i < n; i++)
+		emit(arg, &q[i]); /* takes ownership of data */
+	free(q);
+}
+
+void
+frames_stop(struct frames *f)
+{
+	uint64_t one = 1;
+
+	if (f == NULL || !f->started)
+		return;
+	pthread_mutex_lock(&f->mu);
+	f->stop = 1;
+	pthread_mutex_unlock(&f->mu);
+	(void)!write(f->wake_fd, &one, sizeof(one));
+	pthread_join(f->th, NULL);
+	f->started = 0;
+}
+
+void
+frames_destroy(struct frames *f)
+{
+	size_t i;
+
+	if (f == NULL)
+		return;
+	frames_stop(f);
+	for (i = 0; i < NBUF; i++) {
+		if (f->bufs[i] != NULL && f->d != NULL)
+			grab_free(f, f->bufs[i]);
+		free(f->bufs[i]);
+	}
+	if (f->d != NULL) {
+		if (!f->lost)
+			XCloseDisplay(f->d);
+	}
+	for (i = 0; i < f->nout; i++)
+		free((void *)f->out[i].u.frame.data);
+	free(f->out);
+	free(f->stored_hash);
+	if (f->wake_fd >= 0)
+		close(f->wake_fd);
+	if (f->ready_fd >= 0)
+		close(f->ready_fd);
+	pthread_mutex_destroy(&f->mu);
+	free(f->dpyname);
+	free(f);
+}
