@@ -7,8 +7,10 @@
  *  - While a typing burst is open (KEY presses that produce printable
  *    text), every record is held, in order, in a bounded queue.  A burst
  *    ends on a gap longer than the burst gap since its last key, a button
- *    press, a FOCUS record, the size cap, privacy_filter_flush(), or a
- *    change of the password flag.
+ *    press, a FOCUS record of another window (a new title of the same
+ *    window is held with the burst, unless it makes the window denied or
+ *    sensitive), the size cap, privacy_filter_flush(), a change of the
+ *    password flag, or a secure-input REDACTED record.
  *  - At the end of a burst the detectors (detect.h) run on the text the
  *    burst typed (BackSpace removes the last character) and, separately, on
  *    every printable character pressed in order (so text typed and then
@@ -25,6 +27,27 @@
  *    with the placeholder, so the timeline stays readable; docs/DETECTORS.md);
  *    other records keep their level, at least 1 (FRAME, TEXT at least 2).
  *    A level set upstream is never lowered.
+ *  - Denied windows (policy_app_denied / policy_title_denied on a FOCUS
+ *    record): the FOCUS record keeps only the window id, the geometry and
+ *    denied = 1 (app, instance, title and pid cleared); until the next
+ *    FOCUS record every KEY and TEXT record is dropped, and each run of
+ *    them becomes ONE REDACTED record (what "keys" / "text", why
+ *    "denied-app", count = key presses / records), level 4 (PRIV-P4-1).
+ *    The release of a key whose press was dropped is dropped too, even
+ *    after the focus moved on.
+ *  - Secure input found by capture (keyboard grabs, password fields)
+ *    arrives as REDACTED records (what "keys") in place of the keys;
+ *    consecutive ones with the same why are merged into one run with the
+ *    summed count (PRIV-P4-2).
+ *  - Sensitive applications (policy_app_sensitive): while one is focused,
+ *    content records (KEY, TEXT, FRAME, REDACTED) and its FOCUS records
+ *    are at least level 3.
+ *  - Identities (struct privacy_identity): the login name, full name, host
+ *    name and home path become "[USER]", "[NAME]", "[HOST]", "[HOME]" in
+ *    titles ("alice@laptop:~/src" -> "[USER]@[HOST]:~/src",
+ *    "/home/alice/x" -> "[HOME]/x"), level 3; in typed text their keys are
+ *    redacted like a detector span (why "USER", ...), level 3 (PRIV-P5-2).
+ *    Where a detector span and an identity overlap, the detector wins.
  *  - Everything held is wiped (sodium_memzero) once released.
  *  - If the detectors fail (size limits), the filter fails closed: every
  *    key record holding text in that burst is redacted as GENERIC_SECRET.
@@ -40,13 +63,46 @@
 #include "usetrace/detect.h"
 #include "usetrace/event.h"
 
+struct policy;
+
+#define PRIVACY_ID_STR_MAX 256
+
+/*
+ * Who is being recorded, as it shows in titles and typed text.  Empty
+ * strings are not looked for.  privacy_identity_default() fills it for the
+ * current user; tests fill it by hand.  It is personal data: wipe it
+ * (sodium_memzero) when done.
+ */
+struct privacy_identity {
+	char user[PRIVACY_ID_STR_MAX];	/* login name */
+	char name[PRIVACY_ID_STR_MAX];	/* full name: first GECOS field */
+	char host[PRIVACY_ID_STR_MAX];	/* host name; its first label is also looked for */
+	char home[PRIVACY_ID_STR_MAX];	/* home directory */
+};
+
 struct privacy_filter_opts {
 	uint32_t burst_gap_ms;	/* 0: 1000 */
 	uint32_t max_records;	/* held records before a forced release; 0: 4096 */
 	uint32_t max_text;	/* bytes of burst text before a forced release; 0: 8192 */
 	/* Shared compiled detectors (must outlive the filter); NULL: own set. */
 	const struct detect_set *detectors;
+	/*
+	 * Denied and sensitive applications and titles; NULL: none.  Only
+	 * read, must outlive the filter.
+	 */
+	const struct policy *policy;
+	/* Identities to replace; NULL: none.  Copied by create. */
+	const struct privacy_identity *identity;
 };
+
+/*
+ * Fills id for the real user: login name and GECOS full name and home
+ * directory (getpwuid; $HOME when it differs is not used) and the host
+ * name (gethostname).  Fields that cannot be found stay empty.  Returns 0,
+ * or UT_ENOTFOUND when the user has no passwd entry (the host name is
+ * still filled).
+ */
+int privacy_identity_default(struct privacy_identity *id);
 
 struct privacy_filter;
 
@@ -79,10 +135,20 @@ int privacy_filter_flush(struct privacy_filter *pf)
 /*
  * Secure input: while on, every burst is a password (DETECT_F_PASSWORD),
  * so all its text keys are redacted as PASSWORD.  Changing the flag first
- * releases the open burst under the old setting.
+ * releases the open burst under the old setting.  (The agent does not use
+ * it: capture itself replaces keys typed into secure input by REDACTED
+ * records; see docs/SECURE-INPUT.md.)
  */
 int privacy_filter_set_password(struct privacy_filter *pf, bool on)
 	__attribute__((warn_unused_result));
+
+/*
+ * Replaces the policy (NULL: none); the same rules as
+ * privacy_filter_opts.policy.  The focused window's state is recomputed
+ * at the next FOCUS record.  For an agent that re-read an identical
+ * policy file and freed the old one.
+ */
+void privacy_filter_set_policy(struct privacy_filter *pf, const struct policy *p);
 
 /* Wipes whatever is still held (without emitting it) and frees; NULL ok. */
 void privacy_filter_destroy(struct privacy_filter *pf);

@@ -434,6 +434,11 @@ record_once(struct agent *a)
 	a->total.buttons += st.buttons;
 	a->total.motions += st.motions;
 	a->total.focus += st.focus;
+	a->total.frames += st.frames;
+	a->total.grabs += st.grabs;
+	a->total.grab_ns += st.grab_ns;
+	a->total.encode_ns += st.encode_ns;
+	a->total.frames_skipped += st.frames_skipped;
 
 	/* (2): release what the filter holds, up to the cutoff. */
 	rf = privacy_filter_flush(a->pf);
@@ -549,6 +554,15 @@ agent_run(const struct agent_opts *o)
 	    "%llu focus changes)", (unsigned long long)a.total.records,
 	    (unsigned long long)a.total.keys, (unsigned long long)a.total.buttons,
 	    (unsigned long long)a.total.motions, (unsigned long long)a.total.focus);
+	if (a.total.grabs > 0)
+		log_info("frames: %llu stored, %llu grabs (%.2f ms each, grab + "
+		    "hashes), %.2f ms encoding per stored frame, %llu skipped",
+		    (unsigned long long)a.total.frames,
+		    (unsigned long long)a.total.grabs,
+		    (double)a.total.grab_ns / 1e6 / (double)a.total.grabs,
+		    a.total.frames ? (double)a.total.encode_ns / 1e6 /
+		    (double)a.total.frames : 0.0,
+		    (unsigned long long)a.total.frames_skipped);
 out:
 	if (a.sp != NULL) {
 		rc = spool_close(a.sp);

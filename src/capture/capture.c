@@ -162,14 +162,20 @@ record_cb(XPointer arg, XRecordInterceptData *d)
 		case KeyRelease:
 			memcpy(&xtime, p + 4, 4);
 			memcpy(&state, p + 28, 2);
-			if ((p[0] & 0x7f) == KeyPress)
-				frames_request(c->frames, xtime);
 			cap__key_event(c, (p[0] & 0x7f) == KeyPress, p[1], xtime,
 			    state);
 			break;
 		case ButtonPress:
+			/*
+			 * A frame for every press that can start an action;
+			 * wheel notches of one scroll burst share the first's.
+			 */
 			memcpy(&xtime, p + 4, 4);
-			frames_request(c->frames, xtime);
+			if (p[1] < 4 || p[1] > 7 ||
+			    ut_now_mono_ns() - c->last_wheel_ns > 500000000ull)
+				frames_request(c->frames, xtime);
+			if (p[1] >= 4 && p[1] <= 7)
+				c->last_wheel_ns = ut_now_mono_ns();
 			emit_pointer(c, p);
 			break;
 		case ButtonRelease:
@@ -367,12 +373,16 @@ setup(struct cap *c, const char *dpyname)
 	}
 	if ((r = cap__focus_init(c)) < 0)
 		return r;
+	/* Secure input (secure.c): before RECORD, so no key precedes it. */
+	if ((r = cap__secure_init(c, dpyname)) < 0)
+		return r;
 	return record_setup(c);
 }
 
 static void
 teardown(struct cap *c)
 {
+	cap__secure_free(c, io_lost); /* secure input (secure.c) */
 	if (!io_lost) {
 		if (c->ctl != NULL && c->rc != 0) {
 			XRecordDisableContext(c->ctl, c->rc);
@@ -498,6 +508,8 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 		}
 	}
 out:
+	frames_stop(c->frames);
+	frames_stats(c->frames, &c->st);
 	frames_destroy(c->frames);
 	c->frames = NULL;
 	if (st != NULL)

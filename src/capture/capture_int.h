@@ -57,7 +57,9 @@ struct cap {
 	    a_wm_check;
 
 	uint64_t seq;
+	struct cap_secure *secure; /* secure input (capture/secure.c) */
 	struct frames *frames;
+	uint64_t last_type_ns, last_wheel_ns; /* frame requests: burst starts only */
 	uint64_t frame_last_local, frame_last_global, frame_prev_global;
 };
 
@@ -84,7 +86,25 @@ void frames_drain(struct frames *f, void (*emit)(void *, struct ut_event *),
     void *arg);
 /* Lets pending requests finish and joins the thread (records stay queued). */
 void frames_stop(struct frames *f);
+/* Adds the frame thread's counters to st (after frames_stop()). */
+void frames_stats(const struct frames *f, struct capture_stats *st);
 void frames_destroy(struct frames *f);
+
+/*
+ * Secure input (capture/secure.c, docs/SECURE-INPUT.md).  init opens a
+ * connection of its own and starts the AT-SPI thread once per process;
+ * UT_EX11 if the display cannot be opened.  cap__secure_key() is called
+ * with every key record just before it would be emitted: it returns true
+ * when the key went to secure input, in which case it has emitted a
+ * REDACTED record instead (or nothing, for a release) and wiped ev.
+ * cap__secure_poll() handles queued events (call it from the loop).
+ * cap__secure_free(c, lost): lost = the display is gone; NULL-safe.
+ */
+struct cap_secure;
+int cap__secure_init(struct cap *c, const char *dpyname);
+void cap__secure_poll(struct cap *c);
+bool cap__secure_key(struct cap *c, struct ut_event *ev);
+void cap__secure_free(struct cap *c, bool lost);
 
 int cap__focus_init(struct cap *c);
 void cap__focus_update(struct cap *c, uint32_t xtime);

@@ -96,6 +96,7 @@ struct frames {
 	uint64_t stored_grab;     /* grab id of the last stored frame */
 	uint64_t grabs, next_id, stored, since_key, skipped;
 	uint64_t last_store_ms, last_grab_ms, last_ind_ms;
+	uint64_t grab_ns, encode_ns, attempts, skipped_total;
 	int dirty;
 	volatile int lost;
 };
@@ -262,6 +263,7 @@ grab(struct frames *f)
 	XWindowAttributes wa;
 	Window child;
 	int x, y;
+	uint64_t t0 = ut_now_mono_ns();
 
 	if (!XShmGetImage(f->d, f->root, g->img, 0, 0, AllPlanes))
 		return;
@@ -274,13 +276,17 @@ grab(struct frames *f)
 		black_rect(f, g, x - wa.border_width, y - wa.border_width,
 		    wa.width + 2 * wa.border_width, wa.height + 2 * wa.border_width);
 	hash_tiles(f, g);
+	f->grab_ns += ut_now_mono_ns() - t0;
+	f->attempts++;
 	if (f->bufs[LATEST]->id != 0 &&
 	    memcmp(g->hash, f->bufs[LATEST]->hash,
 	    sizeof(uint64_t) * (size_t)f->tx * (size_t)f->ty) == 0)
 		return; /* damage, but no pixel changed */
 	g->id = ++f->grabs;
-	if (f->bufs[PREV]->id != 0 && f->bufs[PREV]->id > f->stored_grab)
+	if (f->bufs[PREV]->id != 0 && f->bufs[PREV]->id > f->stored_grab) {
 		f->skipped++; /* replaced without being stored */
+		f->skipped_total++;
+	}
 	t = f->bufs[PREV];
 	f->bufs[PREV] = f->bufs[LATEST];
 	f->bufs[LATEST] = g;
@@ -418,6 +424,7 @@ store(struct frames *f, struct grab *g)
 	size_t n, i, len;
 	uint8_t *data;
 	int key = f->stored == 0 || f->since_key >= FRAME_KEY_EVERY;
+	uint64_t t0 = ut_now_mono_ns();
 	uint64_t id = ++f->next_id, base = key ? 0 : f->next_id - 1;
 
 	n = regions(f, g, key, &rg);
@@ -456,6 +463,7 @@ store(struct frames *f, struct grab *g)
 		queue_out(f, &ev);
 	}
 	free(rg);
+	f->encode_ns += ut_now_mono_ns() - t0;
 	f->skipped = 0;
 	memcpy(f->stored_hash, g->hash, sizeof(uint64_t) * (size_t)f->tx * (size_t)f->ty);
 	f->stored_grab = g->id;
@@ -695,4 +703,15 @@ frames_destroy(struct frames *f)
 	pthread_mutex_destroy(&f->mu);
 	free(f->dpyname);
 	free(f);
+}
+
+void
+frames_stats(const struct frames *f, struct capture_stats *st)
+{
+	if (f == NULL)
+		return;
+	st->grabs += f->attempts;
+	st->grab_ns += f->grab_ns;
+	st->encode_ns += f->encode_ns;
+	st->frames_skipped += f->skipped_total;
 }

@@ -228,6 +228,22 @@ cap__key_event(struct cap *c, int down, uint8_t kc, uint32_t xtime,
 			break;
 		}
 	}
+	/*
+	 * Ask for the frame seen before this press if it can start an action:
+	 * not for a key that continues a typing run (plain text within 2 s of
+	 * the previous one), which shares the frame of the run's first key.
+	 */
+	if (down) {
+		uint64_t now = ut_now_mono_ns();
+		unsigned char t0 = (unsigned char)ev.u.key.text[0];
+		int typing = (t0 >= 0x20 && t0 != 0x7f) &&
+		    !(state & (0x04 | 0x08 | 0x40)); /* Control, Mod1, Mod4 */
+
+		if (!typing || now - c->last_type_ns > 2000000000ull)
+			frames_request(c->frames, xtime);
+		if (typing)
+			c->last_type_ns = now;
+	}
 	/* Track modifier/lock state from the stream itself. */
 	if (!ev.u.key.repeat)
 		xkb_state_update_key(c->ks, kc, down ? XKB_KEY_DOWN : XKB_KEY_UP);
@@ -237,5 +253,8 @@ cap__key_event(struct cap *c, int down, uint8_t kc, uint32_t xtime,
 		return;
 	if (!(c->o->categories & UT_CAT_TEXT))
 		memset(ev.u.key.text, 0, sizeof(ev.u.key.text));
+	/* PRIV-P4-2: keys typed into secure input never leave capture. */
+	if (cap__secure_key(c, &ev))
+		return;
 	cap__emit(c, &ev);
 }

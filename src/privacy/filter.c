@@ -1,6 +1,7 @@
 /*
  * filter.c - the on-device privacy filter (privacy.h): typing bursts,
- * key-log redaction, title placeholders, sensitivity levels.
+ * key-log redaction, title placeholders, denied windows, secure-input
+ * runs, identities, sensitivity levels.
  *
  * A burst is the run of records from the first printable key press until
  * the burst ends (privacy.h).  While it is open every record goes into the
@@ -17,10 +18,22 @@
  *      than max_text + UT_EV_TEXT_MAX bytes: reaching a cap releases.
  *  (4) Released or destroyed content is wiped: q[], raw[], the scan text.
  *  (5) A detector failure redacts every text key of the burst (fail closed).
+ *  (6) PRIV-P4-1: while the focused window is denied (set by each FOCUS
+ *      record), no KEY or TEXT record is emitted; a run of them becomes one
+ *      REDACTED record.  The release of a dropped press is always dropped
+ *      (key_dropped[]), whatever the focus is by then.
+ *  (7) A run (run_open) and a burst (open) are never open at once, and a
+ *      run is emitted before any record that arrived after it.
+ *  (8) PRIV-P5-2: identity terms are matched in the same texts as the
+ *      detectors (titles, typed and raw burst text) and redacted the same
+ *      way; a detector span wins over an identity span it overlaps.
  *
  * States:  IDLE -> OPEN [printable key press]
- *          OPEN -> IDLE [release_burst: gap, button press, focus, cap,
- *                        flush, password flag change]
+ *          OPEN -> IDLE [release_burst: gap, button press, focus (another
+ *                        window, or now denied / sensitive), cap, flush,
+ *                        password flag change, secure-input record]
+ *          IDLE -> RUN  [dropped record: denied key/text, secure input]
+ *          RUN  -> IDLE [run_flush: any other record, gap, flush]
  */
 #include <errno.h>
 #include <sodium.h>
@@ -29,8 +42,10 @@
 
 #include "usetrace/err.h"
 #include "usetrace/log.h"
+#include "usetrace/policy.h"
 #include "usetrace/privacy.h"
 #include "usetrace/util.h"
+#include "privacy_int.h"
 
 #define PF_GAP_MS_DEFAULT 1000
 #define PF_MAX_RECORDS_DEFAULT 4096
@@ -49,8 +64,16 @@ struct pf_char {
 	uint8_t keycode;
 };
 
+/* A span to replace: a detector finding or an identity. */
+struct pf_span {
+	size_t start, end;
+	const char *why;	/* static: detector type or identity name */
+	uint8_t level;
+};
+
 struct pf_group {
-	enum detect_type type;
+	const char *why;
+	uint8_t level;
 	uint32_t count;
 	bool emitted;
 };
@@ -81,6 +104,26 @@ struct privacy_filter {
 	bool edited;		/* a BackSpace happened: raw != typed text */
 	uint32_t pend[256];	/* keycode -> char of its last press */
 	bool drop_release[256];	/* keycode -> its redacted press is released */
+
+	/* Policy and identities (privacy.h). */
+	const struct policy *policy;
+	struct identity_terms ids;
+	struct identity_span *idsp;	/* identity scan output */
+	size_t idcap;
+	struct pf_span *spans;		/* merged spans of the last scan */
+	size_t spcap;
+
+	/* The focused window (set by FOCUS records). */
+	uint32_t focus_window;
+	bool denied, sensitive;
+	bool denied_shown;		/* the last FOCUS emitted was denied ... */
+	struct ut_event denied_last;	/* ... with this window and geometry */
+
+	/* The run of dropped records (invariants 6, 7). */
+	struct ut_event run;
+	bool run_open;
+	uint64_t run_last_ns;
+	bool key_dropped[256];		/* keycode -> its press was dropped */
 };
 
 static void
@@ -114,6 +157,8 @@ privacy_filter_destroy(struct privacy_filter *pf)
 	free(pf->toff);
 	free(pf->chars);
 	free(pf->stack);
+	free(pf->idsp);
+	free(pf->spans);
 	detect_destroy(pf->det);
 	detect_set_destroy(pf->own);
 	sodium_memzero(pf, sizeof(*pf));
@@ -138,6 +183,8 @@ privacy_filter_create(const struct privacy_filter_opts *o,
 	pf->max_records = o != NULL && o->max_records ? o->max_records :
 	    PF_MAX_RECORDS_DEFAULT;
 	pf->max_text = o != NULL && o->max_text ? o->max_text : PF_MAX_TEXT_DEFAULT;
+	pf->policy = o != NULL ? o->policy : NULL;
+	privacy__identity_terms(o != NULL ? o->identity : NULL, &pf->ids);
 	set = o != NULL ? o->detectors : NULL;
 	if (set == NULL) {
 		if (detect_set_create(&pf->own) < 0)
@@ -176,6 +223,24 @@ span_level(enum detect_type t)
 	return detect_type_is_secret(t) ? UT_SENS_SECRET : UT_SENS_PERSONAL;
 }
 
+/* Content from a sensitive application is at least level 3. */
+static uint8_t
+floor_level(const struct privacy_filter *pf, uint8_t type, uint8_t lvl)
+{
+	if (!pf->sensitive || lvl >= UT_SENS_PERSONAL)
+		return lvl;
+	switch (type) {
+	case UT_EV_KEY:
+	case UT_EV_TEXT:
+	case UT_EV_FRAME:
+	case UT_EV_REDACTED:
+	case UT_EV_FOCUS:
+		return UT_SENS_PERSONAL;
+	default:
+		return lvl;
+	}
+}
+
 /* Emits a copy of ev with its level set; the copy is wiped. */
 static int
 emit_level(struct privacy_filter *pf, const struct ut_event *ev, uint8_t lvl)
@@ -183,30 +248,134 @@ emit_level(struct privacy_filter *pf, const struct ut_event *ev, uint8_t lvl)
 	struct ut_event out = *ev;
 	int r;
 
-	out.sensitivity = at_least(ev, lvl);
+	out.sensitivity = at_least(ev, floor_level(pf, ev->type, lvl));
 	r = pf->emit(pf->arg, &out);
 	sodium_memzero(&out, sizeof(out));
 	return r < 0 ? r : 0;
 }
 
+static int
+span_cmp(const void *a, const void *b)
+{
+	const struct pf_span *x = a, *y = b;
+
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
 /*
- * FOCUS: detected spans in the title become "[TYPE]".  Level 1 without
- * findings, 3 with personal data only, 4 with a secret (the record is
- * still written, with the placeholder).
+ * The spans to replace in text[0..len): the detectors' (flags as for
+ * detect_scan) and the identities' that overlap none of them, sorted by
+ * start, in pf->spans.  Returns their number or a detect_scan() error.
+ */
+static int
+find_spans(struct privacy_filter *pf, const char *text, size_t len,
+    unsigned flags)
+{
+	const struct detect_span *dsp;
+	size_t ni = 0, n = 0, i, j, need;
+	int nd;
+
+	nd = detect_scan(pf->det, text, len, flags, &dsp);
+	if (nd < 0)
+		return nd;
+	if (pf->ids.n > 0) {
+		need = len / 2 + 1; /* a term is at least 2 bytes */
+		if (need > pf->idcap) {
+			pf->idsp = xreallocarray(pf->idsp, need, sizeof(*pf->idsp));
+			pf->idcap = need;
+		}
+		ni = privacy__identity_scan(&pf->ids, text, len, pf->idsp, pf->idcap);
+	}
+	need = (size_t)nd + ni + 1;
+	if (need > pf->spcap) {
+		pf->spans = xreallocarray(pf->spans, need, sizeof(*pf->spans));
+		pf->spcap = need;
+	}
+	for (i = 0; i < (size_t)nd; i++) {
+		pf->spans[n].start = dsp[i].start;
+		pf->spans[n].end = dsp[i].end;
+		pf->spans[n].why = detect_type_name(dsp[i].type);
+		pf->spans[n].level = span_level(dsp[i].type);
+		n++;
+	}
+	for (j = 0, i = 0; j < ni; j++) {
+		/* Detector spans are sorted: skip those ending before this one. */
+		while (i < (size_t)nd && dsp[i].end <= pf->idsp[j].start)
+			i++;
+		if (i < (size_t)nd && dsp[i].start < pf->idsp[j].end)
+			continue; /* overlaps a detector span, which wins */
+		pf->spans[n].start = pf->idsp[j].start;
+		pf->spans[n].end = pf->idsp[j].end;
+		pf->spans[n].why = pf->idsp[j].name;
+		pf->spans[n].level = UT_SENS_PERSONAL;
+		n++;
+	}
+	if (ni > 0 && nd > 0)
+		qsort(pf->spans, n, sizeof(*pf->spans), span_cmp);
+	return (int)n;
+}
+
+/*
+ * FOCUS of a denied window (PRIV-P4-1): only the window id, the geometry
+ * and "denied" are kept.  A repeat of the same denied window (its title
+ * changed) is not written again.
+ */
+static int
+emit_denied_focus(struct privacy_filter *pf, const struct ut_event *ev)
+{
+	struct ut_event out;
+	int r;
+
+	if (pf->denied_shown &&
+	    pf->denied_last.u.focus.window == ev->u.focus.window &&
+	    pf->denied_last.u.focus.x == ev->u.focus.x &&
+	    pf->denied_last.u.focus.y == ev->u.focus.y &&
+	    pf->denied_last.u.focus.w == ev->u.focus.w &&
+	    pf->denied_last.u.focus.h == ev->u.focus.h)
+		return 0;
+	memset(&out, 0, sizeof(out));
+	out.seq = ev->seq;
+	out.mono_ns = ev->mono_ns;
+	out.wall_ns = ev->wall_ns;
+	out.xtime = ev->xtime;
+	out.type = UT_EV_FOCUS;
+	out.u.focus.window = ev->u.focus.window;
+	out.u.focus.x = ev->u.focus.x;
+	out.u.focus.y = ev->u.focus.y;
+	out.u.focus.w = ev->u.focus.w;
+	out.u.focus.h = ev->u.focus.h;
+	out.u.focus.denied = 1;
+	out.sensitivity = at_least(ev, UT_SENS_NONE);
+	pf->denied_last = out;
+	pf->denied_shown = true;
+	r = pf->emit(pf->arg, &out);
+	return r < 0 ? r : 0;
+}
+
+/*
+ * FOCUS: detected spans and identities in the title become "[TYPE]".
+ * Level 1 without findings, 3 with personal data only, 4 with a secret
+ * (the record is still written, with the placeholder); at least 3 for a
+ * sensitive application.
  */
 static int
 emit_focus(struct privacy_filter *pf, const struct ut_event *ev)
 {
-	const struct detect_span *sp;
-	struct ut_event out = *ev;
+	const struct pf_span *sp;
+	struct ut_event out;
 	const char *t = ev->u.focus.title;
-	char *dst = out.u.focus.title;
+	char *dst;
 	size_t len = strnlen(t, sizeof(ev->u.focus.title)), pos = 0, w = 0, room;
 	uint8_t lvl = UT_SENS_NONE;
 	char ph[40];
 	int i, n, r;
 
-	n = detect_scan(pf->det, t, len, 0, &sp);
+	if (pf->denied)
+		return emit_denied_focus(pf, ev);
+	pf->denied_shown = false;
+	out = *ev;
+	dst = out.u.focus.title;
+	n = find_spans(pf, t, len, 0);
 	if (n < 0) {
 		/* Fail closed. */
 		snprintf(dst, sizeof(out.u.focus.title), "[REDACTED]");
@@ -215,25 +384,26 @@ emit_focus(struct privacy_filter *pf, const struct ut_event *ev)
 	}
 	if (n == 0)
 		goto out;
+	sp = pf->spans;
 	memset(dst, 0, sizeof(out.u.focus.title));
 	for (i = 0; i < n; i++) {
 		room = sizeof(out.u.focus.title) - 1 - w;
 		w += ut_strlcpy_utf8(dst + w, t + pos, UT_MIN(sp[i].start - pos, room),
 		    room + 1);
-		snprintf(ph, sizeof(ph), "[%s]", detect_type_name(sp[i].type));
+		snprintf(ph, sizeof(ph), "[%s]", sp[i].why);
 		room = sizeof(out.u.focus.title) - 1 - w;
 		if (strlen(ph) <= room) {
 			memcpy(dst + w, ph, strlen(ph));
 			w += strlen(ph);
 		}
 		pos = sp[i].end;
-		lvl = UT_MAX(lvl, span_level(sp[i].type));
+		lvl = UT_MAX(lvl, sp[i].level);
 	}
 	room = sizeof(out.u.focus.title) - 1 - w;
 	w += ut_strlcpy_utf8(dst + w, t + pos, UT_MIN(len - pos, room), room + 1);
 	dst[w] = '\0';
 out:
-	out.sensitivity = at_least(ev, lvl);
+	out.sensitivity = at_least(ev, floor_level(pf, UT_EV_FOCUS, lvl));
 	r = pf->emit(pf->arg, &out);
 	sodium_memzero(&out, sizeof(out));
 	return r < 0 ? r : 0;
@@ -290,14 +460,14 @@ scan_and_mark(struct privacy_filter *pf, const char *text, size_t len,
     const uint32_t *idx, const uint32_t *off, size_t nidx, struct pf_group *grp,
     int32_t *ngrp)
 {
-	const struct detect_span *sp;
+	const struct pf_span *sp;
 	size_t k = 0, first;
 	int i, n;
 
-	n = detect_scan(pf->det, text, len, pf->password ? DETECT_F_PASSWORD : 0,
-	    &sp);
+	n = find_spans(pf, text, len, pf->password ? DETECT_F_PASSWORD : 0);
 	if (n < 0)
 		return n;
+	sp = pf->spans;
 	for (i = 0; i < n; i++) {
 		/* First character ending after the span start. */
 		while (k < nidx && off[k] + pf->chars[idx[k]].len <= sp[i].start)
@@ -307,7 +477,8 @@ scan_and_mark(struct privacy_filter *pf, const char *text, size_t len,
 			k++;
 		if (k == first)
 			continue;
-		grp[*ngrp].type = sp[i].type;
+		grp[*ngrp].why = sp[i].why;
+		grp[*ngrp].level = sp[i].level;
 		grp[*ngrp].count = 0;
 		grp[*ngrp].emitted = false;
 		mark_chars(pf, idx, nidx, first, k - 1, grp, *ngrp);
@@ -383,7 +554,8 @@ release_burst(struct privacy_filter *pf)
 		log_warn("privacy: detectors failed (%s); redacting the burst",
 		    ut_strerror(r));
 		ngrp = 1;
-		grp[0].type = DETECT_GENERIC_SECRET;
+		grp[0].why = detect_type_name(DETECT_GENERIC_SECRET);
+		grp[0].level = UT_SENS_SECRET;
 		grp[0].count = 0;
 		grp[0].emitted = false;
 		for (i = 0; i < pf->nq; i++)
@@ -415,10 +587,10 @@ release_burst(struct privacy_filter *pf)
 		red.wall_ns = ev->wall_ns;
 		red.xtime = ev->xtime;
 		red.type = UT_EV_REDACTED;
-		red.sensitivity = span_level(grp[g].type);
+		red.sensitivity = floor_level(pf, UT_EV_REDACTED, grp[g].level);
 		snprintf(red.u.redacted.what, sizeof(red.u.redacted.what), "keys");
 		snprintf(red.u.redacted.why, sizeof(red.u.redacted.why), "%s",
-		    detect_type_name(grp[g].type));
+		    grp[g].why);
 		red.u.redacted.count = grp[g].count;
 		r = pf->emit(pf->arg, &red);
 		r = r < 0 ? r : 0;
@@ -522,9 +694,115 @@ push_key(struct privacy_filter *pf, const struct ut_event *ev)
 	return 0;
 }
 
+/* Emits the pending run of dropped records, if any (invariant 7). */
+static int
+run_flush(struct privacy_filter *pf)
+{
+	int r = 0;
+
+	if (!pf->run_open)
+		return 0;
+	pf->run_open = false;
+	/* A run of releases only (their presses were counted) leaves nothing. */
+	if (pf->run.u.redacted.count > 0)
+		r = emit_level(pf, &pf->run, UT_SENS_SECRET);
+	sodium_memzero(&pf->run, sizeof(pf->run));
+	return r;
+}
+
+/*
+ * Counts ev, which is dropped, in the run (what, why); a different run is
+ * emitted first, and a new one takes ev's place and seq.
+ */
+static int
+run_add(struct privacy_filter *pf, const struct ut_event *ev, const char *what,
+    const char *why, uint32_t count)
+{
+	int r;
+
+	if (pf->run_open && (strcmp(pf->run.u.redacted.what, what) != 0 ||
+	    strcmp(pf->run.u.redacted.why, why) != 0) && (r = run_flush(pf)) < 0)
+		return r;
+	if (!pf->run_open) {
+		memset(&pf->run, 0, sizeof(pf->run));
+		pf->run.seq = ev->seq;
+		pf->run.mono_ns = ev->mono_ns;
+		pf->run.wall_ns = ev->wall_ns;
+		pf->run.xtime = ev->xtime;
+		pf->run.type = UT_EV_REDACTED;
+		pf->run.sensitivity = UT_SENS_SECRET;
+		snprintf(pf->run.u.redacted.what, sizeof(pf->run.u.redacted.what),
+		    "%s", what);
+		snprintf(pf->run.u.redacted.why, sizeof(pf->run.u.redacted.why),
+		    "%s", why);
+		pf->run_open = true;
+	}
+	pf->run.u.redacted.count += count;
+	pf->run_last_ns = ev->mono_ns;
+	return 0;
+}
+
+/*
+ * Drops ev into a run if it must not be written: secure input redacted by
+ * capture (PRIV-P4-2), keys and text of a denied window, the release of a
+ * dropped press (PRIV-P4-1).  Returns 1 if dropped, 0 if ev goes on, or a
+ * negative code.
+ */
+static int
+route_dropped(struct privacy_filter *pf, const struct ut_event *ev)
+{
+	uint8_t kc;
+	int r;
+
+	switch (ev->type) {
+	case UT_EV_REDACTED:
+		if (strcmp(ev->u.redacted.what, "keys") != 0)
+			return 0;
+		/* Secure input began: the burst before it is not part of it. */
+		if ((r = release_burst(pf)) < 0)
+			return r;
+		r = run_add(pf, ev, "keys", ev->u.redacted.why, ev->u.redacted.count);
+		return r < 0 ? r : 1;
+	case UT_EV_KEY:
+		kc = ev->u.key.keycode;
+		if (pf->denied) {
+			r = run_add(pf, ev, "keys", "denied-app", ev->u.key.down ? 1 : 0);
+			pf->key_dropped[kc] = ev->u.key.down;
+			return r < 0 ? r : 1;
+		}
+		if (!ev->u.key.down && pf->key_dropped[kc]) {
+			pf->key_dropped[kc] = false;
+			return 1;
+		}
+		if (ev->u.key.down)
+			pf->key_dropped[kc] = false;
+		return 0;
+	case UT_EV_TEXT:
+		if (!pf->denied)
+			return 0;
+		r = run_add(pf, ev, "text", "denied-app", 1);
+		return r < 0 ? r : 1;
+	default:
+		return 0;
+	}
+}
+
+/* The focused window is denied or sensitive by the policy (FOCUS record). */
+static void
+focus_state(struct privacy_filter *pf, const struct ut_event *ev)
+{
+	const struct policy *p = pf->policy;
+
+	pf->denied = p != NULL && (policy_app_denied(p, ev->u.focus.app,
+	    ev->u.focus.instance) || policy_title_denied(p, ev->u.focus.title));
+	pf->sensitive = p != NULL && !pf->denied &&
+	    policy_app_sensitive(p, ev->u.focus.app, ev->u.focus.instance);
+}
+
 int
 privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 {
+	bool was_denied, was_sensitive;
 	int r;
 
 	if (pf == NULL || ev == NULL)
@@ -533,11 +811,32 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 	if (pf->open && ev->mono_ns > pf->last_key_ns + pf->gap_ns &&
 	    (r = release_burst(pf)) < 0)
 		return r;
+	if ((r = route_dropped(pf, ev)) != 0)
+		return r < 0 ? r : 0;
+	if ((r = run_flush(pf)) < 0)
+		return r;
 	switch (ev->type) {
 	case UT_EV_KEY:
 		return push_key(pf, ev);
-	case UT_EV_BUTTON:
 	case UT_EV_FOCUS:
+		/*
+		 * A new title of the same window ("*" when an editor's
+		 * document is modified) does not split what is being typed,
+		 * unless it makes the window denied or sensitive.
+		 */
+		was_denied = pf->denied;
+		was_sensitive = pf->sensitive;
+		focus_state(pf, ev);
+		if (pf->open && ev->u.focus.window == pf->focus_window &&
+		    pf->denied == was_denied && pf->sensitive == was_sensitive)
+			break;
+		pf->denied = was_denied;
+		pf->sensitive = was_sensitive;
+		if ((r = release_burst(pf)) < 0)
+			return r;
+		focus_state(pf, ev);
+		break;
+	case UT_EV_BUTTON:
 	case UT_EV_PAUSE:
 	case UT_EV_END:
 		if (ev->type != UT_EV_BUTTON || ev->u.button.down) {
@@ -548,6 +847,8 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 	default:
 		break;
 	}
+	if (ev->type == UT_EV_FOCUS)
+		pf->focus_window = ev->u.focus.window;
 	if (!pf->open)
 		return emit_pass(pf, ev);
 	pf->textkey[enqueue(pf, ev)] = 0;
@@ -563,15 +864,29 @@ privacy_filter_tick(struct privacy_filter *pf, uint64_t now_mono_ns)
 		return UT_EINVAL;
 	if (pf->open && now_mono_ns > pf->last_key_ns + pf->gap_ns)
 		return release_burst(pf);
+	if (pf->run_open && now_mono_ns > pf->run_last_ns + pf->gap_ns)
+		return run_flush(pf);
 	return 0;
 }
 
 int
 privacy_filter_flush(struct privacy_filter *pf)
 {
+	int r;
+
 	if (pf == NULL)
 		return UT_EINVAL;
-	return release_burst(pf);
+	r = release_burst(pf);
+	if (r == 0)
+		r = run_flush(pf);
+	return r;
+}
+
+void
+privacy_filter_set_policy(struct privacy_filter *pf, const struct policy *p)
+{
+	if (pf != NULL)
+		pf->policy = p;
 }
 
 int

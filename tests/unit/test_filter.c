@@ -1,10 +1,13 @@
 /*
  * test_filter.c - the privacy filter: key-log consistency (PRIV-P5-1),
- * order, BackSpace, bursts and their ends, titles, levels, caps.
+ * order, BackSpace, bursts and their ends, titles, levels, caps; denied
+ * windows (PRIV-P4-1), secure-input runs (PRIV-P4-2), sensitive
+ * applications and identities (PRIV-P5-2).
  */
 #include <string.h>
 
 #include "usetrace/err.h"
+#include "usetrace/policy.h"
 #include "usetrace/privacy.h"
 #include "t.h"
 
@@ -22,6 +25,19 @@ collect(void *arg, const struct ut_event *ev)
 	T_ASSERT(NOUT < MAXOUT);
 	OUT[NOUT++] = *ev;
 	return 0;
+}
+
+static struct privacy_filter *
+mk_opts(const struct privacy_filter_opts *o)
+{
+	struct privacy_filter *pf;
+
+	NOUT = 0;
+	SEQ = 1;
+	NOW = 1000 * MS;
+	pf = privacy_filter_create(o, collect, NULL);
+	T_ASSERT(pf != NULL);
+	return pf;
 }
 
 static struct privacy_filter *
@@ -280,7 +296,7 @@ test_filter_password_flag(void)
 }
 
 static void
-focus(struct privacy_filter *pf, const char *title)
+focus_app(struct privacy_filter *pf, const char *app, const char *title)
 {
 	struct ut_event ev;
 
@@ -288,9 +304,31 @@ focus(struct privacy_filter *pf, const char *title)
 	ev.seq = SEQ++;
 	ev.mono_ns = NOW;
 	ev.type = UT_EV_FOCUS;
-	snprintf(ev.u.focus.app, sizeof(ev.u.focus.app), "Thunderbird");
+	ev.u.focus.window = 0x400000u + (unsigned char)app[0]; /* one per app */
+	ev.u.focus.pid = 4242;
+	ev.u.focus.x = 10;
+	ev.u.focus.w = 640;
+	ev.u.focus.h = 480;
+	snprintf(ev.u.focus.app, sizeof(ev.u.focus.app), "%s", app);
+	snprintf(ev.u.focus.instance, sizeof(ev.u.focus.instance), "%s", app);
 	snprintf(ev.u.focus.title, sizeof(ev.u.focus.title), "%s", title);
 	T_ASSERT_EQ(privacy_filter_push(pf, &ev), 0);
+}
+
+static void
+focus(struct privacy_filter *pf, const char *title)
+{
+	focus_app(pf, "Thunderbird", title);
+}
+
+static size_t
+count_type(uint8_t type)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < NOUT; i++)
+		n += OUT[i].type == type;
+	return n;
 }
 
 static void
@@ -310,10 +348,24 @@ test_filter_title_placeholders(void)
 	T_ASSERT_EQ(OUT[2].sensitivity, UT_SENS_NONE);
 	/* A focus change ends a burst first. */
 	type_str(pf, "ab");
-	focus(pf, "Terminal");
+	focus_app(pf, "XTerm", "Terminal");
 	T_ASSERT_EQ(NOUT, 3 + 4 + 1);
 	T_ASSERT_EQ(OUT[7].type, UT_EV_FOCUS);
 	assert_ordered();
+	privacy_filter_destroy(pf);
+
+	/* A new title of the same window does not split a card number. */
+	pf = mk(0);
+	focus(pf, "Untitled 1 - Mousepad");
+	type_str(pf, "card 4111 1111 1");
+	focus(pf, "*Untitled 1 - Mousepad");
+	T_ASSERT_EQ(NOUT, 1);
+	type_str(pf, "111 1111 ok");
+	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
+	assert_no_digit_keys();
+	assert_ordered();
+	T_ASSERT_EQ(find_redacted("CREDIT_CARD")->u.redacted.count, 19);
+	T_ASSERT_EQ(count_type(UT_EV_FOCUS), 2);
 	privacy_filter_destroy(pf);
 }
 
@@ -334,7 +386,212 @@ test_filter_cap_releases(void)
 	T_ASSERT(privacy_filter_create(NULL, NULL, NULL) == NULL);
 }
 
+static struct policy *
+mk_policy(void)
+{
+	static const char y[] = "version: 1\ncollect: [keys, text, apps, titles]\n"
+	    "applications:\n  deny: [keepassxc, \"pinentry*\"]\n"
+	    "  sensitive: [thunderbird]\n"
+	    "titles:\n  deny: [\"*Online Banking*\"]\n";
+	struct policy *p = NULL;
+	char err[256];
+
+	if (policy_parse(y, strlen(y), &p, err, sizeof(err)) != 0)
+		T_FAIL("policy: %s", err);
+	return p;
+}
+
+static void
+test_filter_denied_app(void)
+{
+	struct policy *p = mk_policy();
+	struct privacy_filter_opts o = { .policy = p };
+	struct privacy_filter *pf = mk_opts(&o);
+	const struct ut_event *r;
+	size_t i;
+
+	focus_app(pf, "KeePassXC", "Passwords.kdbx - KeePassXC");
+	T_ASSERT_EQ(NOUT, 1);
+	T_ASSERT_EQ(OUT[0].type, UT_EV_FOCUS);
+	T_ASSERT_EQ(OUT[0].u.focus.denied, 1);
+	T_ASSERT_STREQ(OUT[0].u.focus.app, "");
+	T_ASSERT_STREQ(OUT[0].u.focus.instance, "");
+	T_ASSERT_STREQ(OUT[0].u.focus.title, "");
+	T_ASSERT_EQ(OUT[0].u.focus.pid, 0);
+	T_ASSERT_EQ(OUT[0].u.focus.window, 0x400000 + 'K');
+	T_ASSERT_EQ(OUT[0].u.focus.w, 640);
+	/* A title change in the same denied window writes nothing. */
+	focus_app(pf, "KeePassXC", "Other.kdbx - KeePassXC");
+	T_ASSERT_EQ(NOUT, 1);
+	type_str(pf, "hunter2");
+	key(pf, 0xffe3, NULL, 1); /* Control_L held ... */
+	motion(pf);               /* ... a motion ends the run */
+	key(pf, 'v', "v", 1);     /* still held across the focus change */
+	focus_app(pf, "XTerm", "xterm");
+	key(pf, 'v', NULL, 0);    /* its release is dropped too */
+	key(pf, 0xffe3, NULL, 0);
+	type_str(pf, "ok");
+	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
+	assert_ordered();
+	r = find_redacted("denied-app");
+	T_ASSERT(r != NULL);
+	T_ASSERT_STREQ(r->u.redacted.what, "keys");
+	T_ASSERT_EQ(r->u.redacted.count, 8); /* 7 letters and Control */
+	T_ASSERT_EQ(r->sensitivity, UT_SENS_SECRET);
+	T_ASSERT_EQ(count_type(UT_EV_REDACTED), 2);
+	for (i = 0; i < NOUT; i++) {
+		if (OUT[i].type != UT_EV_KEY)
+			continue;
+		T_ASSERT(strchr("ok", OUT[i].u.key.name[0]) != NULL);
+	}
+	T_ASSERT_EQ(count_type(UT_EV_KEY), 4);
+	T_ASSERT_EQ(count_type(UT_EV_MOTION), 1);
+	privacy_filter_destroy(pf);
+
+	/* A denied title (the application itself is allowed). */
+	pf = mk_opts(&o);
+	focus_app(pf, "Firefox", "Online Banking - Mozilla Firefox");
+	type_str(pf, "1234");
+	T_ASSERT_EQ(privacy_filter_tick(pf, NOW + 2000 * MS), 0);
+	T_ASSERT_EQ(OUT[0].u.focus.denied, 1);
+	T_ASSERT_STREQ(OUT[0].u.focus.title, "");
+	T_ASSERT_EQ(count_type(UT_EV_KEY), 0);
+	T_ASSERT_EQ(find_redacted("denied-app")->u.redacted.count, 4);
+	T_ASSERT_EQ(NOUT, 2);
+	privacy_filter_destroy(pf);
+	policy_destroy(p);
+}
+
+/* Keys that capture replaced (secure input) are merged into runs. */
+static void
+secure_key(struct privacy_filter *pf, const char *why)
+{
+	struct ut_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = SEQ++;
+	ev.mono_ns = NOW;
+	NOW += 30 * MS;
+	ev.type = UT_EV_REDACTED;
+	ev.sensitivity = UT_SENS_SECRET;
+	snprintf(ev.u.redacted.what, sizeof(ev.u.redacted.what), "keys");
+	snprintf(ev.u.redacted.why, sizeof(ev.u.redacted.why), "%s", why);
+	ev.u.redacted.count = 1;
+	T_ASSERT_EQ(privacy_filter_push(pf, &ev), 0);
+}
+
+static void
+test_filter_secure_runs(void)
+{
+	struct privacy_filter *pf = mk(0);
+	int i;
+
+	type_str(pf, "user");
+	for (i = 0; i < 6; i++)
+		secure_key(pf, "password-field");
+	T_ASSERT_EQ(NOUT, 8); /* the burst before it was released */
+	for (i = 0; i < 3; i++)
+		secure_key(pf, "keyboard-grab");
+	T_ASSERT_EQ(NOUT, 9);
+	T_ASSERT_EQ(OUT[8].u.redacted.count, 6);
+	T_ASSERT_STREQ(OUT[8].u.redacted.why, "password-field");
+	T_ASSERT_EQ(OUT[8].seq, 9);
+	T_ASSERT_EQ(OUT[8].sensitivity, UT_SENS_SECRET);
+	/* A tick after the gap emits the open run. */
+	T_ASSERT_EQ(privacy_filter_tick(pf, NOW + 2000 * MS), 0);
+	T_ASSERT_EQ(NOUT, 10);
+	T_ASSERT_EQ(OUT[9].u.redacted.count, 3);
+	T_ASSERT_STREQ(OUT[9].u.redacted.why, "keyboard-grab");
+	assert_ordered();
+	privacy_filter_destroy(pf);
+}
+
+static void
+test_filter_sensitive_app(void)
+{
+	struct policy *p = mk_policy();
+	struct privacy_filter_opts o = { .policy = p };
+	struct privacy_filter *pf = mk_opts(&o);
+	size_t i;
+
+	focus_app(pf, "Thunderbird", "Inbox");
+	type_str(pf, "hi");
+	motion(pf);
+	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
+	T_ASSERT_EQ(OUT[0].sensitivity, UT_SENS_PERSONAL);
+	for (i = 0; i < NOUT; i++) {
+		if (OUT[i].type == UT_EV_KEY)
+			T_ASSERT_EQ(OUT[i].sensitivity, UT_SENS_PERSONAL);
+		if (OUT[i].type == UT_EV_MOTION)
+			T_ASSERT_EQ(OUT[i].sensitivity, UT_SENS_NONE);
+	}
+	T_ASSERT_EQ(count_type(UT_EV_KEY), 4);
+	/* Another application: back to the usual levels. */
+	focus_app(pf, "Mousepad", "notes");
+	type_str(pf, "x");
+	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
+	T_ASSERT_EQ(OUT[NOUT - 1].sensitivity, UT_SENS_CONTENT);
+	T_ASSERT_EQ(OUT[NOUT - 3].sensitivity, UT_SENS_NONE);
+	privacy_filter_destroy(pf);
+	policy_destroy(p);
+}
+
+static void
+test_filter_identities(void)
+{
+	struct privacy_identity id;
+	struct privacy_filter_opts o = { .identity = &id };
+	struct privacy_filter *pf;
+	char kept[64];
+	size_t i, k;
+
+	memset(&id, 0, sizeof(id));
+	snprintf(id.user, sizeof(id.user), "alice");
+	snprintf(id.name, sizeof(id.name), "Alice Liddell");
+	snprintf(id.host, sizeof(id.host), "wonder.example.org");
+	snprintf(id.home, sizeof(id.home), "/home/alice/");
+	pf = mk_opts(&o);
+	memset(&id, 0, sizeof(id)); /* copied by create */
+	focus(pf, "alice@wonder:~/src");
+	T_ASSERT_STREQ(OUT[0].u.focus.title, "[USER]@[HOST]:~/src");
+	T_ASSERT_EQ(OUT[0].sensitivity, UT_SENS_PERSONAL);
+	focus(pf, "vim /home/alice/notes.txt (ALICE) - wonder.example.org");
+	T_ASSERT_STREQ(OUT[1].u.focus.title, "vim [HOME]/notes.txt ([USER]) - [HOST]");
+	focus(pf, "Alice Liddell - malice and alices in /home/alicex");
+	T_ASSERT_STREQ(OUT[2].u.focus.title,
+	    "[NAME] - malice and alices in /home/alicex");
+	focus(pf, "Mail to alice@example.com");
+	T_ASSERT_STREQ(OUT[3].u.focus.title, "Mail to [EMAIL]"); /* detector wins */
+	focus(pf, "Terminal");
+	T_ASSERT_STREQ(OUT[4].u.focus.title, "Terminal");
+	T_ASSERT_EQ(NOUT, 5);
+
+	/* Typed: keys of an identity are redacted like a detector span. */
+	type_str(pf, "cd /home/alice/src; ssh alice@wonder ok");
+	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
+	T_ASSERT_EQ(find_redacted("HOME")->u.redacted.count, 11);
+	T_ASSERT_EQ(find_redacted("HOME")->sensitivity, UT_SENS_PERSONAL);
+	T_ASSERT_EQ(count_type(UT_EV_REDACTED), 3);
+	T_ASSERT_EQ(find_redacted("USER")->u.redacted.count, 5);
+	T_ASSERT_EQ(find_redacted("HOST")->u.redacted.count, 6);
+	for (i = 0, k = 0; i < NOUT && k < sizeof(kept) - 1; i++)
+		if (OUT[i].type == UT_EV_KEY && OUT[i].u.key.down)
+			kept[k++] = OUT[i].u.key.text[0];
+	kept[k] = '\0';
+	T_ASSERT_STREQ(kept, "cd /src; ssh @ ok");
+	assert_ordered();
+	privacy_filter_destroy(pf);
+
+	/* privacy_identity_default() finds the real user. */
+	T_ASSERT(privacy_identity_default(&id) == 0);
+	T_ASSERT(id.user[0] != '\0');
+	T_ASSERT(id.home[0] == '/');
+	T_ASSERT(id.host[0] != '\0');
+}
+
 T_LIST(T_CASE(test_filter_card_leaves_no_key), T_CASE(test_filter_backspace),
     T_CASE(test_filter_holds_other_records_in_order), T_CASE(test_filter_burst_ends),
     T_CASE(test_filter_late_release_dropped), T_CASE(test_filter_password_flag),
-    T_CASE(test_filter_title_placeholders), T_CASE(test_filter_cap_releases))
+    T_CASE(test_filter_title_placeholders), T_CASE(test_filter_cap_releases),
+    T_CASE(test_filter_denied_app), T_CASE(test_filter_secure_runs),
+    T_CASE(test_filter_sensitive_app), T_CASE(test_filter_identities))

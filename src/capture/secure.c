@@ -1,0 +1,647 @@
+/*
+ * secure.c - secure input: keys typed into a password field or under a
+ * keyboard grab of a secure prompt never leave capture (PRIV-P4-2).
+ *
+ * Every key record passes cap__secure_key() just before it is emitted.  If
+ * the key goes to secure input, the KEY record is not emitted: a press
+ * becomes a content-free REDACTED record (what "keys", why
+ * "keyboard-grab", "secure-prompt" or "password-field", count 1, level 4),
+ * and its release, whenever it comes, nothing.  The privacy filter merges
+ * consecutive REDACTED records into one per run.  Deciding here, rather
+ * than flagging records for the filter, means secure keys never exist in
+ * any record at all.
+ *
+ * Three sources, any one of which makes a key secure:
+ *
+ *  (a) Keyboard grabs.  A connection of our own (so its event masks never
+ *      clash with focus.c's) selects FocusChangeMask on the root and every
+ *      top-level window, and SubstructureNotifyMask on the root to follow
+ *      new top-levels.  FocusIn with mode NotifyGrab names the window that
+ *      took a grab; if it is a secure prompt (WM_CLASS in prompt_classes[]:
+ *      pinentry, gcr-prompter, polkit agents, ssh-askpass, screen lockers)
+ *      or a full-screen override-redirect window (a locker), or the grab
+ *      window is the root while such a window is mapped, input is secure
+ *      until NotifyUngrab, a FocusIn with mode NotifyNormal (focus changes
+ *      during a grab are reported as NotifyWhileGrabbed, so a Normal one
+ *      proves the grab is over) or the grab window goes away.  RECORD
+ *      still sees keys during a grab; they are dropped here.
+ *  (b) A secure prompt is the focused window (it may have grabbed the
+ *      keyboard while already focused, which produces no focus event).
+ *  (c) AT-SPI: the focused accessible has the role password text and
+ *      belongs to the process of the focused window.  A thread of its own
+ *      runs libatspi's GLib main loop, listens to
+ *      object:state-changed:focused and publishes the role, the process id
+ *      and a generation counter (struct at_state).  After the focused
+ *      window changed (or after Tab, which moves focus inside a window)
+ *      the next key waits until AT-SPI reported a focus change or 200 ms
+ *      passed, so the first keys typed into a new password field are not
+ *      decided on stale state.
+ *
+ * Ordering: keys come on the RECORD connection, focus events on ours.
+ * The X server queues a client's events in the order it generates them and
+ * flushes every client's output before it waits again, so once a key's
+ * RECORD data has reached us, every event generated before the key (a
+ * FocusIn of a grab, a PropertyNotify of a focus change) is already in our
+ * sockets: a non-blocking read (XEventsQueued QueuedAfterReading), no round
+ * trip, brings it in, and we handle it before deciding on the key.  Events
+ * generated after the key may be handled too; for a grab that only errs on
+ * the safe side.  For the same reason the FOCUS records of window changes
+ * the server made before the key (PropertyNotify time <= key time) are
+ * emitted before it (focus_before_key), so the privacy filter judges each
+ * key by the window that really had the focus.
+ *
+ * When there is no D-Bus session bus or no accessibility bus, (c) is off
+ * and this is logged once; (a) and (b) work regardless.  Nothing here logs
+ * or records key content, window titles or accessible names.
+ *
+ * Invariants:
+ *  (1) While secure, no KEY record is emitted (presses become REDACTED).
+ *  (2) The release of a press that was not emitted is never emitted.
+ *  (3) The AT-SPI thread only writes at_state; capture only reads it.
+ */
+#include <fnmatch.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <X11/Xutil.h>
+#include <sodium.h>
+
+#include "usetrace/err.h"
+#include "usetrace/log.h"
+#include "usetrace/util.h"
+#include "capture_int.h"
+
+#if defined(__has_include)
+#if __has_include(<atspi/atspi.h>)
+#define HAVE_ATSPI 1
+#endif
+#endif
+
+#ifdef HAVE_ATSPI
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#include <atspi/atspi.h>
+#pragma GCC diagnostic pop
+#endif
+
+#define SECURE_HOLD_NS (200ull * 1000000ull)
+#define KS_TAB 0xff09u
+#define KS_ISO_LEFT_TAB 0xfe20u
+
+/* WM_CLASS (class or instance, case-insensitive) of secure prompts. */
+static const char *const prompt_classes[] = {
+	"pinentry*", "gcr-prompter*", "gnome-keyring-prompt*", "*polkit*",
+	"*askpass*", "*screensaver*", "*screenlocker*", "*light-locker*",
+	"i3lock*", "xsecurelock*", "slock", "xlock*", "xtrlock", "physlock",
+};
+
+/* Published by the AT-SPI thread (invariant 3). */
+struct at_state {
+	atomic_int live;		/* listening for focus events */
+	atomic_int password;		/* focused accessible is a password field */
+	atomic_uint pid;		/* its process, 0 unknown */
+	atomic_ullong gen;		/* focus events seen */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;		/* broadcast on every gen change */
+};
+
+static struct at_state at = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
+
+struct cap_secure {
+	Display *dpy;		/* our own connection */
+	bool lost;		/* its IO failed: do not touch it again */
+	Window root;
+	int screen_w, screen_h;
+
+	/* (a) keyboard grab */
+	bool grab;
+	Window grab_win;
+
+	/* (b) focused secure prompt, cached per focus window */
+	Window focus_win;
+	bool focus_prompt;
+
+	/* (c) AT-SPI hold after a focus change */
+	Window at_win;		/* focused window last seen */
+	uint64_t at_since;	/* when the hold started, 0: none */
+	unsigned long long at_gen0;
+
+	uint8_t dropped[256];	/* keycode -> its press was not emitted */
+	uint64_t replaced;
+};
+
+static void
+on_sec_io_exit(Display *d, void *arg)
+{
+	struct cap_secure *s = arg;
+
+	(void)d;
+	s->lost = true;
+}
+
+static bool
+class_is_prompt(const char *s)
+{
+	size_t i;
+
+	if (s == NULL || *s == '\0')
+		return false;
+	for (i = 0; i < sizeof(prompt_classes) / sizeof(prompt_classes[0]); i++)
+		if (fnmatch(prompt_classes[i], s, FNM_CASEFOLD) == 0)
+			return true;
+	return false;
+}
+
+/* w or one of its descendants (a WM frame's client) is a secure prompt. */
+static bool
+window_is_prompt(struct cap_secure *s, Window w, int depth)
+{
+	XClassHint ch = { NULL, NULL };
+	Window rootw, parent, *kids = NULL;
+	unsigned int nk, i;
+	bool yes = false;
+
+	if (w == None || w == PointerRoot)
+		return false;
+	if (XGetClassHint(s->dpy, w, &ch)) {
+		yes = class_is_prompt(ch.res_class) || class_is_prompt(ch.res_name);
+		XFree(ch.res_class);
+		XFree(ch.res_name);
+		return yes;
+	}
+	if (depth <= 0 || !XQueryTree(s->dpy, w, &rootw, &parent, &kids, &nk))
+		return false;
+	for (i = 0; i < nk && !yes; i++)
+		yes = window_is_prompt(s, kids[i], depth - 1);
+	if (kids != NULL)
+		XFree(kids);
+	return yes;
+}
+
+/* A mapped override-redirect window covering the whole screen (a locker). */
+static bool
+window_is_locker(struct cap_secure *s, Window w)
+{
+	XWindowAttributes wa;
+
+	if (!XGetWindowAttributes(s->dpy, w, &wa))
+		return false;
+	return wa.override_redirect && wa.map_state == IsViewable &&
+	    wa.x <= 0 && wa.y <= 0 && wa.x + wa.width >= s->screen_w &&
+	    wa.y + wa.height >= s->screen_h;
+}
+
+static bool
+any_locker(struct cap_secure *s)
+{
+	Window rootw, parent, *kids = NULL;
+	unsigned int nk, i;
+	bool yes = false;
+
+	if (!XQueryTree(s->dpy, s->root, &rootw, &parent, &kids, &nk))
+		return false;
+	for (i = nk; i-- > 0 && !yes;) /* top of the stack first */
+		yes = window_is_locker(s, kids[i]);
+	if (kids != NULL)
+		XFree(kids);
+	return yes;
+}
+
+static void
+grab_began(struct cap_secure *s, Window w)
+{
+	bool secure;
+
+	if (w == s->root)
+		secure = any_locker(s);
+	else
+		secure = window_is_prompt(s, w, 3) || window_is_locker(s, w);
+	s->grab = secure;
+	s->grab_win = secure ? w : None;
+}
+
+/* (c): the next key waits for an AT-SPI focus event (or the hold time). */
+static void
+at_hold(struct cap_secure *s)
+{
+	if (!atomic_load(&at.live))
+		return;
+	s->at_since = ut_now_mono_ns();
+	s->at_gen0 = atomic_load(&at.gen);
+}
+
+static void
+handle_event(struct cap_secure *s, XEvent *e)
+{
+	switch (e->type) {
+	case CreateNotify:
+		if (e->xcreatewindow.parent == s->root)
+			XSelectInput(s->dpy, e->xcreatewindow.window, FocusChangeMask);
+		break;
+	case DestroyNotify:
+		/* An unviewable grab window releases the grab. */
+		if (e->xdestroywindow.window == s->grab_win)
+			s->grab = false;
+		break;
+	case UnmapNotify:
+		if (e->xunmap.window == s->grab_win)
+			s->grab = false;
+		break;
+	case FocusIn:
+		if (e->xfocus.mode == NotifyGrab)
+			grab_began(s, e->xfocus.window);
+		else if (e->xfocus.mode == NotifyUngrab ||
+		    e->xfocus.mode == NotifyNormal)
+			s->grab = false;
+		/* (c): the focus moved; hold keys until AT-SPI has spoken. */
+		if (e->xfocus.mode == NotifyNormal ||
+		    e->xfocus.mode == NotifyWhileGrabbed)
+			at_hold(s);
+		break;
+	case FocusOut:
+		if (e->xfocus.mode == NotifyUngrab)
+			s->grab = false;
+		break;
+	default:
+		break;
+	}
+}
+
+/* Brings the grab state up to the key being decided (see "Ordering"). */
+static void
+sync_state(struct cap_secure *s)
+{
+	XEvent e;
+
+	while (!s->lost && XEventsQueued(s->dpy, QueuedAfterReading) > 0) {
+		XNextEvent(s->dpy, &e);
+		handle_event(s, &e);
+	}
+}
+
+/* (b): is the focused window (or the top-level holding it) a prompt? */
+static bool
+focus_is_prompt(struct cap_secure *s, Window f)
+{
+	Window w = f, rootw, parent, *kids = NULL;
+	unsigned int nk;
+
+	if (f == s->focus_win)
+		return s->focus_prompt;
+	s->focus_win = f;
+	s->focus_prompt = false;
+	if (f == None || f == PointerRoot)
+		return false;
+	/* Walk up to the root's child; the prompt class is on a client. */
+	for (;;) {
+		if (window_is_prompt(s, w, 0)) {
+			s->focus_prompt = true;
+			break;
+		}
+		if (!XQueryTree(s->dpy, w, &rootw, &parent, &kids, &nk))
+			break;
+		if (kids != NULL)
+			XFree(kids);
+		if (parent == rootw || parent == None) {
+			s->focus_prompt = window_is_prompt(s, w, 3);
+			break;
+		}
+		w = parent;
+	}
+	return s->focus_prompt;
+}
+
+#ifdef HAVE_ATSPI
+static AtspiAccessible *at_last; /* AT-SPI thread only */
+
+static void
+at_publish(int password, unsigned pid)
+{
+	pthread_mutex_lock(&at.mu);
+	atomic_store(&at.password, password);
+	atomic_store(&at.pid, pid);
+	atomic_fetch_add(&at.gen, 1);
+	pthread_cond_broadcast(&at.cv);
+	pthread_mutex_unlock(&at.mu);
+}
+
+static void
+on_focus_event(AtspiEvent *ev, void *arg)
+{
+	GError *err = NULL;
+	AtspiRole role;
+	unsigned pid;
+
+	(void)arg;
+	if (ev == NULL || ev->source == NULL)
+		goto out;
+	if (ev->detail1 == 0) {
+		/*
+		 * Focus left our accessible.  Not a new generation: a hold
+		 * waits for the accessible that gets the focus.
+		 */
+		if (ev->source == at_last)
+			atomic_store(&at.password, 0);
+		goto out;
+	}
+	role = atspi_accessible_get_role(ev->source, &err);
+	if (err != NULL) {
+		g_clear_error(&err);
+		role = ATSPI_ROLE_INVALID;
+	}
+	pid = atspi_accessible_get_process_id(ev->source, &err);
+	if (err != NULL) {
+		g_clear_error(&err);
+		pid = 0;
+	}
+	if (at_last != NULL)
+		g_object_unref(at_last);
+	at_last = g_object_ref(ev->source);
+	/* PRIV-P4-2: the role is all we read; never names or text. */
+	at_publish(role == ATSPI_ROLE_PASSWORD_TEXT, pid);
+out:
+	if (ev != NULL)
+		g_boxed_free(ATSPI_TYPE_EVENT, ev);
+}
+
+static void *
+at_thread(void *arg)
+{
+	AtspiEventListener *l;
+	GError *err = NULL;
+
+	(void)arg;
+	if (atspi_init() > 1) {
+		log_warn("secure input: no accessibility bus; password fields are "
+		    "not detected (keyboard grabs still are)");
+		return NULL;
+	}
+	l = atspi_event_listener_new(on_focus_event, NULL, NULL);
+	if (l == NULL || !atspi_event_listener_register(l,
+	    "object:state-changed:focused", &err)) {
+		log_warn("secure input: cannot listen to accessibility events; "
+		    "password fields are not detected");
+		g_clear_error(&err);
+		return NULL;
+	}
+	atomic_store(&at.live, 1);
+	log_info("secure input: watching password fields (AT-SPI)");
+	atspi_event_main(); /* for the life of the process */
+	return NULL;
+}
+
+static bool
+have_session_bus(void)
+{
+	const char *a = getenv("DBUS_SESSION_BUS_ADDRESS");
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char path[512];
+	struct stat st;
+
+	if (a != NULL && *a != '\0')
+		return true;
+	/* No autolaunch: it would leave a bus daemon behind. */
+	if (rt == NULL || *rt == '\0')
+		return false;
+	snprintf(path, sizeof(path), "%s/bus", rt);
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void
+at_start_once(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (getenv("USETRACE_NO_ATSPI") != NULL) {
+		log_info("secure input: AT-SPI turned off (USETRACE_NO_ATSPI)");
+		return;
+	}
+	if (!have_session_bus()) {
+		log_warn("secure input: no D-Bus session bus; password fields are "
+		    "not detected (keyboard grabs still are)");
+		return;
+	}
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, at_thread, NULL) != 0)
+		log_warn("secure input: cannot start the AT-SPI thread");
+	pthread_attr_destroy(&a);
+}
+#else
+static void
+at_start_once(void)
+{
+	log_warn("secure input: built without libatspi; password fields are not "
+	    "detected (keyboard grabs still are)");
+}
+#endif
+
+/*
+ * (c): the focused accessible is a password field of the focused window's
+ * process (any process when the pid is unknown: fail closed).  During a
+ * hold (a focus change), first waits until AT-SPI reported a newly focused
+ * accessible or SECURE_HOLD_NS passed since the change.
+ */
+static bool
+at_password(struct cap *c, struct cap_secure *s, const struct ut_event *key)
+{
+	uint32_t pid = c->last_focus.u.focus.pid;
+	uint64_t now, deadline;
+	unsigned apid;
+	struct timespec ts;
+
+	if (!atomic_load(&at.live))
+		return false;
+	/* A focus change we saw no FocusIn for (window not selected yet). */
+	if (c->active != s->at_win) {
+		s->at_win = c->active;
+		if (s->at_since == 0)
+			at_hold(s);
+	}
+	if (s->at_since != 0) {
+		deadline = s->at_since + SECURE_HOLD_NS;
+		pthread_mutex_lock(&at.mu);
+		while (atomic_load(&at.gen) == s->at_gen0 &&
+		    (now = ut_now_mono_ns()) < deadline) {
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_nsec += (long)UT_MIN(deadline - now, 20000000ull);
+			if (ts.tv_nsec >= 1000000000L) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000L;
+			}
+			pthread_cond_timedwait(&at.cv, &at.mu, &ts);
+		}
+		pthread_mutex_unlock(&at.mu);
+		s->at_since = 0;
+	}
+	/* Tab may move the focus inside the window: hold the next key. */
+	if (key->u.key.down && (key->u.key.keysym == KS_TAB ||
+	    key->u.key.keysym == KS_ISO_LEFT_TAB))
+		at_hold(s);
+	apid = atomic_load(&at.pid);
+	return atomic_load(&at.password) && (pid == 0 || apid == 0 || apid == pid);
+}
+
+int
+cap__secure_init(struct cap *c, const char *dpyname)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	struct cap_secure *s = xcalloc(1, sizeof(*s));
+	Window rootw, parent, *kids = NULL;
+	XWindowAttributes wa;
+	unsigned int nk, i;
+
+	c->secure = s;
+	pthread_once(&once, at_start_once);
+	s->dpy = XOpenDisplay(dpyname);
+	if (s->dpy == NULL) {
+		c->secure = NULL;
+		free(s);
+		return UT_EX11;
+	}
+	XSetIOErrorExitHandler(s->dpy, on_sec_io_exit, s);
+	s->root = DefaultRootWindow(s->dpy);
+	s->screen_w = DisplayWidth(s->dpy, DefaultScreen(s->dpy));
+	s->screen_h = DisplayHeight(s->dpy, DefaultScreen(s->dpy));
+	/* Select first, then list: no top-level is missed in between. */
+	XSelectInput(s->dpy, s->root, SubstructureNotifyMask | FocusChangeMask);
+	if (XQueryTree(s->dpy, s->root, &rootw, &parent, &kids, &nk)) {
+		for (i = 0; i < nk; i++)
+			XSelectInput(s->dpy, kids[i], FocusChangeMask);
+		if (kids != NULL)
+			XFree(kids);
+	}
+	XSync(s->dpy, False);
+	/* A grab already in force (a locker up before we started). */
+	if (XGetWindowAttributes(s->dpy, s->root, &wa) && any_locker(s)) {
+		s->grab = true;
+		s->grab_win = s->root;
+	}
+	return 0;
+}
+
+/* Called in a hunk of the capture loop: keeps our queue short. */
+void
+cap__secure_poll(struct cap *c)
+{
+	struct cap_secure *s = c->secure;
+	XEvent e;
+
+	if (s == NULL || s->dpy == NULL || s->lost)
+		return;
+	while (!s->lost && XPending(s->dpy) > 0) {
+		XNextEvent(s->dpy, &e);
+		handle_event(s, &e);
+	}
+}
+
+static Bool
+property_before(Display *d, XEvent *e, XPointer arg)
+{
+	uint32_t xtime = *(const uint32_t *)(const void *)arg;
+
+	(void)d;
+	return e->type == PropertyNotify &&
+	    (int32_t)((uint32_t)e->xproperty.time - xtime) <= 0;
+}
+
+/*
+ * Focus changes the server made before it processed this key are emitted
+ * before the key: the filter decides denied windows by the FOCUS record in
+ * force when a key arrives (PRIV-P4-1), and RECORD data (keys) and the
+ * control connection's events (focus) otherwise reach us in either order.
+ * A round trip on the control connection brings every PropertyNotify sent
+ * before the key into its queue; those not later than the key are handled
+ * now, in order, the others stay for the capture loop.
+ */
+static void
+focus_before_key(struct cap *c, uint32_t xtime)
+{
+	XEvent e;
+
+	if (c->ctl == NULL || xtime == 0)
+		return;
+	while (!c->err && XCheckIfEvent(c->ctl, &e, property_before,
+	    (XPointer)&xtime))
+		cap__focus_event(c, &e);
+}
+
+bool
+cap__secure_key(struct cap *c, struct ut_event *ev)
+{
+	struct cap_secure *s = c->secure;
+	struct ut_event red;
+	const char *why = NULL;
+	uint8_t kc = ev->u.key.keycode;
+
+	if (s == NULL)
+		return false;
+	if (!s->lost)
+		focus_before_key(c, ev->xtime);
+	/* (2): the release of a replaced press, whatever the state now. */
+	if (!ev->u.key.down && s->dropped[kc]) {
+		s->dropped[kc] = 0;
+		sodium_memzero(ev, sizeof(*ev));
+		return true;
+	}
+	if (s->dpy != NULL && !s->lost) {
+		sync_state(s);
+		if (s->grab)
+			why = "keyboard-grab";
+		else if (focus_is_prompt(s, c->active))
+			why = "secure-prompt";
+	} else {
+		why = "keyboard-grab"; /* display lost: fail closed */
+	}
+	if (why == NULL && at_password(c, s, ev))
+		why = "password-field";
+	if (why == NULL) {
+		if (ev->u.key.down)
+			s->dropped[kc] = 0;
+		return false;
+	}
+	/* (1) PRIV-P4-2: the key itself is never emitted. */
+	if (ev->u.key.down) {
+		s->dropped[kc] = 1;
+		memset(&red, 0, sizeof(red));
+		red.type = UT_EV_REDACTED;
+		red.sensitivity = UT_SENS_SECRET;
+		red.xtime = ev->xtime;
+		snprintf(red.u.redacted.what, sizeof(red.u.redacted.what), "keys");
+		snprintf(red.u.redacted.why, sizeof(red.u.redacted.why), "%s", why);
+		red.u.redacted.count = 1;
+		s->replaced++;
+		sodium_memzero(ev, sizeof(*ev));
+		cap__emit(c, &red);
+		return true;
+	}
+	sodium_memzero(ev, sizeof(*ev));
+	return true;
+}
+
+void
+cap__secure_free(struct cap *c, bool lost)
+{
+	struct cap_secure *s = c->secure;
+
+	if (s == NULL)
+		return;
+	if (s->dpy != NULL && !s->lost && !lost)
+		XCloseDisplay(s->dpy);
+	if (s->replaced > 0)
+		log_info("secure input: %llu key presses not recorded",
+		    (unsigned long long)s->replaced);
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+	c->secure = NULL;
+}
