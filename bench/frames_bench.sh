@@ -9,16 +9,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 SECS=${1:-300}
-SRCDIR=$PWD
-USETRACE=${USETRACE:-$PWD/build/src/cli/usetrace}
-INJECT=${INJECT:-$PWD/build/bench/bench_inject}
-export SRCDIR USETRACE
-. "$SRCDIR/tests/e2e/lib.sh"
-
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-HZ=$(getconf CLK_TCK)
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+. bench/lib.sh
 
 start_x 1920x1080x24
 python3 -c '
@@ -36,8 +27,8 @@ xdotool windowactivate --sync "$MP"
 
 run() { # name seconds inject-mode
 	start_record "$E2E_TMP/$1"
-	x0=$(ticks "$XVFB_PID")
-	r0=$(ticks "$REC_PID")
+	x0=$(cpu_ticks "$XVFB_PID")
+	r0=$(cpu_ticks "$REC_PID")
 	if [ "$3" = office ]; then
 		"$INJECT" office "$2" &
 		IP=$!
@@ -50,8 +41,8 @@ run() { # name seconds inject-mode
 		rss_kb "$REC_PID" >>"$E2E_TMP/rss"
 		sleep 5
 	done
-	r1=$(ticks "$REC_PID")
-	x1=$(ticks "$XVFB_PID")
+	r1=$(cpu_ticks "$REC_PID")
+	x1=$(cpu_ticks "$XVFB_PID")
 	stop_record
 	bytes=$(cat "$E2E_TMP/$1"/seg-* | wc -c)
 	python3 - "$1" "$2" "$r0" "$r1" "$x0" "$x1" "$HZ" "$bytes" "$E2E_TMP/rss" <<'PY'

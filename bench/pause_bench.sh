@@ -5,11 +5,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 CYCLES=${1:-40}
-SRCDIR=$PWD
-USETRACE=${USETRACE:-$PWD/build/src/cli/usetrace}
-INJECT=${INJECT:-$PWD/build/bench/bench_inject}
-export SRCDIR USETRACE
-. "$SRCDIR/tests/e2e/lib.sh"
+. bench/lib.sh
 
 start_x 1280x800x24
 start_record "$E2E_TMP/rec"

@@ -8,15 +8,7 @@
 set -eu
 cd "$(dirname "$0")/.."
 OFFICE=${1:-600}
-SRCDIR=$PWD
-USETRACE=${USETRACE:-$PWD/build/src/cli/usetrace}
-INJECT=${INJECT:-$PWD/build/bench/bench_inject}
-export SRCDIR USETRACE
-. "$SRCDIR/tests/e2e/lib.sh"
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
-HZ=$(getconf CLK_TCK)
+. bench/lib.sh
 
 start_x 1920x1080x24
 xterm -geometry 100x30+0+0 -e cat >/dev/null 2>&1 &
@@ -24,7 +16,6 @@ E2E_PIDS="$! $E2E_PIDS"
 W=$(wait_window cat)
 xdotool windowactivate --sync "$W"
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 
 # 1. Latency.
 start_record "$E2E_TMP/lat"

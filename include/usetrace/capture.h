@@ -57,6 +57,11 @@ struct capture_opts {
 	int frame_lossless;        /* WebP lossless instead of lossy */
 	uint32_t frame_quality;    /* lossy quality 1..100; 0: 80 */
 	uint64_t *frame_counter;   /* frame ids continue across runs; NULL: local */
+	/*
+	 * Set to 1 by the owner to ask for a key frame now (the frame thread
+	 * stores the current screen whole, then clears it).  May be NULL.
+	 */
+	volatile int *key_frame_request;
 };
 
 struct capture_stats {

@@ -99,6 +99,12 @@ bool spool_is_full(const struct spool *sp);
 
 /* Sequence number of the last acknowledged record (0 if none). */
 uint64_t spool_acked_seq(const struct spool *sp);
+/*
+ * The open segment's bytes (pending included) and age in ms; 0, 0 when
+ * no segment is open.  The agent rotates at key frames with these.
+ */
+void spool_segment_size(const struct spool *sp, uint64_t *bytes, uint64_t *age_ms);
+
 /* Total bytes written to segment files so far. */
 uint64_t spool_bytes_written(const struct spool *sp);
 

@@ -24,6 +24,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,6 +44,10 @@
 #define STOP_FOR_PAUSE 1
 #define STOP_FOR_CONSENT 2
 
+/* Segment rotation at a key frame (the spool's own limits are higher). */
+#define ROTATE_BYTES (4ull << 20)
+#define ROTATE_MS (5ull * 60 * 1000)
+
 enum astate { ST_WAITING, ST_RECORDING, ST_PAUSED };
 
 struct agent {
@@ -59,6 +64,9 @@ struct agent {
 	uint64_t cutoff;        /* 0: none; else drop records after it */
 	uint64_t seq;
 	uint64_t frame_id;
+	volatile int key_req;   /* asked capture for a key frame */
+	int rotate_pending;     /* rotate the segment at that key frame */
+	uint64_t rotate_bytes;
 	int lfd;
 	char sock[256];
 	int ack_fd;             /* requester waiting for capture to stop */
@@ -137,6 +145,8 @@ recheck(struct agent *a)
 		}
 		policy_destroy(a->pol);
 		a->pol = np;
+		/* The filter reads the policy (denied / sensitive apps). */
+		privacy_filter_set_policy(a->pf, a->pol);
 	}
 	return consent_check(a->o->consent_home, a->pol, &a->consent, a->why,
 	    sizeof(a->why));
@@ -200,6 +210,19 @@ to_spool(void *arg, const struct ut_event *ev)
 		return 0;
 	}
 	if (ev->type == UT_EV_FRAME) {
+		/*
+		 * Segments end just before a key frame, so every segment's
+		 * frames decode on their own.
+		 */
+		if (a->rotate_pending && ev->u.frame.base_id == 0 &&
+		    ev->u.frame.part == 0) {
+			a->rotate_pending = 0;
+			r = spool_rotate(a->sp);
+			if (r < 0) {
+				free((void *)ev->u.frame.data);
+				return spool_result(a, r);
+			}
+		}
 		/* The spool copies the bytes; the frame's data was ours. */
 		r = spool_result(a, spool_append(a->sp, ev));
 		free((void *)ev->u.frame.data);
@@ -229,6 +252,16 @@ sink_tick(void *arg)
 
 	if ((r = privacy_filter_tick(a->pf, ut_now_mono_ns())) != 0)
 		return r;
+	if (a->pol->categories & UT_CAT_FRAMES) {
+		uint64_t bytes, age;
+
+		/* Close to the limits: ask for a key frame to rotate at. */
+		spool_segment_size(a->sp, &bytes, &age);
+		if (!a->rotate_pending && (bytes >= a->rotate_bytes || age >= ROTATE_MS)) {
+			a->rotate_pending = 1;
+			a->key_req = 1;
+		}
+	}
 	return spool_result(a, spool_commit(a->sp));
 }
 
@@ -348,6 +381,14 @@ open_spool(struct agent *a)
 	if (a->sp != NULL)
 		return 0;
 	a->so = *a->o->spool;
+	/* With frames the agent rotates at key frames; these are backstops. */
+	a->rotate_bytes = a->so.segment_max_bytes ? a->so.segment_max_bytes :
+	    ROTATE_BYTES;
+	if (a->pol->categories & UT_CAT_FRAMES) {
+		a->so.segment_max_bytes = (size_t)UT_MAX(a->rotate_bytes * 16,
+		    64ull << 20);
+		a->so.segment_max_ms = 30ull * 60 * 1000;
+	}
 	if (a->so.budget_bytes == 0)
 		a->so.budget_bytes = (size_t)a->pol->spool_budget_bytes;
 	memcpy(a->so.policy_hash, a->pol->hash, sizeof(a->so.policy_hash));
@@ -399,12 +440,24 @@ record_once(struct agent *a)
 	struct capture_opts co;
 	struct capture_sink sink;
 	struct capture_stats st;
+	struct privacy_filter_opts po;
+	struct privacy_identity id;
 	char msg[256];
 	int r, rf;
 
 	if ((r = open_spool(a)) < 0)
 		return r;
-	a->pf = privacy_filter_create(NULL, to_spool, a);
+	/*
+	 * P4/P5: the filter enforces denied and sensitive applications and
+	 * replaces the person's own identifiers.  Secure input needs no
+	 * wiring: capture replaces those keys itself (docs/SECURE-INPUT.md).
+	 */
+	memset(&po, 0, sizeof(po));
+	po.policy = a->pol;
+	(void)privacy_identity_default(&id); /* what it cannot find stays empty */
+	po.identity = &id;
+	a->pf = privacy_filter_create(&po, to_spool, a);
+	sodium_memzero(&id, sizeof(id)); /* the filter keeps its own copy */
 	if (a->pf == NULL) {
 		log_error("cannot build the privacy filter's detectors");
 		return UT_EINVAL;
@@ -420,6 +473,8 @@ record_once(struct agent *a)
 	co.frame_fps = a->pol->frame_fps;
 	co.frame_lossless = a->pol->frame_lossless;
 	co.frame_quality = a->pol->frame_quality;
+	co.key_frame_request = &a->key_req;
+	a->rotate_pending = 0; /* a new run starts with a key frame anyway */
 	memset(&sink, 0, sizeof(sink));
 	sink.emit = sink_emit;
 	sink.tick = sink_tick;
@@ -556,7 +611,8 @@ agent_run(const struct agent_opts *o)
 	    (unsigned long long)a.total.motions, (unsigned long long)a.total.focus);
 	if (a.total.grabs > 0)
 		log_info("frames: %llu stored, %llu grabs (%.2f ms each, grab + "
-		    "hashes), %.2f ms encoding per stored frame, %llu skipped",
+		    "hashes), %.2f ms encoding per stored frame, %llu changed "
+		    "grabs replaced before a store",
 		    (unsigned long long)a.total.frames,
 		    (unsigned long long)a.total.grabs,
 		    (double)a.total.grab_ns / 1e6 / (double)a.total.grabs,

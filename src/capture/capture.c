@@ -440,7 +440,7 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 	cap__focus_update(c, 0);
 	if ((o->categories & UT_CAT_FRAMES) &&
 	    frames_start(dpyname, o->frame_fps, o->frame_lossless,
-	    o->frame_quality, &c->frames) < 0)
+	    o->frame_quality, o->key_frame_request, &c->frames) < 0)
 		log_warn("cannot start screen frames");
 	if (sink->ready != NULL)
 		sink->ready(sink->arg, dpyname);
@@ -456,6 +456,8 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 		}
 		if (!c->ewmh && !io_lost && !c->err)
 			cap__focus_update(c, 0);
+		if (!io_lost)
+			cap__secure_poll(c); /* secure input (secure.c) */
 		if (io_lost) {
 			log_error("lost the connection to display %s", dpyname);
 			frames_stop(c->frames);

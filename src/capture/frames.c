@@ -74,6 +74,7 @@ struct frames {
 	char *dpyname;
 	uint32_t fps, quality;
 	int lossless;
+	volatile int *key_req;   /* owner's request for a key frame */
 
 	pthread_mutex_t mu;
 	uint32_t req[FRAME_REQ_MAX];
@@ -423,12 +424,13 @@ store(struct frames *f, struct grab *g)
 	struct ut_event ev;
 	size_t n, i, len;
 	uint8_t *data;
-	int key = f->stored == 0 || f->since_key >= FRAME_KEY_EVERY;
+	int key = f->stored == 0 || f->since_key >= FRAME_KEY_EVERY ||
+	    (f->key_req != NULL && __atomic_load_n(f->key_req, __ATOMIC_ACQUIRE));
 	uint64_t t0 = ut_now_mono_ns();
 	uint64_t id = ++f->next_id, base = key ? 0 : f->next_id - 1;
 
 	n = regions(f, g, key, &rg);
-	if (n == 0 || n > UINT16_MAX) {
+	if (n == 0 || n > UINT16_MAX) { /* (n is 1 for a key frame) */
 		free(rg);
 		f->next_id--;
 		f->stored_grab = g->id;
@@ -469,6 +471,8 @@ store(struct frames *f, struct grab *g)
 	f->stored_grab = g->id;
 	f->stored++;
 	f->since_key = key ? 1 : f->since_key + 1;
+	if (key && f->key_req != NULL)
+		__atomic_store_n(f->key_req, 0, __ATOMIC_RELEASE);
 	f->last_store_ms = now_ms();
 }
 
@@ -576,12 +580,16 @@ frames_main(void *arg)
 		if (f->bufs[LATEST]->id != 0 && f->bufs[LATEST]->id != f->stored_grab &&
 		    now_ms() - f->last_store_ms >= 1000 / f->fps)
 			store(f, f->bufs[LATEST]);
+		else if (f->key_req != NULL && f->bufs[LATEST]->id != 0 &&
+		    __atomic_load_n(f->key_req, __ATOMIC_ACQUIRE))
+			store(f, f->bufs[LATEST]); /* the owner wants a key frame */
 		pthread_mutex_lock(&f->mu);
 		stop = f->stop && f->nreq == 0;
 		pthread_mutex_unlock(&f->mu);
 		if (stop)
 			break;
-		timeout = f->dirty ? FRAME_MIN_GRAB_MS : 1000 / (int)f->fps;
+		timeout = f->dirty || (f->key_req != NULL && *f->key_req) ?
+		    FRAME_MIN_GRAB_MS : 1000 / (int)f->fps;
 		p[0].fd = ConnectionNumber(f->d);
 		p[1].fd = f->wake_fd;
 		p[0].events = p[1].events = POLLIN;
@@ -598,10 +606,11 @@ frames_main(void *arg)
 
 int
 frames_start(const char *dpyname, uint32_t fps, int lossless, uint32_t quality,
-    struct frames **out)
+    volatile int *key_req, struct frames **out)
 {
 	struct frames *f = xcalloc(1, sizeof(*f));
 
+	f->key_req = key_req;
 	f->dpyname = dpyname ? xstrdup(dpyname) : NULL;
 	f->fps = fps ? fps : 1;
 	f->lossless = lossless;

@@ -119,6 +119,8 @@ usage(FILE *f)
 	    "  --recipient PUBKEY  seal to this X25519 public key (base64 or hex)\n"
 	    "  --passphrase-file F passphrase for a new recipient key pair (default:\n"
 	    "                      $USETRACE_PASSPHRASE_FILE, else ask on the terminal)\n"
+	    "  --segment-bytes N   close segments at about N bytes (default 4 MiB;\n"
+	    "                      with frames, at the next key frame)\n"
 	    "  --spool-budget BYTES  disk budget of DIR (default: the policy's);\n"
 	    "                      capture pauses when it is reached\n"
 	    "  -h, --help          this help\n");
@@ -134,6 +136,7 @@ cmd_record(int argc, char **argv)
 		{ "recipient", required_argument, NULL, 'R' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "spool-budget", required_argument, NULL, 'B' },
+		{ "segment-bytes", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -145,7 +148,7 @@ cmd_record(int argc, char **argv)
 	struct ut_device_key *dev = NULL;
 	uint8_t rpk[UT_BOX_PK_LEN];
 	char home[4096];
-	uint64_t budget = 0;
+	uint64_t budget = 0, segbytes = 0;
 	int ch, r, status = 1;
 
 	opterr = 0;
@@ -170,6 +173,13 @@ cmd_record(int argc, char **argv)
 		case 'B':
 			if (ut_parse_u64(optarg, &budget) < 0 || budget > SIZE_MAX) {
 				log_error("record: --spool-budget wants a number of bytes");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			if (ut_parse_u64(optarg, &segbytes) < 0 || segbytes < 4096 ||
+			    segbytes > (1ull << 30)) {
+				log_error("record: --segment-bytes wants 4096 .. 1 GiB");
 				return EXIT_USAGE;
 			}
 			break;
@@ -222,6 +232,7 @@ cmd_record(int argc, char **argv)
 	so.device = dev;
 	so.recipient_pk = rpk;
 	so.budget_bytes = (size_t)budget;
+	so.segment_max_bytes = (size_t)segbytes;
 	memset(&ao, 0, sizeof(ao));
 	ao.display = display;
 	ao.policy_path = policy;

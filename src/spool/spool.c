@@ -686,3 +686,13 @@ spool_close(struct spool *sp)
 	free(sp);
 	return r;
 }
+
+void
+spool_segment_size(const struct spool *sp, uint64_t *bytes, uint64_t *age_ms)
+{
+	*bytes = *age_ms = 0;
+	if (sp->fd < 0)
+		return;
+	*bytes = sp->seg_bytes;
+	*age_ms = (ut_now_mono_ns() - sp->seg_start_mono) / 1000000ull;
+}

@@ -112,6 +112,29 @@ psnr=$(compare -metric PSNR "$(cat "$E2E_TMP/f3.list")" "$E2E_TMP/s3.png" null: 
 python3 -c "import sys; v = float('inf') if '$psnr' == 'inf' else float('$psnr'.split()[0]); sys.exit(0 if v >= 30 else 1)" ||
 	fail "lossy PSNR $psnr dB < 30"
 
+# Every segment begins with a key frame: each segment alone reassembles.
+start_record "$E2E_TMP/segs" --policy "$E2E_TMP/lossy.yaml" --segment-bytes 60000
+xdo windowactivate --sync "$L"
+for n in 1 2 3 4 5 6; do
+	xdo type --delay 5 "ls -l /usr/bin /etc"
+	xdo key Return
+	sleep 0.7
+	xdo mousemove $((200 + n * 300)) 400 click 1
+	sleep 0.5
+done
+stop_record
+nseg=0
+for seg in "$E2E_TMP/segs"/seg-*; do
+	d="$E2E_TMP/one-$(basename "$seg")"
+	mkdir "$d" && cp "$seg" "$d/"
+	grep -q . "$d/$(basename "$seg")" || continue
+	"$USETRACE" show "$d" --raw 2>/dev/null | grep -q '"type":"frame"' || continue
+	nseg=$((nseg + 1))
+	"$USETRACE" frames "$d" --out "$d/png" >"$d/list" 2>"$d/err" || { cat "$d/err"; fail "segment $seg does not reassemble alone"; }
+	grep -q "could not be used" "$d/err" && { cat "$d/err"; fail "segment $seg depends on another"; }
+done
+[ "$nseg" -ge 2 ] || fail "expected frames in several segments, got $nseg"
+
 # An idle screen stores almost nothing after the first frame.
 start_record "$E2E_TMP/idle" --policy "$E2E_TMP/lossy.yaml"
 sleep "${UT_IDLE_SECONDS:-60}"
