@@ -92,10 +92,11 @@ if [ "$(id -u)" -eq 0 ]; then
 	out=$(setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/python3 -c '
 import socket, sys
 s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1]); s.sendall(b"status\n"); s.settimeout(3)
+s.connect(sys.argv[1]); s.settimeout(3)
 try:
+    s.sendall(b"status\n")
     d = s.recv(100)
-except ConnectionResetError:
+except (ConnectionResetError, BrokenPipeError):
     d = b""
 print("refused" if d == b"" else repr(d))' "$SOCK" 2>&1) || true
 	chmod 0700 "$XDG_RUNTIME_DIR/usetrace" "$E2E_TMP"
