@@ -5,7 +5,7 @@ set -eu
 PKGS="meson ninja-build pkg-config gcc
 libx11-dev libxtst-dev libx11-xcb-dev libxcb1-dev libxcb-randr0-dev libxcb-xkb-dev
 libxkbcommon-dev libxkbcommon-x11-dev
-libxext-dev libxdamage-dev libxfixes-dev libwebp-dev libxxhash-dev libpng-dev
+libxext-dev libxres-dev libxdamage-dev libxfixes-dev libwebp-dev libxxhash-dev libpng-dev
 libsodium-dev libzstd-dev libjansson-dev libvectorscan-dev libpcre2-dev libyaml-dev
 xvfb openbox xterm mousepad xdotool x11-xkb-utils x11-utils x11-xserver-utils xsettingsd
 xkb-data python3 imagemagick

@@ -20,6 +20,8 @@
 
 #include "usetrace/event.h"
 
+struct policy;
+
 struct capture_sink {
 	/*
 	 * Called for every record, with seq, mono_ns, wall_ns set.  ev is
@@ -62,6 +64,11 @@ struct capture_opts {
 	 * stores the current screen whole, then clears it).  May be NULL.
 	 */
 	volatile int *key_frame_request;
+	/*
+	 * Denied applications and titles are blacked out of every frame
+	 * (copied at start; NULL: none denied).
+	 */
+	const struct policy *policy;
 };
 
 struct capture_stats {

@@ -72,6 +72,9 @@ int policy_load(const char *path, struct policy **out, char *err, size_t errsz)
 
 void policy_destroy(struct policy *p);
 
+/* A deep copy (for another thread); never fails (aborts on OOM). */
+struct policy *policy_copy(const struct policy *p);
+
 /* The shipped default policy (policy/default.yaml), NUL-terminated. */
 const char *policy_default_text(void);
 

@@ -474,6 +474,7 @@ record_once(struct agent *a)
 	co.frame_lossless = a->pol->frame_lossless;
 	co.frame_quality = a->pol->frame_quality;
 	co.key_frame_request = &a->key_req;
+	co.policy = a->pol;
 	a->rotate_pending = 0; /* a new run starts with a key frame anyway */
 	memset(&sink, 0, sizeof(sink));
 	sink.emit = sink_emit;

@@ -16,8 +16,9 @@
  * frame of a run, and one every FRAME_KEY_EVERY stored frames, is a key
  * frame covering the whole screen.
  *
- * The indicator window (WM_CLASS usetrace-indicator) is blacked out of
- * every grab before hashing, so it never appears in stored frames.
+ * The indicator window (WM_CLASS usetrace-indicator), windows of denied
+ * applications and titles, and their popups are blacked out of every grab
+ * before hashing (blackout()), so they never appear in stored frames.
  *
  * Threads: the main (capture) thread calls frames_request() and
  * frames_drain(); everything else runs in the frame thread.  f->mu guards
@@ -42,13 +43,16 @@
 
 #include <X11/Xatom.h>
 #include <X11/Xutil.h>
+#include <X11/extensions/XRes.h>
 #include <X11/extensions/XShm.h>
 #include <X11/extensions/Xdamage.h>
 #include <webp/encode.h>
 #include <xxhash.h>
+#include <sodium.h>
 
 #include "usetrace/err.h"
 #include "usetrace/log.h"
+#include "usetrace/policy.h"
 #include "usetrace/util.h"
 #include "capture_int.h"
 
@@ -75,6 +79,7 @@ struct frames {
 	uint32_t fps, quality;
 	int lossless;
 	volatile int *key_req;   /* owner's request for a key frame */
+	struct policy *policy;   /* own copy: denied windows */
 
 	pthread_mutex_t mu;
 	uint32_t req[FRAME_REQ_MAX];
@@ -87,8 +92,11 @@ struct frames {
 
 	/* Frame thread only. */
 	Display *d;
-	Window root, probe, indicator;
-	Atom probe_atom;
+	Window root, probe;
+	Atom probe_atom, a_net_name, a_utf8, a_pid;
+	int have_xres;
+	struct ccache *cache;    /* CLIENT_CACHE entries */
+	unsigned cache_next;
 	Damage damage;
 	int damage_ev;
 	int w, h, tx, ty;
@@ -96,7 +104,7 @@ struct frames {
 	uint64_t *stored_hash;
 	uint64_t stored_grab;     /* grab id of the last stored frame */
 	uint64_t grabs, next_id, stored, since_key, skipped;
-	uint64_t last_store_ms, last_grab_ms, last_ind_ms;
+	uint64_t last_store_ms, last_grab_ms;
 	uint64_t grab_ns, encode_ns, attempts, skipped_total;
 	int dirty;
 	volatile int lost;
@@ -168,33 +176,6 @@ grab_free(struct frames *f, struct grab *g)
 	memset(g, 0, sizeof(*g));
 }
 
-/* Finds the indicator's top-level window (refreshed every 2 s). */
-static void
-find_indicator(struct frames *f)
-{
-	Window rr, pp, *kids = NULL;
-	unsigned n, i;
-	XClassHint ch;
-
-	if (now_ms() - f->last_ind_ms < 2000)
-		return;
-	f->last_ind_ms = now_ms();
-	f->indicator = None;
-	if (!XQueryTree(f->d, f->root, &rr, &pp, &kids, &n))
-		return;
-	for (i = 0; i < n && f->indicator == None; i++) {
-		memset(&ch, 0, sizeof(ch));
-		if (XGetClassHint(f->d, kids[i], &ch)) {
-			if (ch.res_name && strcmp(ch.res_name, "usetrace-indicator") == 0)
-				f->indicator = kids[i];
-			XFree(ch.res_name);
-			XFree(ch.res_class);
-		}
-	}
-	if (kids != NULL)
-		XFree(kids);
-}
-
 /* Blacks out a rectangle of the grab (clipped to the screen). */
 static void
 black_rect(struct frames *f, struct grab *g, int x, int y, int w, int h)
@@ -218,6 +199,268 @@ black_rect(struct frames *f, struct grab *g, int x, int y, int w, int h)
 	for (r = y; r < y + h; r++)
 		memset(g->img->data + (size_t)r * (size_t)g->img->bytes_per_line +
 		    (size_t)x * 4, 0, (size_t)w * 4);
+}
+
+struct winfo {
+	char cls[128], inst[128], title[512];
+	unsigned long pid;
+	Window client, transient_for;
+};
+
+struct ccache {
+	Window top;
+	uint64_t ms;
+	int has;
+	struct winfo wi;
+};
+
+static unsigned long
+card_prop(struct frames *f, Window w, Atom prop, Atom type)
+{
+	Atom at;
+	int fmt;
+	unsigned long n, after, v = 0;
+	unsigned char *d = NULL;
+
+	if (XGetWindowProperty(f->d, w, prop, 0, 1, False, type, &at, &fmt, &n,
+	    &after, &d) == Success && d != NULL) {
+		if (fmt == 32 && n == 1)
+			v = ((unsigned long *)(void *)d)[0];
+		XFree(d);
+	}
+	return v;
+}
+
+/* WM_CLASS, title, pid of w or its first descendant with WM_CLASS. */
+static int
+client_info(struct frames *f, Window w, struct winfo *wi, int depth)
+{
+	XClassHint ch = { NULL, NULL };
+	Window rr, pp, *kids = NULL;
+	unsigned n, i;
+	char *name = NULL;
+	Atom at;
+	int fmt, found = 0;
+	unsigned long nn, after;
+	unsigned char *d = NULL;
+
+	if (XGetClassHint(f->d, w, &ch)) {
+		snprintf(wi->cls, sizeof(wi->cls), "%s", ch.res_class ? ch.res_class : "");
+		snprintf(wi->inst, sizeof(wi->inst), "%s", ch.res_name ? ch.res_name : "");
+		XFree(ch.res_class);
+		XFree(ch.res_name);
+		wi->client = w;
+		if (XGetWindowProperty(f->d, w, f->a_net_name, 0, 256, False,
+		    f->a_utf8, &at, &fmt, &nn, &after, &d) == Success && d != NULL) {
+			snprintf(wi->title, sizeof(wi->title), "%s", (char *)d);
+			XFree(d);
+		} else if (XFetchName(f->d, w, &name) && name != NULL) {
+			snprintf(wi->title, sizeof(wi->title), "%s", name);
+			XFree(name);
+		}
+		wi->pid = card_prop(f, w, f->a_pid, XA_CARDINAL);
+		wi->transient_for = card_prop(f, w, XA_WM_TRANSIENT_FOR, XA_WINDOW);
+		return 1;
+	}
+	if (depth >= 2 || !XQueryTree(f->d, w, &rr, &pp, &kids, &n))
+		return 0;
+	for (i = 0; i < n && !found; i++)
+		found = client_info(f, kids[i], wi, depth + 1);
+	if (kids != NULL)
+		XFree(kids);
+	return found;
+}
+
+#define BLACKOUT_MAX 256
+#define CLIENT_CACHE 256
+#define CLIENT_CACHE_MS 2000
+
+/*
+ * Attributes and geometry of every top-level window, pipelined through
+ * xcb: one round trip's latency instead of two per window.
+ */
+static void
+top_attributes(struct frames *f, const Window *kids, unsigned n,
+    XWindowAttributes *wa)
+{
+	xcb_connection_t *xc = XGetXCBConnection(f->d);
+	xcb_get_window_attributes_cookie_t *ca = xcalloc(n, sizeof(*ca));
+	xcb_get_geometry_cookie_t *cg = xcalloc(n, sizeof(*cg));
+	xcb_get_window_attributes_reply_t *ra;
+	xcb_get_geometry_reply_t *rg;
+	unsigned i;
+
+	for (i = 0; i < n; i++) {
+		ca[i] = xcb_get_window_attributes(xc, (xcb_window_t)kids[i]);
+		cg[i] = xcb_get_geometry(xc, (xcb_window_t)kids[i]);
+	}
+	for (i = 0; i < n; i++) {
+		ra = xcb_get_window_attributes_reply(xc, ca[i], NULL);
+		rg = xcb_get_geometry_reply(xc, cg[i], NULL);
+		if (ra != NULL && rg != NULL) {
+			wa[i].map_state = ra->map_state;
+			wa[i].class = ra->_class;
+			wa[i].x = rg->x;
+			wa[i].y = rg->y;
+			wa[i].width = rg->width;
+			wa[i].height = rg->height;
+			wa[i].border_width = rg->border_width;
+		}
+		free(ra);
+		free(rg);
+	}
+	free(ca);
+	free(cg);
+}
+
+/*
+ * client_info() through a small cache keyed by top-level window: class,
+ * pid and transient-for are kept for CLIENT_CACHE_MS; the title is read
+ * again every time when the policy denies titles (a title can turn a
+ * window denied at any moment).
+ */
+static int
+client_cached(struct frames *f, Window top, struct winfo *wi)
+{
+	struct ccache *e = NULL;
+	uint64_t now = now_ms();
+	char *name = NULL;
+	unsigned i;
+	Atom at;
+	int fmt;
+	unsigned long nn, after;
+	unsigned char *d = NULL;
+
+	for (i = 0; i < CLIENT_CACHE; i++)
+		if (f->cache[i].top == top && now - f->cache[i].ms < CLIENT_CACHE_MS) {
+			e = &f->cache[i];
+			break;
+		}
+	if (e == NULL) {
+		e = &f->cache[f->cache_next++ % CLIENT_CACHE];
+		memset(e, 0, sizeof(*e));
+		e->top = top;
+		e->ms = now;
+		e->has = client_info(f, top, &e->wi, 0);
+		*wi = e->wi;
+		return e->has;
+	}
+	*wi = e->wi;
+	if (e->has && f->policy != NULL && f->policy->deny_titles.n > 0) {
+		wi->title[0] = '\0';
+		if (XGetWindowProperty(f->d, wi->client, f->a_net_name, 0, 256, False,
+		    f->a_utf8, &at, &fmt, &nn, &after, &d) == Success && d != NULL) {
+			snprintf(wi->title, sizeof(wi->title), "%s", (char *)d);
+			XFree(d);
+		} else if (XFetchName(f->d, wi->client, &name) && name != NULL) {
+			snprintf(wi->title, sizeof(wi->title), "%s", name);
+			XFree(name);
+		}
+	}
+	return e->has;
+}
+
+/*
+ * PRIV-P4: the indicator, denied applications and windows with denied
+ * titles - with their window-manager frame, and the popups, menus and
+ * dialogs they own (same pid, or transient for them) - are black in the
+ * grab before it is hashed or encoded.  A denied window's whole rectangle
+ * is blacked even where another window covers it: black too much, never
+ * too little.
+ */
+struct rect {
+	int x, y, w, h;
+};
+
+/*
+ * Finds the rectangles to black out now; returns how many (at most max).
+ * Called before and after each grab, and both sets are blacked, so a
+ * window mapped or unmapped around the grab is covered either way.
+ */
+static unsigned
+blackout_rects(struct frames *f, struct rect *out, unsigned max)
+{
+	Window rr, pp, *kids = NULL;
+	unsigned n, i, j, nd = 0;
+	unsigned long dpid[BLACKOUT_MAX], dbase[BLACKOUT_MAX], mask = 0x1fffff;
+	Window dwin[BLACKOUT_MAX];
+	XResClient *cl = NULL;
+	int ncl = 0;
+	struct winfo *wi;
+	XWindowAttributes *wa;
+	int *deny;
+	unsigned no = 0;
+
+	if (!XQueryTree(f->d, f->root, &rr, &pp, &kids, &n) || n == 0)
+		return 0;
+	wi = xcalloc(n, sizeof(*wi));
+	wa = xcalloc(n, sizeof(*wa));
+	deny = xcalloc(n, sizeof(*deny));
+	top_attributes(f, kids, n, wa);
+	for (i = 0; i < n; i++) {
+		if (wa[i].map_state != IsViewable || wa[i].class == InputOnly)
+			continue;
+		if (!client_cached(f, kids[i], &wi[i])) {
+			wi[i].client = None;
+			continue;
+		}
+		if (strcmp(wi[i].inst, "usetrace-indicator") == 0)
+			deny[i] = 1;
+		else if (f->policy != NULL &&
+		    (policy_app_denied(f->policy, wi[i].cls, wi[i].inst) ||
+		    (wi[i].title[0] && policy_title_denied(f->policy, wi[i].title))))
+			deny[i] = 2;
+		if (deny[i] == 2 && nd < BLACKOUT_MAX) {
+			dpid[nd] = wi[i].pid;
+			dbase[nd] = wi[i].client;
+			dwin[nd++] = wi[i].client;
+		}
+	}
+	/* Which X client created each denied window (its resource base). */
+	if (nd > 0 && f->have_xres && XResQueryClients(f->d, &ncl, &cl)) {
+		for (j = 0; j < nd; j++) {
+			int k;
+
+			for (k = 0; k < ncl; k++)
+				if ((dwin[j] & ~cl[k].resource_mask) == cl[k].resource_base) {
+					mask = cl[k].resource_mask;
+					break;
+				}
+			dbase[j] = dwin[j] & ~mask;
+		}
+		XFree(cl);
+	} else {
+		for (j = 0; j < nd; j++)
+			dbase[j] = dwin[j] & ~mask;
+	}
+	/*
+	 * Popups, menus and dialogs of denied applications: created by the
+	 * same X client (menus often carry no WM_CLASS at all), same pid, or
+	 * transient for a denied window.
+	 */
+	for (i = 0; i < n && nd > 0; i++) {
+		if (deny[i] || wa[i].map_state != IsViewable)
+			continue;
+		for (j = 0; j < nd; j++)
+			if ((kids[i] & ~mask) == dbase[j] ||
+			    (wi[i].client != None && wi[i].pid != 0 && wi[i].pid == dpid[j]) ||
+			    (wi[i].transient_for != None && wi[i].transient_for == dwin[j]))
+				deny[i] = 3;
+	}
+	for (i = 0; i < n && no < max; i++)
+		if (deny[i]) {
+			out[no].x = wa[i].x;
+			out[no].y = wa[i].y;
+			out[no].w = wa[i].width + 2 * wa[i].border_width;
+			out[no].h = wa[i].height + 2 * wa[i].border_width;
+			no++;
+		}
+	memset(wi, 0, n * sizeof(*wi)); /* titles */
+	free(wi);
+	free(wa);
+	free(deny);
+	XFree(kids);
+	return no;
 }
 
 static void
@@ -261,21 +504,18 @@ static void
 grab(struct frames *f)
 {
 	struct grab *g = f->bufs[SPARE], *t;
-	XWindowAttributes wa;
-	Window child;
-	int x, y;
 	uint64_t t0 = ut_now_mono_ns();
+	struct rect rs[2 * BLACKOUT_MAX];
+	unsigned nr, i;
 
+	nr = blackout_rects(f, rs, BLACKOUT_MAX);
 	if (!XShmGetImage(f->d, f->root, g->img, 0, 0, AllPlanes))
 		return;
 	g->done = server_time(f);
 	f->last_grab_ms = now_ms();
-	find_indicator(f);
-	if (f->indicator != None && XGetWindowAttributes(f->d, f->indicator, &wa) &&
-	    wa.map_state == IsViewable &&
-	    XTranslateCoordinates(f->d, f->indicator, f->root, 0, 0, &x, &y, &child))
-		black_rect(f, g, x - wa.border_width, y - wa.border_width,
-		    wa.width + 2 * wa.border_width, wa.height + 2 * wa.border_width);
+	nr += blackout_rects(f, rs + nr, BLACKOUT_MAX);
+	for (i = 0; i < nr; i++)
+		black_rect(f, g, rs[i].x, rs[i].y, rs[i].w, rs[i].h);
 	hash_tiles(f, g);
 	f->grab_ns += ut_now_mono_ns() - t0;
 	f->attempts++;
@@ -537,6 +777,14 @@ setup(struct frames *f)
 	f->probe = XCreateWindow(f->d, f->root, -10, -10, 1, 1, 0, 0, InputOnly,
 	    CopyFromParent, 0, NULL);
 	f->probe_atom = XInternAtom(f->d, "_USETRACE_FRAME_TIME", False);
+	f->a_net_name = XInternAtom(f->d, "_NET_WM_NAME", False);
+	f->a_utf8 = XInternAtom(f->d, "UTF8_STRING", False);
+	f->a_pid = XInternAtom(f->d, "_NET_WM_PID", False);
+	{
+		int xe, xr;
+
+		f->have_xres = XResQueryExtension(f->d, &xe, &xr);
+	}
 	XSelectInput(f->d, f->probe, PropertyChangeMask);
 	f->damage = XDamageCreate(f->d, f->root, XDamageReportNonEmpty);
 	XSync(f->d, False);
@@ -590,6 +838,9 @@ frames_main(void *arg)
 			break;
 		timeout = f->dirty || (f->key_req != NULL && *f->key_req) ?
 		    FRAME_MIN_GRAB_MS : 1000 / (int)f->fps;
+		/* XSync (server_time) may have queued damage: no sleeping on it. */
+		if (XEventsQueued(f->d, QueuedAlready) > 0)
+			continue;
 		p[0].fd = ConnectionNumber(f->d);
 		p[1].fd = f->wake_fd;
 		p[0].events = p[1].events = POLLIN;
@@ -606,10 +857,12 @@ frames_main(void *arg)
 
 int
 frames_start(const char *dpyname, uint32_t fps, int lossless, uint32_t quality,
-    volatile int *key_req, struct frames **out)
+    volatile int *key_req, const struct policy *policy, struct frames **out)
 {
 	struct frames *f = xcalloc(1, sizeof(*f));
 
+	f->policy = policy ? policy_copy(policy) : NULL;
+	f->cache = xcalloc(CLIENT_CACHE, sizeof(*f->cache));
 	f->key_req = key_req;
 	f->dpyname = dpyname ? xstrdup(dpyname) : NULL;
 	f->fps = fps ? fps : 1;
@@ -711,6 +964,10 @@ frames_destroy(struct frames *f)
 		close(f->ready_fd);
 	pthread_mutex_destroy(&f->mu);
 	free(f->dpyname);
+	policy_destroy(f->policy);
+	if (f->cache != NULL)
+		sodium_memzero(f->cache, CLIENT_CACHE * sizeof(*f->cache));
+	free(f->cache);
 	free(f);
 }
 

@@ -418,6 +418,33 @@ list_free(struct policy_list *l)
 	l->n = 0;
 }
 
+static void
+list_copy(struct policy_list *d, const struct policy_list *s)
+{
+	size_t i;
+
+	d->n = s->n;
+	d->v = s->n ? xcalloc(s->n, sizeof(*d->v)) : NULL;
+	for (i = 0; i < s->n; i++)
+		d->v[i] = xstrdup(s->v[i]);
+}
+
+struct policy *
+policy_copy(const struct policy *p)
+{
+	struct policy *c = xcalloc(1, sizeof(*c));
+
+	*c = *p;
+	c->organisation = xstrdup(p->organisation);
+	c->contact = xstrdup(p->contact);
+	list_copy(&c->allow_apps, &p->allow_apps);
+	list_copy(&c->deny_apps, &p->deny_apps);
+	list_copy(&c->sensitive_apps, &p->sensitive_apps);
+	list_copy(&c->deny_titles, &p->deny_titles);
+	list_copy(&c->detectors, &p->detectors);
+	return c;
+}
+
 void
 policy_destroy(struct policy *p)
 {
