@@ -14,9 +14,9 @@
  * in force when the server processed it, not whatever is current when we
  * get around to asking.
  *
- * Modifier and lock state is tracked from the key events themselves with
- * xkb_state_update_key(); the decoded keysym and text use the state before
- * the event.  Dead keys go through xkb_compose.
+ * Modifiers and group come from each event's core state field (the
+ * server's state before the event, as applications see it).  Dead keys go
+ * through xkb_compose.
  */
 #include <locale.h>
 #include <stdlib.h>
@@ -168,6 +168,32 @@ override_sym(struct cap *c, const struct key_override *o)
 	return s0;
 }
 
+/*
+ * Sets the xkb state to the event's core state field: the modifiers and
+ * group the server had when it processed the key, which is what every
+ * application sees with the event.  (Tracking presses ourselves can drift
+ * when a keymap reload snapshots the server's state mid-typing.)
+ */
+static void
+state_from_core(struct cap *c, uint16_t state)
+{
+	static const char *names[8] = { XKB_MOD_NAME_SHIFT, XKB_MOD_NAME_CAPS,
+		XKB_MOD_NAME_CTRL, "Mod1", "Mod2", "Mod3", "Mod4", "Mod5" };
+	xkb_mod_mask_t mods = 0;
+	xkb_mod_index_t idx;
+	unsigned i;
+
+	for (i = 0; i < 8; i++) {
+		if (!(state & (1u << i)))
+			continue;
+		idx = xkb_keymap_mod_get_index(c->km, names[i]);
+		if (idx != XKB_MOD_INVALID && idx < 32)
+			mods |= 1u << idx;
+	}
+	xkb_state_update_mask(c->ks, mods, 0, 0, 0, 0,
+	    (xkb_layout_index_t)((state >> 13) & 3));
+}
+
 void
 cap__key_event(struct cap *c, int down, uint8_t kc, uint32_t xtime,
     uint16_t state)
@@ -186,6 +212,7 @@ cap__key_event(struct cap *c, int down, uint8_t kc, uint32_t xtime,
 	ev.u.key.state = state;
 	ev.u.key.repeat = down && c->down[kc];
 	c->down[kc] = (uint8_t)down;
+	state_from_core(c, state);
 	ev.u.key.group = (uint8_t)xkb_state_serialize_layout(c->ks,
 	    XKB_STATE_LAYOUT_EFFECTIVE);
 
