@@ -454,8 +454,6 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 			XNextEvent(c->ctl, &e);
 			handle_ctl_event(c, &e);
 		}
-		if (!c->ewmh && !io_lost && !c->err)
-			cap__focus_update(c, 0);
 		if (!io_lost)
 			cap__secure_poll(c); /* secure input (secure.c) */
 		if (io_lost) {
@@ -472,6 +470,9 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 		}
 		now = ut_now_mono_ns();
 		if (now >= next_tick) {
+			/* Without EWMH the input focus is polled, once a tick. */
+			if (!c->ewmh)
+				cap__focus_update(c, 0);
 			if (sink->tick != NULL && (r = sink->tick(sink->arg)) != 0)
 				break;
 			next_tick = now + tick_ns;

@@ -271,9 +271,6 @@ cap__key_event(struct cap *c, int down, uint8_t kc, uint32_t xtime,
 		if (typing)
 			c->last_type_ns = now;
 	}
-	/* Track modifier/lock state from the stream itself. */
-	if (!ev.u.key.repeat)
-		xkb_state_update_key(c->ks, kc, down ? XKB_KEY_DOWN : XKB_KEY_UP);
 	c->st.keys++;
 	/* PRIV-CAT: key records only with "keys", their text only with "text". */
 	if (!(c->o->categories & UT_CAT_KEYS))

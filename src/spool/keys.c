@@ -5,6 +5,7 @@
  *  (1) Secret keys and passphrases live only in sodium_malloc'd memory
  *      (guard pages, mlock'd) and are wiped on every path that frees them;
  *      buffers that held them on the way from disk are wiped too.
+ *      sodium_free() accepts NULL, so cleanup paths call it unconditionally.
  *  (2) Secret key files are created 0600 in a 0700 directory, written to a
  *      temporary name, fsync'd, renamed and the directory fsync'd, so a
  *      crash leaves either no key file or a complete one.
@@ -275,8 +276,7 @@ keys_device_load(const char *home, bool create, struct ut_device_key **out)
 		goto out;
 	r = keys_pubfile_write(pubpath, k->pk);
 out:
-	if (raw != NULL)
-		sodium_free(raw);
+	sodium_free(raw);
 	if (r < 0) {
 		sodium_free(k);
 		return r;
@@ -288,8 +288,7 @@ out:
 void
 keys_device_free(struct ut_device_key *k)
 {
-	if (k != NULL)
-		sodium_free(k); /* wipes */
+	sodium_free(k); /* wipes */
 }
 
 int
@@ -372,12 +371,9 @@ keys_recipient_create(const char *home, const char *pass, size_t passlen,
 	if (pk != NULL)
 		memcpy(pk, k->pk, UT_BOX_PK_LEN);
 out:
-	if (wk != NULL)
-		sodium_free(wk);
-	if (plain != NULL)
-		sodium_free(plain);
-	if (k != NULL)
-		sodium_free(k);
+	sodium_free(wk);
+	sodium_free(plain);
+	sodium_free(k);
 	return r;
 }
 
@@ -434,22 +430,17 @@ keys_recipient_unlock(const char *home, const char *pass, size_t passlen,
 	k = NULL;
 	r = 0;
 out:
-	if (file != NULL)
-		sodium_free(file);
-	if (wk != NULL)
-		sodium_free(wk);
-	if (plain != NULL)
-		sodium_free(plain);
-	if (k != NULL)
-		sodium_free(k);
+	sodium_free(file);
+	sodium_free(wk);
+	sodium_free(plain);
+	sodium_free(k);
 	return r;
 }
 
 void
 keys_recipient_free(struct ut_recipient_key *k)
 {
-	if (k != NULL)
-		sodium_free(k);
+	sodium_free(k);
 }
 
 /* Reads one line from the terminal with echo off into p (cap bytes). */
@@ -549,16 +540,13 @@ out:
 	}
 	if (fd >= 0)
 		close(fd);
-	if (p2 != NULL)
-		sodium_free(p2);
-	if (p != NULL)
-		sodium_free(p);
+	sodium_free(p2); /* NULL is a no-op */
+	sodium_free(p);
 	return r;
 }
 
 void
 keys_passphrase_free(char *p)
 {
-	if (p != NULL)
-		sodium_free(p);
+	sodium_free(p);
 }
