@@ -197,6 +197,7 @@ test_spool_power_loss_every_offset(void)
 	struct stat st;
 	uint64_t seq = 0;
 	unsigned bad;
+	uint64_t n;
 	int b, i, variant;
 
 	tkeys_init(&k);
@@ -238,7 +239,15 @@ test_spool_power_loss_every_offset(void)
 			T_ASSERT_EQ(spool_open(&o, &sp), 0);
 			T_ASSERT_EQ(spool_close(sp), 0);
 			T_ASSERT_EQ(count_files(d, ".open"), 0);
-			T_ASSERT_EQ(read_prefix(d, k.rk), 160);
+			/*
+			 * Everything acknowledged (160) is kept.  Random bytes
+			 * can also leave the unsynced checkpoint verifiable
+			 * (bytes it does not cover); its records are then
+			 * authentic and may be kept too - read_prefix() checks
+			 * each one - but never anything else.
+			 */
+			n = read_prefix(d, k.rk);
+			T_ASSERT(n == 160 || (variant == 1 && n == 200));
 			bad = 99;
 			T_ASSERT_EQ(spool_check(d, NULL, NULL, NULL, &bad), 0);
 			T_ASSERT_EQ(bad, 0);
