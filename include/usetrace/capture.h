@@ -69,6 +69,11 @@ struct capture_opts {
 	 * (copied at start; NULL: none denied).
 	 */
 	const struct policy *policy;
+	/*
+	 * Windows into which a secret was typed: blacked out of every frame
+	 * while they exist (shared with the owner; NULL: none).
+	 */
+	struct capture_masks *masks;
 };
 
 struct capture_stats {
@@ -76,6 +81,31 @@ struct capture_stats {
 	uint64_t grabs, grab_ns, encode_ns, frames_skipped; /* frame thread */
 	uint64_t x_errors;
 };
+
+/*
+ * The board of windows whose pixels must be black in every frame because
+ * a secret was typed into them (PRIV-P4-3; docs/SECURE-INPUT.md).  The
+ * privacy filter's owner adds a window when the filter finds a secret in a
+ * typing burst; the frame thread blacks out that window's top-level (with
+ * its window-manager frame) in every grab, before hashing and encoding,
+ * for as long as the window exists.  Every add returns a new generation;
+ * each FRAME record carries the generation its grab was blacked with
+ * (frame.masks_gen), so the filter can black out frames grabbed before the
+ * add itself.  Thread-safe.  Windows are X window ids as in FOCUS records.
+ */
+struct capture_masks;
+struct capture_masks *capture_masks_create(void);
+/* Adds window (again: no-op) and returns the new generation. */
+uint32_t capture_masks_add(struct capture_masks *m, uint32_t window);
+/*
+ * Copies up to max windows and the generation; *overflow is set when the
+ * board holds more than fit (the reader must then black everything).
+ */
+size_t capture_masks_get(struct capture_masks *m, uint32_t *wins, size_t max,
+    uint32_t *gen, int *overflow);
+/* The window is gone: its pixels cannot show any more. */
+void capture_masks_remove(struct capture_masks *m, uint32_t window);
+void capture_masks_destroy(struct capture_masks *m); /* NULL ok */
 
 /*
  * Records until stop_fd becomes readable (returns 0), the display is lost

@@ -153,6 +153,16 @@ struct ut_event {
 			uint32_t skipped;      /* grabs skipped: encoder behind */
 			uint32_t len;
 			const uint8_t *data;
+			/*
+			 * In memory only (capture -> privacy filter), never
+			 * stored: the capture_masks generation the grab was
+			 * blacked with, and the active window at the grab
+			 * (0: unknown) with its top-level rectangle.
+			 */
+			uint32_t masks_gen;
+			uint32_t fwin;
+			int32_t fx, fy;
+			uint32_t fw, fh;
 		} frame;
 	} u;
 };

@@ -440,7 +440,8 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 	cap__focus_update(c, 0);
 	if ((o->categories & UT_CAT_FRAMES) &&
 	    frames_start(dpyname, o->frame_fps, o->frame_lossless,
-	    o->frame_quality, o->key_frame_request, o->policy, &c->frames) < 0)
+	    o->frame_quality, o->key_frame_request, o->policy, o->masks,
+	    &c->frames) < 0)
 		log_warn("cannot start screen frames");
 	if (sink->ready != NULL)
 		sink->ready(sink->arg, dpyname);

@@ -18,7 +18,12 @@
  *
  * The indicator window (WM_CLASS usetrace-indicator), windows of denied
  * applications and titles, and their popups are blacked out of every grab
- * before hashing (blackout()), so they never appear in stored frames.
+ * before hashing (blackout_rects()), so they never appear in stored frames.
+ * So are the windows on the capture_masks board (a secret was typed into
+ * them, PRIV-P4-3): each grab notes the board's generation it honoured and
+ * the active window with its top-level rectangle, and every FRAME record
+ * of the grab carries them, so the privacy filter can black out frames it
+ * holds or that were grabbed before a window joined the board.
  *
  * Threads: the main (capture) thread calls frames_request() and
  * frames_drain(); everything else runs in the frame thread.  f->mu guards
@@ -70,6 +75,9 @@ struct grab {
 	uint64_t *hash;      /* per tile */
 	uint32_t done;       /* server time the grab completed */
 	uint64_t id;         /* grab number, 0: empty */
+	uint32_t masks_gen;  /* capture_masks generation honoured */
+	uint32_t fwin;       /* active window at the grab, 0: unknown */
+	int fx, fy, fw, fh;  /* its top-level rectangle */
 };
 
 struct frames {
@@ -80,6 +88,8 @@ struct frames {
 	int lossless;
 	volatile int *key_req;   /* owner's request for a key frame */
 	struct policy *policy;   /* own copy: denied windows */
+	struct capture_masks *masks; /* shared: windows with typed secrets */
+	struct mask_set *ms;         /* frame thread: the board at a grab */
 
 	pthread_mutex_t mu;
 	uint32_t req[FRAME_REQ_MAX];
@@ -93,7 +103,8 @@ struct frames {
 	/* Frame thread only. */
 	Display *d;
 	Window root, probe;
-	Atom probe_atom, a_net_name, a_utf8, a_pid;
+	Atom probe_atom, a_net_name, a_utf8, a_pid, a_active;
+	uint64_t masks_checked_ms; /* last look for vanished masked windows */
 	int have_xres;
 	struct ccache *cache;    /* CLIENT_CACHE entries */
 	unsigned cache_next;
@@ -377,8 +388,20 @@ struct rect {
  * Called before and after each grab, and both sets are blacked, so a
  * window mapped or unmapped around the grab is covered either way.
  */
+/* What a grab blacks out besides denied windows (capture_masks). */
+struct mask_set {
+	uint32_t win[BLACKOUT_MAX];
+	size_t n;
+	uint32_t gen;
+	int overflow;
+	int seen[BLACKOUT_MAX];   /* viewable in the last blackout_rects() */
+	Window active;            /* _NET_ACTIVE_WINDOW, None if unknown */
+	struct rect active_rect;  /* its top-level, w 0 if not found */
+};
+
 static unsigned
-blackout_rects(struct frames *f, struct rect *out, unsigned max)
+blackout_rects(struct frames *f, struct rect *out, unsigned max,
+    struct mask_set *ms)
 {
 	Window rr, pp, *kids = NULL;
 	unsigned n, i, j, nd = 0;
@@ -404,6 +427,19 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max)
 			wi[i].client = None;
 			continue;
 		}
+		for (j = 0; j < ms->n; j++)
+			if (wi[i].client == ms->win[j]) {
+				deny[i] = 4; /* PRIV-P4-3: a secret was typed */
+				ms->seen[j] = 1;
+			}
+		if (ms->active != None && wi[i].client == ms->active) {
+			ms->active_rect.x = wa[i].x;
+			ms->active_rect.y = wa[i].y;
+			ms->active_rect.w = wa[i].width + 2 * wa[i].border_width;
+			ms->active_rect.h = wa[i].height + 2 * wa[i].border_width;
+		}
+		if (deny[i] == 4)
+			continue;
 		if (strcmp(wi[i].inst, "usetrace-indicator") == 0)
 			deny[i] = 1;
 		else if (f->policy != NULL &&
@@ -446,6 +482,12 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max)
 			    (wi[i].client != None && wi[i].pid != 0 && wi[i].pid == dpid[j]) ||
 			    (wi[i].transient_for != None && wi[i].transient_for == dwin[j]))
 				deny[i] = 3;
+	}
+	if (ms->overflow && no < max) {
+		out[no].x = out[no].y = 0;
+		out[no].w = f->w;
+		out[no].h = f->h;
+		no++;
 	}
 	for (i = 0; i < n && no < max; i++)
 		if (deny[i]) {
@@ -499,21 +541,64 @@ server_time(struct frames *f)
 	return (uint32_t)e.xproperty.time;
 }
 
+/*
+ * Masked windows that were not viewable in this grab may have been
+ * destroyed: about once a second, ask; a window that no longer exists
+ * leaves the board (its pixels cannot show again).  An unmapped one stays.
+ */
+static void
+forget_vanished(struct frames *f, const struct mask_set *ms)
+{
+	xcb_connection_t *xc = XGetXCBConnection(f->d);
+	xcb_get_window_attributes_reply_t *ra;
+	xcb_generic_error_t *e;
+	size_t j;
+
+	if (ms->n == 0 || now_ms() - f->masks_checked_ms < 1000)
+		return;
+	f->masks_checked_ms = now_ms();
+	for (j = 0; j < ms->n; j++) {
+		if (ms->seen[j])
+			continue;
+		e = NULL;
+		ra = xcb_get_window_attributes_reply(xc,
+		    xcb_get_window_attributes(xc, ms->win[j]), &e);
+		if (ra == NULL && e != NULL && e->error_code == XCB_WINDOW)
+			capture_masks_remove(f->masks, ms->win[j]);
+		free(ra);
+		free(e);
+	}
+}
+
 /* Grabs into SPARE; if the screen changed, it becomes LATEST. */
 static void
 grab(struct frames *f)
 {
 	struct grab *g = f->bufs[SPARE], *t;
 	uint64_t t0 = ut_now_mono_ns();
-	struct rect rs[2 * BLACKOUT_MAX];
+	struct rect rs[2 * BLACKOUT_MAX + 2];
+	struct mask_set *ms = f->ms;
 	unsigned nr, i;
 
-	nr = blackout_rects(f, rs, BLACKOUT_MAX);
+	/* The board as it is before the grab: the generation it honours. */
+	ms->n = capture_masks_get(f->masks, ms->win, BLACKOUT_MAX, &ms->gen,
+	    &ms->overflow);
+	memset(ms->seen, 0, sizeof(ms->seen));
+	ms->active = (Window)card_prop(f, f->root, f->a_active, XA_WINDOW);
+	ms->active_rect.w = 0;
+	nr = blackout_rects(f, rs, BLACKOUT_MAX + 1, ms);
 	if (!XShmGetImage(f->d, f->root, g->img, 0, 0, AllPlanes))
 		return;
 	g->done = server_time(f);
 	f->last_grab_ms = now_ms();
-	nr += blackout_rects(f, rs + nr, BLACKOUT_MAX);
+	nr += blackout_rects(f, rs + nr, BLACKOUT_MAX + 1, ms);
+	g->masks_gen = ms->gen;
+	g->fwin = ms->active_rect.w > 0 ? (uint32_t)ms->active : 0;
+	g->fx = ms->active_rect.x;
+	g->fy = ms->active_rect.y;
+	g->fw = ms->active_rect.w;
+	g->fh = ms->active_rect.h;
+	forget_vanished(f, ms);
 	for (i = 0; i < nr; i++)
 		black_rect(f, g, rs[i].x, rs[i].y, rs[i].w, rs[i].h);
 	hash_tiles(f, g);
@@ -702,6 +787,12 @@ store(struct frames *f, struct grab *g)
 		ev.u.frame.skipped = (uint32_t)UT_MIN(f->skipped, UINT32_MAX);
 		ev.u.frame.len = (uint32_t)len;
 		ev.u.frame.data = data;
+		ev.u.frame.masks_gen = g->masks_gen;
+		ev.u.frame.fwin = g->fwin;
+		ev.u.frame.fx = g->fx;
+		ev.u.frame.fy = g->fy;
+		ev.u.frame.fw = (uint32_t)UT_MAX(g->fw, 0);
+		ev.u.frame.fh = (uint32_t)UT_MAX(g->fh, 0);
 		queue_out(f, &ev);
 	}
 	free(rg);
@@ -780,6 +871,8 @@ setup(struct frames *f)
 	f->a_net_name = XInternAtom(f->d, "_NET_WM_NAME", False);
 	f->a_utf8 = XInternAtom(f->d, "UTF8_STRING", False);
 	f->a_pid = XInternAtom(f->d, "_NET_WM_PID", False);
+	f->a_active = XInternAtom(f->d, "_NET_ACTIVE_WINDOW", False);
+	f->ms = xcalloc(1, sizeof(*f->ms));
 	{
 		int xe, xr;
 
@@ -857,10 +950,12 @@ frames_main(void *arg)
 
 int
 frames_start(const char *dpyname, uint32_t fps, int lossless, uint32_t quality,
-    volatile int *key_req, const struct policy *policy, struct frames **out)
+    volatile int *key_req, const struct policy *policy,
+    struct capture_masks *masks, struct frames **out)
 {
 	struct frames *f = xcalloc(1, sizeof(*f));
 
+	f->masks = masks;
 	f->policy = policy ? policy_copy(policy) : NULL;
 	f->cache = xcalloc(CLIENT_CACHE, sizeof(*f->cache));
 	f->key_req = key_req;
@@ -958,6 +1053,7 @@ frames_destroy(struct frames *f)
 		free((void *)f->out[i].u.frame.data);
 	free(f->out);
 	free(f->stored_hash);
+	free(f->ms);
 	if (f->wake_fd >= 0)
 		close(f->wake_fd);
 	if (f->ready_fd >= 0)
