@@ -48,6 +48,19 @@
  *    "/home/alice/x" -> "[HOME]/x"), level 3; in typed text their keys are
  *    redacted like a detector span (why "USER", ...), level 3 (PRIV-P5-2).
  *    Where a detector span and an identity overlap, the detector wins.
+ *  - Typed secrets in pixels (PRIV-P4-3): FRAME records are held with
+ *    the burst (bounded: max_frame_bytes of encoded data releases it), so
+ *    none is emitted before the burst was scanned.  When a detector span
+ *    (not an identity) was typed, the focused window is blacked out of
+ *    every held frame - the top-level rectangle the frame carries for it
+ *    (frame.fwin / fx ...), else the FOCUS geometry - by re-encoding the
+ *    regions that meet it; mask_window() puts the window on the capture
+ *    board so later grabs are blacked before encoding, and every later
+ *    frame grabbed at an older board generation (frame.masks_gen) is
+ *    blacked here too.  Without mask_window every later frame is blacked
+ *    here, at the window's last known rectangle.  FRAME data pushed into
+ *    the filter must be malloc'd: the filter owns it until it hands the
+ *    record to emit (which then owns it), and may replace it.
  *  - Everything held is wiped (sodium_memzero) once released.
  *  - If the detectors fail (size limits), the filter fails closed: every
  *    key record holding text in that burst is redacted as GENERIC_SECRET.
@@ -93,6 +106,18 @@ struct privacy_filter_opts {
 	const struct policy *policy;
 	/* Identities to replace; NULL: none.  Copied by create. */
 	const struct privacy_identity *identity;
+	/* Encoded frame bytes held with a burst before a forced release; 0: 64 MiB. */
+	uint64_t max_frame_bytes;
+	/* Lossy quality for re-encoded frame regions; 0: 80. */
+	uint32_t frame_quality;
+	/*
+	 * Called (from push/tick/flush) with a window into which a secret was
+	 * typed; returns the capture_masks generation from which every grab
+	 * blacks it out (capture.h).  NULL: the filter blacks every later
+	 * frame itself.
+	 */
+	uint32_t (*mask_window)(void *arg, uint32_t window);
+	void *mask_arg;
 };
 
 /*

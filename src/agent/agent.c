@@ -73,6 +73,8 @@ struct agent {
 	char ack_msg[256];
 	int err;                /* first spool error */
 	struct capture_stats total;
+	/* Windows with typed secrets, blacked in frames across capture runs. */
+	struct capture_masks *masks;
 };
 
 static const char *
@@ -433,6 +435,15 @@ wait_loop(struct agent *a)
 	}
 }
 
+/* The filter found a secret typed into window (PRIV-P4-3). */
+static uint32_t
+mask_window(void *arg, uint32_t window)
+{
+	struct agent *a = arg;
+
+	return capture_masks_add(a->masks, window);
+}
+
 /* One capture run; returns 1 to stop the agent, 0 to go on, < 0 error. */
 static int
 record_once(struct agent *a)
@@ -456,6 +467,11 @@ record_once(struct agent *a)
 	po.policy = a->pol;
 	(void)privacy_identity_default(&id); /* what it cannot find stays empty */
 	po.identity = &id;
+	po.frame_quality = a->pol->frame_quality;
+	if (a->pol->categories & UT_CAT_FRAMES) {
+		po.mask_window = mask_window;
+		po.mask_arg = a;
+	}
 	a->pf = privacy_filter_create(&po, to_spool, a);
 	sodium_memzero(&id, sizeof(id)); /* the filter keeps its own copy */
 	if (a->pf == NULL) {
@@ -475,6 +491,7 @@ record_once(struct agent *a)
 	co.frame_quality = a->pol->frame_quality;
 	co.key_frame_request = &a->key_req;
 	co.policy = a->pol;
+	co.masks = a->masks;
 	a->rotate_pending = 0; /* a new run starts with a key frame anyway */
 	memset(&sink, 0, sizeof(sink));
 	sink.emit = sink_emit;
@@ -577,9 +594,11 @@ agent_run(const struct agent_opts *o)
 	a.o = o;
 	a.lfd = -1;
 	a.ack_fd = -1;
+	a.masks = capture_masks_create();
 	if ((r = policy_load(o->policy_path, &a.pol, err, sizeof(err))) < 0) {
 		log_error("policy %s: %s", o->policy_path ? o->policy_path :
 		    "(built-in default)", err);
+		capture_masks_destroy(a.masks);
 		return r;
 	}
 	if (!o->no_control) {
@@ -639,6 +658,7 @@ out:
 		waitpid(ind, NULL, 0);
 	}
 	privacy_filter_destroy(a.pf);
+	capture_masks_destroy(a.masks);
 	policy_destroy(a.pol);
 	return r;
 }

@@ -27,6 +27,12 @@
  *  (8) PRIV-P5-2: identity terms are matched in the same texts as the
  *      detectors (titles, typed and raw burst text) and redacted the same
  *      way; a detector span wins over an identity span it overlaps.
+ *  (9) PRIV-P4-3: no FRAME record is emitted while a burst is open; when
+ *      its scan found a detector span, every held frame is blacked over
+ *      the burst's window before it is emitted, and that window is in
+ *      masks[] with the board generation from which capture blacks it, so
+ *      every later frame with an older masks_gen is blacked here.  The
+ *      queue owns the data of held frames (frame_bytes counts them).
  *
  * States:  IDLE -> OPEN [printable key press]
  *          OPEN -> IDLE [release_burst: gap, button press, focus (another
@@ -51,6 +57,8 @@
 #define PF_MAX_RECORDS_DEFAULT 4096
 #define PF_MAX_TEXT_DEFAULT 8192
 #define PF_NONE UINT32_MAX
+#define PF_FRAME_BYTES_DEFAULT (64ull << 20)
+#define PF_MASKS_MAX 64
 
 #define KS_BACKSPACE 0xff08u
 #define KS_TAB 0xff09u
@@ -69,11 +77,13 @@ struct pf_span {
 	size_t start, end;
 	const char *why;	/* static: detector type or identity name */
 	uint8_t level;
+	bool pixels;		/* a detector span: black its window (P4-3) */
 };
 
 struct pf_group {
 	const char *why;
 	uint8_t level;
+	bool pixels;
 	uint32_t count;
 	bool emitted;
 };
@@ -124,6 +134,20 @@ struct privacy_filter {
 	bool run_open;
 	uint64_t run_last_ns;
 	bool key_dropped[256];		/* keycode -> its press was dropped */
+
+	/* Typed secrets in pixels (invariant 9). */
+	uint32_t (*mask_window)(void *, uint32_t);
+	void *mask_arg;
+	int frame_quality;
+	uint64_t max_frame_bytes, frame_bytes;
+	int32_t focus_x, focus_y;	/* geometry of the last FOCUS record */
+	uint32_t focus_w, focus_h;
+	struct pf_mask {
+		uint32_t window, gen;	/* frames with masks_gen < gen */
+		int32_t x, y;		/* the window's last known rectangle */
+		uint32_t w, h;
+	} masks[PF_MASKS_MAX];
+	size_t nmasks, mask_next;
 };
 
 static void
@@ -136,9 +160,25 @@ burst_wipe(struct privacy_filter *pf)
 	if (pf->chars != NULL)
 		sodium_memzero(pf->chars, (size_t)pf->nchars * sizeof(*pf->chars));
 	pf->nq = pf->rlen = pf->nchars = pf->nstack = 0;
+	pf->frame_bytes = 0;
 	pf->open = false;
 	pf->edited = false;
 	memset(pf->pend, 0xff, sizeof(pf->pend));
+}
+
+/* Wipes and frees the data of held frames q[from..nq) (not emitted). */
+static void
+free_frames(struct privacy_filter *pf, uint32_t from)
+{
+	uint32_t i;
+
+	for (i = from; pf->q != NULL && i < pf->nq; i++)
+		if (pf->q[i].type == UT_EV_FRAME && pf->q[i].u.frame.data != NULL) {
+			sodium_memzero((void *)pf->q[i].u.frame.data,
+			    pf->q[i].u.frame.len);
+			free((void *)pf->q[i].u.frame.data);
+			pf->q[i].u.frame.data = NULL;
+		}
 }
 
 void
@@ -146,6 +186,7 @@ privacy_filter_destroy(struct privacy_filter *pf)
 {
 	if (pf == NULL)
 		return;
+	free_frames(pf, 0);
 	burst_wipe(pf);
 	if (pf->text != NULL)
 		sodium_memzero(pf->text, (size_t)pf->max_text + UT_EV_TEXT_MAX);
@@ -184,6 +225,12 @@ privacy_filter_create(const struct privacy_filter_opts *o,
 	    PF_MAX_RECORDS_DEFAULT;
 	pf->max_text = o != NULL && o->max_text ? o->max_text : PF_MAX_TEXT_DEFAULT;
 	pf->policy = o != NULL ? o->policy : NULL;
+	pf->max_frame_bytes = o != NULL && o->max_frame_bytes ?
+	    o->max_frame_bytes : PF_FRAME_BYTES_DEFAULT;
+	pf->frame_quality = o != NULL && o->frame_quality ?
+	    (int)UT_MIN(o->frame_quality, 100) : 80;
+	pf->mask_window = o != NULL ? o->mask_window : NULL;
+	pf->mask_arg = o != NULL ? o->mask_arg : NULL;
 	privacy__identity_terms(o != NULL ? o->identity : NULL, &pf->ids);
 	set = o != NULL ? o->detectors : NULL;
 	if (set == NULL) {
@@ -296,6 +343,7 @@ find_spans(struct privacy_filter *pf, const char *text, size_t len,
 		pf->spans[n].end = dsp[i].end;
 		pf->spans[n].why = detect_type_name(dsp[i].type);
 		pf->spans[n].level = span_level(dsp[i].type);
+		pf->spans[n].pixels = true;
 		n++;
 	}
 	for (j = 0, i = 0; j < ni; j++) {
@@ -308,6 +356,7 @@ find_spans(struct privacy_filter *pf, const char *text, size_t len,
 		pf->spans[n].end = pf->idsp[j].end;
 		pf->spans[n].why = pf->idsp[j].name;
 		pf->spans[n].level = UT_SENS_PERSONAL;
+		pf->spans[n].pixels = false;
 		n++;
 	}
 	if (ni > 0 && nd > 0)
@@ -425,11 +474,15 @@ pass_level(const struct ut_event *ev)
 	}
 }
 
+static int emit_frame(struct privacy_filter *pf, const struct ut_event *ev);
+
 static int
 emit_pass(struct privacy_filter *pf, const struct ut_event *ev)
 {
 	if (ev->type == UT_EV_FOCUS)
 		return emit_focus(pf, ev);
+	if (ev->type == UT_EV_FRAME)
+		return emit_frame(pf, ev);
 	return emit_level(pf, ev, pass_level(ev));
 }
 
@@ -479,6 +532,7 @@ scan_and_mark(struct privacy_filter *pf, const char *text, size_t len,
 			continue;
 		grp[*ngrp].why = sp[i].why;
 		grp[*ngrp].level = sp[i].level;
+		grp[*ngrp].pixels = sp[i].pixels;
 		grp[*ngrp].count = 0;
 		grp[*ngrp].emitted = false;
 		mark_chars(pf, idx, nidx, first, k - 1, grp, *ngrp);
@@ -511,6 +565,91 @@ extend_groups(struct privacy_filter *pf, int32_t ngrp)
 			if (pf->mark[i] < 0 && pf->textkey[i])
 				pf->mark[i] = g;
 	}
+}
+
+/*
+ * Blacks window m out of frame ev: at the rectangle the frame carries for
+ * it when it was the active window at the grab, else at its last known
+ * rectangle.  A failure is logged (without content) and leaves the
+ * region black or empty (privacy__frame_black fails closed).
+ */
+static void
+black_frame(struct privacy_filter *pf, struct ut_event *ev,
+    const struct pf_mask *m)
+{
+	const struct ut_event *f = ev;
+	int r;
+
+	if (f->u.frame.fwin == m->window && f->u.frame.fw > 0 && f->u.frame.fh > 0)
+		r = privacy__frame_black(ev, f->u.frame.fx, f->u.frame.fy,
+		    f->u.frame.fw, f->u.frame.fh, pf->frame_quality);
+	else
+		r = privacy__frame_black(ev, m->x, m->y, m->w, m->h,
+		    pf->frame_quality);
+	if (r < 0)
+		log_warn("privacy: a frame region could not be re-encoded (%s); "
+		    "it is left out", ut_strerror(r));
+}
+
+/*
+ * PRIV-P4-3: a secret was typed into the burst's window.  Its rectangle
+ * is the newest one a held frame carries for it (the top-level, with the
+ * window-manager frame), else the FOCUS geometry.  The window goes on the
+ * capture board and into masks[] (the oldest entry makes room: with
+ * frames, entries are only needed for frames grabbed before the board
+ * had the window, moments after).  The held frames were all grabbed
+ * before the board had it, so emit_frame() blacks every one of them.
+ */
+static void
+mask_burst_window(struct privacy_filter *pf)
+{
+	struct pf_mask m;
+	uint32_t i;
+
+	memset(&m, 0, sizeof(m));
+	m.window = pf->focus_window;
+	m.x = pf->focus_x;
+	m.y = pf->focus_y;
+	m.w = pf->focus_w;
+	m.h = pf->focus_h;
+	for (i = 0; i < pf->nq; i++) {
+		const struct ut_event *f = &pf->q[i];
+
+		if (f->type == UT_EV_FRAME && f->u.frame.fwin == m.window &&
+		    f->u.frame.fw > 0 && f->u.frame.fh > 0) {
+			m.x = f->u.frame.fx;
+			m.y = f->u.frame.fy;
+			m.w = f->u.frame.fw;
+			m.h = f->u.frame.fh;
+		}
+	}
+	m.gen = pf->mask_window != NULL ?
+	    pf->mask_window(pf->mask_arg, m.window) : UINT32_MAX;
+	for (i = 0; i < pf->nmasks && pf->masks[i].window != m.window; i++)
+		;
+	if (i == pf->nmasks) {
+		if (pf->nmasks < PF_MASKS_MAX)
+			i = (uint32_t)pf->nmasks++;
+		else
+			i = (uint32_t)(pf->mask_next++ % PF_MASKS_MAX);
+	}
+	pf->masks[i] = m;
+}
+
+/* Every frame leaves here: black the windows its grab did not black yet. */
+static int
+emit_frame(struct privacy_filter *pf, const struct ut_event *ev)
+{
+	struct ut_event out = *ev;
+	size_t i;
+	int r;
+
+	for (i = 0; i < pf->nmasks; i++)
+		if (out.u.frame.masks_gen < pf->masks[i].gen)
+			black_frame(pf, &out, &pf->masks[i]);
+	r = emit_level(pf, &out, pass_level(&out));
+	sodium_memzero(&out, sizeof(out));
+	return r;
 }
 
 /* Ends the open burst: detect, replace, emit, wipe. */
@@ -556,6 +695,7 @@ release_burst(struct privacy_filter *pf)
 		ngrp = 1;
 		grp[0].why = detect_type_name(DETECT_GENERIC_SECRET);
 		grp[0].level = UT_SENS_SECRET;
+		grp[0].pixels = true;
 		grp[0].count = 0;
 		grp[0].emitted = false;
 		for (i = 0; i < pf->nq; i++)
@@ -570,6 +710,10 @@ release_burst(struct privacy_filter *pf)
 		}
 	}
 	extend_groups(pf, ngrp);
+	for (g = 0; g < ngrp && !grp[g].pixels; g++)
+		;
+	if (g < ngrp)
+		mask_burst_window(pf);
 	r = 0;
 	for (i = 0; i < pf->nq && r == 0; i++) {
 		const struct ut_event *ev = &pf->q[i];
@@ -595,6 +739,7 @@ release_burst(struct privacy_filter *pf)
 		r = pf->emit(pf->arg, &red);
 		r = r < 0 ? r : 0;
 	}
+	free_frames(pf, i); /* not emitted after an error */
 	/* Releases still to come of redacted presses are dropped on arrival. */
 	for (i = 0; i < pf->nchars; i++) {
 		struct pf_char *c = &pf->chars[i];
@@ -847,12 +992,19 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 	default:
 		break;
 	}
-	if (ev->type == UT_EV_FOCUS)
+	if (ev->type == UT_EV_FOCUS) {
 		pf->focus_window = ev->u.focus.window;
+		pf->focus_x = ev->u.focus.x;
+		pf->focus_y = ev->u.focus.y;
+		pf->focus_w = ev->u.focus.w;
+		pf->focus_h = ev->u.focus.h;
+	}
 	if (!pf->open)
 		return emit_pass(pf, ev);
 	pf->textkey[enqueue(pf, ev)] = 0;
-	if (pf->nq >= pf->max_records)
+	if (ev->type == UT_EV_FRAME)
+		pf->frame_bytes += ev->u.frame.len;
+	if (pf->nq >= pf->max_records || pf->frame_bytes >= pf->max_frame_bytes)
 		return release_burst(pf);
 	return 0;
 }

@@ -48,4 +48,17 @@ void privacy__identity_terms(const struct privacy_identity *id,
 size_t privacy__identity_scan(const struct identity_terms *t, const char *text,
     size_t len, struct identity_span *out, size_t max);
 
+/*
+ * Paints the part of FRAME record ev's region inside the rectangle (x, y,
+ * w, h) (screen coordinates) black, re-encoding the region in its format
+ * (lossy at quality 1..100).  ev->u.frame.data must be malloc'd: it is
+ * wiped and freed, and replaced by a new malloc'd encoding.  Returns 1 if
+ * the region changed, 0 if it does not meet the rectangle, UT_ECORRUPT for
+ * an impossible region size (data untouched), UT_ETOOBIG if the region
+ * could not be encoded again (data is then NULL, len 0: the pixels are
+ * gone, not kept).  A region that does not decode becomes wholly black.
+ */
+int privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
+    uint32_t h, int quality);
+
 #endif
