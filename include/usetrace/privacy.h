@@ -27,8 +27,9 @@
  *    with the placeholder, so the timeline stays readable; docs/DETECTORS.md);
  *    other records keep their level, at least 1 (FRAME, TEXT at least 2).
  *    A level set upstream is never lowered.
- *  - Denied windows (policy_app_denied / policy_title_denied on a FOCUS
- *    record): the FOCUS record keeps only the window id, the geometry and
+ *  - Denied windows (denied = 1 on the FOCUS record, which capture sets
+ *    from the policy even when app names and titles are not collected, or
+ *    policy_app_denied / policy_title_denied on its fields): the FOCUS record keeps only the window id, the geometry and
  *    denied = 1 (app, instance, title and pid cleared); until the next
  *    FOCUS record every KEY and TEXT record is dropped, and each run of
  *    them becomes ONE REDACTED record (what "keys" / "text", why

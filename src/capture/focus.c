@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include <X11/Xatom.h>
 #include <X11/Xutil.h>
 #include <xcb/randr.h>
@@ -91,6 +93,42 @@ read_title(struct cap *c, Window w, char *out, size_t outsz)
 	}
 }
 
+/*
+ * PRIV-P4-1 whatever is collected: the policy's deny lists match WM_CLASS
+ * and titles even when "apps" or "titles" are not collected, so both are
+ * read here for the decision only, never put in the record, and wiped.
+ * The record says denied = 1; the privacy filter trusts it.
+ */
+static void
+deny_check(struct cap *c, Window w, struct ut_event *ev)
+{
+	const struct policy *p = c->o->policy;
+	XClassHint ch = { NULL, NULL };
+	char title[UT_EV_TITLE_MAX];
+	int denied = 0;
+
+	if (p == NULL)
+		return;
+	if (p->deny_apps.n > 0 || p->allow_apps.n > 0) {
+		/* No WM_CLASS: "" (denied when an allow list is set). */
+		if (!XGetClassHint(c->ctl, w, &ch))
+			ch.res_class = ch.res_name = NULL;
+		denied = policy_app_denied(p, ch.res_class ? ch.res_class : "",
+		    ch.res_name ? ch.res_name : "");
+		if (ch.res_class != NULL)
+			XFree(ch.res_class);
+		if (ch.res_name != NULL)
+			XFree(ch.res_name);
+	}
+	if (!denied && p->deny_titles.n > 0) {
+		title[0] = '\0';
+		read_title(c, w, title, sizeof(title));
+		denied = title[0] != '\0' && policy_title_denied(p, title);
+		sodium_memzero(title, sizeof(title));
+	}
+	ev->u.focus.denied = (uint8_t)denied;
+}
+
 static void
 fill_focus(struct cap *c, Window w, struct ut_event *ev)
 {
@@ -117,6 +155,7 @@ fill_focus(struct cap *c, Window w, struct ut_event *ev)
 	}
 	if (c->o->categories & UT_CAT_TITLES)
 		read_title(c, w, ev->u.focus.title, sizeof(ev->u.focus.title));
+	deny_check(c, w, ev);
 	if ((c->o->categories & UT_CAT_APPS) &&
 	    get_prop(c, w, c->a_pid, XA_CARDINAL, &d, &n, &fmt) == 0) {
 		if (fmt == 32 && n >= 1)
@@ -174,6 +213,7 @@ cap__focus_update(struct cap *c, uint32_t xtime)
 	fill_focus(c, w, &ev);
 	if (c->have_focus &&
 	    ev.u.focus.window == c->last_focus.u.focus.window &&
+	    ev.u.focus.denied == c->last_focus.u.focus.denied &&
 	    strcmp(ev.u.focus.title, c->last_focus.u.focus.title) == 0 &&
 	    strcmp(ev.u.focus.app, c->last_focus.u.focus.app) == 0)
 		return;

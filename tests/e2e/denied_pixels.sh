@@ -108,4 +108,31 @@ import json, sys
 print("".join(json.loads(l).get("text", "") for l in open(sys.argv[1]) if "\"key\"" in l))' "$E2E_TMP/raw.jsonl")
 case "$t" in *denied*) fail "denied keystrokes recorded: $t" ;; esac
 case "$t" in *"allowed text"*) ;; *) fail "allowed keystrokes missing: $t" ;; esac
+
+# The deny lists hold even when app names and titles are not collected:
+# capture reads WM_CLASS and the title for the decision only.
+cat >"$E2E_TMP/p2.yaml" <<'Y'
+version: 1
+collect: [keys, text, pointer]
+applications:
+  deny: [xterm]
+Y
+"$USETRACE" consent --yes --policy "$E2E_TMP/p2.yaml" >/dev/null
+start_record "$E2E_TMP/rec2" --policy "$E2E_TMP/p2.yaml"
+xdo windowactivate --sync "$MP"
+xdo type --delay 20 "kept words"
+xdo windowactivate --sync "$XT"
+xdo type --delay 20 "echo hidden"
+xdo windowactivate --sync "$MP"
+xdo type --delay 20 " again"
+sleep 0.5
+stop_record
+"$USETRACE" show "$E2E_TMP/rec2" --raw >"$E2E_TMP/raw2.jsonl"
+t=$(python3 -c '
+import json, sys
+print("".join(json.loads(l).get("text", "") for l in open(sys.argv[1]) if "\"key\"" in l))' "$E2E_TMP/raw2.jsonl")
+case "$t" in *hidden*) fail "denied keystrokes recorded without apps collected: $t" ;; esac
+case "$t" in *"kept words again"*) ;; *) fail "allowed keystrokes missing: $t" ;; esac
+grep -q '"denied":true' "$E2E_TMP/raw2.jsonl" || fail "no denied focus record (no apps collected)"
+grep -qi 'xterm' "$E2E_TMP/raw2.jsonl" && fail "an app name was recorded without apps collected"
 echo ok
