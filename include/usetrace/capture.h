@@ -79,6 +79,7 @@ struct capture_opts {
 struct capture_stats {
 	uint64_t records, keys, buttons, motions, focus, keymap_loads, frames;
 	uint64_t grabs, grab_ns, encode_ns, frames_skipped; /* frame thread */
+	uint64_t blackout_ns; /* part of grab_ns: denied / masked windows */
 	uint64_t x_errors;
 };
 

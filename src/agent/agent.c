@@ -511,6 +511,7 @@ record_once(struct agent *a)
 	a->total.grabs += st.grabs;
 	a->total.grab_ns += st.grab_ns;
 	a->total.encode_ns += st.encode_ns;
+	a->total.blackout_ns += st.blackout_ns;
 	a->total.frames_skipped += st.frames_skipped;
 
 	/* (2): release what the filter holds, up to the cutoff. */
@@ -631,11 +632,12 @@ agent_run(const struct agent_opts *o)
 	    (unsigned long long)a.total.motions, (unsigned long long)a.total.focus);
 	if (a.total.grabs > 0)
 		log_info("frames: %llu stored, %llu grabs (%.2f ms each, grab + "
-		    "hashes), %.2f ms encoding per stored frame, %llu changed "
-		    "grabs replaced before a store",
+		    "hashes, of which %.2f ms blackout), %.2f ms encoding per "
+		    "stored frame, %llu changed grabs replaced before a store",
 		    (unsigned long long)a.total.frames,
 		    (unsigned long long)a.total.grabs,
 		    (double)a.total.grab_ns / 1e6 / (double)a.total.grabs,
+		    (double)a.total.blackout_ns / 1e6 / (double)a.total.grabs,
 		    a.total.frames ? (double)a.total.encode_ns / 1e6 /
 		    (double)a.total.frames : 0.0,
 		    (unsigned long long)a.total.frames_skipped);

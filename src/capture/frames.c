@@ -117,6 +117,7 @@ struct frames {
 	uint64_t grabs, next_id, stored, since_key, skipped;
 	uint64_t last_store_ms, last_grab_ms;
 	uint64_t grab_ns, encode_ns, attempts, skipped_total;
+	uint64_t blackout_ns;     /* finding and blacking windows (in grab_ns) */
 	int dirty;
 	volatile int lost;
 };
@@ -414,8 +415,15 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 	int *deny;
 	unsigned no = 0;
 
+	if (ms->overflow && max > 0) {
+		/* More secret windows than we track: all of the screen. */
+		out[no].x = out[no].y = 0;
+		out[no].w = f->w;
+		out[no].h = f->h;
+		no++;
+	}
 	if (!XQueryTree(f->d, f->root, &rr, &pp, &kids, &n) || n == 0)
-		return 0;
+		return no;
 	wi = xcalloc(n, sizeof(*wi));
 	wa = xcalloc(n, sizeof(*wa));
 	deny = xcalloc(n, sizeof(*deny));
@@ -428,7 +436,7 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 			continue;
 		}
 		for (j = 0; j < ms->n; j++)
-			if (wi[i].client == ms->win[j]) {
+			if (wi[i].client == ms->win[j] || kids[i] == ms->win[j]) {
 				deny[i] = 4; /* PRIV-P4-3: a secret was typed */
 				ms->seen[j] = 1;
 			}
@@ -482,12 +490,6 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 			    (wi[i].client != None && wi[i].pid != 0 && wi[i].pid == dpid[j]) ||
 			    (wi[i].transient_for != None && wi[i].transient_for == dwin[j]))
 				deny[i] = 3;
-	}
-	if (ms->overflow && no < max) {
-		out[no].x = out[no].y = 0;
-		out[no].w = f->w;
-		out[no].h = f->h;
-		no++;
 	}
 	for (i = 0; i < n && no < max; i++)
 		if (deny[i]) {
@@ -575,7 +577,7 @@ static void
 grab(struct frames *f)
 {
 	struct grab *g = f->bufs[SPARE], *t;
-	uint64_t t0 = ut_now_mono_ns();
+	uint64_t t0 = ut_now_mono_ns(), t1;
 	struct rect rs[2 * BLACKOUT_MAX + 2];
 	struct mask_set *ms = f->ms;
 	unsigned nr, i;
@@ -587,10 +589,12 @@ grab(struct frames *f)
 	ms->active = (Window)card_prop(f, f->root, f->a_active, XA_WINDOW);
 	ms->active_rect.w = 0;
 	nr = blackout_rects(f, rs, BLACKOUT_MAX + 1, ms);
+	f->blackout_ns += ut_now_mono_ns() - t0;
 	if (!XShmGetImage(f->d, f->root, g->img, 0, 0, AllPlanes))
 		return;
 	g->done = server_time(f);
 	f->last_grab_ms = now_ms();
+	t1 = ut_now_mono_ns();
 	nr += blackout_rects(f, rs + nr, BLACKOUT_MAX + 1, ms);
 	g->masks_gen = ms->gen;
 	g->fwin = ms->active_rect.w > 0 ? (uint32_t)ms->active : 0;
@@ -601,6 +605,7 @@ grab(struct frames *f)
 	forget_vanished(f, ms);
 	for (i = 0; i < nr; i++)
 		black_rect(f, g, rs[i].x, rs[i].y, rs[i].w, rs[i].h);
+	f->blackout_ns += ut_now_mono_ns() - t1;
 	hash_tiles(f, g);
 	f->grab_ns += ut_now_mono_ns() - t0;
 	f->attempts++;
@@ -1075,5 +1080,6 @@ frames_stats(const struct frames *f, struct capture_stats *st)
 	st->grabs += f->attempts;
 	st->grab_ns += f->grab_ns;
 	st->encode_ns += f->encode_ns;
+	st->blackout_ns += f->blackout_ns;
 	st->frames_skipped += f->skipped_total;
 }

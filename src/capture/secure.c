@@ -137,6 +137,8 @@ struct cap_secure {
 
 	uint8_t dropped[256];	/* keycode -> its press was not emitted */
 	uint64_t replaced;
+	/* What the AT-SPI hold cost (logged at the end; bench/). */
+	uint64_t held_keys, held_ns, held_max_ns;
 };
 
 static void
@@ -469,6 +471,8 @@ at_password(struct cap *c, struct cap_secure *s, const struct ut_event *key)
 			at_hold(s);
 	}
 	if (s->at_since != 0) {
+		uint64_t t0 = ut_now_mono_ns();
+
 		deadline = s->at_since + SECURE_HOLD_NS;
 		pthread_mutex_lock(&at.mu);
 		while (atomic_load(&at.gen) == s->at_gen0 &&
@@ -483,6 +487,11 @@ at_password(struct cap *c, struct cap_secure *s, const struct ut_event *key)
 		}
 		pthread_mutex_unlock(&at.mu);
 		s->at_since = 0;
+		/* The key waited this long before it could be decided. */
+		now = ut_now_mono_ns() - t0;
+		s->held_keys++;
+		s->held_ns += now;
+		s->held_max_ns = UT_MAX(s->held_max_ns, now);
 	}
 	/* Tab may move the focus inside the window: hold the next key. */
 	if (key->u.key.down && (key->u.key.keysym == KS_TAB ||
@@ -641,6 +650,12 @@ cap__secure_free(struct cap *c, bool lost)
 	if (s->replaced > 0)
 		log_info("secure input: %llu key presses not recorded",
 		    (unsigned long long)s->replaced);
+	if (s->held_keys > 0)
+		log_info("secure input: %llu keys waited for AT-SPI after a focus "
+		    "change: %.2f ms on average, %.2f ms at most",
+		    (unsigned long long)s->held_keys,
+		    (double)s->held_ns / 1e6 / (double)s->held_keys,
+		    (double)s->held_max_ns / 1e6);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 	c->secure = NULL;
