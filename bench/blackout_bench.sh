@@ -15,18 +15,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-120}
 . bench/lib.sh
 
-start_x 1920x1080x24
-python3 -c '
-import random
-random.seed(1)
-w = "the of and to in is you that it he was for on are as with his they at be this have from".split()
-for i in range(3000):
-    print(" ".join(random.choice(w) for _ in range(random.randrange(4, 16))))
-' >"$E2E_TMP/doc.txt"
-mousepad "$E2E_TMP/doc.txt" >/dev/null 2>&1 &
-E2E_PIDS="$! $E2E_PIDS"
-MP=$(wait_window Mousepad)
-xdotool windowsize --sync "$MP" 1900 1000 windowmove --sync "$MP" 0 40
+start_office
 xterm -title ut-bench-denied -geometry 60x15+1100+600 >/dev/null 2>&1 &
 E2E_PIDS="$! $E2E_PIDS"
 wait_window ut-bench-denied >/dev/null

@@ -11,3 +11,20 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 HZ=$(getconf CLK_TCK)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+
+# Xvfb at 1920x1080 and mousepad, nearly full screen, on a seeded
+# 3000-line document: the office scene of the frame benchmarks.  Sets MP.
+start_office() {
+	start_x 1920x1080x24
+	python3 -c '
+import random
+random.seed(1)
+w = "the of and to in is you that it he was for on are as with his they at be this have from".split()
+for i in range(3000):
+    print(" ".join(random.choice(w) for _ in range(random.randrange(4, 16))))
+' >"$E2E_TMP/doc.txt"
+	mousepad "$E2E_TMP/doc.txt" >/dev/null 2>&1 &
+	E2E_PIDS="$! $E2E_PIDS"
+	MP=$(wait_window Mousepad)
+	xdotool windowsize --sync "$MP" 1900 1000 windowmove --sync "$MP" 0 40
+}
