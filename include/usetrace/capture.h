@@ -96,7 +96,10 @@ struct capture_stats {
  */
 struct capture_masks;
 struct capture_masks *capture_masks_create(void);
-/* Adds window (again: no-op) and returns the new generation. */
+/*
+ * Adds window (again: no-op) and returns the new generation.  Window 0
+ * (no focused window was known) blacks the whole screen from then on.
+ */
 uint32_t capture_masks_add(struct capture_masks *m, uint32_t window);
 /*
  * Copies up to max windows and the generation; *overflow is set when the

@@ -415,8 +415,14 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 	int *deny;
 	unsigned no = 0;
 
+	for (j = 0; j < ms->n; j++)
+		if (ms->win[j] == 0)
+			ms->overflow = 1;
 	if (ms->overflow && max > 0) {
-		/* More secret windows than we track: all of the screen. */
+		/*
+		 * More secret windows than we track, or a secret typed with
+		 * no focused window known (window 0): all of the screen.
+		 */
 		out[no].x = out[no].y = 0;
 		out[no].w = f->w;
 		out[no].h = f->h;
@@ -560,7 +566,7 @@ forget_vanished(struct frames *f, const struct mask_set *ms)
 		return;
 	f->masks_checked_ms = now_ms();
 	for (j = 0; j < ms->n; j++) {
-		if (ms->seen[j])
+		if (ms->seen[j] || ms->win[j] == 0)
 			continue;
 		e = NULL;
 		ra = xcb_get_window_attributes_reply(xc,

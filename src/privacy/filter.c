@@ -580,7 +580,8 @@ black_frame(struct privacy_filter *pf, struct ut_event *ev,
 	const struct ut_event *f = ev;
 	int r;
 
-	if (f->u.frame.fwin == m->window && f->u.frame.fw > 0 && f->u.frame.fh > 0)
+	if (m->window != 0 && f->u.frame.fwin == m->window && f->u.frame.fw > 0 &&
+	    f->u.frame.fh > 0)
 		r = privacy__frame_black(ev, f->u.frame.fx, f->u.frame.fy,
 		    f->u.frame.fw, f->u.frame.fh, pf->frame_quality);
 	else
@@ -615,13 +616,19 @@ mask_burst_window(struct privacy_filter *pf)
 	for (i = 0; i < pf->nq; i++) {
 		const struct ut_event *f = &pf->q[i];
 
-		if (f->type == UT_EV_FRAME && f->u.frame.fwin == m.window &&
-		    f->u.frame.fw > 0 && f->u.frame.fh > 0) {
+		if (f->type == UT_EV_FRAME && m.window != 0 &&
+		    f->u.frame.fwin == m.window && f->u.frame.fw > 0 &&
+		    f->u.frame.fh > 0) {
 			m.x = f->u.frame.fx;
 			m.y = f->u.frame.fy;
 			m.w = f->u.frame.fw;
 			m.h = f->u.frame.fh;
 		}
+	}
+	if (m.window == 0 || m.w == 0 || m.h == 0) {
+		/* No focused window known: the whole screen (fail closed). */
+		m.x = m.y = 0;
+		m.w = m.h = UINT32_MAX / 2;
 	}
 	m.gen = pf->mask_window != NULL ?
 	    pf->mask_window(pf->mask_arg, m.window) : UINT32_MAX;

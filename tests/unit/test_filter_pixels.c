@@ -357,6 +357,27 @@ test_pixels_undecodable_region(void)
 	done(pf);
 }
 
+/* No focused window known: the whole screen is blacked (fail closed). */
+static void
+test_pixels_no_focus_whole_screen(void)
+{
+	struct privacy_filter_opts o;
+	struct privacy_filter *pf;
+	size_t fi[8];
+
+	memset(&o, 0, sizeof(o));
+	pf = mk(&o, true);
+	type_str(pf, "4539 1488 0343 6467");
+	frame(pf, UT_FRAME_WEBP_LOSSLESS, 0, 0);
+	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
+	T_ASSERT_EQ(NMASKED, 1);
+	T_ASSERT_EQ(MASKED[0], 0);
+	T_ASSERT_EQ(frames_out(fi, 8), 1);
+	T_ASSERT_EQ(green(&OUT[fi[0]], 10, 10), 0);
+	T_ASSERT_EQ(green(&OUT[fi[0]], 127, 63), 0);
+	done(pf);
+}
+
 /* Frames still held when the filter is destroyed are freed (ASan). */
 static void
 test_pixels_destroy_frees_held(void)
@@ -376,4 +397,5 @@ T_LIST(T_CASE(test_pixels_secret_blacks_window),
     T_CASE(test_pixels_plain_text_untouched),
     T_CASE(test_pixels_identity_no_mask), T_CASE(test_pixels_without_board),
     T_CASE(test_pixels_frame_bytes_cap), T_CASE(test_pixels_undecodable_region),
+    T_CASE(test_pixels_no_focus_whole_screen),
     T_CASE(test_pixels_destroy_frees_held))
