@@ -95,18 +95,38 @@ struct capture_stats {
  * add itself.  Thread-safe.  Windows are X window ids as in FOCUS records.
  */
 struct capture_masks;
+#define CAPTURE_MASK_TEXTS 4
+#define CAPTURE_MASK_TEXT_MAX 256
+
+/*
+ * One window on the board.  texts: the secrets typed into it, so that
+ * where the application exposes its text through AT-SPI only the text's
+ * extents need to be black; whole: black the whole window regardless
+ * (more secrets than fit, or one too long).  Secret: wipe copies.
+ */
+struct capture_mask {
+	uint32_t window;
+	int whole;
+	size_t ntexts;
+	size_t len[CAPTURE_MASK_TEXTS];
+	char text[CAPTURE_MASK_TEXTS][CAPTURE_MASK_TEXT_MAX];
+};
+
 struct capture_masks *capture_masks_create(void);
 /*
- * Adds window (again: no-op) and returns the new generation.  Window 0
- * (no focused window was known) blacks the whole screen from then on.
+ * Adds window (again: adds text to it) and returns the new generation.
+ * text (len bytes, not NUL-terminated) is the secret typed, copied; NULL:
+ * the whole window.  Window 0 (no focused window was known) blacks the
+ * whole screen from then on.
  */
-uint32_t capture_masks_add(struct capture_masks *m, uint32_t window);
+uint32_t capture_masks_add(struct capture_masks *m, uint32_t window,
+    const char *text, size_t len);
 /*
- * Copies up to max windows and the generation; *overflow is set when the
+ * Copies up to max entries and the generation; *overflow is set when the
  * board holds more than fit (the reader must then black everything).
  */
-size_t capture_masks_get(struct capture_masks *m, uint32_t *wins, size_t max,
-    uint32_t *gen, int *overflow);
+size_t capture_masks_get(struct capture_masks *m, struct capture_mask *out,
+    size_t max, uint32_t *gen, int *overflow);
 /* The window is gone: its pixels cannot show any more. */
 void capture_masks_remove(struct capture_masks *m, uint32_t window);
 void capture_masks_destroy(struct capture_masks *m); /* NULL ok */

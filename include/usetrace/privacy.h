@@ -55,8 +55,9 @@
  *    (not an identity) was typed, the focused window is blacked out of
  *    every held frame - the top-level rectangle the frame carries for it
  *    (frame.fwin / fx ...), else the FOCUS geometry - by re-encoding the
- *    regions that meet it; mask_window() puts the window on the capture
- *    board so later grabs are blacked before encoding, and every later
+ *    regions that meet it; mask_window() puts the window and each secret
+ *    on the capture board so later grabs are blacked before encoding (at
+ *    the secrets' AT-SPI text extents where capture can find them), and every later
  *    frame grabbed at an older board generation (frame.masks_gen) is
  *    blacked here too.  Without mask_window every later frame is blacked
  *    here, at the window's last known rectangle.  FRAME data pushed into
@@ -72,6 +73,7 @@
 #define USETRACE_PRIVACY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "usetrace/detect.h"
@@ -112,12 +114,15 @@ struct privacy_filter_opts {
 	/* Lossy quality for re-encoded frame regions; 0: 80. */
 	uint32_t frame_quality;
 	/*
-	 * Called (from push/tick/flush) with a window into which a secret was
-	 * typed; returns the capture_masks generation from which every grab
-	 * blacks it out (capture.h).  NULL: the filter blacks every later
-	 * frame itself.
+	 * Called (from push/tick/flush) for each secret typed into a window:
+	 * text (len bytes, not NUL-terminated, valid during the call) is the
+	 * secret as typed, or NULL when only the whole window will do.
+	 * Returns the capture_masks generation from which every grab blacks
+	 * it out (capture.h).  NULL: the filter blacks every later frame
+	 * itself, whole window.
 	 */
-	uint32_t (*mask_window)(void *arg, uint32_t window);
+	uint32_t (*mask_window)(void *arg, uint32_t window, const char *text,
+	    size_t len);
 	void *mask_arg;
 };
 

@@ -437,11 +437,11 @@ wait_loop(struct agent *a)
 
 /* The filter found a secret typed into window (PRIV-P4-3). */
 static uint32_t
-mask_window(void *arg, uint32_t window)
+mask_window(void *arg, uint32_t window, const char *text, size_t len)
 {
 	struct agent *a = arg;
 
-	return capture_masks_add(a->masks, window);
+	return capture_masks_add(a->masks, window, text, len);
 }
 
 /* One capture run; returns 1 to stop the agent, 0 to go on, < 0 error. */

@@ -107,6 +107,20 @@ void cap__secure_poll(struct cap *c);
 bool cap__secure_key(struct cap *c, struct ut_event *ev);
 void cap__secure_free(struct cap *c, bool lost);
 
+/*
+ * PRIV-P4-3 (capture/secure.c, AT-SPI thread; called from the frame
+ * thread): the bounding box, in screen coordinates, of every place where
+ * the text of a recently focused accessible of process pid shows one of
+ * m's secrets (each must be found).  1: *box set; -1: cannot tell (no
+ * AT-SPI, no such text, a secret not found, no extents, no answer within
+ * 100 ms): the caller blacks the whole window.
+ */
+struct cap_rect {
+	int x, y, w, h;
+};
+int cap__atspi_text_box(uint32_t pid, const struct capture_mask *m,
+    struct cap_rect *box);
+
 int cap__focus_init(struct cap *c);
 void cap__focus_update(struct cap *c, uint32_t xtime);
 void cap__focus_event(struct cap *c, XEvent *e);

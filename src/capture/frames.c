@@ -20,7 +20,8 @@
  * applications and titles, and their popups are blacked out of every grab
  * before hashing (blackout_rects()), so they never appear in stored frames.
  * So are the windows on the capture_masks board (a secret was typed into
- * them, PRIV-P4-3): each grab notes the board's generation it honoured and
+ * them, PRIV-P4-3) - only the box around the secrets' text where AT-SPI
+ * can say where it is (mask_set): each grab notes the board's generation it honoured and
  * the active window with its top-level rectangle, and every FRAME record
  * of the grab carries them, so the privacy filter can black out frames it
  * holds or that were grabbed before a window joined the board.
@@ -389,16 +390,56 @@ struct rect {
  * Called before and after each grab, and both sets are blacked, so a
  * window mapped or unmapped around the grab is covered either way.
  */
-/* What a grab blacks out besides denied windows (capture_masks). */
+/*
+ * What a grab blacks out besides denied windows (capture_masks).  Where
+ * the application shows its text through AT-SPI, only the box around a
+ * window's secrets is black - every box found for that window in the last
+ * HIST_MS, so a text that moved (typing, scrolling) while the screen still
+ * shows it where it was stays covered; otherwise the whole window is.
+ */
+#define HIST_MAX 256
+#define HIST_MS 1000
+#define HIST_MARGIN 4
+
+struct mask_hist {
+	uint32_t win;
+	struct rect r;
+	uint64_t ms;
+};
+
 struct mask_set {
-	uint32_t win[BLACKOUT_MAX];
+	struct capture_mask e[BLACKOUT_MAX];
 	size_t n;
 	uint32_t gen;
 	int overflow;
 	int seen[BLACKOUT_MAX];   /* viewable in the last blackout_rects() */
 	Window active;            /* _NET_ACTIVE_WINDOW, None if unknown */
 	struct rect active_rect;  /* its top-level, w 0 if not found */
+	struct mask_hist hist[HIST_MAX]; /* ring: text boxes found */
+	unsigned hist_next;
 };
+
+/*
+ * Notes a text box of window win.  -1 when the ring would lose a box
+ * younger than HIST_MS: the caller blacks the whole window instead.
+ */
+static int
+hist_add(struct mask_set *ms, uint32_t win, const struct cap_rect *b)
+{
+	struct mask_hist *h = &ms->hist[ms->hist_next % HIST_MAX];
+	uint64_t now = now_ms();
+
+	if (h->win != 0 && now - h->ms < HIST_MS)
+		return -1;
+	h->win = win;
+	h->r.x = b->x - HIST_MARGIN;
+	h->r.y = b->y - HIST_MARGIN;
+	h->r.w = b->w + 2 * HIST_MARGIN;
+	h->r.h = b->h + 2 * HIST_MARGIN;
+	h->ms = now;
+	ms->hist_next++;
+	return 0;
+}
 
 static unsigned
 blackout_rects(struct frames *f, struct rect *out, unsigned max,
@@ -412,11 +453,13 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 	int ncl = 0;
 	struct winfo *wi;
 	XWindowAttributes *wa;
-	int *deny;
-	unsigned no = 0;
+	int *deny, *mi;
+	unsigned no = 0, h;
+	uint64_t now = now_ms();
+	struct cap_rect box;
 
 	for (j = 0; j < ms->n; j++)
-		if (ms->win[j] == 0)
+		if (ms->e[j].window == 0)
 			ms->overflow = 1;
 	if (ms->overflow && max > 0) {
 		/*
@@ -433,6 +476,7 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 	wi = xcalloc(n, sizeof(*wi));
 	wa = xcalloc(n, sizeof(*wa));
 	deny = xcalloc(n, sizeof(*deny));
+	mi = xcalloc(n, sizeof(*mi));
 	top_attributes(f, kids, n, wa);
 	for (i = 0; i < n; i++) {
 		if (wa[i].map_state != IsViewable || wa[i].class == InputOnly)
@@ -442,10 +486,17 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 			continue;
 		}
 		for (j = 0; j < ms->n; j++)
-			if (wi[i].client == ms->win[j] || kids[i] == ms->win[j]) {
-				deny[i] = 4; /* PRIV-P4-3: a secret was typed */
+			if (wi[i].client == ms->e[j].window ||
+			    kids[i] == ms->e[j].window) {
+				/* PRIV-P4-3: a secret was typed into it. */
+				deny[i] = 4;
+				mi[i] = (int)j;
 				ms->seen[j] = 1;
 			}
+		if (deny[i] == 4 && cap__atspi_text_box((uint32_t)wi[i].pid,
+		    &ms->e[mi[i]], &box) > 0 &&
+		    hist_add(ms, ms->e[mi[i]].window, &box) == 0)
+			deny[i] = 5; /* only where its text shows them */
 		if (ms->active != None && wi[i].client == ms->active) {
 			ms->active_rect.x = wa[i].x;
 			ms->active_rect.y = wa[i].y;
@@ -497,8 +548,16 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 			    (wi[i].transient_for != None && wi[i].transient_for == dwin[j]))
 				deny[i] = 3;
 	}
+	for (i = 0; i < n && no < max; i++) {
+		if (deny[i] != 5)
+			continue;
+		for (h = 0; h < HIST_MAX && no < max; h++)
+			if (ms->hist[h].win == ms->e[mi[i]].window &&
+			    now - ms->hist[h].ms < HIST_MS)
+				out[no++] = ms->hist[h].r;
+	}
 	for (i = 0; i < n && no < max; i++)
-		if (deny[i]) {
+		if (deny[i] && deny[i] != 5) {
 			out[no].x = wa[i].x;
 			out[no].y = wa[i].y;
 			out[no].w = wa[i].width + 2 * wa[i].border_width;
@@ -509,6 +568,7 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 	free(wi);
 	free(wa);
 	free(deny);
+	free(mi);
 	XFree(kids);
 	return no;
 }
@@ -566,13 +626,13 @@ forget_vanished(struct frames *f, const struct mask_set *ms)
 		return;
 	f->masks_checked_ms = now_ms();
 	for (j = 0; j < ms->n; j++) {
-		if (ms->seen[j] || ms->win[j] == 0)
+		if (ms->seen[j] || ms->e[j].window == 0)
 			continue;
 		e = NULL;
 		ra = xcb_get_window_attributes_reply(xc,
-		    xcb_get_window_attributes(xc, ms->win[j]), &e);
+		    xcb_get_window_attributes(xc, ms->e[j].window), &e);
 		if (ra == NULL && e != NULL && e->error_code == XCB_WINDOW)
-			capture_masks_remove(f->masks, ms->win[j]);
+			capture_masks_remove(f->masks, ms->e[j].window);
 		free(ra);
 		free(e);
 	}
@@ -589,7 +649,7 @@ grab(struct frames *f)
 	unsigned nr, i;
 
 	/* The board as it is before the grab: the generation it honours. */
-	ms->n = capture_masks_get(f->masks, ms->win, BLACKOUT_MAX, &ms->gen,
+	ms->n = capture_masks_get(f->masks, ms->e, BLACKOUT_MAX, &ms->gen,
 	    &ms->overflow);
 	memset(ms->seen, 0, sizeof(ms->seen));
 	ms->active = (Window)card_prop(f, f->root, f->a_active, XA_WINDOW);
@@ -1064,6 +1124,8 @@ frames_destroy(struct frames *f)
 		free((void *)f->out[i].u.frame.data);
 	free(f->out);
 	free(f->stored_hash);
+	if (f->ms != NULL)
+		sodium_memzero(f->ms, sizeof(*f->ms)); /* secrets */
 	free(f->ms);
 	if (f->wake_fd >= 0)
 		close(f->wake_fd);

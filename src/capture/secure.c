@@ -54,14 +54,26 @@
  * and this is logged once; (a) and (b) work regardless.  Nothing here logs
  * or records key content, window titles or accessible names.
  *
+ * The AT-SPI thread also answers the frame thread (PRIV-P4-3,
+ * cap__atspi_text_box): where, on screen, the text of a window's process
+ * shows the secrets typed into it.  The question is run on the AT-SPI
+ * thread's main loop (libatspi is not thread-safe); the frame thread waits
+ * at most 100 ms and otherwise blacks the whole window.  Document text read
+ * for it is wiped; nothing of it is logged or kept.
+ *
  * Invariants:
  *  (1) While secure, no KEY record is emitted (presses become REDACTED).
  *  (2) The release of a press that was not emitted is never emitted.
  *  (3) The AT-SPI thread only writes at_state; capture only reads it.
+ *      at_recent[] and at_last are the AT-SPI thread's alone.
+ *  (4) A text request is freed by exactly one side: the frame thread once
+ *      it saw done, the AT-SPI thread when the frame thread abandoned it
+ *      (both under req_mu).
  */
 #include <fnmatch.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -336,6 +348,259 @@ at_publish(int password, unsigned pid)
 	pthread_mutex_unlock(&at.mu);
 }
 
+/*
+ * PRIV-P4-3: where typed secrets are on screen.  The accessibles that had
+ * the focus lately, newest last, with their process (AT-SPI thread only):
+ * a secret is looked for in those of the window's process.
+ */
+#define AT_RECENT 16
+#define AT_TEXT_MAX (1 << 20)	/* characters: more, and the window goes black */
+#define AT_TEXT_WAIT_MS 100
+
+static struct {
+	AtspiAccessible *acc;
+	unsigned pid;
+} at_recent[AT_RECENT];
+
+static void
+at_remember(AtspiAccessible *acc, unsigned pid)
+{
+	int i;
+
+	for (i = 0; i < AT_RECENT; i++)
+		if (at_recent[i].acc == acc)
+			break;
+	if (i == AT_RECENT) {
+		i = 0; /* the oldest leaves */
+		if (at_recent[0].acc != NULL)
+			g_object_unref(at_recent[0].acc);
+		at_recent[0].acc = NULL;
+	} else {
+		g_object_unref(at_recent[i].acc);
+	}
+	memmove(&at_recent[i], &at_recent[i + 1],
+	    (size_t)(AT_RECENT - 1 - i) * sizeof(at_recent[0]));
+	at_recent[AT_RECENT - 1].acc = g_object_ref(acc);
+	at_recent[AT_RECENT - 1].pid = pid;
+}
+
+/* A question from the frame thread, answered in the AT-SPI thread. */
+struct at_req {
+	unsigned pid;
+	struct capture_mask m;	/* a copy: secrets, wiped with the request */
+	struct cap_rect box;
+	int result, done, abandoned;
+};
+
+static pthread_mutex_t req_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t req_cv = PTHREAD_COND_INITIALIZER;
+
+/* Characters (not bytes) before byte offset off of UTF-8 s. */
+static gint
+char_offset(const char *s, size_t off)
+{
+	gint n = 0;
+	size_t i;
+
+	for (i = 0; i < off; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/*
+ * Every place acc's text shows one of q's secrets, as one bounding box in
+ * q->box.  1: found them all; -1: cannot tell (no text, too long, a secret
+ * not found, extents unknown).  The text read is wiped.
+ */
+static int
+at_text_box(AtspiAccessible *acc, struct at_req *q)
+{
+	AtspiText *t = atspi_accessible_get_text_iface(acc);
+	GError *err = NULL;
+	AtspiRect *r;
+	gchar *all = NULL;
+	gint count, cs;
+	size_t i, alen = 0;
+	int x0 = INT32_MAX, y0 = INT32_MAX, x1 = INT32_MIN, y1 = INT32_MIN, ok = 1;
+	const char *p;
+
+	if (t == NULL)
+		return -1;
+	count = atspi_text_get_character_count(t, &err);
+	if (err != NULL || count <= 0 || count > AT_TEXT_MAX)
+		ok = 0;
+	if (ok) {
+		all = atspi_text_get_text(t, 0, count, &err);
+		if (err != NULL || all == NULL)
+			ok = 0;
+		else
+			alen = strlen(all);
+	}
+	for (i = 0; ok && i < q->m.ntexts; i++) {
+		int found = 0;
+
+		for (p = all; ok && (p = memmem(p, alen - (size_t)(p - all),
+		    q->m.text[i], q->m.len[i])) != NULL; p++) {
+			cs = char_offset(all, (size_t)(p - all));
+			r = atspi_text_get_range_extents(t, cs,
+			    cs + char_offset(p, q->m.len[i]),
+			    ATSPI_COORD_TYPE_SCREEN, &err);
+			if (err != NULL || r == NULL || r->width <= 0 || r->height <= 0) {
+				ok = 0;
+			} else {
+				x0 = UT_MIN(x0, r->x);
+				y0 = UT_MIN(y0, r->y);
+				x1 = UT_MAX(x1, r->x + r->width);
+				y1 = UT_MAX(y1, r->y + r->height);
+				found = 1;
+			}
+			g_free(r);
+		}
+		if (!found)
+			ok = 0; /* edited, or not this text: fail closed */
+	}
+	if (err != NULL)
+		g_clear_error(&err);
+	if (all != NULL) {
+		sodium_memzero(all, alen);
+		g_free(all);
+	}
+	g_object_unref(t);
+	if (!ok)
+		return -1;
+	q->box.x = x0;
+	q->box.y = y0;
+	q->box.w = x1 - x0;
+	q->box.h = y1 - y0;
+	return 1;
+}
+
+#define AT_WALK_MAX 4000
+
+/*
+ * The application of process pid has had no focus event since we
+ * listen (it was focused before recording began): find its focused
+ * accessible by walking its tree (at most AT_WALK_MAX nodes) and remember
+ * it.  AT-SPI thread.
+ */
+static void
+at_discover(unsigned pid)
+{
+	AtspiAccessible *desk = atspi_get_desktop(0), *app = NULL, *a, *ch;
+	AtspiAccessible **queue;
+	AtspiStateSet *st;
+	GError *err = NULL;
+	gint n, i, j;
+	size_t head = 0, tail = 0;
+
+	if (desk == NULL)
+		return;
+	n = atspi_accessible_get_child_count(desk, &err);
+	for (i = 0; err == NULL && i < n && app == NULL; i++) {
+		a = atspi_accessible_get_child_at_index(desk, i, &err);
+		if (a == NULL)
+			continue;
+		if (atspi_accessible_get_process_id(a, &err) == pid && err == NULL)
+			app = a;
+		else
+			g_object_unref(a);
+		g_clear_error(&err);
+	}
+	g_clear_error(&err);
+	g_object_unref(desk);
+	if (app == NULL)
+		return;
+	queue = xcalloc(AT_WALK_MAX, sizeof(*queue));
+	queue[tail++] = app;
+	while (head < tail) {
+		a = queue[head++];
+		st = atspi_accessible_get_state_set(a);
+		if (st != NULL && atspi_state_set_contains(st, ATSPI_STATE_FOCUSED)) {
+			at_remember(a, pid);
+			g_object_unref(st);
+			break;
+		}
+		if (st != NULL)
+			g_object_unref(st);
+		n = atspi_accessible_get_child_count(a, &err);
+		for (j = 0; err == NULL && j < n && tail < AT_WALK_MAX; j++) {
+			ch = atspi_accessible_get_child_at_index(a, j, &err);
+			if (ch != NULL)
+				queue[tail++] = ch;
+		}
+		g_clear_error(&err);
+	}
+	for (head = 0; head < tail; head++)
+		g_object_unref(queue[head]);
+	free(queue);
+}
+
+static gboolean
+at_text_job(gpointer data)
+{
+	struct at_req *q = data;
+	int i;
+
+	q->result = -1;
+	for (i = 0; i < AT_RECENT && !(at_recent[i].acc != NULL &&
+	    at_recent[i].pid == q->pid); i++)
+		;
+	if (i == AT_RECENT)
+		at_discover(q->pid);
+	for (i = AT_RECENT - 1; i >= 0 && q->result < 0; i--)
+		if (at_recent[i].acc != NULL && at_recent[i].pid == q->pid)
+			q->result = at_text_box(at_recent[i].acc, q);
+	pthread_mutex_lock(&req_mu);
+	if (q->abandoned) {
+		pthread_mutex_unlock(&req_mu);
+		sodium_memzero(q, sizeof(*q));
+		free(q);
+		return G_SOURCE_REMOVE;
+	}
+	q->done = 1;
+	pthread_cond_broadcast(&req_cv);
+	pthread_mutex_unlock(&req_mu);
+	return G_SOURCE_REMOVE;
+}
+
+int
+cap__atspi_text_box(uint32_t pid, const struct capture_mask *m,
+    struct cap_rect *box)
+{
+	struct at_req *q;
+	struct timespec ts;
+	int r;
+
+	if (!atomic_load(&at.live) || pid == 0 || m->whole || m->ntexts == 0)
+		return -1;
+	q = xcalloc(1, sizeof(*q));
+	q->pid = pid;
+	q->m = *m;
+	g_main_context_invoke(NULL, at_text_job, q);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += AT_TEXT_WAIT_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&req_mu);
+	while (!q->done &&
+	    pthread_cond_timedwait(&req_cv, &req_mu, &ts) == 0)
+		;
+	if (!q->done) {
+		q->abandoned = 1; /* the AT-SPI thread frees it */
+		pthread_mutex_unlock(&req_mu);
+		return -1;
+	}
+	pthread_mutex_unlock(&req_mu);
+	r = q->result;
+	if (r > 0)
+		*box = q->box;
+	sodium_memzero(q, sizeof(*q));
+	free(q);
+	return r;
+}
+
 static void
 on_focus_event(AtspiEvent *ev, void *arg)
 {
@@ -368,6 +633,7 @@ on_focus_event(AtspiEvent *ev, void *arg)
 	if (at_last != NULL)
 		g_object_unref(at_last);
 	at_last = g_object_ref(ev->source);
+	at_remember(ev->source, pid);
 	/* PRIV-P4-2: the role is all we read; never names or text. */
 	at_publish(role == ATSPI_ROLE_PASSWORD_TEXT, pid);
 out:
@@ -440,6 +706,16 @@ at_start_once(void)
 	pthread_attr_destroy(&a);
 }
 #else
+int
+cap__atspi_text_box(uint32_t pid, const struct capture_mask *m,
+    struct cap_rect *box)
+{
+	(void)pid;
+	(void)m;
+	(void)box;
+	return -1;
+}
+
 static void
 at_start_once(void)
 {

@@ -84,6 +84,7 @@ struct pf_group {
 	const char *why;
 	uint8_t level;
 	bool pixels;
+	size_t start, end;	/* the span in the scanned text */
 	uint32_t count;
 	bool emitted;
 };
@@ -136,7 +137,7 @@ struct privacy_filter {
 	bool key_dropped[256];		/* keycode -> its press was dropped */
 
 	/* Typed secrets in pixels (invariant 9). */
-	uint32_t (*mask_window)(void *, uint32_t);
+	uint32_t (*mask_window)(void *, uint32_t, const char *, size_t);
 	void *mask_arg;
 	int frame_quality;
 	uint64_t max_frame_bytes, frame_bytes;
@@ -533,6 +534,8 @@ scan_and_mark(struct privacy_filter *pf, const char *text, size_t len,
 		grp[*ngrp].why = sp[i].why;
 		grp[*ngrp].level = sp[i].level;
 		grp[*ngrp].pixels = sp[i].pixels;
+		grp[*ngrp].start = sp[i].start;
+		grp[*ngrp].end = sp[i].end;
 		grp[*ngrp].count = 0;
 		grp[*ngrp].emitted = false;
 		mark_chars(pf, idx, nidx, first, k - 1, grp, *ngrp);
@@ -593,19 +596,27 @@ black_frame(struct privacy_filter *pf, struct ut_event *ev,
 }
 
 /*
- * PRIV-P4-3: a secret was typed into the burst's window.  Its rectangle
- * is the newest one a held frame carries for it (the top-level, with the
- * window-manager frame), else the FOCUS geometry.  The window goes on the
- * capture board and into masks[] (the oldest entry makes room: with
- * frames, entries are only needed for frames grabbed before the board
- * had the window, moments after).  The held frames were all grabbed
- * before the board had it, so emit_frame() blacks every one of them.
+ * PRIV-P4-3: a secret was typed into the burst's window (groups with
+ * pixels).  Its rectangle is the newest one a held frame carries for it
+ * (the top-level, with the window-manager frame), else the FOCUS geometry,
+ * else (no window known) the whole screen.  The window goes on the capture
+ * board, with each secret as typed (groups 0..ntyped-1 are spans of
+ * pf->text) so capture can find it through AT-SPI; a secret found only in
+ * the raw key sequence (the typed-text model does not follow cursor moves)
+ * or by failing closed asks for the whole window.  It also goes into
+ * masks[] (the oldest entry makes room: with frames, entries are only
+ * needed for frames grabbed before the board had the window, moments
+ * after).  The held frames were all grabbed before the board had it, so
+ * emit_frame() blacks every one of them, whole window.
  */
 static void
-mask_burst_window(struct privacy_filter *pf)
+mask_burst_window(struct privacy_filter *pf, const struct pf_group *grp,
+    int32_t ngrp, int32_t ntyped)
 {
 	struct pf_mask m;
-	uint32_t i;
+	uint32_t i, gen;
+	int32_t g;
+	bool any = false;
 
 	memset(&m, 0, sizeof(m));
 	m.window = pf->focus_window;
@@ -630,8 +641,24 @@ mask_burst_window(struct privacy_filter *pf)
 		m.x = m.y = 0;
 		m.w = m.h = UINT32_MAX / 2;
 	}
-	m.gen = pf->mask_window != NULL ?
-	    pf->mask_window(pf->mask_arg, m.window) : UINT32_MAX;
+	m.gen = 0;
+	for (g = 0; g < ngrp; g++) {
+		if (!grp[g].pixels)
+			continue;
+		any = true;
+		if (pf->mask_window == NULL)
+			continue;
+		if (g < ntyped)
+			gen = pf->mask_window(pf->mask_arg, m.window,
+			    pf->text + grp[g].start, grp[g].end - grp[g].start);
+		else
+			gen = pf->mask_window(pf->mask_arg, m.window, NULL, 0);
+		m.gen = UT_MAX(m.gen, gen);
+	}
+	if (!any)
+		return;
+	if (pf->mask_window == NULL)
+		m.gen = UINT32_MAX;
 	for (i = 0; i < pf->nmasks && pf->masks[i].window != m.window; i++)
 		;
 	if (i == pf->nmasks) {
@@ -666,7 +693,7 @@ release_burst(struct privacy_filter *pf)
 	struct pf_group *grp = NULL;
 	struct ut_event red;
 	uint32_t i, *rawidx = NULL, *rawoff = NULL;
-	int32_t ngrp = 0, g;
+	int32_t ngrp = 0, ntyped = 0, g;
 	size_t tlen = 0;
 	int r = 0;
 
@@ -685,6 +712,7 @@ release_burst(struct privacy_filter *pf)
 	}
 	r = scan_and_mark(pf, pf->text, tlen, pf->stack, pf->toff, pf->nstack, grp,
 	    &ngrp);
+	ntyped = ngrp; /* groups 0..ntyped-1: spans of pf->text */
 	if (r == 0 && pf->edited) {
 		rawidx = xreallocarray(NULL, pf->nchars + 1, sizeof(*rawidx));
 		rawoff = xreallocarray(NULL, pf->nchars + 1, sizeof(*rawoff));
@@ -700,6 +728,7 @@ release_burst(struct privacy_filter *pf)
 		log_warn("privacy: detectors failed (%s); redacting the burst",
 		    ut_strerror(r));
 		ngrp = 1;
+		ntyped = 0;
 		grp[0].why = detect_type_name(DETECT_GENERIC_SECRET);
 		grp[0].level = UT_SENS_SECRET;
 		grp[0].pixels = true;
@@ -717,10 +746,7 @@ release_burst(struct privacy_filter *pf)
 		}
 	}
 	extend_groups(pf, ngrp);
-	for (g = 0; g < ngrp && !grp[g].pixels; g++)
-		;
-	if (g < ngrp)
-		mask_burst_window(pf);
+	mask_burst_window(pf, grp, ngrp, ntyped);
 	r = 0;
 	for (i = 0; i < pf->nq && r == 0; i++) {
 		const struct ut_event *ev = &pf->q[i];

@@ -35,10 +35,16 @@ collect(void *arg, const struct ut_event *ev)
 	return 0;
 }
 
+static char MTEXT[16][64];
+
 static uint32_t
-on_mask(void *arg, uint32_t window)
+on_mask(void *arg, uint32_t window, const char *text, size_t len)
 {
 	(void)arg;
+	T_ASSERT(len < 64);
+	if (text != NULL)
+		memcpy(MTEXT[NMASKED], text, len);
+	MTEXT[NMASKED][text != NULL ? len : 0] = '\0';
 	T_ASSERT(NMASKED < 16);
 	MASKED[NMASKED++] = window;
 	return ++GEN;
@@ -207,6 +213,7 @@ test_pixels_secret_blacks_window(void)
 	T_ASSERT_EQ(privacy_filter_tick(pf, NOW + 2000 * MS), 0);
 	T_ASSERT_EQ(NMASKED, 1);
 	T_ASSERT_EQ(MASKED[0], WIN);
+	T_ASSERT_STREQ(MTEXT[0], "4111 1111 1111 1111"); /* to find on screen */
 	n = frames_out(fi, 8);
 	T_ASSERT_EQ(n, 3);
 	/* The held frames: the window's half is black, the rest untouched. */
