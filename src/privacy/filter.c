@@ -590,9 +590,16 @@ black_frame(struct privacy_filter *pf, struct ut_event *ev,
 	else
 		r = privacy__frame_black(ev, m->x, m->y, m->w, m->h,
 		    pf->frame_quality);
-	if (r < 0)
+	if (r < 0) {
 		log_warn("privacy: a frame region could not be re-encoded (%s); "
 		    "it is left out", ut_strerror(r));
+		if (ev->u.frame.data != NULL) {
+			sodium_memzero((void *)ev->u.frame.data, ev->u.frame.len);
+			free((void *)ev->u.frame.data);
+		}
+		ev->u.frame.data = NULL;
+		ev->u.frame.len = 0;
+	}
 }
 
 /*
@@ -616,7 +623,7 @@ mask_burst_window(struct privacy_filter *pf, const struct pf_group *grp,
 	struct pf_mask m;
 	uint32_t i, gen;
 	int32_t g;
-	bool any = false;
+	bool any = false, framed = false;
 
 	memset(&m, 0, sizeof(m));
 	m.window = pf->focus_window;
@@ -634,10 +641,15 @@ mask_burst_window(struct privacy_filter *pf, const struct pf_group *grp,
 			m.y = f->u.frame.fy;
 			m.w = f->u.frame.fw;
 			m.h = f->u.frame.fh;
+			framed = true;
 		}
 	}
-	if (m.window == 0 || m.w == 0 || m.h == 0) {
-		/* No focused window known: the whole screen (fail closed). */
+	if (m.window == 0 || m.w == 0 || m.h == 0 || !framed) {
+		/*
+		 * No focused window known, or no grab saw its top-level (no
+		 * EWMH: the FOCUS geometry is the client area only, and may be
+		 * stale): the whole screen, for the frames blacked here.
+		 */
 		m.x = m.y = 0;
 		m.w = m.h = UINT32_MAX / 2;
 	}
@@ -686,9 +698,13 @@ emit_frame(struct privacy_filter *pf, const struct ut_event *ev)
 	return r;
 }
 
-/* Ends the open burst: detect, replace, emit, wipe. */
+/*
+ * Ends the open burst: detect, replace, emit, wipe.  forced: a size cap
+ * ended it, so a secret may straddle the cut and be missed by both halves:
+ * its window is blacked whole (P4-3, fail closed).
+ */
 static int
-release_burst(struct privacy_filter *pf)
+release_burst(struct privacy_filter *pf, bool forced)
 {
 	struct pf_group *grp = NULL;
 	struct ut_event red;
@@ -746,7 +762,14 @@ release_burst(struct privacy_filter *pf)
 		}
 	}
 	extend_groups(pf, ngrp);
-	mask_burst_window(pf, grp, ngrp, ntyped);
+	if (forced) {
+		/* An extra group that redacts nothing: it only blacks. */
+		grp[ngrp].why = "cap";
+		grp[ngrp].pixels = true;
+		mask_burst_window(pf, grp, ngrp + 1, ntyped);
+	} else {
+		mask_burst_window(pf, grp, ngrp, ntyped);
+	}
 	r = 0;
 	for (i = 0; i < pf->nq && r == 0; i++) {
 		const struct ut_event *ev = &pf->q[i];
@@ -868,7 +891,7 @@ push_key(struct privacy_filter *pf, const struct ut_event *ev)
 		pf->pend[kc] = PF_NONE;
 	}
 	if (pf->nq >= pf->max_records || pf->rlen >= pf->max_text)
-		return release_burst(pf);
+		return release_burst(pf, true);
 	return 0;
 }
 
@@ -937,7 +960,7 @@ route_dropped(struct privacy_filter *pf, const struct ut_event *ev)
 		if (strcmp(ev->u.redacted.what, "keys") != 0)
 			return 0;
 		/* Secure input began: the burst before it is not part of it. */
-		if ((r = release_burst(pf)) < 0)
+		if ((r = release_burst(pf, false)) < 0)
 			return r;
 		r = run_add(pf, ev, "keys", ev->u.redacted.why, ev->u.redacted.count);
 		return r < 0 ? r : 1;
@@ -979,6 +1002,17 @@ focus_state(struct privacy_filter *pf, const struct ut_event *ev)
 	    policy_app_sensitive(p, ev->u.focus.app, ev->u.focus.instance);
 }
 
+/* A FRAME pushed but neither held nor emitted (an error): its data goes. */
+static int
+drop_frame(const struct ut_event *ev, int r)
+{
+	if (ev->type == UT_EV_FRAME && ev->u.frame.data != NULL) {
+		sodium_memzero((void *)ev->u.frame.data, ev->u.frame.len);
+		free((void *)ev->u.frame.data);
+	}
+	return r;
+}
+
 int
 privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 {
@@ -989,12 +1023,12 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 		return UT_EINVAL;
 	/* A gap since the last key ends the burst before this record. */
 	if (pf->open && ev->mono_ns > pf->last_key_ns + pf->gap_ns &&
-	    (r = release_burst(pf)) < 0)
-		return r;
+	    (r = release_burst(pf, false)) < 0)
+		return drop_frame(ev, r);
 	if ((r = route_dropped(pf, ev)) != 0)
-		return r < 0 ? r : 0;
+		return r < 0 ? drop_frame(ev, r) : 0;
 	if ((r = run_flush(pf)) < 0)
-		return r;
+		return drop_frame(ev, r);
 	switch (ev->type) {
 	case UT_EV_KEY:
 		return push_key(pf, ev);
@@ -1012,7 +1046,7 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 			break;
 		pf->denied = was_denied;
 		pf->sensitive = was_sensitive;
-		if ((r = release_burst(pf)) < 0)
+		if ((r = release_burst(pf, false)) < 0)
 			return r;
 		focus_state(pf, ev);
 		break;
@@ -1020,7 +1054,7 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 	case UT_EV_PAUSE:
 	case UT_EV_END:
 		if (ev->type != UT_EV_BUTTON || ev->u.button.down) {
-			if ((r = release_burst(pf)) < 0)
+			if ((r = release_burst(pf, false)) < 0)
 				return r;
 		}
 		break;
@@ -1040,7 +1074,7 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 	if (ev->type == UT_EV_FRAME)
 		pf->frame_bytes += ev->u.frame.len;
 	if (pf->nq >= pf->max_records || pf->frame_bytes >= pf->max_frame_bytes)
-		return release_burst(pf);
+		return release_burst(pf, true);
 	return 0;
 }
 
@@ -1050,7 +1084,7 @@ privacy_filter_tick(struct privacy_filter *pf, uint64_t now_mono_ns)
 	if (pf == NULL)
 		return UT_EINVAL;
 	if (pf->open && now_mono_ns > pf->last_key_ns + pf->gap_ns)
-		return release_burst(pf);
+		return release_burst(pf, false);
 	if (pf->run_open && now_mono_ns > pf->run_last_ns + pf->gap_ns)
 		return run_flush(pf);
 	return 0;
@@ -1063,7 +1097,7 @@ privacy_filter_flush(struct privacy_filter *pf)
 
 	if (pf == NULL)
 		return UT_EINVAL;
-	r = release_burst(pf);
+	r = release_burst(pf, false);
 	if (r == 0)
 		r = run_flush(pf);
 	return r;
@@ -1085,7 +1119,7 @@ privacy_filter_set_password(struct privacy_filter *pf, bool on)
 		return UT_EINVAL;
 	if (pf->password == on)
 		return 0;
-	r = release_burst(pf);
+	r = release_burst(pf, false);
 	pf->password = on;
 	return r;
 }

@@ -78,12 +78,15 @@ privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
 	ev->u.frame.data = NULL;
 	ev->u.frame.len = 0;
 	if (elen == 0 || enc == NULL || elen > UT_FRAME_DATA_MAX) {
+		if (enc != NULL)
+			sodium_memzero(enc, elen);
 		WebPFree(enc);
 		return UT_ETOOBIG;
 	}
 	ev->u.frame.data = xmalloc(elen);
 	memcpy((uint8_t *)ev->u.frame.data, enc, elen);
 	ev->u.frame.len = (uint32_t)elen;
+	sodium_memzero(enc, elen);
 	WebPFree(enc);
 	return 1;
 }

@@ -42,6 +42,7 @@ on_mask(void *arg, uint32_t window, const char *text, size_t len)
 {
 	(void)arg;
 	T_ASSERT(len < 64);
+	T_ASSERT(NMASKED < 16);
 	if (text != NULL)
 		memcpy(MTEXT[NMASKED], text, len);
 	MTEXT[NMASKED][text != NULL ? len : 0] = '\0';
@@ -298,15 +299,27 @@ test_pixels_without_board(void)
 	pf = mk(&o, false);
 	focus(pf, WIN);
 	type_str(pf, "key AKIAIOSFODNN7EXAMPLE");
+	frame(pf, UT_FRAME_WEBP_LOSSLESS, WIN, 0); /* held: the window's rectangle */
 	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
 	frame(pf, UT_FRAME_WEBP_LOSSLESS, WIN, 123456);
 	frame(pf, UT_FRAME_WEBP_LOSSY, OTHER, 0);
-	T_ASSERT_EQ(frames_out(fi, 8), 2);
-	T_ASSERT_EQ(green(&OUT[fi[0]], 20, 20), 0);
-	T_ASSERT_EQ(green(&OUT[fi[0]], 90, 20), 255);
+	T_ASSERT_EQ(frames_out(fi, 8), 3);
+	T_ASSERT_EQ(green(&OUT[fi[1]], 20, 20), 0);
+	T_ASSERT_EQ(green(&OUT[fi[1]], 90, 20), 255);
 	/* Lossy: re-encoded lossy, black stays (near) black. */
-	T_ASSERT(green(&OUT[fi[1]], 20, 20) < 16);
-	T_ASSERT(green(&OUT[fi[1]], 110, 20) > 240);
+	T_ASSERT(green(&OUT[fi[2]], 20, 20) < 16);
+	T_ASSERT(green(&OUT[fi[2]], 110, 20) > 240);
+	done(pf);
+
+	/* No grab ever showed the window's top-level: the whole screen. */
+	pf = mk(&o, false);
+	focus(pf, WIN);
+	type_str(pf, "key AKIAIOSFODNN7EXAMPLE");
+	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
+	frame(pf, UT_FRAME_WEBP_LOSSLESS, OTHER, 0);
+	T_ASSERT_EQ(frames_out(fi, 8), 1);
+	T_ASSERT_EQ(green(&OUT[fi[0]], 20, 20), 0);
+	T_ASSERT_EQ(green(&OUT[fi[0]], 120, 60), 0);
 	done(pf);
 }
 
@@ -327,7 +340,22 @@ test_pixels_frame_bytes_cap(void)
 	/* Released at once, scanned first: blacked. */
 	T_ASSERT_EQ(frames_out(fi, 8), 1);
 	T_ASSERT_EQ(green(&OUT[fi[0]], 10, 10), 0);
+	/* The secret, and the whole window: the cut may split another. */
+	T_ASSERT_EQ(NMASKED, 2);
+	T_ASSERT_STREQ(MTEXT[0], "4111 1111 1111 1111");
+	T_ASSERT_STREQ(MTEXT[1], "");
+	done(pf);
+
+	/* Plain text cut by the cap: still the whole window (fail closed). */
+	pf = mk(&o, true);
+	focus(pf, WIN);
+	type_str(pf, "the quarterly numbers are");
+	frame(pf, UT_FRAME_WEBP_LOSSLESS, WIN, 0);
+	T_ASSERT_EQ(frames_out(fi, 8), 1);
+	T_ASSERT_EQ(green(&OUT[fi[0]], 10, 10), 0);
+	T_ASSERT_EQ(green(&OUT[fi[0]], 100, 10), 255);
 	T_ASSERT_EQ(NMASKED, 1);
+	T_ASSERT_STREQ(MTEXT[0], "");
 	done(pf);
 }
 
