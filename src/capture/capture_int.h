@@ -110,16 +110,18 @@ void cap__secure_free(struct cap *c, bool lost);
 /*
  * PRIV-P4-3 (capture/secure.c, AT-SPI thread; called from the frame
  * thread): the bounding box, in screen coordinates, of every place where
- * the text of a recently focused accessible of process pid shows one of
- * m's secrets (each must be found).  1: *box set; -1: cannot tell (no
- * AT-SPI, no such text, a secret not found, no extents, no answer within
- * 100 ms): the caller blacks the whole window.
+ * the text of a recently focused accessible of process pid, in a window at
+ * the X top-level rectangle (wx, wy, ww, wh), shows one of m's secrets
+ * (each must be found, at most 16 places, the text re-read at each place).
+ * 1: *box set; -1: cannot tell (no AT-SPI, no such text, a secret not
+ * found, no extents, the accessible's window not where X has it, a request
+ * still unanswered, no answer within 100 ms): black the whole window.
  */
 struct cap_rect {
 	int x, y, w, h;
 };
-int cap__atspi_text_box(uint32_t pid, const struct capture_mask *m,
-    struct cap_rect *box);
+int cap__atspi_text_box(uint32_t pid, const struct capture_mask *m, int wx,
+    int wy, int ww, int wh, struct cap_rect *box);
 
 int cap__focus_init(struct cap *c);
 void cap__focus_update(struct cap *c, uint32_t xtime);

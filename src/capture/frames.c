@@ -417,7 +417,72 @@ struct mask_set {
 	struct rect active_rect;  /* its top-level, w 0 if not found */
 	struct mask_hist hist[HIST_MAX]; /* ring: text boxes found */
 	unsigned hist_next;
+	int phase;                /* 0: before the grab, 1: after */
+	struct cap_rect pre[BLACKOUT_MAX]; /* box found before the grab */
+	int pre_ok[BLACKOUT_MAX];
 };
+
+static int hist_add(struct mask_set *ms, uint32_t win, const struct cap_rect *b);
+
+/* Does the window's title (read now) hold one of m's secrets? */
+static int
+title_shows(struct frames *f, Window client, const struct capture_mask *m)
+{
+	Atom at;
+	int fmt, hit = 0;
+	unsigned long nn, after;
+	unsigned char *d = NULL;
+	size_t i, len;
+
+	if (XGetWindowProperty(f->d, client, f->a_net_name, 0, 256, False,
+	    f->a_utf8, &at, &fmt, &nn, &after, &d) != Success || d == NULL) {
+		if (XFetchName(f->d, client, (char **)&d) == 0 || d == NULL)
+			return 0;
+	}
+	len = strlen((char *)d);
+	for (i = 0; i < m->ntexts && !hit; i++)
+		hit = memmem(d, len, m->text[i], m->len[i]) != NULL;
+	sodium_memzero(d, len);
+	XFree(d);
+	return hit;
+}
+
+/*
+ * PRIV-P4-3: may window i, masked by entry j, be blacked at its secrets'
+ * text box only?  Only when AT-SPI found every secret, the box lies in the
+ * window, no secret is in its title, and (after the grab) the box is the
+ * one found before it: any movement during the grab blacks the window.
+ */
+static int
+box_only(struct frames *f, struct mask_set *ms, size_t j, Window client,
+    unsigned long pid, const XWindowAttributes *wa)
+{
+	struct cap_rect b;
+	struct rect w;
+	int ok;
+
+	w.x = wa->x;
+	w.y = wa->y;
+	w.w = wa->width + 2 * wa->border_width;
+	w.h = wa->height + 2 * wa->border_width;
+	if (ms->e[j].whole || ms->e[j].ntexts == 0 ||
+	    cap__atspi_text_box((uint32_t)pid, &ms->e[j], w.x, w.y, w.w, w.h,
+	    &b) <= 0)
+		ok = 0;
+	else
+		ok = b.w > 0 && b.h > 0 && b.x >= w.x && b.y >= w.y &&
+		    b.x + b.w <= w.x + w.w && b.y + b.h <= w.y + w.h &&
+		    !title_shows(f, client, &ms->e[j]);
+	if (ms->phase == 0) {
+		ms->pre[j] = b;
+		ms->pre_ok[j] = ok;
+	} else if (ok) {
+		ok = ms->pre_ok[j] && memcmp(&ms->pre[j], &b, sizeof(b)) == 0;
+	}
+	if (ok && hist_add(ms, ms->e[j].window, &b) < 0)
+		ok = 0;
+	return ok;
+}
 
 /*
  * Notes a text box of window win.  -1 when the ring would lose a box
@@ -441,6 +506,36 @@ hist_add(struct mask_set *ms, uint32_t win, const struct cap_rect *b)
 	return 0;
 }
 
+/*
+ * Is a window on the board, not matched among the top-levels (no WM_CLASS
+ * found for it, say), viewable anyway?  One pipelined round trip.
+ */
+static int
+unseen_viewable(struct frames *f, const struct mask_set *ms)
+{
+	xcb_connection_t *xc = XGetXCBConnection(f->d);
+	xcb_get_window_attributes_cookie_t ck[BLACKOUT_MAX];
+	xcb_get_window_attributes_reply_t *ra;
+	xcb_generic_error_t *e;
+	size_t j;
+	int any = 0;
+
+	for (j = 0; j < ms->n; j++)
+		if (!ms->seen[j] && ms->e[j].window != 0)
+			ck[j] = xcb_get_window_attributes(xc, ms->e[j].window);
+	for (j = 0; j < ms->n; j++) {
+		if (ms->seen[j] || ms->e[j].window == 0)
+			continue;
+		e = NULL;
+		ra = xcb_get_window_attributes_reply(xc, ck[j], &e);
+		if (ra != NULL && ra->map_state == XCB_MAP_STATE_VIEWABLE)
+			any = 1;
+		free(ra);
+		free(e);
+	}
+	return any;
+}
+
 static unsigned
 blackout_rects(struct frames *f, struct rect *out, unsigned max,
     struct mask_set *ms)
@@ -456,7 +551,7 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 	int *deny, *mi;
 	unsigned no = 0, h;
 	uint64_t now = now_ms();
-	struct cap_rect box;
+	int trunc = 0;
 
 	for (j = 0; j < ms->n; j++)
 		if (ms->e[j].window == 0)
@@ -471,8 +566,18 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 		out[no].h = f->h;
 		no++;
 	}
-	if (!XQueryTree(f->d, f->root, &rr, &pp, &kids, &n) || n == 0)
+	if (!XQueryTree(f->d, f->root, &rr, &pp, &kids, &n) || n == 0) {
+		if (ms->n > 0 && no == 0 && max > 0) {
+			/* Masked windows, and no way to find them. */
+			out[0].x = out[0].y = 0;
+			out[0].w = f->w;
+			out[0].h = f->h;
+			no = 1;
+		}
+		if (kids != NULL)
+			XFree(kids);
 		return no;
+	}
 	wi = xcalloc(n, sizeof(*wi));
 	wa = xcalloc(n, sizeof(*wa));
 	deny = xcalloc(n, sizeof(*deny));
@@ -493,15 +598,20 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 				mi[i] = (int)j;
 				ms->seen[j] = 1;
 			}
-		if (deny[i] == 4 && cap__atspi_text_box((uint32_t)wi[i].pid,
-		    &ms->e[mi[i]], &box) > 0 &&
-		    hist_add(ms, ms->e[mi[i]].window, &box) == 0)
+		if (deny[i] == 4 && box_only(f, ms, (size_t)mi[i], wi[i].client,
+		    wi[i].pid, &wa[i]))
 			deny[i] = 5; /* only where its text shows them */
 		if (ms->active != None && wi[i].client == ms->active) {
 			ms->active_rect.x = wa[i].x;
 			ms->active_rect.y = wa[i].y;
 			ms->active_rect.w = wa[i].width + 2 * wa[i].border_width;
 			ms->active_rect.h = wa[i].height + 2 * wa[i].border_width;
+		}
+		if ((deny[i] == 4 || deny[i] == 5) && nd < BLACKOUT_MAX) {
+			/* Its popups (completions, menus) are blacked whole. */
+			dpid[nd] = wi[i].pid;
+			dbase[nd] = wi[i].client;
+			dwin[nd++] = wi[i].client;
 		}
 		if (deny[i] == 4)
 			continue;
@@ -548,22 +658,41 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 			    (wi[i].transient_for != None && wi[i].transient_for == dwin[j]))
 				deny[i] = 3;
 	}
-	for (i = 0; i < n && no < max; i++) {
-		if (deny[i] != 5)
-			continue;
-		for (h = 0; h < HIST_MAX && no < max; h++)
-			if (ms->hist[h].win == ms->e[mi[i]].window &&
-			    now - ms->hist[h].ms < HIST_MS)
-				out[no++] = ms->hist[h].r;
-	}
-	for (i = 0; i < n && no < max; i++)
+	for (i = 0; i < n; i++)
 		if (deny[i] && deny[i] != 5) {
+			if (no == max) {
+				trunc = 1;
+				break;
+			}
 			out[no].x = wa[i].x;
 			out[no].y = wa[i].y;
 			out[no].w = wa[i].width + 2 * wa[i].border_width;
 			out[no].h = wa[i].height + 2 * wa[i].border_width;
 			no++;
 		}
+	for (i = 0; i < n && !trunc; i++) {
+		if (deny[i] != 5)
+			continue;
+		for (h = 0; h < HIST_MAX; h++)
+			if (ms->hist[h].win == ms->e[mi[i]].window &&
+			    now - ms->hist[h].ms < HIST_MS) {
+				if (no == max) {
+					trunc = 1;
+					break;
+				}
+				out[no++] = ms->hist[h].r;
+			}
+	}
+	/* A masked window not matched above may still show (PRIV-P4-3). */
+	if (!trunc && unseen_viewable(f, ms))
+		trunc = 1;
+	if (trunc) {
+		/* Cannot black all it must: the whole screen. */
+		out[0].x = out[0].y = 0;
+		out[0].w = f->w;
+		out[0].h = f->h;
+		no = 1;
+	}
 	memset(wi, 0, n * sizeof(*wi)); /* titles */
 	free(wi);
 	free(wa);
@@ -646,14 +775,19 @@ grab(struct frames *f)
 	uint64_t t0 = ut_now_mono_ns(), t1;
 	struct rect rs[2 * BLACKOUT_MAX + 2];
 	struct mask_set *ms = f->ms;
+	size_t prev_n;
 	unsigned nr, i;
 
 	/* The board as it is before the grab: the generation it honours. */
+	prev_n = ms->n;
 	ms->n = capture_masks_get(f->masks, ms->e, BLACKOUT_MAX, &ms->gen,
 	    &ms->overflow);
+	if (ms->n < prev_n) /* secrets of windows that left the board */
+		sodium_memzero(&ms->e[ms->n], (prev_n - ms->n) * sizeof(ms->e[0]));
 	memset(ms->seen, 0, sizeof(ms->seen));
 	ms->active = (Window)card_prop(f, f->root, f->a_active, XA_WINDOW);
 	ms->active_rect.w = 0;
+	ms->phase = 0;
 	nr = blackout_rects(f, rs, BLACKOUT_MAX + 1, ms);
 	f->blackout_ns += ut_now_mono_ns() - t0;
 	if (!XShmGetImage(f->d, f->root, g->img, 0, 0, AllPlanes))
@@ -661,6 +795,7 @@ grab(struct frames *f)
 	g->done = server_time(f);
 	f->last_grab_ms = now_ms();
 	t1 = ut_now_mono_ns();
+	ms->phase = 1;
 	nr += blackout_rects(f, rs + nr, BLACKOUT_MAX + 1, ms);
 	g->masks_gen = ms->gen;
 	g->fwin = ms->active_rect.w > 0 ? (uint32_t)ms->active : 0;

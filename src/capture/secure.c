@@ -387,6 +387,7 @@ at_remember(AtspiAccessible *acc, unsigned pid)
 /* A question from the frame thread, answered in the AT-SPI thread. */
 struct at_req {
 	unsigned pid;
+	int wx, wy, ww, wh;	/* the X top-level's rectangle */
 	struct capture_mask m;	/* a copy: secrets, wiped with the request */
 	struct cap_rect box;
 	int result, done, abandoned;
@@ -394,6 +395,61 @@ struct at_req {
 
 static pthread_mutex_t req_mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t req_cv = PTHREAD_COND_INITIALIZER;
+static int req_pending;		/* a request not yet answered (req_mu) */
+static atomic_int at_loop;	/* the AT-SPI main loop runs */
+#define AT_OCCURRENCES_MAX 16
+#define AT_DISCOVER_RETRY_MS 2000
+
+static struct {
+	unsigned pid;
+	uint64_t ms;
+} at_nodisc[8];			/* AT-SPI thread: discoveries that failed */
+
+/*
+ * Does acc's window (its nearest frame, window or dialog ancestor) lie
+ * where X has the top-level, at the same scale?  Catches toolkits that
+ * report window-relative or logical (HiDPI) coordinates as screen ones.
+ */
+static int
+at_same_place(AtspiAccessible *acc, const struct at_req *q)
+{
+	AtspiAccessible *a = g_object_ref(acc), *p;
+	AtspiComponent *c;
+	AtspiRect *r = NULL;
+	GError *err = NULL;
+	AtspiRole role;
+	int depth, ok = 0;
+
+	for (depth = 0; depth < 64 && a != NULL; depth++) {
+		role = atspi_accessible_get_role(a, &err);
+		if (err != NULL)
+			break;
+		if (role == ATSPI_ROLE_FRAME || role == ATSPI_ROLE_WINDOW ||
+		    role == ATSPI_ROLE_DIALOG)
+			break;
+		p = atspi_accessible_get_parent(a, &err);
+		g_object_unref(a);
+		a = p;
+		if (err != NULL)
+			break;
+	}
+	if (a != NULL && err == NULL &&
+	    (c = atspi_accessible_get_component_iface(a)) != NULL) {
+		r = atspi_component_get_extents(c, ATSPI_COORD_TYPE_SCREEN, &err);
+		g_object_unref(c);
+	}
+	if (r != NULL && err == NULL)
+		/* Inside the top-level (decorations aside), at least half of it. */
+		ok = r->x >= q->wx - 8 && r->y >= q->wy - 8 &&
+		    r->x + r->width <= q->wx + q->ww + 8 &&
+		    r->y + r->height <= q->wy + q->wh + 8 &&
+		    (int64_t)r->width * r->height * 2 >= (int64_t)q->ww * q->wh;
+	g_free(r);
+	g_clear_error(&err);
+	if (a != NULL)
+		g_object_unref(a);
+	return ok;
+}
 
 /* Characters (not bytes) before byte offset off of UTF-8 s. */
 static gint
@@ -419,13 +475,18 @@ at_text_box(AtspiAccessible *acc, struct at_req *q)
 	GError *err = NULL;
 	AtspiRect *r;
 	gchar *all = NULL;
-	gint count, cs;
+	gint count, cs, ce;
 	size_t i, alen = 0;
+	unsigned nocc = 0;
 	int x0 = INT32_MAX, y0 = INT32_MAX, x1 = INT32_MIN, y1 = INT32_MIN, ok = 1;
 	const char *p;
 
 	if (t == NULL)
 		return -1;
+	if (!at_same_place(acc, q)) {
+		g_object_unref(t);
+		return -1;
+	}
 	count = atspi_text_get_character_count(t, &err);
 	if (err != NULL || count <= 0 || count > AT_TEXT_MAX)
 		ok = 0;
@@ -441,11 +502,22 @@ at_text_box(AtspiAccessible *acc, struct at_req *q)
 
 		for (p = all; ok && (p = memmem(p, alen - (size_t)(p - all),
 		    q->m.text[i], q->m.len[i])) != NULL; p++) {
+			gchar *again;
+
+			if (++nocc > AT_OCCURRENCES_MAX) {
+				ok = 0;
+				break;
+			}
 			cs = char_offset(all, (size_t)(p - all));
-			r = atspi_text_get_range_extents(t, cs,
-			    cs + char_offset(p, q->m.len[i]),
+			ce = cs + char_offset(p, q->m.len[i]);
+			r = atspi_text_get_range_extents(t, cs, ce,
 			    ATSPI_COORD_TYPE_SCREEN, &err);
-			if (err != NULL || r == NULL || r->width <= 0 || r->height <= 0) {
+			/* The text may have changed since it was read. */
+			again = err == NULL ? atspi_text_get_text(t, cs, ce, &err) : NULL;
+			if (err != NULL || r == NULL || r->width <= 0 ||
+			    r->height <= 0 || again == NULL ||
+			    strlen(again) != q->m.len[i] ||
+			    memcmp(again, q->m.text[i], q->m.len[i]) != 0) {
 				ok = 0;
 			} else {
 				x0 = UT_MIN(x0, r->x);
@@ -453,6 +525,10 @@ at_text_box(AtspiAccessible *acc, struct at_req *q)
 				x1 = UT_MAX(x1, r->x + r->width);
 				y1 = UT_MAX(y1, r->y + r->height);
 				found = 1;
+			}
+			if (again != NULL) {
+				sodium_memzero(again, strlen(again));
+				g_free(again);
 			}
 			g_free(r);
 		}
@@ -483,7 +559,7 @@ at_text_box(AtspiAccessible *acc, struct at_req *q)
  * accessible by walking its tree (at most AT_WALK_MAX nodes) and remember
  * it.  AT-SPI thread.
  */
-static void
+static int
 at_discover(unsigned pid)
 {
 	AtspiAccessible *desk = atspi_get_desktop(0), *app = NULL, *a, *ch;
@@ -493,8 +569,10 @@ at_discover(unsigned pid)
 	gint n, i, j;
 	size_t head = 0, tail = 0;
 
+	int found = 0;
+
 	if (desk == NULL)
-		return;
+		return 0;
 	n = atspi_accessible_get_child_count(desk, &err);
 	for (i = 0; err == NULL && i < n && app == NULL; i++) {
 		a = atspi_accessible_get_child_at_index(desk, i, &err);
@@ -509,7 +587,7 @@ at_discover(unsigned pid)
 	g_clear_error(&err);
 	g_object_unref(desk);
 	if (app == NULL)
-		return;
+		return 0;
 	queue = xcalloc(AT_WALK_MAX, sizeof(*queue));
 	queue[tail++] = app;
 	while (head < tail) {
@@ -518,6 +596,7 @@ at_discover(unsigned pid)
 		if (st != NULL && atspi_state_set_contains(st, ATSPI_STATE_FOCUSED)) {
 			at_remember(a, pid);
 			g_object_unref(st);
+			found = 1;
 			break;
 		}
 		if (st != NULL)
@@ -533,6 +612,7 @@ at_discover(unsigned pid)
 	for (head = 0; head < tail; head++)
 		g_object_unref(queue[head]);
 	free(queue);
+	return found;
 }
 
 static gboolean
@@ -545,12 +625,28 @@ at_text_job(gpointer data)
 	for (i = 0; i < AT_RECENT && !(at_recent[i].acc != NULL &&
 	    at_recent[i].pid == q->pid); i++)
 		;
-	if (i == AT_RECENT)
-		at_discover(q->pid);
+	if (i == AT_RECENT) {
+		uint64_t now = ut_now_mono_ns() / 1000000u;
+		int k, slot = 0;
+
+		/* A failed walk is not repeated for a while (it is costly). */
+		for (k = 0; k < 8; k++) {
+			if (at_nodisc[k].pid == q->pid &&
+			    now - at_nodisc[k].ms < AT_DISCOVER_RETRY_MS)
+				break;
+			if (at_nodisc[k].ms < at_nodisc[slot].ms)
+				slot = k;
+		}
+		if (k == 8 && !at_discover(q->pid)) {
+			at_nodisc[slot].pid = q->pid;
+			at_nodisc[slot].ms = now;
+		}
+	}
 	for (i = AT_RECENT - 1; i >= 0 && q->result < 0; i--)
 		if (at_recent[i].acc != NULL && at_recent[i].pid == q->pid)
 			q->result = at_text_box(at_recent[i].acc, q);
 	pthread_mutex_lock(&req_mu);
+	req_pending = 0;
 	if (q->abandoned) {
 		pthread_mutex_unlock(&req_mu);
 		sodium_memzero(q, sizeof(*q));
@@ -563,20 +659,47 @@ at_text_job(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* Runs once the AT-SPI main loop turns: requests may be queued. */
+static gboolean
+at_loop_started(gpointer data)
+{
+	(void)data;
+	atomic_store(&at_loop, 1);
+	return G_SOURCE_REMOVE;
+}
+
 int
-cap__atspi_text_box(uint32_t pid, const struct capture_mask *m,
-    struct cap_rect *box)
+cap__atspi_text_box(uint32_t pid, const struct capture_mask *m, int wx,
+    int wy, int ww, int wh, struct cap_rect *box)
 {
 	struct at_req *q;
 	struct timespec ts;
+	GSource *src;
 	int r;
 
-	if (!atomic_load(&at.live) || pid == 0 || m->whole || m->ntexts == 0)
+	if (!atomic_load(&at.live) || !atomic_load(&at_loop) || pid == 0 ||
+	    m->whole || m->ntexts == 0)
 		return -1;
+	pthread_mutex_lock(&req_mu);
+	if (req_pending) {
+		/* The last one is still unanswered: do not pile up. */
+		pthread_mutex_unlock(&req_mu);
+		return -1;
+	}
+	req_pending = 1;
+	pthread_mutex_unlock(&req_mu);
 	q = xcalloc(1, sizeof(*q));
 	q->pid = pid;
+	q->wx = wx;
+	q->wy = wy;
+	q->ww = ww;
+	q->wh = wh;
 	q->m = *m;
-	g_main_context_invoke(NULL, at_text_job, q);
+	/* Always on the AT-SPI thread's loop, never run here. */
+	src = g_idle_source_new();
+	g_source_set_callback(src, at_text_job, q, NULL);
+	g_source_attach(src, NULL);
+	g_source_unref(src);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ts.tv_nsec += AT_TEXT_WAIT_MS * 1000000L;
 	if (ts.tv_nsec >= 1000000000L) {
@@ -662,6 +785,13 @@ at_thread(void *arg)
 		return NULL;
 	}
 	atomic_store(&at.live, 1);
+	{
+		GSource *src = g_idle_source_new();
+
+		g_source_set_callback(src, at_loop_started, NULL, NULL);
+		g_source_attach(src, NULL);
+		g_source_unref(src);
+	}
 	log_info("secure input: watching password fields (AT-SPI)");
 	atspi_event_main(); /* for the life of the process */
 	return NULL;
@@ -707,11 +837,15 @@ at_start_once(void)
 }
 #else
 int
-cap__atspi_text_box(uint32_t pid, const struct capture_mask *m,
-    struct cap_rect *box)
+cap__atspi_text_box(uint32_t pid, const struct capture_mask *m, int wx,
+    int wy, int ww, int wh, struct cap_rect *box)
 {
 	(void)pid;
 	(void)m;
+	(void)wx;
+	(void)wy;
+	(void)ww;
+	(void)wh;
 	(void)box;
 	return -1;
 }
