@@ -14,15 +14,9 @@ set -eu
 cd "$(dirname "$0")/.."
 N=${1:-40}
 . bench/lib.sh
-unset NO_AT_BRIDGE
-export GTK_A11Y=atspi
 
 start_x 1280x800x24
-dbus-send --session --print-reply=literal --dest=org.a11y.Bus \
-	/org/a11y/bus org.a11y.Bus.GetAddress >/dev/null || fail "no accessibility bus"
-dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus \
-	org.freedesktop.DBus.Properties.Set string:org.a11y.Status \
-	string:IsEnabled variant:boolean:true >/dev/null
+start_a11y
 mousepad --disable-server "$E2E_TMP/a.txt" >/dev/null 2>&1 &
 E2E_PIDS="$! $E2E_PIDS"
 A=$(wait_window a.txt)

@@ -21,15 +21,7 @@ cd "$(dirname "$0")/.."
 SECS=${1:-120}
 . bench/lib.sh
 
-if [ "${2:-}" = atspi ]; then
-	unset NO_AT_BRIDGE
-	export GTK_A11Y=atspi
-	dbus-send --session --print-reply=literal --dest=org.a11y.Bus \
-		/org/a11y/bus org.a11y.Bus.GetAddress >/dev/null
-	dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus \
-		org.freedesktop.DBus.Properties.Set string:org.a11y.Status \
-		string:IsEnabled variant:boolean:true >/dev/null
-fi
+[ "${2:-}" = atspi ] && start_a11y
 start_office
 xterm -title ut-bench-denied -geometry 60x15+1100+600 >/dev/null 2>&1 &
 E2E_PIDS="$! $E2E_PIDS"

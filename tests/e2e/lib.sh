@@ -141,3 +141,17 @@ wait_editor_ready() { # window probe
 		sleep 0.05
 	done
 }
+
+# Turns the accessibility bus on in this D-Bus session (the test runs under
+# dbus-run-session) and lets applications started afterwards use it (this
+# file turns it off by default).  No bus, no test: fail, never skip.
+start_a11y() {
+	unset NO_AT_BRIDGE
+	export GTK_A11Y=atspi
+	ADDR=$(dbus-send --session --print-reply=literal --dest=org.a11y.Bus \
+		/org/a11y/bus org.a11y.Bus.GetAddress 2>&1) || fail "no accessibility bus: $ADDR"
+	case "$ADDR" in *unix:*) ;; *) fail "accessibility bus address '$ADDR'" ;; esac
+	dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus \
+		org.freedesktop.DBus.Properties.Set string:org.a11y.Status \
+		string:IsEnabled variant:boolean:true >/dev/null 2>&1 || fail "cannot enable accessibility"
+}

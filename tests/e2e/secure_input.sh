@@ -15,20 +15,9 @@ if [ -z "${UT_E2E_DBUS:-}" ]; then
 	UT_E2E_DBUS=1 exec dbus-run-session -- "$0" "$@"
 fi
 . "$(dirname "$0")/lib.sh"
-# Applications must talk to the accessibility bus here (lib.sh turns it off).
-unset NO_AT_BRIDGE
-export GTK_A11Y=atspi
 
 start_x 1280x800x24
-
-# The accessibility bus: activated on the session bus, then asked for its
-# address.  No address, no test: fail.
-ADDR=$(dbus-send --session --print-reply=literal --dest=org.a11y.Bus \
-	/org/a11y/bus org.a11y.Bus.GetAddress 2>&1) || fail "no accessibility bus: $ADDR"
-case "$ADDR" in *unix:*) ;; *) fail "accessibility bus address '$ADDR'" ;; esac
-dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus \
-	org.freedesktop.DBus.Properties.Set string:org.a11y.Status \
-	string:IsEnabled variant:boolean:true >/dev/null 2>&1 || fail "cannot enable accessibility"
+start_a11y
 
 LOGIN=$(id -un)
 HOST=$(hostname)

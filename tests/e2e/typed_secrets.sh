@@ -22,15 +22,7 @@ fi
 
 command -v tesseract >/dev/null || fail "tesseract is not installed (scripts/deps.sh)"
 start_x 1280x800x24
-if [ "$MODE" = atspi ]; then
-	unset NO_AT_BRIDGE
-	export GTK_A11Y=atspi
-	dbus-send --session --print-reply=literal --dest=org.a11y.Bus \
-		/org/a11y/bus org.a11y.Bus.GetAddress >/dev/null 2>&1 || fail "no accessibility bus"
-	dbus-send --session --print-reply --dest=org.a11y.Bus /org/a11y/bus \
-		org.freedesktop.DBus.Properties.Set string:org.a11y.Status \
-		string:IsEnabled variant:boolean:true >/dev/null 2>&1 || fail "cannot enable accessibility"
-fi
+[ "$MODE" = atspi ] && start_a11y
 cat >"$E2E_TMP/p.yaml" <<'Y'
 version: 1
 collect: [keys, text, pointer, apps, titles, frames]
