@@ -494,8 +494,16 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 			r = -errno;
 			break;
 		}
-		if (pfd[4].revents & POLLIN)
+		if (pfd[4].revents & POLLIN) {
+			/*
+			 * Input the server already sent goes first, so a frame
+			 * showing the first key of a burst does not reach the
+			 * privacy filter before that key opens the burst.
+			 */
+			if (!io_lost && (pfd[0].revents & POLLIN))
+				XRecordProcessReplies(c->data);
 			frames_drain(c->frames, emit_frame, c);
+		}
 		if (o->extra_fd >= 0 && (pfd[3].revents & POLLIN) &&
 		    sink->on_fd != NULL && (r = sink->on_fd(sink->arg)) != 0)
 			break;
