@@ -95,9 +95,10 @@ read_title(struct cap *c, Window w, char *out, size_t outsz)
 
 /*
  * PRIV-P4-1 whatever is collected: the policy's deny lists match WM_CLASS
- * and titles even when "apps" or "titles" are not collected, so both are
- * read here for the decision only, never put in the record, and wiped.
- * The record says denied = 1; the privacy filter trusts it.
+ * and titles even when "apps" or "titles" are not collected.  What the
+ * record already holds (fill_focus read it) is used as is; what it may
+ * not hold is read here for the decision only, never put in the record,
+ * and wiped.  The record says denied = 1; the privacy filter trusts it.
  */
 static void
 deny_check(struct cap *c, Window w, struct ut_event *ev)
@@ -109,7 +110,10 @@ deny_check(struct cap *c, Window w, struct ut_event *ev)
 
 	if (p == NULL)
 		return;
-	if (p->deny_apps.n > 0 || p->allow_apps.n > 0) {
+	if (c->o->categories & UT_CAT_APPS) {
+		denied = policy_app_denied(p, ev->u.focus.app,
+		    ev->u.focus.instance);
+	} else if (p->deny_apps.n > 0 || p->allow_apps.n > 0) {
 		/* No WM_CLASS: "" (denied when an allow list is set). */
 		if (!XGetClassHint(c->ctl, w, &ch))
 			ch.res_class = ch.res_name = NULL;
@@ -120,7 +124,10 @@ deny_check(struct cap *c, Window w, struct ut_event *ev)
 		if (ch.res_name != NULL)
 			XFree(ch.res_name);
 	}
-	if (!denied && p->deny_titles.n > 0) {
+	if (!denied && (c->o->categories & UT_CAT_TITLES)) {
+		denied = ev->u.focus.title[0] != '\0' &&
+		    policy_title_denied(p, ev->u.focus.title);
+	} else if (!denied && p->deny_titles.n > 0) {
 		title[0] = '\0';
 		read_title(c, w, title, sizeof(title));
 		denied = title[0] != '\0' && policy_title_denied(p, title);
