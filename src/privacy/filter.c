@@ -174,10 +174,9 @@ free_frames(struct privacy_filter *pf, uint32_t from)
 	uint32_t i;
 
 	for (i = from; pf->q != NULL && i < pf->nq; i++)
-		if (pf->q[i].type == UT_EV_FRAME && pf->q[i].u.frame.data != NULL) {
-			sodium_memzero((void *)pf->q[i].u.frame.data,
+		if (pf->q[i].type == UT_EV_FRAME) {
+			privacy__frame_data_free(pf->q[i].u.frame.data,
 			    pf->q[i].u.frame.len);
-			free((void *)pf->q[i].u.frame.data);
 			pf->q[i].u.frame.data = NULL;
 		}
 }
@@ -593,10 +592,7 @@ black_frame(struct privacy_filter *pf, struct ut_event *ev,
 	if (r < 0) {
 		log_warn("privacy: a frame region could not be re-encoded (%s); "
 		    "it is left out", ut_strerror(r));
-		if (ev->u.frame.data != NULL) {
-			sodium_memzero((void *)ev->u.frame.data, ev->u.frame.len);
-			free((void *)ev->u.frame.data);
-		}
+		privacy__frame_data_free(ev->u.frame.data, ev->u.frame.len);
 		ev->u.frame.data = NULL;
 		ev->u.frame.len = 0;
 	}
@@ -1006,10 +1002,8 @@ focus_state(struct privacy_filter *pf, const struct ut_event *ev)
 static int
 drop_frame(const struct ut_event *ev, int r)
 {
-	if (ev->type == UT_EV_FRAME && ev->u.frame.data != NULL) {
-		sodium_memzero((void *)ev->u.frame.data, ev->u.frame.len);
-		free((void *)ev->u.frame.data);
-	}
+	if (ev->type == UT_EV_FRAME)
+		privacy__frame_data_free(ev->u.frame.data, ev->u.frame.len);
 	return r;
 }
 

@@ -22,6 +22,15 @@
 #include "usetrace/util.h"
 #include "privacy_int.h"
 
+void
+privacy__frame_data_free(const uint8_t *data, size_t len)
+{
+	if (data == NULL)
+		return;
+	sodium_memzero((void *)data, len);
+	free((void *)data);
+}
+
 int
 privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
     uint32_t h, int quality)
@@ -71,10 +80,7 @@ privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
 		WebPFree(px);
 	else
 		free(px);
-	if (old != NULL) {
-		sodium_memzero(old, ev->u.frame.len);
-		free(old);
-	}
+	privacy__frame_data_free(old, ev->u.frame.len);
 	ev->u.frame.data = NULL;
 	ev->u.frame.len = 0;
 	if (elen == 0 || enc == NULL || elen > UT_FRAME_DATA_MAX) {

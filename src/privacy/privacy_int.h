@@ -61,4 +61,7 @@ size_t privacy__identity_scan(const struct identity_terms *t, const char *text,
 int privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
     uint32_t h, int quality);
 
+/* Wipes and frees a FRAME record's encoded data (recorded pixels); NULL ok. */
+void privacy__frame_data_free(const uint8_t *data, size_t len);
+
 #endif
