@@ -23,8 +23,6 @@ w = "the of and to in is you that it he was for on are as with his they at be th
 for i in range(3000):
     print(" ".join(random.choice(w) for _ in range(random.randrange(4, 16))))
 ' >"$E2E_TMP/doc.txt"
-	mousepad "$E2E_TMP/doc.txt" >/dev/null 2>&1 &
-	E2E_PIDS="$! $E2E_PIDS"
-	MP=$(wait_window Mousepad)
+	start_mousepad "$E2E_TMP/doc.txt"
 	xdotool windowsize --sync "$MP" 1900 1000 windowmove --sync "$MP" 0 40
 }

@@ -8,9 +8,7 @@
 start_x 1280x800x24
 OUT="$E2E_TMP/typed.txt"
 : >"$OUT"
-mousepad "$OUT" >/dev/null 2>&1 &
-E2E_PIDS="$! $E2E_PIDS"
-MP=$(wait_window Mousepad)
+start_mousepad "$OUT"
 wait_editor_ready "$MP" "#"
 start_record "$E2E_TMP/rec"
 xdo windowactivate --sync "$MP"

@@ -16,9 +16,7 @@ frames:
   lossless: true
 Y
 "$USETRACE" consent --yes --policy "$E2E_TMP/p.yaml" >/dev/null
-mousepad "$E2E_TMP/notes.txt" >/dev/null 2>&1 &
-E2E_PIDS="$! $E2E_PIDS"
-MP=$(wait_window Mousepad)
+start_mousepad "$E2E_TMP/notes.txt"
 xdotool windowmove --sync "$MP" 50 80 windowsize --sync "$MP" 800 500
 wait_editor_ready "$MP" "#"
 xterm -title ut-denied -geometry 60x15+500+300 -bg white -fg black >/dev/null 2>&1 &

@@ -78,6 +78,14 @@ wait_window() {
 	done
 }
 
+# Starts mousepad on the given file (killed at exit) and waits for its
+# window; sets MP to the window id.
+start_mousepad() {
+	mousepad "$@" >/dev/null 2>&1 &
+	E2E_PIDS="$! $E2E_PIDS"
+	MP=$(wait_window Mousepad)
+}
+
 # Starts `usetrace record --out $1 [options]` and waits until it is
 # recording; with --no-wait (first option) only until the agent answers.
 start_record() {

@@ -30,9 +30,7 @@ frames:
   fps: 2
 Y
 "$USETRACE" consent --yes --policy "$E2E_TMP/p.yaml" >/dev/null
-mousepad "$E2E_TMP/notes.txt" >/dev/null 2>&1 &
-E2E_PIDS="$! $E2E_PIDS"
-MP=$(wait_window Mousepad)
+start_mousepad "$E2E_TMP/notes.txt"
 xdotool windowmove --sync "$MP" 40 60 windowsize --sync "$MP" 900 500
 wait_editor_ready "$MP" "#"
 xdotool key --clearmodifiers ctrl+a BackSpace
