@@ -1,0 +1,141 @@
+/*
+ * http.h - the HTTPS transport of the server: libmicrohttpd over GnuTLS,
+ * TLS 1.3 only, a thread pool, body caps, per-source rate limits, and a
+ * draining stop.  It knows nothing of the API: every request whose body was
+ * read within its cap goes to one handler function (src/server routes it).
+ *
+ * Also here: the TLS key and certificate generated on first start (ECDSA
+ * P-256, self-signed, which browsers accept) and its public-key pin in the
+ * form libcurl's CURLOPT_PINNEDPUBLICKEY takes ("sha256//BASE64" of the
+ * DER SubjectPublicKeyInfo).
+ *
+ * Errors: 0 or a negative UT_E* / -errno.  Responses produced by the
+ * transport itself (413 body too large, 429 rate limited, 400 malformed,
+ * 503 draining) are JSON {"error": CODE, "message": TEXT} like the API's.
+ */
+#ifndef USETRACE_HTTP_H
+#define USETRACE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "usetrace/buf.h"
+
+#define HTTP_PIN_MAX 128u        /* "sha256//" + base64(32) + NUL fits */
+#define HTTP_HEADER_VALUE_MAX 1024u
+
+/* One request, valid only during the handler call. */
+struct http_request {
+	const char *method;      /* "GET", "POST", "PUT", "DELETE" */
+	const char *path;        /* URL path as received, without the query */
+	const char *query;       /* raw query string without '?', or "" */
+	const char *client_ip;   /* textual source address */
+	const uint8_t *body;     /* NULL when empty */
+	size_t body_len;
+	void *conn;              /* transport internals (header lookup) */
+};
+
+/*
+ * Returns the value of request header name (case-insensitive), or NULL.
+ * The pointer is valid during the handler call only.
+ */
+const char *http_request_header(const struct http_request *rq, const char *name);
+
+/*
+ * Returns the value of query parameter name (URL-decoded), or NULL.  Valid
+ * during the handler call only.
+ */
+const char *http_request_arg(const struct http_request *rq, const char *name);
+
+/*
+ * What a handler fills in.  body is initialised by the transport with a
+ * cap (HTTP_RESPONSE_MAX) and wiped after sending, since it may carry
+ * recorded content.  Headers: up to HTTP_RESPONSE_HEADERS extra ones.
+ */
+#define HTTP_RESPONSE_MAX (256u << 20)
+#define HTTP_RESPONSE_HEADERS 8
+struct http_response {
+	unsigned status;              /* default 200 */
+	char content_type[64];        /* default "application/json" */
+	struct buf body;
+	unsigned nheaders;
+	char hname[HTTP_RESPONSE_HEADERS][64];
+	char hvalue[HTTP_RESPONSE_HEADERS][HTTP_HEADER_VALUE_MAX];
+};
+
+/* Adds a response header; UT_ETOOBIG when full or too long. */
+int http_response_header(struct http_response *rs, const char *name,
+    const char *value);
+
+/*
+ * Sets a JSON error body {"error": code, "message": message} and the
+ * status.  message must never carry recorded content or secrets.
+ */
+void http_response_error(struct http_response *rs, unsigned status,
+    const char *code, const char *message);
+
+/*
+ * The application's entry point, called on a pool thread once the whole
+ * body is read.  It fills rs; its return value is ignored except that a
+ * negative one with rs->status still 200 becomes a 500 JSON error.
+ */
+typedef int (*http_handler_fn)(void *app, const struct http_request *rq,
+    struct http_response *rs);
+
+/*
+ * Body cap for a request, asked before the body is read: 0 refuses a body
+ * with 413 at once.  NULL in the options: 64 KiB everywhere.
+ */
+typedef size_t (*http_body_cap_fn)(void *app, const char *method, const char *path);
+
+struct http_server_opts {
+	const char *listen;        /* "ADDR:PORT"; port 0 picks a free one */
+	const char *cert_path;     /* PEM certificate (chain) */
+	const char *key_path;      /* PEM private key */
+	unsigned threads;          /* pool size; 0: 8 */
+	unsigned conn_limit;       /* 0: 1024 */
+	unsigned per_ip_conn_limit;/* 0: 64 */
+	unsigned timeout_s;        /* idle connection timeout; 0: 30 */
+	/* Token bucket per source address, applied before the handler. */
+	unsigned rate_per_s;       /* 0: 200 */
+	unsigned rate_burst;       /* 0: 400 */
+	http_handler_fn handler;
+	http_body_cap_fn body_cap;
+	void *app;
+};
+
+struct http_server;
+
+/*
+ * Binds, loads the certificate and key, and starts serving.  On success
+ * *out owns the server; stop it with http_server_stop().  Errors: UT_EINVAL
+ * (bad listen address), UT_ECRYPTO (certificate or key unusable), -errno
+ * (bind).
+ */
+int http_server_start(const struct http_server_opts *o, struct http_server **out)
+	__attribute__((warn_unused_result));
+
+/* The bound port (useful with port 0) and address text "ADDR:PORT". */
+unsigned http_server_port(const struct http_server *s);
+void http_server_addr(const struct http_server *s, char *out, size_t outsz);
+
+/*
+ * Stops accepting, lets requests in flight finish (up to timeout_s), then
+ * frees everything.  NULL is a no-op.
+ */
+void http_server_stop(struct http_server *s);
+
+/*
+ * Generates an ECDSA P-256 key and a self-signed certificate for the names
+ * (DNS names or IP addresses, e.g. "localhost", "127.0.0.1"), valid for
+ * ten years, and writes them as PEM (key 0600) atomically.
+ */
+int http_tls_generate(const char *key_path, const char *cert_path,
+    const char *const *names, size_t nnames) __attribute__((warn_unused_result));
+
+/* The pin of the certificate's public key: "sha256//BASE64". */
+int http_tls_pin(const char *cert_path, char *out, size_t outsz)
+	__attribute__((warn_unused_result));
+
+#endif

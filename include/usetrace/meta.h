@@ -1,0 +1,289 @@
+/*
+ * meta.h - the server's metadata store: principals, token and code hashes,
+ * devices, consents, segments, tombstones, the audit log rows and a few
+ * settings.  It holds no recorded content: ids, pseudonyms, times, sizes,
+ * hashes and states only; anything derived from content arrives here
+ * already encrypted under a day key (struct meta_segment.summary).
+ *
+ * One interface, several implementations chosen by URL at meta_open():
+ *   "sqlite:PATH"   embedded default (SQLite, WAL, synchronous=FULL)
+ *   "postgres:..."  scale-out (not built yet: UT_EINVAL "unsupported")
+ * Nothing above this header knows which one it talks to; the storage tests
+ * (tests/store/) run against the interface.
+ *
+ * Every function is thread-safe.  Functions return 0 (or a count) on
+ * success and a negative UT_E* / -errno code on failure; out-parameters are
+ * set only on success.  UT_ENOTFOUND: no such row; -EEXIST: a unique key is
+ * taken.  A write returns only when it is durable (committed).  Strings in
+ * structs are NUL-terminated and truncated at their field size by callers.
+ */
+#ifndef USETRACE_META_H
+#define USETRACE_META_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define META_NAME_MAX 64u
+#define META_ID_LEN 16u      /* segment ids, subject pseudonyms, consent ids */
+#define META_HASH_LEN 32u
+
+enum ut_role {
+	UT_ROLE_NONE = 0,
+	UT_ROLE_SUBJECT,
+	UT_ROLE_REVIEWER,
+	UT_ROLE_TRAINER,
+	UT_ROLE_ADMIN,
+	UT_ROLE_AUDITOR,
+};
+const char *ut_role_name(enum ut_role r);
+/* Parses "subject", "reviewer", ...; UT_ROLE_NONE when unknown. */
+enum ut_role ut_role_parse(const char *s);
+
+struct meta;
+
+/*
+ * Opens (create: creating when missing) the store at url.  *out is freed
+ * with meta_close().  UT_EINVAL for an unknown scheme, UT_ENOTFOUND when
+ * missing and !create, UT_ECORRUPT when it is not a usetrace store or its
+ * schema version is unknown.
+ */
+int meta_open(const char *url, bool create, struct meta **out)
+	__attribute__((warn_unused_result));
+/* Read-only open for offline tools (audit verify).  Same errors. */
+int meta_open_readonly(const char *url, struct meta **out)
+	__attribute__((warn_unused_result));
+void meta_close(struct meta *m);
+
+/* ---- principals ---- */
+
+struct meta_principal {
+	int64_t id;
+	char name[META_NAME_MAX];
+	enum ut_role role;
+	uint8_t subject_id[META_ID_LEN]; /* pseudonymous id; subjects only, else zero */
+	int64_t created_ns;
+	int64_t revoked_ns;              /* 0: active */
+};
+
+/* Adds p (id ignored); *id receives the new id.  -EEXIST for a taken name. */
+int meta_principal_add(struct meta *m, const struct meta_principal *p, int64_t *id);
+int meta_principal_get(struct meta *m, int64_t id, struct meta_principal *out);
+int meta_principal_by_name(struct meta *m, const char *name, struct meta_principal *out);
+int meta_principal_by_subject(struct meta *m, const uint8_t subject[META_ID_LEN],
+    struct meta_principal *out);
+/* Calls fn for every principal in id order; fn's non-zero return stops and is returned. */
+int meta_principal_list(struct meta *m,
+    int (*fn)(const struct meta_principal *p, void *arg), void *arg);
+/*
+ * Revokes a principal now: sets revoked_ns and revokes its tokens, unused
+ * codes and devices in the same transaction.
+ */
+int meta_principal_revoke(struct meta *m, int64_t id, int64_t now_ns);
+
+/* ---- tokens (hashes only) ---- */
+
+struct meta_token {
+	uint8_t hash[META_HASH_LEN];
+	int64_t principal_id;
+	int64_t device_id;      /* 0: a person's token; else a device token */
+	int64_t expires_ns;
+	int64_t revoked_ns;
+};
+
+int meta_token_add(struct meta *m, const struct meta_token *t);
+/*
+ * Finds an active token by hash: UT_ENOTFOUND when absent, expired
+ * (expires_ns <= now_ns), revoked, or its principal or device revoked.
+ */
+int meta_token_lookup(struct meta *m, const uint8_t hash[META_HASH_LEN],
+    int64_t now_ns, struct meta_token *out) __attribute__((warn_unused_result));
+int meta_token_revoke(struct meta *m, const uint8_t hash[META_HASH_LEN], int64_t now_ns);
+
+/* ---- single-use codes: claim codes and device enrollment codes ---- */
+
+enum meta_code_kind { META_CODE_CLAIM = 1, META_CODE_ENROLL = 2 };
+#define META_CODE_ID_LEN 8u
+#define META_CODE_MAX_ATTEMPTS 5u
+
+struct meta_code {
+	enum meta_code_kind kind;
+	uint8_t id[META_CODE_ID_LEN];       /* public part, the lookup key */
+	uint8_t hash[META_HASH_LEN];        /* hash of the secret part */
+	int64_t principal_id;               /* whom it is for */
+	int64_t created_by;                 /* principal who minted it */
+	int64_t created_ns, expires_ns;
+	int64_t used_ns;                    /* 0: unused */
+	char used_source[META_NAME_MAX];    /* address that used it */
+	unsigned attempts;                  /* failed tries */
+};
+
+int meta_code_add(struct meta *m, const struct meta_code *c);
+/*
+ * Takes a code in one transaction: finds it by kind and id, and, when it is
+ * unused, unexpired, under META_CODE_MAX_ATTEMPTS failed tries and its hash
+ * equals hash (constant time), marks it used by source and copies it into
+ * *out.  Otherwise: UT_ENOTFOUND (no such id, or expired), UT_ESTATE (used
+ * already: *out is filled, so the caller can say when and from where),
+ * UT_EDENIED (wrong secret: the attempt is counted; or too many attempts).
+ */
+int meta_code_take(struct meta *m, enum meta_code_kind kind,
+    const uint8_t id[META_CODE_ID_LEN], const uint8_t hash[META_HASH_LEN],
+    const char *source, int64_t now_ns, struct meta_code *out)
+	__attribute__((warn_unused_result));
+
+/* ---- devices ---- */
+
+struct meta_device {
+	int64_t id;
+	uint8_t pk[32];                     /* Ed25519 device key */
+	int64_t principal_id;
+	uint8_t subject_id[META_ID_LEN];
+	int64_t enrolled_ns, revoked_ns;
+};
+
+/* -EEXIST when the key is enrolled already. */
+int meta_device_add(struct meta *m, const struct meta_device *d, int64_t *id);
+int meta_device_get(struct meta *m, int64_t id, struct meta_device *out);
+int meta_device_by_pk(struct meta *m, const uint8_t pk[32], struct meta_device *out);
+int meta_device_list(struct meta *m, int64_t principal_id,
+    int (*fn)(const struct meta_device *d, void *arg), void *arg);
+/* Revokes the device and its tokens. */
+int meta_device_revoke(struct meta *m, int64_t id, int64_t now_ns);
+
+/* ---- consents ---- */
+
+struct meta_consent {
+	uint8_t consent_id[META_ID_LEN];
+	int64_t device_id;
+	uint8_t subject_id[META_ID_LEN];
+	uint8_t policy_hash[META_HASH_LEN];
+	int64_t given_ns;
+	int64_t withdrawn_ns;               /* 0: in force */
+};
+
+/* Records a consent; the same (device, consent id) again is a no-op. */
+int meta_consent_add(struct meta *m, const struct meta_consent *c);
+int meta_consent_get(struct meta *m, int64_t device_id,
+    const uint8_t consent_id[META_ID_LEN], struct meta_consent *out);
+/* Withdraws one consent (of that device) at when_ns, if not yet withdrawn. */
+int meta_consent_withdraw(struct meta *m, int64_t device_id,
+    const uint8_t consent_id[META_ID_LEN], int64_t when_ns);
+/* Withdraws every consent of the subject not yet withdrawn. */
+int meta_consent_withdraw_subject(struct meta *m,
+    const uint8_t subject[META_ID_LEN], int64_t when_ns);
+
+/* ---- segments ---- */
+
+#define META_SUMMARY_MAX 4096u
+#define META_WRAPPED_MAX 128u
+
+struct meta_segment {
+	uint8_t segment_id[META_ID_LEN];
+	uint8_t subject_id[META_ID_LEN];
+	int64_t device_id;
+	int32_t day;                        /* UTC day number of start_ns */
+	int64_t start_ns, end_ns;           /* signed start and end, wall clock */
+	uint64_t size;                      /* bytes as uploaded */
+	uint64_t frames;                    /* sealed frames (not screen frames) */
+	uint8_t upload_hash[META_HASH_LEN]; /* BLAKE2b-256 of the uploaded bytes */
+	uint8_t blob_hash[META_HASH_LEN];   /* content address of the stored form */
+	uint8_t policy_hash[META_HASH_LEN];
+	uint8_t consent_id[META_ID_LEN];
+	unsigned sensitivity_max;           /* 1..4 */
+	/* The segment key sealed under the day key (keystore_day_seal). */
+	uint8_t wrapped_key[META_WRAPPED_MAX];
+	size_t wrapped_len;
+	/* Content summary (apps, titles, counts) sealed under the day key. */
+	uint8_t summary[META_SUMMARY_MAX];
+	size_t summary_len;
+	int64_t received_ns;
+	uint8_t receipt[256];               /* the signed receipt sent, as sent */
+	size_t receipt_len;
+};
+
+/* -EEXIST when the segment id is stored already (the caller compares hashes). */
+int meta_segment_put(struct meta *m, const struct meta_segment *s);
+int meta_segment_get(struct meta *m, const uint8_t id[META_ID_LEN],
+    struct meta_segment *out);
+/* Segments of subject, by start time; day = INT32_MIN: every day. */
+int meta_segment_list(struct meta *m, const uint8_t subject[META_ID_LEN],
+    int32_t day, int (*fn)(const struct meta_segment *s, void *arg), void *arg);
+int meta_segment_delete(struct meta *m, const uint8_t id[META_ID_LEN]);
+/* Subjects that have segments (for retention), and their days. */
+int meta_subject_days(struct meta *m,
+    int (*fn)(const uint8_t subject[META_ID_LEN], int32_t day, void *arg), void *arg);
+
+/* ---- tombstones: erased days (and whole subjects) ---- */
+
+#define META_DAY_ALL INT32_MIN
+
+/* Records that (subject, day) was erased; day META_DAY_ALL: everything. */
+int meta_tombstone_add(struct meta *m, const uint8_t subject[META_ID_LEN],
+    int32_t day, int64_t now_ns);
+/* True when (subject, day) or the whole subject is tombstoned. */
+bool meta_tombstoned(struct meta *m, const uint8_t subject[META_ID_LEN], int32_t day);
+int meta_tombstone_list(struct meta *m,
+    int (*fn)(const uint8_t subject[META_ID_LEN], int32_t day, int64_t when, void *arg),
+    void *arg);
+
+/* ---- audit rows (src/audit computes hashes; this stores them) ---- */
+
+#define META_AUDIT_STR 96u
+struct meta_audit_row {
+	uint64_t seq;                       /* 1, 2, ... without gaps */
+	int64_t time_ns;
+	char principal[META_NAME_MAX];      /* name, "device:<id>", or "-" */
+	char role[16];
+	char purpose[24];
+	char action[48];
+	char subject[40];                   /* subject pseudonym hex, or "" */
+	char object[META_AUDIT_STR];        /* e.g. segment id hex */
+	char outcome[24];                   /* "ok", "denied", "error", ... */
+	char source[48];                    /* client address */
+	char detail[META_AUDIT_STR];        /* no content, ever */
+	uint8_t prev[META_HASH_LEN];
+	uint8_t hash[META_HASH_LEN];
+};
+
+/* Appends rows (consecutive seqs after the last) in one durable transaction. */
+int meta_audit_append(struct meta *m, const struct meta_audit_row *rows, size_t n)
+	__attribute__((warn_unused_result));
+/* The last row; UT_ENOTFOUND when the log is empty. */
+int meta_audit_last(struct meta *m, struct meta_audit_row *out);
+/*
+ * Rows with from_seq <= seq <= to_seq in seq order (to_seq 0: to the end),
+ * in the physical order the store returns them by seq; fn's non-zero return
+ * stops the walk and is returned.
+ */
+int meta_audit_scan(struct meta *m, uint64_t from_seq, uint64_t to_seq,
+    int (*fn)(const struct meta_audit_row *r, void *arg), void *arg);
+
+struct meta_audit_query {
+	const char *principal;              /* NULL: any */
+	const char *subject;                /* NULL: any */
+	int64_t since_ns, until_ns;         /* 0: open */
+	size_t limit;                       /* 0: no limit */
+};
+/* Rows matching q, by seq (indexed by principal and by subject). */
+int meta_audit_query(struct meta *m, const struct meta_audit_query *q,
+    int (*fn)(const struct meta_audit_row *r, void *arg), void *arg);
+
+struct meta_audit_ckpt {
+	uint64_t seq;                       /* covers rows 1..seq */
+	int64_t time_ns;
+	uint8_t head[META_HASH_LEN];        /* hash of row seq */
+	uint8_t sig[64];                    /* audit key, Ed25519 */
+};
+int meta_audit_ckpt_add(struct meta *m, const struct meta_audit_ckpt *c);
+int meta_audit_ckpt_list(struct meta *m,
+    int (*fn)(const struct meta_audit_ckpt *c, void *arg), void *arg);
+
+/* ---- settings (small named values: organisation pause, ...) ---- */
+
+#define META_SETTING_MAX 4096u
+int meta_setting_set(struct meta *m, const char *key, const void *val, size_t n);
+/* UT_ENOTFOUND when unset; UT_ETOOBIG when *len is too small (then *len = size). */
+int meta_setting_get(struct meta *m, const char *key, void *val, size_t *len);
+
+#endif
