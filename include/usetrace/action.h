@@ -103,5 +103,10 @@ const char *action_kind_name(enum ut_action_kind k);
 void action_print_json(FILE *f, const struct ut_action *a);
 /* One line of the human timeline. */
 void action_print_text(FILE *f, const struct ut_action *a);
+/*
+ * One raw record as a JSON object and a newline (docs/FORMAT.md section 4);
+ * t_ms counts from start_mono (the first session record's mono_ns).
+ */
+void event_print_json(FILE *f, const struct ut_event *ev, uint64_t start_mono);
 
 #endif

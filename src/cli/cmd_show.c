@@ -10,7 +10,6 @@
 
 #include "usetrace/action.h"
 #include "usetrace/err.h"
-#include "usetrace/jsonw.h"
 #include "usetrace/keys.h"
 #include "usetrace/log.h"
 #include "usetrace/spool.h"
@@ -31,107 +30,6 @@ usage(FILE *f)
 	    "  --passphrase-file F  read the passphrase from F (default:\n"
 	    "            $USETRACE_PASSPHRASE_FILE, else ask on the terminal)\n"
 	    "  -h, --help\n");
-}
-
-static void
-print_raw(FILE *f, const struct ut_event *ev, uint64_t start_mono)
-{
-	uint32_t i;
-
-	fprintf(f, "{\"seq\":%" PRIu64 ",\"type\":\"%s\",\"t_ms\":%" PRIu64
-	    ",\"mono_ns\":%" PRIu64 ",\"wall_ns\":%" PRId64 ",\"xtime\":%" PRIu32
-	    ",\"sensitivity\":%u", ev->seq, event_type_name(ev->type),
-	    ev->mono_ns >= start_mono ? (ev->mono_ns - start_mono) / 1000000 : 0,
-	    ev->mono_ns, ev->wall_ns, ev->xtime, ev->sensitivity);
-	switch (ev->type) {
-	case UT_EV_SESSION:
-		fputs(",\"display\":", f);
-		jsonw_str(f, ev->u.session.display);
-		fprintf(f, ",\"screen_w\":%u,\"screen_h\":%u,\"double_click_ms\":%u,"
-		    "\"double_click_px\":%u,\"layout\":", ev->u.session.screen_w,
-		    ev->u.session.screen_h, ev->u.session.double_click_ms,
-		    ev->u.session.double_click_px);
-		jsonw_str(f, ev->u.session.layout);
-		break;
-	case UT_EV_KEY:
-		fprintf(f, ",\"down\":%s,\"repeat\":%s,\"keycode\":%u,\"keysym\":%u,"
-		    "\"state\":%u,\"group\":%u,\"name\":",
-		    ev->u.key.down ? "true" : "false",
-		    ev->u.key.repeat ? "true" : "false", ev->u.key.keycode,
-		    ev->u.key.keysym, ev->u.key.state, ev->u.key.group);
-		jsonw_str(f, ev->u.key.name);
-		fputs(",\"text\":", f);
-		jsonw_str(f, ev->u.key.text);
-		break;
-	case UT_EV_BUTTON:
-		fprintf(f, ",\"down\":%s,\"button\":%u,\"x\":%d,\"y\":%d,\"state\":%u",
-		    ev->u.button.down ? "true" : "false", ev->u.button.button,
-		    ev->u.button.x, ev->u.button.y, ev->u.button.state);
-		break;
-	case UT_EV_MOTION:
-		fprintf(f, ",\"x\":%d,\"y\":%d", ev->u.motion.x, ev->u.motion.y);
-		break;
-	case UT_EV_SCROLL:
-		fprintf(f, ",\"dx\":%d,\"dy\":%d,\"x\":%d,\"y\":%d", ev->u.scroll.dx,
-		    ev->u.scroll.dy, ev->u.scroll.x, ev->u.scroll.y);
-		break;
-	case UT_EV_FOCUS:
-		fprintf(f, ",\"window\":%u,\"pid\":%u,\"x\":%d,\"y\":%d,\"w\":%u,"
-		    "\"h\":%u,\"denied\":%s,\"app\":", ev->u.focus.window,
-		    ev->u.focus.pid, ev->u.focus.x, ev->u.focus.y, ev->u.focus.w,
-		    ev->u.focus.h, ev->u.focus.denied ? "true" : "false");
-		jsonw_str(f, ev->u.focus.app);
-		fputs(",\"instance\":", f);
-		jsonw_str(f, ev->u.focus.instance);
-		fputs(",\"title\":", f);
-		jsonw_str(f, ev->u.focus.title);
-		break;
-	case UT_EV_MONITORS:
-		fputs(",\"monitors\":[", f);
-		for (i = 0; i < ev->u.monitors.n; i++) {
-			const struct ut_monitor *m = &ev->u.monitors.m[i];
-
-			fprintf(f, "%s{\"x\":%d,\"y\":%d,\"w\":%u,\"h\":%u,"
-			    "\"primary\":%s,\"name\":", i ? "," : "", m->x, m->y,
-			    m->w, m->h, m->primary ? "true" : "false");
-			jsonw_str(f, m->name);
-			fputc('}', f);
-		}
-		fputc(']', f);
-		break;
-	case UT_EV_PAUSE:
-	case UT_EV_RESUME:
-		fprintf(f, ",\"until_wall_ns\":%" PRIu64 ",\"reason\":",
-		    ev->u.pause.until_wall_ns);
-		jsonw_str(f, ev->u.pause.reason);
-		break;
-	case UT_EV_REDACTED:
-		fputs(",\"what\":", f);
-		jsonw_str(f, ev->u.redacted.what);
-		fputs(",\"why\":", f);
-		jsonw_str(f, ev->u.redacted.why);
-		fprintf(f, ",\"count\":%u", ev->u.redacted.count);
-		break;
-	case UT_EV_FRAME:
-		fprintf(f, ",\"frame_id\":%" PRIu64 ",\"base_id\":%" PRIu64
-		    ",\"w\":%u,\"h\":%u,\"xtime_done\":%u,\"rx\":%d,\"ry\":%d,"
-		    "\"rw\":%u,\"rh\":%u,\"part\":%u,\"nparts\":%u,\"format\":%u,"
-		    "\"skipped\":%u,\"bytes\":%u", ev->u.frame.frame_id,
-		    ev->u.frame.base_id, ev->u.frame.w, ev->u.frame.h,
-		    ev->u.frame.xtime_done, ev->u.frame.rx, ev->u.frame.ry,
-		    ev->u.frame.rw, ev->u.frame.rh, ev->u.frame.part,
-		    ev->u.frame.nparts, ev->u.frame.format, ev->u.frame.skipped,
-		    ev->u.frame.len);
-		break;
-	case UT_EV_MARK:
-	case UT_EV_END:
-		fputs(",\"text\":", f);
-		jsonw_str(f, ev->u.mark.text);
-		break;
-	default:
-		break;
-	}
-	fputs("}\n", f);
 }
 
 struct show_ctx {
@@ -221,7 +119,7 @@ cmd_show(int argc, char **argv)
 			have_start = 1;
 		}
 		if (raw)
-			print_raw(stdout, &ev, start_mono);
+			event_print_json(stdout, &ev, start_mono);
 		else if ((r = action_reducer_push(ar, &ev)) != 0)
 			goto out;
 	}
