@@ -196,4 +196,83 @@ int spool_check(const char *dir, const uint8_t *device_pk,
 
 const char *spool_seg_state_name(enum spool_seg_state s);
 
+/*
+ * The server's view of one segment image (docs/FORMAT.md section 2.1).
+ * The server receives closed segments by upload, verifies them, opens the
+ * sealed segment key and keeps the segment in *stored form*: the 80-byte
+ * sealed-key field (header bytes 176..256) replaced by its BLAKE2b-256 hash
+ * followed by 48 zero bytes.  Lengths and offsets are unchanged, and every
+ * signature still verifies, because the header signature covers the sealed
+ * key only through that hash.  These functions read only the bytes given
+ * and never touch a file.
+ */
+struct spool_upload_info {
+	uint8_t device_pk[32];
+	uint8_t subject_id[16];
+	uint8_t segment_id[16];
+	uint64_t segment_no;
+	int64_t start_wall_ns, end_wall_ns;
+	uint8_t policy_hash[32];
+	uint8_t consent_id[16];
+	uint8_t recipient_pk[32];
+	uint8_t sealed_key[80];       /* empty (zero) for a stored-form image */
+	uint8_t sealed_key_hash[32];  /* BLAKE2b-256 of the sealed key */
+	uint8_t header_hash[32];      /* HH */
+	uint8_t chain_head[32];       /* after the last frame */
+	uint64_t frames;
+	bool recovered;               /* trailer flag bit 0 */
+};
+
+/*
+ * Verifies a COMPLETE CLOSED segment image p (len bytes, only read): the
+ * header (version 1, signature by the device key in the header; if
+ * expect_device is not NULL it must equal it), every frame and checkpoint
+ * against the chain, a valid trailer, and nothing after the trailer.
+ * stored: the image is in stored form (a stored-form image is refused with
+ * stored false and an original one with stored true).  Fills *info (OUT)
+ * on success only.  Returns 0, or UT_EVERSION (not version 1), UT_EDENIED
+ * (signed by another device than expect_device), UT_ESTATE (an open
+ * segment: it ends cleanly at a checkpoint without a trailer), UT_ECORRUPT
+ * (anything else: bad signature, chain, structure, torn tail, bytes after
+ * the trailer).
+ */
+int spool_upload_verify(const uint8_t *p, size_t len, bool stored,
+    const uint8_t *expect_device, struct spool_upload_info *info)
+	__attribute__((warn_unused_result));
+
+/*
+ * Rewrites a verified original image in place into stored form (hash ||
+ * zeros); the sealed key is wiped.  An image shorter than a header is left
+ * unchanged.  Never call it on an image already in stored form.
+ */
+void spool_to_stored_form(uint8_t *p, size_t len);
+
+struct spool_mem_reader;
+
+/*
+ * Opens a reader over the records of one segment image p (len bytes, in
+ * original or stored form per `stored`) with its 32-byte secretstream key
+ * (copied into guarded memory while the stream is set up, then wiped).  The
+ * image is verified first as by spool_upload_verify() (any device), except
+ * that an image without a trailer is read up to its last valid checkpoint,
+ * as spool_reader_next() reads an open segment.  The caller keeps p alive
+ * and unchanged until spool_mem_reader_close().  On success *out (OUT) owns
+ * the reader.  Errors: those of spool_upload_verify() but UT_ESTATE,
+ * UT_ECRYPTO, -ENOMEM.
+ */
+int spool_mem_reader_open(const uint8_t *p, size_t len, bool stored,
+    const uint8_t key[32], struct spool_mem_reader **out)
+	__attribute__((warn_unused_result));
+
+/*
+ * Reads the next record into ev: 1, 0 at the end, or a negative code
+ * (UT_ECRYPTO: wrong key or forged frame; UT_ECORRUPT: undecodable).  An
+ * error is sticky: every later call returns it, and no record follows it.
+ */
+int spool_mem_reader_next(struct spool_mem_reader *rd, struct ut_event *ev)
+	__attribute__((warn_unused_result));
+
+/* Wipes and frees rd (NULL is a no-op); p may be freed afterwards. */
+void spool_mem_reader_close(struct spool_mem_reader *rd);
+
 #endif

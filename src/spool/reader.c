@@ -1,5 +1,7 @@
 /*
- * reader.c - iterate the records of every segment of a spool directory.
+ * reader.c - iterate the records of every segment of a spool directory, and
+ * the frame decoder (struct seg_dec) it shares with the memory reader of
+ * stored.c.
  *
  * Segments are read in number order.  Each segment is first verified
  * without the key (spool__scan: header signature, device, segment number,
@@ -10,9 +12,9 @@
  * are never returned.
  *
  * Invariants:
- *  (1) rd->batch holds the decompressed batch being iterated, and
- *      rd->batch_left counts its records not yet returned.
- *  (2) rd->frame_no <= rd->sc.covered: no uncovered frame is decrypted.
+ *  (1) d->batch holds the decompressed batch being iterated, and
+ *      d->batch_left counts its records not yet returned.
+ *  (2) d->frame_no <= d->covered: no uncovered frame is decrypted.
  *  (3) The segment key lives only in sodium_malloc'd memory, just long
  *      enough to initialise the stream state, which is itself guarded and
  *      wiped when the segment is dropped.
@@ -34,6 +36,137 @@
 #include "usetrace/util.h"
 #include "spool_int.h"
 
+int
+spool__dec_init(struct seg_dec *d)
+{
+	memset(d, 0, sizeof(*d));
+	if ((d->st = sodium_malloc(sizeof(*d->st))) == NULL ||
+	    (d->zd = ZSTD_createDCtx()) == NULL) {
+		spool__dec_finish(d);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int
+spool__dec_start(struct seg_dec *d, const uint8_t *img,
+    const struct seg_scan *sc, const uint8_t *key)
+{
+	spool__dec_stop(d);
+	if (crypto_secretstream_xchacha20poly1305_init_pull(d->st,
+	    img + SH_SSHDR, key) != 0)
+		return UT_ECRYPTO;
+	d->img = img;
+	d->off = SPOOL_HDR_LEN;
+	d->covered_end = sc->covered_end;
+	d->covered = sc->covered;
+	memcpy(d->hh, sc->hh, SPOOL_HASH_LEN);
+	return 0;
+}
+
+void
+spool__dec_stop(struct seg_dec *d)
+{
+	if (d->batch != NULL)
+		sodium_memzero(d->batch, d->batch_cap);
+	if (d->pt != NULL)
+		sodium_memzero(d->pt, d->pt_cap);
+	if (d->st != NULL)
+		sodium_memzero(d->st, sizeof(*d->st));
+	d->img = NULL;
+	d->off = d->covered_end = 0;
+	d->covered = d->frame_no = d->batch_left = 0;
+}
+
+void
+spool__dec_finish(struct seg_dec *d)
+{
+	spool__dec_stop(d);
+	if (d->st != NULL)
+		sodium_free(d->st);
+	ZSTD_freeDCtx(d->zd);
+	free(d->pt);
+	free(d->batch);
+	memset(d, 0, sizeof(*d));
+}
+
+static void
+grow(uint8_t **p, size_t *cap, size_t need)
+{
+	if (need <= *cap)
+		return;
+	if (*p != NULL) {
+		sodium_memzero(*p, *cap);
+		free(*p);
+	}
+	*cap = need;
+	*p = xmalloc(need);
+}
+
+/* Decrypts the next covered frame; 1 ok, 0 end of segment, <0 error. */
+static int
+next_frame(struct seg_dec *d)
+{
+	unsigned long long raw, ptlen;
+	uint32_t clen;
+	uint64_t n;
+	size_t dlen;
+	unsigned char tag;
+	const uint8_t *p;
+
+	if (d->img == NULL || d->frame_no >= d->covered)
+		return 0;
+	/* The structure up to covered_end was verified by spool__scan. */
+	while (d->off < d->covered_end && d->img[d->off] != SPOOL_REC_FRAME)
+		d->off += d->img[d->off] == SPOOL_REC_CKPT ? SPOOL_CKPT_LEN :
+		    SPOOL_TRAILER_LEN;
+	if (d->off + SPOOL_FRAME_HDR > d->covered_end)
+		return UT_ECORRUPT;
+	p = d->img + d->off;
+	clen = get_u32le(p + 1);
+	grow(&d->pt, &d->pt_cap, clen);
+	if (crypto_secretstream_xchacha20poly1305_pull(d->st, d->pt, &ptlen,
+	    &tag, p + SPOOL_FRAME_HDR, clen, d->hh, SPOOL_HASH_LEN) != 0 ||
+	    tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
+		return UT_ECRYPTO;
+	raw = ZSTD_getFrameContentSize(d->pt, (size_t)ptlen);
+	if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    raw == 0 || raw > SPOOL_BATCH_MAX)
+		return UT_ECORRUPT;
+	grow(&d->batch, &d->batch_cap, (size_t)raw);
+	dlen = ZSTD_decompressDCtx(d->zd, d->batch, (size_t)raw, d->pt,
+	    (size_t)ptlen);
+	sodium_memzero(d->pt, (size_t)ptlen);
+	if (ZSTD_isError(dlen) || dlen != raw)
+		return UT_ECORRUPT;
+	bufrd_init(&d->brd, d->batch, dlen);
+	if (bufrd_get_varint(&d->brd, &n) < 0 || n == 0)
+		return UT_ECORRUPT;
+	d->batch_left = n;
+	event_codec_init(&d->codec);
+	d->off += SPOOL_FRAME_HDR + clen;
+	d->frame_no++;
+	return 1;
+}
+
+int
+spool__dec_next(struct seg_dec *d, struct ut_event *ev)
+{
+	int r;
+
+	for (;;) {
+		if (d->batch_left > 0) {
+			/* Authentic but undecodable: a writer bug; never guess. */
+			if (event_decode(&d->codec, &d->brd, ev) != 0)
+				return UT_ECORRUPT;
+			d->batch_left--;
+			return 1;
+		}
+		if ((r = next_frame(d)) != 1)
+			return r;
+	}
+}
+
 struct spool_reader {
 	char *dir;
 	struct segname *segs;
@@ -43,21 +176,11 @@ struct spool_reader {
 	bool have_dev;
 
 	unsigned char *file;    /* current segment bytes */
-	size_t file_len, off;
+	size_t file_len;
 	struct seg_scan sc;
-	uint64_t frame_no;
 	bool seg_loaded;
 	int seg_err;            /* returned once the verified prefix is read */
-	crypto_secretstream_xchacha20poly1305_state *st; /* sodium_malloc'd */
-
-	uint8_t *pt;            /* decrypted, still compressed */
-	size_t pt_cap;
-	uint8_t *batch;
-	size_t batch_len, batch_cap;
-	struct bufrd brd;
-	uint64_t batch_left;
-	struct event_codec codec;
-	ZSTD_DCtx *zd;
+	struct seg_dec dec;
 
 	struct spool_read_stats stats;
 };
@@ -76,10 +199,9 @@ spool_reader_open(const char *dir, const struct spool_read_opts *o,
 	rd = xcalloc(1, sizeof(*rd));
 	rd->dir = xstrdup(dir);
 	rd->key = o->key;
-	if ((rd->st = sodium_malloc(sizeof(*rd->st))) == NULL ||
-	    (rd->zd = ZSTD_createDCtx()) == NULL) {
+	if ((n = spool__dec_init(&rd->dec)) < 0) {
 		spool_reader_close(rd);
-		return -ENOMEM;
+		return n;
 	}
 	if ((n = spool__list_segments(dir, &rd->segs)) < 0) {
 		spool_reader_close(rd);
@@ -101,20 +223,13 @@ spool_reader_open(const char *dir, const struct spool_read_opts *o,
 static void
 drop_segment(struct spool_reader *rd)
 {
+	spool__dec_stop(&rd->dec);
 	if (rd->file != NULL) {
 		sodium_memzero(rd->file, rd->file_len);
 		free(rd->file);
 	}
-	if (rd->batch != NULL)
-		sodium_memzero(rd->batch, rd->batch_cap);
-	if (rd->pt != NULL)
-		sodium_memzero(rd->pt, rd->pt_cap);
-	if (rd->st != NULL)
-		sodium_memzero(rd->st, sizeof(*rd->st));
 	rd->file = NULL;
-	rd->file_len = rd->off = rd->batch_len = 0;
-	rd->batch_left = 0;
-	rd->frame_no = 0;
+	rd->file_len = 0;
 	rd->seg_loaded = false;
 	rd->seg_err = 0;
 }
@@ -171,14 +286,9 @@ load_segment(struct spool_reader *rd)
 		r = UT_EDENIED;
 		goto bad;
 	}
-	if (crypto_secretstream_xchacha20poly1305_init_pull(rd->st,
-	    rd->file + SH_SSHDR, key) != 0) {
-		r = UT_ECRYPTO;
+	if ((r = spool__dec_start(&rd->dec, rd->file, &rd->sc, key)) < 0)
 		goto bad;
-	}
 	sodium_free(key);
-	rd->off = SPOOL_HDR_LEN;
-	rd->frame_no = 0;
 	rd->seg_loaded = true;
 	return 0;
 bad:
@@ -189,93 +299,20 @@ bad:
 	return r;
 }
 
-static void
-grow(uint8_t **p, size_t *cap, size_t need)
-{
-	if (need <= *cap)
-		return;
-	if (*p != NULL) {
-		sodium_memzero(*p, *cap);
-		free(*p);
-	}
-	*cap = need;
-	*p = xmalloc(need);
-}
-
-/* Decrypts the next covered frame; 1 ok, 0 end of segment, <0 error. */
-static int
-next_frame(struct spool_reader *rd)
-{
-	unsigned long long raw, ptlen;
-	uint32_t clen;
-	uint64_t n;
-	size_t dlen;
-	unsigned char tag;
-	const uint8_t *p;
-
-	if (rd->frame_no >= rd->sc.covered)
-		return 0;
-	/* The structure up to covered_end was verified by spool__scan. */
-	while (rd->off < rd->sc.covered_end && rd->file[rd->off] != SPOOL_REC_FRAME)
-		rd->off += rd->file[rd->off] == SPOOL_REC_CKPT ? SPOOL_CKPT_LEN :
-		    SPOOL_TRAILER_LEN;
-	if (rd->off + SPOOL_FRAME_HDR > rd->sc.covered_end)
-		return UT_ECORRUPT;
-	p = rd->file + rd->off;
-	clen = get_u32le(p + 1);
-	grow(&rd->pt, &rd->pt_cap, clen);
-	if (crypto_secretstream_xchacha20poly1305_pull(rd->st, rd->pt, &ptlen,
-	    &tag, p + SPOOL_FRAME_HDR, clen, rd->sc.hh, SPOOL_HASH_LEN) != 0 ||
-	    tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)
-		return UT_ECRYPTO;
-	raw = ZSTD_getFrameContentSize(rd->pt, (size_t)ptlen);
-	if (raw == ZSTD_CONTENTSIZE_ERROR || raw == ZSTD_CONTENTSIZE_UNKNOWN ||
-	    raw == 0 || raw > SPOOL_BATCH_MAX)
-		return UT_ECORRUPT;
-	grow(&rd->batch, &rd->batch_cap, (size_t)raw);
-	dlen = ZSTD_decompressDCtx(rd->zd, rd->batch, (size_t)raw, rd->pt,
-	    (size_t)ptlen);
-	sodium_memzero(rd->pt, (size_t)ptlen);
-	if (ZSTD_isError(dlen) || dlen != raw)
-		return UT_ECORRUPT;
-	rd->batch_len = dlen;
-	bufrd_init(&rd->brd, rd->batch, dlen);
-	if (bufrd_get_varint(&rd->brd, &n) < 0 || n == 0)
-		return UT_ECORRUPT;
-	rd->batch_left = n;
-	event_codec_init(&rd->codec);
-	rd->off += SPOOL_FRAME_HDR + clen;
-	rd->frame_no++;
-	return 1;
-}
-
 int
 spool_reader_next(struct spool_reader *rd, struct ut_event *ev)
 {
 	int r;
 
 	for (;;) {
-		if (rd->batch_left > 0) {
-			if (event_decode(&rd->codec, &rd->brd, ev) == 0) {
-				rd->batch_left--;
+		if (rd->seg_loaded) {
+			r = spool__dec_next(&rd->dec, ev);
+			if (r == 1) {
 				rd->stats.records++;
 				return 1;
 			}
-			/* Authentic but undecodable: a writer bug; never guess. */
-			rd->stats.bad_segments++;
-			drop_segment(rd);
-			return UT_ECORRUPT;
-		}
-		if (rd->seg_loaded) {
-			r = next_frame(rd);
-			if (r == 1)
-				continue;
-			if (r < 0) {
-				rd->stats.bad_segments++;
-				drop_segment(rd);
-				return r;
-			}
-			r = rd->seg_err;
+			if (r == 0)
+				r = rd->seg_err;
 			if (r < 0)
 				rd->stats.bad_segments++;
 			drop_segment(rd);
@@ -310,11 +347,7 @@ spool_reader_close(struct spool_reader *rd)
 	if (rd == NULL)
 		return;
 	drop_segment(rd);
-	if (rd->st != NULL)
-		sodium_free(rd->st);
-	ZSTD_freeDCtx(rd->zd);
-	free(rd->pt);
-	free(rd->batch);
+	spool__dec_finish(&rd->dec);
 	free(rd->segs);
 	free(rd->dir);
 	free(rd);

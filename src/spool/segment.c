@@ -1,7 +1,8 @@
 /*
  * segment.c - format v1 structure: the signed header message, the BLAKE2b
  * frame chain, checkpoint and trailer messages, and the verifier used by
- * recovery, the reader and spool_check() (docs/FORMAT.md section 2).
+ * recovery, the reader, spool_check() and the server's view of an uploaded
+ * or stored segment (docs/FORMAT.md sections 2 and 2.1).
  *
  * Nothing here needs or sees a decryption key: integrity without the key
  * comes from the device's Ed25519 signatures over the header and over
@@ -31,15 +32,27 @@
 #include "spool_int.h"
 
 size_t
-spool__header_msg(const uint8_t *hdr, uint8_t *msg)
+spool__header_msg_form(const uint8_t *hdr, bool stored, uint8_t *msg)
 {
-	/* The sealed key is signed through its hash, so a server may drop it. */
+	/*
+	 * The sealed key is signed through its hash, so a server may drop it:
+	 * in stored form the hash itself sits at SH_SEALED (section 2.1).
+	 */
 	memcpy(msg, hdr, SH_SEALED);
-	crypto_generichash(msg + SH_SEALED, SPOOL_HASH_LEN, hdr + SH_SEALED,
-	    SPOOL_SEALED_LEN, NULL, 0);
+	if (stored)
+		memcpy(msg + SH_SEALED, hdr + SH_SEALED, SPOOL_HASH_LEN);
+	else
+		crypto_generichash(msg + SH_SEALED, SPOOL_HASH_LEN,
+		    hdr + SH_SEALED, SPOOL_SEALED_LEN, NULL, 0);
 	memcpy(msg + SH_SEALED + SPOOL_HASH_LEN, hdr + SH_SSHDR,
 	    SH_SIG - SH_SSHDR);
 	return SH_SEALED + SPOOL_HASH_LEN + (SH_SIG - SH_SSHDR);
+}
+
+size_t
+spool__header_msg(const uint8_t *hdr, uint8_t *msg)
+{
+	return spool__header_msg_form(hdr, false, msg);
 }
 
 void
@@ -120,9 +133,21 @@ spool__seg_name(const char *name, unsigned *index, bool *open)
 	return 1;
 }
 
+/* True when the stored-form padding after the sealed-key hash is zero. */
+static bool
+stored_pad_ok(const uint8_t *hdr)
+{
+	uint8_t acc = 0;
+	size_t i;
+
+	for (i = SH_SEALED + SPOOL_HASH_LEN; i < SH_SSHDR; i++)
+		acc |= hdr[i];
+	return acc == 0;
+}
+
 static int
-check_header(const uint8_t *p, size_t len, const uint8_t *expect_dev,
-    struct seg_scan *s)
+check_header(const uint8_t *p, size_t len, bool stored,
+    const uint8_t *expect_dev, struct seg_scan *s)
 {
 	uint8_t msg[SPOOL_HDR_LEN];
 	size_t n;
@@ -133,7 +158,9 @@ check_header(const uint8_t *p, size_t len, const uint8_t *expect_dev,
 		return UT_EVERSION;
 	if (len < SPOOL_HDR_LEN || get_u32le(p + SH_HLEN) != SPOOL_HDR_LEN)
 		return UT_ECORRUPT;
-	n = spool__header_msg(p, msg);
+	if (stored && !stored_pad_ok(p))
+		return UT_ECORRUPT;
+	n = spool__header_msg_form(p, stored, msg);
 	if (crypto_sign_verify_detached(p + SH_SIG, msg, n, p + SH_DEVICE) != 0)
 		return UT_ECORRUPT;
 	if (expect_dev != NULL && sodium_memcmp(expect_dev, p + SH_DEVICE, 32) != 0)
@@ -151,6 +178,13 @@ int
 spool__scan(const uint8_t *p, size_t len, const uint8_t *expect_dev,
     struct seg_scan *s)
 {
+	return spool__scan_form(p, len, false, expect_dev, s);
+}
+
+int
+spool__scan_form(const uint8_t *p, size_t len, bool stored,
+    const uint8_t *expect_dev, struct seg_scan *s)
+{
 	uint8_t head[SPOOL_HASH_LEN], msg[SPOOL_MSG_MAX];
 	size_t off = SPOOL_HDR_LEN, left, n;
 	uint64_t frames = 0, count;
@@ -159,7 +193,7 @@ spool__scan(const uint8_t *p, size_t len, const uint8_t *expect_dev,
 	int r;
 
 	memset(s, 0, sizeof(*s));
-	if ((r = check_header(p, len, expect_dev, s)) < 0)
+	if ((r = check_header(p, len, stored, expect_dev, s)) < 0)
 		return r;
 	spool__chain_init(s->hh, head);
 	memcpy(s->covered_head, head, SPOOL_HASH_LEN);

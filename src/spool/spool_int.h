@@ -12,6 +12,9 @@
 
 #include <sodium.h>
 
+#include "usetrace/buf.h"
+#include "usetrace/event.h"
+
 #define SPOOL_MAGIC "USETRACE"
 #define SPOOL_VERSION 1u
 #define SPOOL_SEGID_LEN 16u
@@ -83,6 +86,11 @@ struct seg_scan {
 void spool__header_hash(const uint8_t *hdr, uint8_t hh[SPOOL_HASH_LEN]);
 /* Builds the message that the header signature covers; returns its length. */
 size_t spool__header_msg(const uint8_t *hdr, uint8_t *msg);
+/*
+ * The same for a header in original (stored false) or stored form (the
+ * sealed-key field holds its BLAKE2b-256 hash then zeros; section 2.1).
+ */
+size_t spool__header_msg_form(const uint8_t *hdr, bool stored, uint8_t *msg);
 void spool__chain_init(const uint8_t hh[SPOOL_HASH_LEN], uint8_t head[SPOOL_HASH_LEN]);
 void spool__chain_step(uint8_t head[SPOOL_HASH_LEN], const uint8_t *ct, uint32_t len);
 /* Message signed by a checkpoint (kind CKPT) or trailer. */
@@ -101,6 +109,59 @@ size_t spool__trailer_msg(const uint8_t hh[SPOOL_HASH_LEN], uint32_t flags,
  */
 int spool__scan(const uint8_t *p, size_t len, const uint8_t *expect_dev,
     struct seg_scan *s) __attribute__((warn_unused_result));
+/*
+ * spool__scan() of an image in original (stored false) or stored form; a
+ * stored-form header whose padding after the hash is not zero is
+ * UT_ECORRUPT.
+ */
+int spool__scan_form(const uint8_t *p, size_t len, bool stored,
+    const uint8_t *expect_dev, struct seg_scan *s)
+    __attribute__((warn_unused_result));
+
+/*
+ * Decoder of the covered frames of one verified segment image (reader.c),
+ * the one implementation of "decrypt + decompress + decode" that the spool
+ * reader and the memory reader (stored.c) share.  It borrows the image;
+ * the stream state is sodium_malloc'd and every plaintext buffer is wiped
+ * when the segment is stopped.
+ *
+ * States:  IDLE -> DECODING [spool__dec_start] -> IDLE [spool__dec_stop]
+ */
+struct seg_dec {
+	const uint8_t *img;             /* borrowed; NULL when IDLE */
+	size_t off, covered_end;
+	uint64_t covered, frame_no;     /* frame_no <= covered */
+	uint8_t hh[SPOOL_HASH_LEN];
+	crypto_secretstream_xchacha20poly1305_state *st;
+	uint8_t *pt;                    /* decrypted, still compressed */
+	size_t pt_cap;
+	uint8_t *batch;                 /* decompressed batch */
+	size_t batch_cap;
+	struct bufrd brd;
+	uint64_t batch_left;            /* records of batch not yet returned */
+	struct event_codec codec;
+	struct ZSTD_DCtx_s *zd;
+};
+
+/* Allocates the stream state and zstd context; 0 or -ENOMEM. */
+int spool__dec_init(struct seg_dec *d) __attribute__((warn_unused_result));
+/*
+ * Starts decoding img, which sc (spool__scan of img) verified, with the
+ * 32-byte segment key (only read).  0 or UT_ECRYPTO.
+ */
+int spool__dec_start(struct seg_dec *d, const uint8_t *img,
+    const struct seg_scan *sc, const uint8_t *key)
+    __attribute__((warn_unused_result));
+/*
+ * Next record of the covered frames: 1 (ev filled), 0 after the last one,
+ * or UT_ECRYPTO (wrong key, forged frame) / UT_ECORRUPT (undecodable).
+ */
+int spool__dec_next(struct seg_dec *d, struct ut_event *ev)
+    __attribute__((warn_unused_result));
+/* Wipes the stream state and plaintext, back to IDLE. */
+void spool__dec_stop(struct seg_dec *d);
+/* Stops and frees everything; a zeroed seg_dec is fine. */
+void spool__dec_finish(struct seg_dec *d);
 
 /* Parses "seg-NNNNNNNN.uts[.open]"; 1 when it is one, *open set. */
 int spool__seg_name(const char *name, unsigned *index, bool *open);

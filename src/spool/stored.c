@@ -1,0 +1,167 @@
+/*
+ * stored.c - the server's view of a segment image: verify an upload, strip
+ * the sealed key (stored form), read the records of one image in memory
+ * (docs/FORMAT.md section 2.1).
+ *
+ * Stored form replaces header bytes 176..256 (the sealed segment key) by
+ * BLAKE2b-256 of them followed by 48 zero bytes.  The header signature
+ * covers M = header[0..176) || BLAKE2b-256(sealed) || header[256..280), so
+ * the verifier of a stored image takes the hash from bytes 176..208 and
+ * every signature, the header hash HH, the chain and the secretstream
+ * additional data are exactly those of the original.
+ *
+ * Invariants:
+ *  (1) Nothing here writes anywhere but into the caller's image
+ *      (spool_to_stored_form) or into memory it owns; the sealed key is
+ *      never copied out of an image except into spool_upload_info.
+ *  (2) Verification is spool__scan_form(), the one verifier of the format;
+ *      decoding is struct seg_dec (reader.c), the one frame decoder.
+ *  (3) The memory reader decrypts only frames covered by a valid
+ *      checkpoint or trailer, and an error is sticky: no record follows it.
+ *
+ * Memory reader states:  READING -> END [last record]
+ *                        READING -> FAILED [an error, sticky]
+ */
+#include <errno.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "usetrace/err.h"
+#include "usetrace/spool.h"
+#include "usetrace/util.h"
+#include "spool_int.h"
+
+struct spool_mem_reader {
+	struct seg_scan sc;
+	struct seg_dec dec;
+	int err;                /* sticky; 0 while READING or at END */
+};
+
+/* Verifies an image as an upload; 0 or a UT_E* code, s filled on 0. */
+static int
+verify_closed(const uint8_t *p, size_t len, bool stored,
+    const uint8_t *expect_device, struct seg_scan *s)
+{
+	int r;
+
+	if ((r = spool__scan_form(p, len, stored, expect_device, s)) < 0)
+		return r;
+	if (s->has_trailer && s->tail_err == 0)
+		return 0;
+	/* A clean end at a checkpoint is a segment still being written. */
+	if (!s->has_trailer && s->tail_err == 0)
+		return UT_ESTATE;
+	return UT_ECORRUPT;
+}
+
+int
+spool_upload_verify(const uint8_t *p, size_t len, bool stored,
+    const uint8_t *expect_device, struct spool_upload_info *info)
+{
+	struct seg_scan s;
+	int r;
+
+	if (sodium_init() < 0)
+		return UT_ECRYPTO;
+	if ((r = verify_closed(p, len, stored, expect_device, &s)) < 0)
+		return r;
+	memset(info, 0, sizeof(*info));
+	memcpy(info->device_pk, s.device, sizeof(info->device_pk));
+	memcpy(info->subject_id, p + SH_SUBJECT, sizeof(info->subject_id));
+	memcpy(info->segment_id, s.segid, sizeof(info->segment_id));
+	info->segment_no = s.segno;
+	info->start_wall_ns = s.start_ns;
+	info->end_wall_ns = s.end_ns;
+	memcpy(info->policy_hash, p + SH_POLICY, sizeof(info->policy_hash));
+	memcpy(info->consent_id, p + SH_CONSENT, sizeof(info->consent_id));
+	memcpy(info->recipient_pk, s.recipient, sizeof(info->recipient_pk));
+	if (stored) {
+		memcpy(info->sealed_key_hash, p + SH_SEALED, SPOOL_HASH_LEN);
+	} else {
+		memcpy(info->sealed_key, p + SH_SEALED, SPOOL_SEALED_LEN);
+		crypto_generichash(info->sealed_key_hash, SPOOL_HASH_LEN,
+		    p + SH_SEALED, SPOOL_SEALED_LEN, NULL, 0);
+	}
+	memcpy(info->header_hash, s.hh, SPOOL_HASH_LEN);
+	memcpy(info->chain_head, s.covered_head, SPOOL_HASH_LEN);
+	info->frames = s.covered;
+	info->recovered = (s.trailer_flags & SPOOL_TRAILER_RECOVERED) != 0;
+	return 0;
+}
+
+void
+spool_to_stored_form(uint8_t *p, size_t len)
+{
+	uint8_t h[SPOOL_HASH_LEN];
+
+	if (len < SPOOL_HDR_LEN)
+		return;
+	crypto_generichash(h, sizeof(h), p + SH_SEALED, SPOOL_SEALED_LEN,
+	    NULL, 0);
+	sodium_memzero(p + SH_SEALED, SPOOL_SEALED_LEN);
+	memcpy(p + SH_SEALED, h, sizeof(h));
+}
+
+int
+spool_mem_reader_open(const uint8_t *p, size_t len, bool stored,
+    const uint8_t key[32], struct spool_mem_reader **out)
+{
+	struct spool_mem_reader *rd;
+	uint8_t *k = NULL;
+	int r;
+
+	if (sodium_init() < 0)
+		return UT_ECRYPTO;
+	rd = xcalloc(1, sizeof(*rd));
+	if ((r = spool__dec_init(&rd->dec)) < 0)
+		goto out;
+	if ((r = spool__scan_form(p, len, stored, NULL, &rd->sc)) < 0)
+		goto out;
+	/* Without a trailer (open) the tail after the last checkpoint is ignored. */
+	if (rd->sc.has_trailer && rd->sc.tail_err != 0) {
+		r = UT_ECORRUPT;
+		goto out;
+	}
+	/* The key is copied so that the stream is set up from guarded memory. */
+	if ((k = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(k, key, crypto_secretstream_xchacha20poly1305_KEYBYTES);
+	r = spool__dec_start(&rd->dec, p, &rd->sc, k);
+out:
+	if (k != NULL)
+		sodium_free(k);
+	if (r < 0) {
+		spool_mem_reader_close(rd);
+		return r;
+	}
+	*out = rd;
+	return 0;
+}
+
+int
+spool_mem_reader_next(struct spool_mem_reader *rd, struct ut_event *ev)
+{
+	int r;
+
+	if (rd->err < 0)
+		return rd->err;
+	r = spool__dec_next(&rd->dec, ev);
+	if (r < 0) {
+		rd->err = r;
+		spool__dec_stop(&rd->dec);
+	}
+	return r;
+}
+
+void
+spool_mem_reader_close(struct spool_mem_reader *rd)
+{
+	if (rd == NULL)
+		return;
+	spool__dec_finish(&rd->dec);
+	sodium_memzero(rd, sizeof(*rd));
+	free(rd);
+}
