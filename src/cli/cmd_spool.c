@@ -2,15 +2,19 @@
  * cmd_spool.c - `usetrace spool check DIR`: lists the segments of a spool
  * with their state (open, closed, recovered, corrupt) and verifies header
  * signatures, checkpoints, the frame chain and trailers, without any
- * decryption key (spool_check()).  Exit status: 0 all verified, 1 some
- * segment corrupt or the directory unreadable, 2 usage.
+ * decryption key (spool_check()).  `usetrace spool check --stored FILE...`
+ * verifies segment blobs in the server's stored form the same way
+ * (spool_upload_verify(), docs/FORMAT.md section 2.1).  Exit status: 0 all
+ * verified, 1 some segment corrupt or unreadable, 2 usage.
  */
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "usetrace/err.h"
+#include "usetrace/fsio.h"
 #include "usetrace/keys.h"
 #include "usetrace/log.h"
 #include "usetrace/spool.h"
@@ -20,15 +24,21 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: usetrace spool check DIR [--device PUBKEY]\n\n"
+	    "usage: usetrace spool check DIR [--device PUBKEY]\n"
+	    "       usetrace spool check --stored [--device PUBKEY] FILE...\n\n"
 	    "Lists the segments of the spool DIR with their state (open, closed,\n"
 	    "recovered, corrupt) and verifies the device's signatures, every\n"
 	    "checkpoint against the frame chain, and the trailers.  Needs no\n"
 	    "decryption key.  Exits 1 if any segment is corrupt.\n\n"
+	    "With --stored, verifies each FILE as one segment blob in the\n"
+	    "server's stored form (sealed key replaced by its hash): it must be\n"
+	    "complete and closed.  One line per FILE; exits 1 if any is bad.\n\n"
 	    "options:\n"
-	    "  --device PUBKEY  the device that must have written DIR (base64 or\n"
-	    "                   hex; default: the device of the first segment;\n"
+	    "  --device PUBKEY  the device that must have written DIR or every\n"
+	    "                   FILE (base64 or hex; default for DIR: the device\n"
+	    "                   of the first segment, for FILEs: any device;\n"
 	    "                   a device's key is in its key home, device.pub)\n"
+	    "  --stored         check stored-form segment files, not a spool\n"
 	    "  -h, --help\n");
 }
 
@@ -53,17 +63,49 @@ print_seg(const struct spool_seg_info *si, void *arg)
 	return 0;
 }
 
+/* Largest stored segment read (a spool reader's cap). */
+#define STORED_FILE_MAX (256u << 20)
+
+/* Verifies and prints one stored-form blob; true when it verified. */
+static bool
+check_stored(const char *path, const uint8_t *devp)
+{
+	struct spool_upload_info info;
+	char dev[UT_PUBKEY_TEXT_MAX];
+	unsigned char *img = NULL;
+	size_t len = 0;
+	int r;
+
+	memset(&info, 0, sizeof(info));
+	r = fsio_read_file(path, STORED_FILE_MAX, &img, &len);
+	if (r == 0)
+		r = spool_upload_verify(img, len, true, devp, &info);
+	free(img);
+	printf("%-24s %-9s frames=%" PRIu64 " bytes=%zu", path,
+	    r == 0 ? (info.recovered ? "recovered" : "closed") :
+	    r == UT_ESTATE ? "open" : "corrupt", info.frames, len);
+	if (r < 0) {
+		printf(" error=\"%s\"\n", ut_strerror(r));
+		return false;
+	}
+	keys_pubkey_format(info.device_pk, dev, sizeof(dev));
+	printf(" segment_no=%" PRIu64 " device=%s\n", info.segment_no, dev);
+	return true;
+}
+
 int
 cmd_spool(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "device", required_argument, NULL, 'D' },
+		{ "stored", no_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	uint8_t dev[32];
 	const uint8_t *devp = NULL;
 	unsigned bad = 0;
+	bool stored = false;
 	int ch, r;
 
 	if (argc < 2 || strcmp(argv[1], "check") != 0) {
@@ -88,6 +130,9 @@ cmd_spool(int argc, char **argv)
 			}
 			devp = dev;
 			break;
+		case 'S':
+			stored = true;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -96,6 +141,22 @@ cmd_spool(int argc, char **argv)
 			usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (stored) {
+		if (argc - optind < 1) {
+			log_error("spool check: --stored: expected segment files");
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+		for (; optind < argc; optind++)
+			if (!check_stored(argv[optind], devp))
+				bad++;
+		fflush(stdout);
+		if (bad > 0) {
+			log_error("spool check: %u bad stored segment(s)", bad);
+			return 1;
+		}
+		return 0;
 	}
 	if (argc - optind != 1) {
 		log_error("spool check: expected one spool directory");
