@@ -27,6 +27,7 @@ static const struct cmd cmds[] = {
 	{ "show", cmd_show, "print the actions (or raw records) of a recording" },
 	{ "scan", cmd_scan, "find secrets and personal data in JSON lines of text" },
 	{ "spool", cmd_spool, "check a spool's segments without decrypting (spool check DIR)" },
+	{ "audit", cmd_audit, "verify the server's audit log offline (audit verify --data DIR)" },
 };
 
 static void
