@@ -32,6 +32,7 @@
 #include "t.h"
 #include "usetrace/client.h"
 #include "usetrace/err.h"
+#include "usetrace/fsio.h"
 #include "usetrace/log.h"
 
 static char tdir[256];
@@ -39,10 +40,12 @@ static char good_pin[80];
 static char wrong_pin[80];
 static char server_url[64];
 static pid_t server_pid = -1;
+static pid_t server12_pid = -1;
 
 static const char server_py[] =
     "import http.server, json, os, ssl, sys\n"
     "d = sys.argv[1]\n"
+    "tls12 = len(sys.argv) > 2 and sys.argv[2] == 'tls12'\n"
     "class H(http.server.BaseHTTPRequestHandler):\n"
     "    protocol_version = 'HTTP/1.1'\n"
     "    def log_message(self, *a):\n"
@@ -95,16 +98,21 @@ static const char server_py[] =
     "        self.reply(201, body, self.headers.get('Content-Type', 'none'))\n"
     "    do_PUT = do_POST\n"
     "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
-    "ctx.minimum_version = ssl.TLSVersion.TLSv1_3\n"
+    "if tls12:\n"
+    "    ctx.minimum_version = ssl.TLSVersion.TLSv1_2\n"
+    "    ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n"
+    "else:\n"
+    "    ctx.minimum_version = ssl.TLSVersion.TLSv1_3\n"
+    "pf = 'port12' if tls12 else 'port'\n"
     "ctx.load_cert_chain(os.path.join(d, 'cert.pem'),\n"
     "                    os.path.join(d, 'key.pem'))\n"
     "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
     "s.daemon_threads = True\n"
     "s.socket = ctx.wrap_socket(s.socket, server_side=True,\n"
     "                           do_handshake_on_connect=False)\n"
-    "with open(os.path.join(d, 'port.tmp'), 'w') as f:\n"
+    "with open(os.path.join(d, pf + '.tmp'), 'w') as f:\n"
     "    f.write(str(s.server_address[1]))\n"
-    "os.rename(os.path.join(d, 'port.tmp'), os.path.join(d, 'port'))\n"
+    "os.rename(os.path.join(d, pf + '.tmp'), os.path.join(d, pf))\n"
     "s.serve_forever()\n";
 
 static void
@@ -192,44 +200,53 @@ teardown(void)
 		(void)waitpid(server_pid, NULL, 0);
 		server_pid = -1;
 	}
+	if (server12_pid > 0) {
+		(void)kill(server12_pid, SIGTERM);
+		(void)waitpid(server12_pid, NULL, 0);
+		server12_pid = -1;
+	}
 	if (tdir[0] != '\0')
 		(void)nftw(tdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/*
+ * Starts server.py in mode ("tls13" or "tls12"); waits for the port it
+ * writes to port_name and sets *pid and url.
+ */
 static void
-start_server(void)
+start_server(const char *mode, const char *port_name, pid_t *pid, char *url,
+    size_t urlsz)
 {
-	char script[512], port_path[512], logp[512], buf[16];
+	char script[512], port_path[512], logp[512], logn[32], buf[16];
 	struct timespec ts = { 0, 20 * 1000 * 1000 };
-	FILE *f;
+	FILE *f = NULL;
 	int i, fd;
 
 	path_in(script, sizeof(script), "server.py");
-	path_in(port_path, sizeof(port_path), "port");
-	path_in(logp, sizeof(logp), "server.log");
-	write_file("server.py", server_py, sizeof(server_py) - 1);
-	server_pid = fork();
-	T_ASSERT(server_pid >= 0);
-	if (server_pid == 0) {
+	path_in(port_path, sizeof(port_path), port_name);
+	(void)snprintf(logn, sizeof(logn), "%s.log", mode);
+	path_in(logp, sizeof(logp), logn);
+	*pid = fork();
+	T_ASSERT(*pid >= 0);
+	if (*pid == 0) {
 		fd = open(logp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 		if (fd >= 0) {
 			(void)dup2(fd, 1);
 			(void)dup2(fd, 2);
 		}
-		execlp("python3", "python3", script, tdir, (char *)NULL);
+		execlp("python3", "python3", script, tdir, mode, (char *)NULL);
 		_exit(127);
 	}
 	for (i = 0; i < 500; i++) {
 		if ((f = fopen(port_path, "r")) != NULL)
 			break;
-		T_ASSERT(waitpid(server_pid, NULL, WNOHANG) == 0);
+		T_ASSERT(waitpid(*pid, NULL, WNOHANG) == 0);
 		nanosleep(&ts, NULL);
 	}
 	T_ASSERT(f != NULL);
 	T_ASSERT(fgets(buf, sizeof(buf), f) != NULL);
 	fclose(f);
-	(void)snprintf(server_url, sizeof(server_url), "https://127.0.0.1:%d",
-	    atoi(buf));
+	(void)snprintf(url, urlsz, "https://127.0.0.1:%d", atoi(buf));
 }
 
 /* Once per process: temp dir, certificate, server, a clean environment. */
@@ -257,7 +274,9 @@ env_up(void)
 	path_in(home, sizeof(home), "home");
 	T_ASSERT(setenv("USETRACE_HOME", home, 1) == 0);
 	make_cert();
-	start_server();
+	write_file("server.py", server_py, sizeof(server_py) - 1);
+	start_server("tls13", "port", &server_pid, server_url,
+	    sizeof(server_url));
 }
 
 static void
@@ -498,6 +517,26 @@ test_client_truncated_body_refused(void)
 	client_cfg_finish(&c);
 }
 
+/* TLS 1.3 only: a server that offers at most 1.2 is refused. */
+static void
+test_client_tls12_server_refused(void)
+{
+	struct client_cfg c;
+	struct client_resp r;
+	char url[64];
+	long before;
+
+	env_up();
+	start_server("tls12", "port12", &server12_pid, url, sizeof(url));
+	before = hits();
+	cfg_make(&c, url, good_pin, "tok");
+	T_ASSERT_EQ(client_request(&c, "GET", "/v1/hello", NULL, NULL, NULL, 0,
+	    4096, &r), UT_ECRYPTO);
+	usleep(200 * 1000);
+	T_ASSERT_EQ(hits(), before);
+	client_cfg_finish(&c);
+}
+
 static void
 test_client_connection_refused(void)
 {
@@ -735,6 +774,39 @@ test_client_resolve_precedence(void)
 	T_ASSERT_EQ(unlink(path), 0);
 }
 
+/* A save that fails part-way leaves the previous login as it was. */
+static void
+test_client_login_save_failure_keeps_old(void)
+{
+	struct client_cfg c;
+	const char *what;
+	char path[600];
+	static const enum fsio_op ops[] = { FSIO_OPEN, FSIO_WRITE, FSIO_FSYNC,
+		FSIO_RENAME };
+	size_t i;
+
+	env_up();
+	path_in(path, sizeof(path), "home/login.json.tmp");
+	save_login("https://old:1", good_pin, "tok-old");
+	for (i = 0; i < sizeof(ops) / sizeof(ops[0]); i++) {
+		cfg_make(&c, "https://new:2", wrong_pin, "tok-new");
+		fsio_fault_arm(ops[i], 1, FSIO_FAULT_EIO);
+		T_ASSERT_EQ(client_login_save(&c), -EIO);
+		fsio_fault_clear();
+		client_cfg_finish(&c);
+		T_ASSERT(access(path, F_OK) != 0);	/* no temp left */
+		T_ASSERT_EQ(client_cfg_resolve(&c, NULL, NULL, NULL, true,
+		    &what), 0);
+		T_ASSERT_STREQ(c.url, "https://old:1");
+		T_ASSERT_STREQ(c.token, "tok-old");
+		client_cfg_finish(&c);
+	}
+	/* A value resolve would refuse is not saved either. */
+	cfg_make(&c, "http://new:2", good_pin, NULL);
+	T_ASSERT_EQ(client_login_save(&c), UT_EINVAL);
+	client_cfg_finish(&c);
+}
+
 static void
 test_client_saved_login_works(void)
 {
@@ -761,10 +833,12 @@ T_LIST(T_CASE(test_client_right_pin_gets_body),
     T_CASE(test_client_second_pin_matches),
     T_CASE(test_client_body_over_cap),
     T_CASE(test_client_truncated_body_refused),
+    T_CASE(test_client_tls12_server_refused),
     T_CASE(test_client_connection_refused),
     T_CASE(test_client_silent_server_times_out),
     T_CASE(test_client_bad_request_args),
     T_CASE(test_client_resp_error),
     T_CASE(test_client_resolve_refuses_http),
     T_CASE(test_client_resolve_precedence),
+    T_CASE(test_client_login_save_failure_keeps_old),
     T_CASE(test_client_saved_login_works))
