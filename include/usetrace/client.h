@@ -10,6 +10,9 @@
  *   url:   --server URL, $USETRACE_SERVER, the saved login
  *   token: --token TOKEN, $USETRACE_TOKEN, the saved login
  *   pin:   --pin PIN, $USETRACE_PIN, the saved login
+ * A saved token is used only with the saved server: when the URL comes
+ * from --server or $USETRACE_SERVER and is not the saved one, the saved
+ * token stays home (the token is then missing).
  * The saved login is $USETRACE_HOME/login.json (keys_home(); mode 0600),
  * written by `usetrace login`.  A device's own credentials (device token,
  * pins, ingest and receipt keys) are in device.json beside it, written by

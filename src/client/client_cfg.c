@@ -18,6 +18,10 @@
  *      one, never a torn file.
  *  (4) Nothing here logs or returns the token, and no error message names
  *      it; *what names only the field ("server", "pin", "token", "login").
+ *  (5) A token from the saved login goes only to the server saved with it:
+ *      when the URL comes from an option or $USETRACE_SERVER and differs,
+ *      the saved token is not used (a token from an option or the
+ *      environment is the caller's explicit choice and is used as given).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -203,15 +207,29 @@ login_get(json_t *root, const char *key, const char **v)
 	return 0;
 }
 
+/* Length of url without trailing '/'. */
+static size_t
+url_len(const char *url)
+{
+	size_t n = strlen(url);
+
+	while (n > 0 && url[n - 1] == '/')
+		n--;
+	return n;
+}
+
 /*
  * Picks each setting from the options, the environment, then the saved
- * login (read only when some setting is still missing).
+ * login (read only when some setting is still missing).  A saved token is
+ * taken only together with the saved server (invariant 5): pointing
+ * $USETRACE_SERVER or --server elsewhere must not send it there.
  */
 static int
 cfg_pick(const char *url, const char *token, const char *pin,
     const char **u, const char **t, const char **p, json_t **login,
     const char **what)
 {
+	const char *su = NULL, *st = NULL;
 	json_t *root = NULL;
 	int r;
 
@@ -225,12 +243,22 @@ cfg_pick(const char *url, const char *token, const char *pin,
 		*what = "login";
 		return r;
 	}
-	if ((*u == NULL && (r = login_get(root, "url", u)) < 0) ||
-	    (*p == NULL && (r = login_get(root, "pin", p)) < 0) ||
-	    (*t == NULL && (r = login_get(root, "token", t)) < 0)) {
+	if ((r = login_get(root, "url", &su)) < 0 ||
+	    (r = login_get(root, "token", &st)) < 0 ||
+	    (*p == NULL && (r = login_get(root, "pin", p)) < 0)) {
 		*what = "login";
 		json_decref(root);
 		return r;
+	}
+	if (*u == NULL)
+		*u = su;
+	if (*t == NULL && st != NULL) {
+		if (su != NULL && url_len(su) == url_len(*u) &&
+		    strncmp(su, *u, url_len(su)) == 0)
+			*t = st;
+		else
+			log_warn("the saved token is for another server; "
+			    "not sending it to this one");
 	}
 	*login = root;
 	return 0;
@@ -255,9 +283,7 @@ client_cfg_resolve(struct client_cfg *c, const char *url, const char *token,
 	if (w != NULL)
 		goto out;
 	r = UT_EPARSE;
-	n = strlen(u);
-	while (n > 0 && u[n - 1] == '/')
-		n--;
+	n = url_len(u);
 	w = "server";
 	if (n >= sizeof(c->url))
 		goto out;

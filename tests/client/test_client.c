@@ -721,6 +721,17 @@ test_client_resolve_precedence(void)
 	T_ASSERT_STREQ(c.token, "tok-saved");
 	client_cfg_finish(&c);
 
+	/* The saved token goes only to the saved server. */
+	T_ASSERT_EQ(setenv("USETRACE_SERVER", "https://elsewhere:9", 1), 0);
+	what = NULL;
+	T_ASSERT_EQ(client_cfg_resolve(&c, NULL, NULL, NULL, true, &what),
+	    UT_ENOTFOUND);
+	T_ASSERT_STREQ(what, "token");
+	T_ASSERT_EQ(client_cfg_resolve(&c, "https://saved:1/", NULL, NULL,
+	    true, &what), 0);
+	T_ASSERT_STREQ(c.token, "tok-saved");
+	client_cfg_finish(&c);
+
 	/* The environment beats it, field by field. */
 	T_ASSERT_EQ(setenv("USETRACE_SERVER", "https://env:2/", 1), 0);
 	T_ASSERT_EQ(setenv("USETRACE_TOKEN", "tok-env", 1), 0);
