@@ -3,10 +3,10 @@
  *
  * The test makes a self-signed ECDSA certificate with GnuTLS, computes its
  * public-key pin itself (SHA-256 of the DER SubjectPublicKeyInfo, GnuTLS,
- * not curl), and runs a small python3 http.server + ssl child on
- * 127.0.0.1 (TLS 1.3 only).  The server appends one line per request that
- * reached a handler to hits.log, so a case can show that a refused
- * handshake never reached one.  Settings cases use a private
+ * not curl), and runs tls_server.py (beside this file: python3
+ * http.server + ssl on 127.0.0.1, TLS 1.3 only) as a child.  The server
+ * appends one line per request that reached a handler to hits.log, so a
+ * case can show that a refused handshake never reached one.  Settings cases use a private
  * $USETRACE_HOME under the test's temporary directory.
  */
 #include <errno.h>
@@ -42,78 +42,6 @@ static char server_url[64];
 static pid_t server_pid = -1;
 static pid_t server12_pid = -1;
 
-static const char server_py[] =
-    "import http.server, json, os, ssl, sys\n"
-    "d = sys.argv[1]\n"
-    "tls12 = len(sys.argv) > 2 and sys.argv[2] == 'tls12'\n"
-    "class H(http.server.BaseHTTPRequestHandler):\n"
-    "    protocol_version = 'HTTP/1.1'\n"
-    "    def log_message(self, *a):\n"
-    "        pass\n"
-    "    def hit(self):\n"
-    "        with open(os.path.join(d, 'hits.log'), 'a') as f:\n"
-    "            f.write(self.command + ' ' + self.path + '\\n')\n"
-    "    def reply(self, code, body, ctype='application/json', cl=True,\n"
-    "              notify=True):\n"
-    "        self.send_response(code)\n"
-    "        self.send_header('Content-Type', ctype)\n"
-    "        if cl:\n"
-    "            self.send_header('Content-Length', str(len(body)))\n"
-    "        else:\n"
-    "            self.send_header('Connection', 'close')\n"
-    "            self.close_connection = True\n"
-    "        self.end_headers()\n"
-    "        self.wfile.write(body)\n"
-    "        if not cl and notify:\n"
-    "            self.wfile.flush()\n"
-    "            try:\n"
-    "                self.connection.unwrap()\n"
-    "            except OSError:\n"
-    "                pass\n"
-    "    def do_GET(self):\n"
-    "        self.hit()\n"
-    "        p = self.path\n"
-    "        if p == '/v1/hello':\n"
-    "            self.reply(200, b'{\"hello\":\"world\"}')\n"
-    "        elif p == '/v1/headers':\n"
-    "            h = {k: self.headers.get(k, '') for k in\n"
-    "                 ('Authorization', 'Usetrace-Purpose', 'Content-Type')}\n"
-    "            self.reply(200, json.dumps(h).encode())\n"
-    "        elif p.startswith('/v1/big/'):\n"
-    "            self.reply(200, b'x' * int(p[8:]), 'text/plain')\n"
-    "        elif p.startswith('/v1/stream/'):\n"
-    "            self.reply(200, b'y' * int(p[11:]), 'text/plain', False)\n"
-    "        elif p.startswith('/v1/cut/'):\n"
-    "            self.reply(200, b'z' * int(p[8:]), 'text/plain', False,\n"
-    "                       False)\n"
-    "        elif p == '/v1/denied':\n"
-    "            self.reply(403, b'{\"error\":\"denied\",'\n"
-    "                       b'\"message\":\"no\\\\u001b[31m access\"}')\n"
-    "        else:\n"
-    "            self.reply(404, b'not json', 'text/plain')\n"
-    "    def do_POST(self):\n"
-    "        self.hit()\n"
-    "        n = int(self.headers.get('Content-Length', '0'))\n"
-    "        body = self.rfile.read(n)\n"
-    "        self.reply(201, body, self.headers.get('Content-Type', 'none'))\n"
-    "    do_PUT = do_POST\n"
-    "ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n"
-    "if tls12:\n"
-    "    ctx.minimum_version = ssl.TLSVersion.TLSv1_2\n"
-    "    ctx.maximum_version = ssl.TLSVersion.TLSv1_2\n"
-    "else:\n"
-    "    ctx.minimum_version = ssl.TLSVersion.TLSv1_3\n"
-    "pf = 'port12' if tls12 else 'port'\n"
-    "ctx.load_cert_chain(os.path.join(d, 'cert.pem'),\n"
-    "                    os.path.join(d, 'key.pem'))\n"
-    "s = http.server.ThreadingHTTPServer(('127.0.0.1', 0), H)\n"
-    "s.daemon_threads = True\n"
-    "s.socket = ctx.wrap_socket(s.socket, server_side=True,\n"
-    "                           do_handshake_on_connect=False)\n"
-    "with open(os.path.join(d, pf + '.tmp'), 'w') as f:\n"
-    "    f.write(str(s.server_address[1]))\n"
-    "os.rename(os.path.join(d, pf + '.tmp'), os.path.join(d, pf))\n"
-    "s.serve_forever()\n";
 
 static void
 path_in(char *out, size_t outsz, const char *name)
@@ -222,7 +150,7 @@ start_server(const char *mode, const char *port_name, pid_t *pid, char *url,
 	FILE *f = NULL;
 	int i, fd;
 
-	path_in(script, sizeof(script), "server.py");
+	(void)snprintf(script, sizeof(script), "%s", TLS_SERVER_PY);
 	path_in(port_path, sizeof(port_path), port_name);
 	(void)snprintf(logn, sizeof(logn), "%s.log", mode);
 	path_in(logp, sizeof(logp), logn);
@@ -274,7 +202,6 @@ env_up(void)
 	path_in(home, sizeof(home), "home");
 	T_ASSERT(setenv("USETRACE_HOME", home, 1) == 0);
 	make_cert();
-	write_file("server.py", server_py, sizeof(server_py) - 1);
 	start_server("tls13", "port", &server_pid, server_url,
 	    sizeof(server_url));
 }
