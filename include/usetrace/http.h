@@ -10,8 +10,20 @@
  * DER SubjectPublicKeyInfo).
  *
  * Errors: 0 or a negative UT_E* / -errno.  Responses produced by the
- * transport itself (413 body too large, 429 rate limited, 400 malformed,
- * 503 draining) are JSON {"error": CODE, "message": TEXT} like the API's.
+ * transport itself are JSON {"error": CODE, "message": TEXT} like the API's,
+ * and close the connection:
+ *     400 bad_request          malformed Content-Length
+ *     405 method_not_allowed   a method other than GET, POST, PUT, DELETE
+ *     413 too_large            body over its cap (see http_body_cap_fn)
+ *     414 uri_too_long         request URI over 8 KiB
+ *     429 rate_limited         with Retry-After (seconds)
+ *     503 unavailable          the server is draining (Retry-After: 1)
+ * Every response carries X-Content-Type-Options: nosniff, and
+ * Cache-Control: no-store unless the handler set a Cache-Control.
+ *
+ * Slow clients: a connection idle for timeout_s is closed, and a body
+ * arriving slower than 1 KiB/s on average once timeout_s has passed is cut.
+ * http_server_start() sets SIGPIPE to SIG_IGN for the whole process.
  */
 #ifndef USETRACE_HTTP_H
 #define USETRACE_HTTP_H
@@ -28,7 +40,8 @@
 /* One request, valid only during the handler call. */
 struct http_request {
 	const char *method;      /* "GET", "POST", "PUT", "DELETE" */
-	const char *path;        /* URL path as received, without the query */
+	const char *path;        /* URL path as received (not percent-decoded),
+	                            without the query */
 	const char *query;       /* raw query string without '?', or "" */
 	const char *client_ip;   /* textual source address */
 	const uint8_t *body;     /* NULL when empty */
@@ -77,15 +90,22 @@ void http_response_error(struct http_response *rs, unsigned status,
 
 /*
  * The application's entry point, called on a pool thread once the whole
- * body is read.  It fills rs; its return value is ignored except that a
- * negative one with rs->status still 200 becomes a 500 JSON error.
+ * body is read; several calls may run at once (one per pool thread), and a
+ * slow call delays the other connections of its thread.  It fills rs; its
+ * return value is ignored except that a negative one with rs->status still
+ * 200 becomes a 500 JSON error (extra headers and body dropped).  A status
+ * outside 100..599 is sent as 500.
  */
 typedef int (*http_handler_fn)(void *app, const struct http_request *rq,
     struct http_response *rs);
 
 /*
- * Body cap for a request, asked before the body is read: 0 refuses a body
- * with 413 at once.  NULL in the options: 64 KiB everywhere.
+ * Body cap for a request, asked before the body is read (path as in struct
+ * http_request): 0 refuses a body with 413 at once.  NULL in the options:
+ * 64 KiB everywhere.  A Content-Length over the cap is refused before any
+ * byte is read; a chunked body that passes the cap is read and dropped up
+ * to 1 MiB more so that the client gets its 413, beyond that the
+ * connection is cut.  Called on pool threads, like the handler.
  */
 typedef size_t (*http_body_cap_fn)(void *app, const char *method, const char *path);
 
@@ -97,7 +117,11 @@ struct http_server_opts {
 	unsigned conn_limit;       /* 0: 1024 */
 	unsigned per_ip_conn_limit;/* 0: 64 */
 	unsigned timeout_s;        /* idle connection timeout; 0: 30 */
-	/* Token bucket per source address, applied before the handler. */
+	/*
+	 * Token bucket per source address (IPv4 address or IPv6 /64), applied
+	 * before the handler; 4096 sources tracked, the least recently seen
+	 * evicted first.
+	 */
 	unsigned rate_per_s;       /* 0: 200 */
 	unsigned rate_burst;       /* 0: 400 */
 	http_handler_fn handler;
@@ -108,10 +132,14 @@ struct http_server_opts {
 struct http_server;
 
 /*
- * Binds, loads the certificate and key, and starts serving.  On success
- * *out owns the server; stop it with http_server_stop().  Errors: UT_EINVAL
- * (bad listen address), UT_ECRYPTO (certificate or key unusable), -errno
- * (bind).
+ * Binds, loads the certificate and key, and starts serving.  listen is a
+ * numeric "A.B.C.D:PORT" or "[IPV6]:PORT"; o is copied (listen is not
+ * kept; app must outlive the server).  The key is held in sodium_malloc'd
+ * memory while the server runs.  On success *out owns the server; stop it
+ * with http_server_stop().  Errors: UT_EINVAL (bad listen address, no
+ * handler), UT_ECRYPTO (certificate or key unusable or not a pair), -errno
+ * (reading the files, bind), -EIO (libmicrohttpd would not start for
+ * another reason).
  */
 int http_server_start(const struct http_server_opts *o, struct http_server **out)
 	__attribute__((warn_unused_result));
@@ -122,19 +150,29 @@ void http_server_addr(const struct http_server *s, char *out, size_t outsz);
 
 /*
  * Stops accepting, lets requests in flight finish (up to timeout_s), then
- * frees everything.  NULL is a no-op.
+ * frees everything.  Requests arriving meanwhile on open keep-alive
+ * connections get 503.  Must not be called from the handler.  NULL is a
+ * no-op.
  */
 void http_server_stop(struct http_server *s);
 
 /*
  * Generates an ECDSA P-256 key and a self-signed certificate for the names
  * (DNS names or IP addresses, e.g. "localhost", "127.0.0.1"), valid for
- * ten years, and writes them as PEM (key 0600) atomically.
+ * ten years, and writes them as PEM (key PKCS#8 0600, certificate 0644),
+ * each atomically (temporary file, fsync, rename), the key first.
+ * Errors: UT_EINVAL (no names, an empty one), UT_ECRYPTO, -errno (write).
  */
 int http_tls_generate(const char *key_path, const char *cert_path,
     const char *const *names, size_t nnames) __attribute__((warn_unused_result));
 
-/* The pin of the certificate's public key: "sha256//BASE64". */
+/*
+ * The pin of the public key of the file's first certificate:
+ * "sha256//" + base64 (standard alphabet, padded) of the SHA-256 of its DER
+ * SubjectPublicKeyInfo, as CURLOPT_PINNEDPUBLICKEY takes it; out gets at
+ * most HTTP_PIN_MAX bytes.  Errors: -errno (read), UT_ECRYPTO (not a
+ * certificate), UT_ETOOBIG (outsz too small).
+ */
 int http_tls_pin(const char *cert_path, char *out, size_t outsz)
 	__attribute__((warn_unused_result));
 

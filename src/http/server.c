@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <sodium.h>
 
@@ -86,6 +87,7 @@ struct req {
 	bool started;                   /* headers seen */
 	bool answered;                  /* a response is queued */
 	bool too_big;                   /* the body passed its cap */
+	bool uri_too_long;
 	uint64_t skipped;               /* bytes read past the cap */
 };
 
@@ -165,9 +167,22 @@ check_credentials(const struct http_server *s)
 	gnutls_certificate_credentials_t cr;
 	gnutls_datum_t c = { (unsigned char *)s->cert_pem, (unsigned)s->cert_len };
 	gnutls_datum_t k = { (unsigned char *)s->key_pem, (unsigned)s->key_len };
+	gnutls_x509_crt_t *list = NULL;
+	unsigned i, n = 0;
 	int g;
 
-	if (gnutls_certificate_allocate_credentials(&cr) < 0)
+	/*
+	 * The chain alone first: gnutls 3.7 leaks when set_x509_key_mem()
+	 * meets a certificate that does not parse.
+	 */
+	g = gnutls_x509_crt_list_import2(&list, &n, &c, GNUTLS_X509_FMT_PEM,
+	    GNUTLS_X509_CRT_LIST_FAIL_IF_UNSORTED);
+	if (g < 0)
+		return UT_ECRYPTO;
+	for (i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(list[i]);
+	gnutls_free(list);
+	if (n == 0 || gnutls_certificate_allocate_credentials(&cr) < 0)
 		return UT_ECRYPTO;
 	g = gnutls_certificate_set_x509_key_mem(cr, &c, &k, GNUTLS_X509_FMT_PEM);
 	gnutls_certificate_free_credentials(cr);
@@ -294,9 +309,11 @@ uri_begin(void *cls, const char *uri, struct MHD_Connection *c)
 
 	(void)c;
 	r->s = s;
-	r->uri = strndup(uri != NULL ? uri : "", URI_MAX);
-	if (r->uri == NULL)
-		r->uri = xstrdup("");
+	if (uri == NULL)
+		uri = "";
+	/* A longer URI is answered 414 in on_headers(), never cut. */
+	r->uri_too_long = strnlen(uri, URI_MAX + 1) > URI_MAX;
+	r->uri = r->uri_too_long ? xstrdup("") : xstrdup(uri);
 	buf_init(&r->body, 0);
 	r->start_ns = ut_now_mono_ns();
 	pthread_mutex_lock(&s->mu);
@@ -354,6 +371,9 @@ on_headers(struct req *r, struct MHD_Connection *c, const char *method)
 	if (draining)
 		return send_error(r, c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "unavailable", "the server is shutting down", 1);
+	if (r->uri_too_long)
+		return send_error(r, c, MHD_HTTP_URI_TOO_LONG, "uri_too_long",
+		    "request URI too long", 0);
 	ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	wait = http_rl_take(s->rl, ci != NULL ? ci->client_addr : NULL,
 	    ut_now_mono_ns());

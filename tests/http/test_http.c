@@ -139,6 +139,7 @@ start(unsigned rate, unsigned burst, unsigned timeout_s)
 /* One client request and what came back. */
 struct call {
 	const char *method, *path, *pin;
+	const char *host;       /* NULL: 127.0.0.1 */
 	const char *body;
 	size_t body_len;
 	bool chunked;
@@ -206,13 +207,14 @@ on_read(char *p, size_t sz, size_t n, void *u)
 static void
 perform(struct http_server *s, struct call *c)
 {
-	char url[256];
+	char url[10240];
 	CURL *h = curl_easy_init();
 	struct curl_slist *hl = NULL;
 
 	T_ASSERT(h != NULL);
-	snprintf(url, sizeof(url), "https://127.0.0.1:%u%s",
-	    http_server_port(s), c->path);
+	snprintf(url, sizeof(url), "https://%s:%u%s",
+	    c->host != NULL ? c->host : "127.0.0.1", http_server_port(s),
+	    c->path);
 	curl_easy_setopt(h, CURLOPT_URL, url);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
 	curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
@@ -245,6 +247,19 @@ perform(struct http_server *s, struct call *c)
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &c->status);
 	curl_slist_free_all(hl);
 	curl_easy_cleanup(h);
+}
+
+static void
+assert_json_error(const struct call *c, const char *code)
+{
+	json_error_t e;
+	json_t *j = json_loads(c->resp, 0, &e);
+
+	T_ASSERT(j != NULL);
+	T_ASSERT_EQ(json_object_size(j), 2);
+	T_ASSERT_STREQ(json_string_value(json_object_get(j, "error")), code);
+	T_ASSERT(json_string_value(json_object_get(j, "message")) != NULL);
+	json_decref(j);
 }
 
 static void
@@ -281,6 +296,16 @@ test_http_request_fields(void)
 	    "\"method\":\"GET\",\"query\":\"a=x%20y&b=2\"}");
 	T_ASSERT(strstr(c.headers, "X-Extra: 1") != NULL);
 	T_ASSERT(strstr(c.headers, "Bad") == NULL);
+	{
+		static char path[9000];
+		struct call l = { .path = path };
+
+		memset(path, 'a', sizeof(path) - 1);
+		path[0] = '/';
+		perform(s, &l);
+		T_ASSERT_EQ(l.status, 414);
+		assert_json_error(&l, "uri_too_long");
+	}
 	http_server_stop(s);
 }
 
@@ -304,19 +329,6 @@ test_http_pin(void)
 	T_ASSERT_EQ(http_tls_pin(g_cert, pin, 20), UT_ETOOBIG);
 	T_ASSERT(http_tls_pin("/nonexistent/cert.pem", pin, sizeof(pin)) < 0);
 	http_server_stop(s);
-}
-
-static void
-assert_json_error(const struct call *c, const char *code)
-{
-	json_error_t e;
-	json_t *j = json_loads(c->resp, 0, &e);
-
-	T_ASSERT(j != NULL);
-	T_ASSERT_EQ(json_object_size(j), 2);
-	T_ASSERT_STREQ(json_string_value(json_object_get(j, "error")), code);
-	T_ASSERT(json_string_value(json_object_get(j, "message")) != NULL);
-	json_decref(j);
 }
 
 static void
@@ -529,6 +541,7 @@ test_http_start_errors(void)
 	char junk[160];
 	size_t i;
 	FILE *f;
+	int r;
 
 	setup();
 	memset(&o, 0, sizeof(o));
@@ -549,17 +562,29 @@ test_http_start_errors(void)
 	o.listen = "127.0.0.1:0";
 	o.cert_path = junk;
 	T_ASSERT_EQ(http_server_start(&o, &s), UT_ECRYPTO);
+	/* A key that does not parse. */
+	o.cert_path = g_cert;
+	o.key_path = junk;
+	T_ASSERT_EQ(http_server_start(&o, &s), UT_ECRYPTO);
+	o.key_path = g_key;
 	o.cert_path = "/nonexistent/cert.pem";
 	T_ASSERT_EQ(http_server_start(&o, &s), -ENOENT);
 	T_ASSERT(s == NULL);
 	/* IPv6, where the machine has it. */
 	o.cert_path = g_cert;
 	o.listen = "[::1]:0";
-	if (http_server_start(&o, &s) == 0) {
+	r = http_server_start(&o, &s);
+	T_ASSERT(r == 0 || r == -EADDRNOTAVAIL || r == -EAFNOSUPPORT);
+	if (r == 0) {
 		char addr[64];
+		struct call c = { .host = "[::1]", .path = "/echo",
+		    .body = "six", .body_len = 3 };
 
 		http_server_addr(s, addr, sizeof(addr));
 		T_ASSERT(strncmp(addr, "[::1]:", 6) == 0);
+		perform(s, &c);
+		T_ASSERT_EQ(c.status, 200);
+		T_ASSERT_STREQ(c.resp, "six");
 		http_server_stop(s);
 	}
 	http_server_stop(NULL);
@@ -604,6 +629,19 @@ test_http_tls_generate(void)
 	T_ASSERT_EQ(http_tls_generate(key, cert, names, 2), 0);
 	T_ASSERT_EQ(http_tls_pin(cert, pin2, sizeof(pin2)), 0);
 	T_ASSERT(strcmp(pin1, pin2) != 0);
+	/* A certificate of another key does not start. */
+	{
+		struct http_server_opts o;
+		struct http_server *s = NULL;
+
+		memset(&o, 0, sizeof(o));
+		o.listen = "127.0.0.1:0";
+		o.cert_path = cert;
+		o.key_path = g_key;
+		o.handler = handler;
+		T_ASSERT_EQ(http_server_start(&o, &s), UT_ECRYPTO);
+		T_ASSERT(s == NULL);
+	}
 	T_ASSERT_EQ(http_tls_generate(key, cert, empty, 1), UT_EINVAL);
 	T_ASSERT_EQ(http_tls_generate(key, cert, names, 0), UT_EINVAL);
 	T_ASSERT(http_tls_generate("/nonexistent/k.pem", cert, names, 2) < 0);
