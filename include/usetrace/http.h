@@ -77,7 +77,11 @@ struct http_response {
 	char hvalue[HTTP_RESPONSE_HEADERS][HTTP_HEADER_VALUE_MAX];
 };
 
-/* Adds a response header; UT_ETOOBIG when full or too long. */
+/*
+ * Adds a response header; UT_ETOOBIG when full or too long, UT_EINVAL for a
+ * name or value with control characters (no response splitting) or a name
+ * with ':' or a space.
+ */
 int http_response_header(struct http_response *rs, const char *name,
     const char *value);
 
