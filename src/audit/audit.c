@@ -172,6 +172,42 @@ buckets_flush(struct audit *a, uint64_t now, bool all)
 	}
 }
 
+static int
+find_ckpt(const struct meta_audit_ckpt *c, void *arg)
+{
+	struct meta_audit_ckpt *want = arg;
+
+	if (c->seq != want->seq)
+		return 0;
+	*want = *c;
+	return 1;
+}
+
+/*
+ * The store holds a checkpoint at c->seq already (written before a restart
+ * that added no row): use it, after checking that it is signed by the audit
+ * key and covers the same head, and append it to the file again (a crash
+ * may have come between the store and the file).  Walks the store's
+ * checkpoints, which happens at most once per audit_open().
+ */
+static int
+adopt_stored(struct audit *a, struct meta_audit_ckpt *c)
+{
+	struct meta_audit_ckpt s;
+	int r;
+
+	memset(&s, 0, sizeof(s));
+	s.seq = c->seq;
+	r = meta_audit_ckpt_list(a->meta, find_ckpt, &s);
+	if (r < 0)
+		return r;
+	if (r != 1 || !audit_ckpt_check(&s, a->pk) ||
+	    memcmp(s.head, c->head, sizeof(s.head)) != 0)
+		return UT_ECORRUPT;
+	*c = s;
+	return 0;
+}
+
 /*
  * Writes a checkpoint covering every durable row, unless the newest one
  * covers at least `want` already; *out (may be NULL) receives the newest.
@@ -209,7 +245,10 @@ write_ckpt(struct audit *a, uint64_t want, struct meta_audit_ckpt *out)
 		r = UT_ECRYPTO;
 		goto fail;
 	}
-	if ((r = meta_audit_ckpt_add(a->meta, &c)) < 0)
+	r = meta_audit_ckpt_add(a->meta, &c);
+	if (r == -EEXIST)
+		r = adopt_stored(a, &c);
+	if (r < 0)
 		goto fail;
 	n = audit__ckpt_format(&c, line);
 	if ((r = fsio_write_all(a->ckpt_fd, line, n)) < 0 ||
