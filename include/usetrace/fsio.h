@@ -43,4 +43,14 @@ int fsio_fault_from_env(void);
 /* Number of calls made of op since the last clear (for sweeping tests). */
 unsigned fsio_calls(enum fsio_op op);
 
+/*
+ * Counts one call of op, exactly as the fsio functions above do (they use
+ * the same path), for I/O that cannot go through them, such as SQLite's
+ * VFS (src/store/vfs.c).  Returns 0, or -EIO / -ENOSPC when the armed fault
+ * fires on this call (a "short" fault is reported as -ENOSPC: the caller
+ * wrote nothing); a "crash" fault raises SIGKILL here.  Thread-safe: the
+ * count is atomic, so the fault fires on exactly one call.
+ */
+int fsio_fault_hit(enum fsio_op op);
+
 #endif

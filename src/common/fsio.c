@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,15 +19,24 @@
 #include "usetrace/fsio.h"
 #include "usetrace/util.h"
 
-static unsigned calls[FSIO_OP_COUNT];
+static atomic_uint calls[FSIO_OP_COUNT];
 static enum fsio_op fault_op;
 static unsigned fault_nth;
 static enum fsio_fault fault_kind;
 
+static void
+reset_calls(void)
+{
+	unsigned i;
+
+	for (i = 0; i < FSIO_OP_COUNT; i++)
+		atomic_store(&calls[i], 0u);
+}
+
 void
 fsio_fault_arm(enum fsio_op op, unsigned nth, enum fsio_fault kind)
 {
-	memset(calls, 0, sizeof(calls));
+	reset_calls();
 	fault_op = op;
 	fault_nth = nth;
 	fault_kind = kind;
@@ -35,14 +45,14 @@ fsio_fault_arm(enum fsio_op op, unsigned nth, enum fsio_fault kind)
 void
 fsio_fault_clear(void)
 {
-	memset(calls, 0, sizeof(calls));
+	reset_calls();
 	fault_kind = FSIO_FAULT_NONE;
 }
 
 unsigned
 fsio_calls(enum fsio_op op)
 {
-	return calls[op];
+	return atomic_load(&calls[op]);
 }
 
 int
@@ -85,13 +95,16 @@ fsio_fault_from_env(void)
 	return UT_EINVAL;
 }
 
-/* Returns the fault to apply to this call, if any. */
+/*
+ * Returns the fault to apply to this call, if any.  The one counting path:
+ * every fsio function and fsio_fault_hit() come through here.
+ */
 static enum fsio_fault
 check(enum fsio_op op)
 {
-	calls[op]++;
-	if (fault_kind == FSIO_FAULT_NONE || op != fault_op ||
-	    calls[op] != fault_nth)
+	unsigned n = atomic_fetch_add(&calls[op], 1u) + 1u;
+
+	if (fault_kind == FSIO_FAULT_NONE || op != fault_op || n != fault_nth)
 		return FSIO_FAULT_NONE;
 	if (fault_kind == FSIO_FAULT_CRASH)
 		raise(SIGKILL);
@@ -102,6 +115,14 @@ static int
 fault_errno(enum fsio_fault f)
 {
 	return f == FSIO_FAULT_ENOSPC ? -ENOSPC : -EIO;
+}
+
+int
+fsio_fault_hit(enum fsio_op op)
+{
+	enum fsio_fault f = check(op);
+
+	return f == FSIO_FAULT_NONE ? 0 : fault_errno(f);
 }
 
 int
