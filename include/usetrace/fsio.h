@@ -11,6 +11,10 @@
  *                                 N    = 1-based call number of that OP
  *                                 KIND = EIO | ENOSPC | short | crash
  *
+ * The metadata store's SQLite database and WAL are written through the same
+ * counters (src/store/vfs.c calls fsio_fault_hit()), so these faults reach
+ * it too: its writes and truncates count as "write", its syncs as "fsync".
+ *
  * All functions return 0 (or a byte count / fd) on success and -errno on
  * failure.  Writes retry on EINTR and on short writes until done or failed.
  */

@@ -14,7 +14,8 @@
  * Every function is thread-safe.  Functions return 0 (or a count) on
  * success and a negative UT_E* / -errno code on failure; out-parameters are
  * set only on success.  UT_ENOTFOUND: no such row; -EEXIST: a unique key is
- * taken.  A write returns only when it is durable (committed).  Strings in
+ * taken; a row referring to an absent principal or device: UT_ENOTFOUND.
+ * A write returns only when it is durable (committed).  Strings in
  * structs are NUL-terminated and truncated at their field size by callers.
  */
 #ifndef USETRACE_META_H
@@ -66,18 +67,27 @@ struct meta_principal {
 	int64_t revoked_ns;              /* 0: active */
 };
 
-/* Adds p (id ignored); *id receives the new id.  -EEXIST for a taken name. */
+/*
+ * Adds p (id ignored); *id (may be NULL) receives the new id.  -EEXIST for
+ * a taken name, UT_EINVAL for an empty or over-long one.
+ */
 int meta_principal_add(struct meta *m, const struct meta_principal *p, int64_t *id);
 int meta_principal_get(struct meta *m, int64_t id, struct meta_principal *out);
 int meta_principal_by_name(struct meta *m, const char *name, struct meta_principal *out);
 int meta_principal_by_subject(struct meta *m, const uint8_t subject[META_ID_LEN],
     struct meta_principal *out);
-/* Calls fn for every principal in id order; fn's non-zero return stops and is returned. */
+/*
+ * Calls fn for every principal in id order; fn's non-zero return stops and
+ * is returned.  (Every list walk here calls fn without the store locked,
+ * so fn may call other meta functions; rows are fetched a page at a time.)
+ */
 int meta_principal_list(struct meta *m,
     int (*fn)(const struct meta_principal *p, void *arg), void *arg);
 /*
  * Revokes a principal now: sets revoked_ns and revokes its tokens, unused
- * codes and devices in the same transaction.
+ * codes (they expire now) and devices, and its devices' tokens, in the
+ * same transaction.  Revoking again keeps the first time; UT_ENOTFOUND for
+ * no such principal.
  */
 int meta_principal_revoke(struct meta *m, int64_t id, int64_t now_ns);
 
@@ -91,6 +101,7 @@ struct meta_token {
 	int64_t revoked_ns;
 };
 
+/* -EEXIST for a stored hash; UT_ENOTFOUND when the principal (or device) is absent. */
 int meta_token_add(struct meta *m, const struct meta_token *t);
 /*
  * Finds an active token by hash: UT_ENOTFOUND when absent, expired
@@ -98,6 +109,7 @@ int meta_token_add(struct meta *m, const struct meta_token *t);
  */
 int meta_token_lookup(struct meta *m, const uint8_t hash[META_HASH_LEN],
     int64_t now_ns, struct meta_token *out) __attribute__((warn_unused_result));
+/* 0 also when revoked already (the first time is kept); UT_ENOTFOUND when absent. */
 int meta_token_revoke(struct meta *m, const uint8_t hash[META_HASH_LEN], int64_t now_ns);
 
 /* ---- single-use codes: claim codes and device enrollment codes ---- */
@@ -118,6 +130,7 @@ struct meta_code {
 	unsigned attempts;                  /* failed tries */
 };
 
+/* -EEXIST for a taken (kind, id); UT_EINVAL for an unknown kind. */
 int meta_code_add(struct meta *m, const struct meta_code *c);
 /*
  * Takes a code in one transaction: finds it by kind and id, and, when it is
@@ -146,9 +159,10 @@ struct meta_device {
 int meta_device_add(struct meta *m, const struct meta_device *d, int64_t *id);
 int meta_device_get(struct meta *m, int64_t id, struct meta_device *out);
 int meta_device_by_pk(struct meta *m, const uint8_t pk[32], struct meta_device *out);
+/* Devices of principal_id (0: of everyone) in id order. */
 int meta_device_list(struct meta *m, int64_t principal_id,
     int (*fn)(const struct meta_device *d, void *arg), void *arg);
-/* Revokes the device and its tokens. */
+/* Revokes the device and its tokens; UT_ENOTFOUND for no such device. */
 int meta_device_revoke(struct meta *m, int64_t id, int64_t now_ns);
 
 /* ---- consents ---- */
@@ -166,7 +180,10 @@ struct meta_consent {
 int meta_consent_add(struct meta *m, const struct meta_consent *c);
 int meta_consent_get(struct meta *m, int64_t device_id,
     const uint8_t consent_id[META_ID_LEN], struct meta_consent *out);
-/* Withdraws one consent (of that device) at when_ns, if not yet withdrawn. */
+/*
+ * Withdraws one consent (of that device) at when_ns, if not yet withdrawn
+ * (then 0, the first time kept); UT_ENOTFOUND for no such consent.
+ */
 int meta_consent_withdraw(struct meta *m, int64_t device_id,
     const uint8_t consent_id[META_ID_LEN], int64_t when_ns);
 /* Withdraws every consent of the subject not yet withdrawn. */
@@ -209,6 +226,7 @@ int meta_segment_get(struct meta *m, const uint8_t id[META_ID_LEN],
 /* Segments of subject, by start time; day = INT32_MIN: every day. */
 int meta_segment_list(struct meta *m, const uint8_t subject[META_ID_LEN],
     int32_t day, int (*fn)(const struct meta_segment *s, void *arg), void *arg);
+/* UT_ENOTFOUND when absent. */
 int meta_segment_delete(struct meta *m, const uint8_t id[META_ID_LEN]);
 /* Subjects that have segments (for retention), and their days. */
 int meta_subject_days(struct meta *m,
@@ -221,7 +239,10 @@ int meta_subject_days(struct meta *m,
 /* Records that (subject, day) was erased; day META_DAY_ALL: everything. */
 int meta_tombstone_add(struct meta *m, const uint8_t subject[META_ID_LEN],
     int32_t day, int64_t now_ns);
-/* True when (subject, day) or the whole subject is tombstoned. */
+/*
+ * True when (subject, day) or the whole subject is tombstoned.  Fails
+ * closed: true also when the store cannot answer (the error is logged).
+ */
 bool meta_tombstoned(struct meta *m, const uint8_t subject[META_ID_LEN], int32_t day);
 int meta_tombstone_list(struct meta *m,
     int (*fn)(const uint8_t subject[META_ID_LEN], int32_t day, int64_t when, void *arg),
@@ -246,7 +267,14 @@ struct meta_audit_row {
 	uint8_t hash[META_HASH_LEN];
 };
 
-/* Appends rows (consecutive seqs after the last) in one durable transaction. */
+/*
+ * Appends rows (consecutive seqs after the last) in one durable transaction.
+ * UT_ESTATE, nothing written, when rows[0].seq is not the last seq + 1 or
+ * the seqs are not consecutive (another writer came first: re-read the
+ * last row and retry).  On any error nothing is visible; see
+ * tests/store/test_meta.c test_meta_audit_fsync_fault for what a crash
+ * right after a failed commit may keep.  Rows are never updated or deleted.
+ */
 int meta_audit_append(struct meta *m, const struct meta_audit_row *rows, size_t n)
 	__attribute__((warn_unused_result));
 /* The last row; UT_ENOTFOUND when the log is empty. */
@@ -262,7 +290,7 @@ int meta_audit_scan(struct meta *m, uint64_t from_seq, uint64_t to_seq,
 struct meta_audit_query {
 	const char *principal;              /* NULL: any */
 	const char *subject;                /* NULL: any */
-	int64_t since_ns, until_ns;         /* 0: open */
+	int64_t since_ns, until_ns;         /* since <= time_ns <= until; 0: open */
 	size_t limit;                       /* 0: no limit */
 };
 /* Rows matching q, by seq (indexed by principal and by subject). */
@@ -275,6 +303,7 @@ struct meta_audit_ckpt {
 	uint8_t head[META_HASH_LEN];        /* hash of row seq */
 	uint8_t sig[64];                    /* audit key, Ed25519 */
 };
+/* -EEXIST when a checkpoint of that seq is stored.  The list is by seq. */
 int meta_audit_ckpt_add(struct meta *m, const struct meta_audit_ckpt *c);
 int meta_audit_ckpt_list(struct meta *m,
     int (*fn)(const struct meta_audit_ckpt *c, void *arg), void *arg);
@@ -282,6 +311,7 @@ int meta_audit_ckpt_list(struct meta *m,
 /* ---- settings (small named values: organisation pause, ...) ---- */
 
 #define META_SETTING_MAX 4096u
+/* Sets (replaces) key, shorter than META_NAME_MAX; UT_ETOOBIG past the max. */
 int meta_setting_set(struct meta *m, const char *key, const void *val, size_t n);
 /* UT_ENOTFOUND when unset; UT_ETOOBIG when *len is too small (then *len = size). */
 int meta_setting_get(struct meta *m, const char *key, void *val, size_t *len);

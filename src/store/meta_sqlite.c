@@ -178,8 +178,6 @@ msq__exec(struct msq *q, sqlite3_stmt *s, int *changes)
 {
 	int rc = sqlite3_step(s);
 
-	if (rc == SQLITE_ROW)
-		rc = SQLITE_DONE;       /* RETURNING-less statements never get here */
 	if (rc == SQLITE_DONE && changes != NULL)
 		*changes = sqlite3_changes(q->db);
 	msq__done(s);

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <ftw.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -25,12 +26,45 @@
 static char url_buf[512];
 static char dir_buf[256];
 
+/* Temporary directories made by store_url(), removed at exit. */
+static char made_dirs[256][256];
+static unsigned n_made;
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	(void)remove(path);
+	return 0;
+}
+
+static void
+rm_made_dirs(void)
+{
+	unsigned i;
+
+	for (i = 0; i < n_made; i++)
+		nftw(made_dirs[i], rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void
+remember_dir(const char *d)
+{
+	if (n_made == 0)
+		atexit(rm_made_dirs);
+	if (n_made < sizeof(made_dirs) / sizeof(made_dirs[0]))
+		snprintf(made_dirs[n_made++], sizeof(made_dirs[0]), "%s", d);
+}
+
 static const char *
 store_url(void)
 {
 	snprintf(dir_buf, sizeof(dir_buf), "/tmp/ut-blob-XXXXXX");
 	if (mkdtemp(dir_buf) == NULL)
 		abort();
+	remember_dir(dir_buf);
 	snprintf(url_buf, sizeof(url_buf), "dir:%s/blobs", dir_buf);
 	return url_buf;
 }
