@@ -7,6 +7,14 @@
 #ifndef USETRACE_CLI_INT_H
 #define USETRACE_CLI_INT_H
 
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "usetrace/client.h"
+
 #define EXIT_USAGE 2
 
 int cmd_record(int argc, char **argv);
@@ -34,5 +42,128 @@ int cmd_audit(int argc, char **argv);
 
 /* True if argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
+
+/*
+ * The server commands (docs/API.md).  cmd_login.c also holds what they
+ * share: the --server/--token/--pin options, one request with its error
+ * message, and time formatting.
+ */
+int cmd_login(int argc, char **argv);
+int cmd_admin(int argc, char **argv);
+int cmd_my(int argc, char **argv);
+int cmd_enroll(int argc, char **argv);
+int cmd_upload(int argc, char **argv);
+
+/* Which options a server (sub)command takes (cli_args_parse). */
+enum {
+	CLI_O_CONN = 1u << 0,   /* --server URL --token TOKEN --pin PIN */
+	CLI_O_JSON = 1u << 1,   /* --json */
+	CLI_O_RAW = 1u << 2,    /* --raw */
+	CLI_O_OUT = 1u << 3,    /* -o, --out D */
+	CLI_O_DAY = 1u << 4,    /* --day YYYY-MM-DD */
+	CLI_O_ALL = 1u << 5,    /* --all */
+	CLI_O_YES = 1u << 6,    /* --yes */
+	CLI_O_ROLE = 1u << 7,   /* --role ROLE */
+	CLI_O_CLAIM = 1u << 8,  /* --claim CODE */
+	CLI_O_CODE = 1u << 9,   /* --code CODE */
+	CLI_O_PIN = 1u << 10,   /* --pin PIN alone (enroll) */
+};
+
+struct cli_args {
+	const char *server, *token, *pin;
+	const char *out, *day, *role, *claim, *code;
+	bool json, raw, all, yes;
+	int npos;
+	char **pos;             /* the positional arguments (into argv) */
+};
+
+/*
+ * Parses argv (argv[0] is the command's name as the user typed it, e.g.
+ * "my list") for the options in `allowed` and minpos..maxpos positional
+ * arguments.  Returns 0 when parsed, 1 when --help printed usage to
+ * stdout (exit 0), -1 on a usage error (logged, usage on stderr; exit 2).
+ */
+int cli_args_parse(const char *cmd, int argc, char **argv, unsigned allowed,
+    int minpos, int maxpos, const char *usage, struct cli_args *a);
+
+/*
+ * Resolves the server, pin and (need_token) token from a's options, the
+ * environment and the saved login (client_cfg_resolve); logs what is
+ * missing, prefixed with cmd.  0 or -1.  Free c with client_cfg_finish().
+ */
+int cli_conn(const char *cmd, const struct cli_args *a, bool need_token,
+    struct client_cfg *c);
+
+/*
+ * One request; body (may be NULL) is sent as application/json.  On a 2xx
+ * answer returns 0 and fills *resp (free with client_resp_free()).
+ * Otherwise logs "usetrace: CMD: MESSAGE (CODE)" (or why there was no
+ * answer: a pin mismatch says the server's key did not match the pin) and
+ * returns -1 with *resp empty.
+ */
+int cli_call(const char *cmd, const struct client_cfg *c, const char *method,
+    const char *path, const char *purpose, json_t *body, size_t cap,
+    struct client_resp *resp);
+/*
+ * Logs why a request failed as cli_call does: r is client_request()'s
+ * result, rr its (non-2xx) answer when r is 0.
+ */
+void cli_report(const char *cmd, const struct client_cfg *c, int r,
+    const struct client_resp *rr);
+/* As cli_call, then parses the answer as a JSON object into *out. */
+int cli_call_json(const char *cmd, const struct client_cfg *c,
+    const char *method, const char *path, const char *purpose, json_t *body,
+    json_t **out);
+
+/* ns since the epoch as "YYYY-MM-DDTHH:MM:SSZ" (UTC), or "-" when 0. */
+void cli_fmt_time(int64_t ns, char *out, size_t outsz);
+/* Today's UTC date, "YYYY-MM-DD". */
+void cli_today(char out[11]);
+/* Strict field readers for server JSON: NULL / -1 when absent or mistyped. */
+const char *cli_jstr(const json_t *o, const char *key);
+int cli_jint(const json_t *o, const char *key, int64_t *v);
+/* Lowercase hex of exactly 2*n digits into bin; 0 or UT_EPARSE. */
+int cli_hex_parse(const char *hex, uint8_t *bin, size_t n);
+
+/*
+ * device.json (device_cfg.c, the one owner): what `usetrace enroll`
+ * received, read by `upload` and `record`.  The whole struct lives in
+ * sodium_malloc'd memory (it holds the device token).
+ */
+#define DEVICE_KEYS_MAX 32u
+struct device_ingest_key {
+	char day[11];                /* YYYY-MM-DD */
+	uint8_t pk[32];              /* X25519 */
+};
+struct device_cfg {
+	char url[CLIENT_URL_MAX];
+	char pin[CLIENT_PIN_MAX];
+	char token[CLIENT_TOKEN_MAX];
+	int64_t device_id;
+	uint8_t subject_id[16];
+	uint8_t receipt_pk[32];      /* Ed25519: receipts */
+	uint8_t audit_pk[32];        /* Ed25519: audit checkpoints */
+	size_t nkeys;
+	struct device_ingest_key keys[DEVICE_KEYS_MAX];
+};
+
+/*
+ * Fills a new device_cfg from the enrollment answer (or device.json's
+ * object), with url and pin given (NULL: taken from o).  UT_ECORRUPT for
+ * a missing or malformed field.  Free *out with device_cfg_free().
+ */
+int device_cfg_from_json(const json_t *o, const char *url, const char *pin,
+    struct device_cfg **out) __attribute__((warn_unused_result));
+/* Reads home/device.json.  UT_ENOTFOUND when not enrolled, UT_ECORRUPT. */
+int device_cfg_load(const char *home, struct device_cfg **out)
+	__attribute__((warn_unused_result));
+/* Writes home/device.json (0600; temp file, fsync, rename, fsync dir). */
+int device_cfg_save(const char *home, const struct device_cfg *d)
+	__attribute__((warn_unused_result));
+/* Wipes and frees d; NULL is a no-op. */
+void device_cfg_free(struct device_cfg *d);
+/* The ingest key for day (YYYY-MM-DD), or NULL when d has none. */
+const uint8_t *device_cfg_ingest_key(const struct device_cfg *d,
+    const char *day);
 
 #endif

@@ -37,13 +37,52 @@ on_signal(int sig)
 }
 
 /*
+ * An enrolled device (device.json) seals to the server's ingest key of the
+ * current UTC day and names its subject in the segment headers, so the
+ * server accepts the segments.  UT_ENOTFOUND when not enrolled.
+ */
+static int
+enrolled_recipient(uint8_t rpk[UT_BOX_PK_LEN], uint8_t subject_id[16])
+{
+	struct device_cfg *d = NULL;
+	const uint8_t *pk;
+	char home[4096], day[11];
+	int r;
+
+	if ((r = keys_home(home, sizeof(home), false)) < 0)
+		return UT_ENOTFOUND;
+	r = device_cfg_load(home, &d);
+	if (r == UT_ENOTFOUND)
+		return r;
+	if (r < 0) {
+		log_error("record: cannot read %s/device.json: %s", home,
+		    ut_strerror(r));
+		return r;
+	}
+	cli_today(day);
+	if ((pk = device_cfg_ingest_key(d, day)) == NULL) {
+		log_error("record: enrolled, but no ingest key for today: run "
+		    "usetrace enroll again or check the clock");
+		r = UT_EINVAL;
+	} else {
+		memcpy(rpk, pk, UT_BOX_PK_LEN);
+		memcpy(subject_id, d->subject_id, 16);
+		log_info("enrolled: sealing to the server's ingest key of %s", day);
+	}
+	device_cfg_free(d);
+	return r;
+}
+
+/*
  * The device key (created on first use), and the recipient public key:
- * --recipient, or the person's own, created on first use with a passphrase
+ * --recipient, or the server's ingest key of today when this device is
+ * enrolled, or the person's own, created on first use with a passphrase
  * from --passphrase-file, $USETRACE_PASSPHRASE_FILE or the terminal.
  */
 static int
 record_keys(const char *recipient, const char *passfile,
-    struct ut_device_key **dev, uint8_t rpk[UT_BOX_PK_LEN])
+    struct ut_device_key **dev, uint8_t rpk[UT_BOX_PK_LEN],
+    uint8_t subject_id[16])
 {
 	char *pass = NULL;
 	size_t plen = 0;
@@ -60,6 +99,8 @@ record_keys(const char *recipient, const char *passfile,
 			    "or 64 hex digits)");
 		goto out;
 	}
+	if ((r = enrolled_recipient(rpk, subject_id)) != UT_ENOTFOUND)
+		goto out;
 	r = keys_recipient_pub(NULL, rpk);
 	if (r != UT_ENOTFOUND) {
 		if (r < 0)
@@ -108,10 +149,13 @@ usage(FILE *f)
 	    "force ('usetrace consent'), only the data categories it declares, and\n"
 	    "never while paused ('usetrace pause'). A visible indicator shows its\n"
 	    "state; 'usetrace status' says what it is doing and why.\n"
-	    "Everything written is encrypted: each segment is sealed to PUBKEY (an\n"
-	    "enrolled agent's server key, base64 or 64 hex digits), or else to your\n"
-	    "own recipient key pair, created on first use with its secret wrapped\n"
-	    "by a passphrase (docs/KEYS.md).\n\n"
+	    "Everything written is encrypted: each segment is sealed to PUBKEY\n"
+	    "(base64 or 64 hex digits); else, on a device enrolled with a server\n"
+	    "('usetrace enroll', device.json), to the server's ingest key of the\n"
+	    "current UTC day, with your subject id in the segment headers, so that\n"
+	    "'usetrace upload DIR' can send them; else to your own recipient key\n"
+	    "pair, created on first use with its secret wrapped by a passphrase\n"
+	    "(docs/KEYS.md).\n\n"
 	    "options:\n"
 	    "  -o, --out DIR       recording directory (created 0700 if missing)\n"
 	    "  -p, --policy FILE   policy (default: the built-in policy)\n"
@@ -146,7 +190,7 @@ cmd_record(int argc, char **argv)
 	const char *out = NULL, *display = NULL, *policy = NULL;
 	const char *recipient = NULL, *passfile = NULL;
 	struct ut_device_key *dev = NULL;
-	uint8_t rpk[UT_BOX_PK_LEN];
+	uint8_t rpk[UT_BOX_PK_LEN], subject_id[16] = { 0 };
 	char home[4096];
 	uint64_t budget = 0, segbytes = 0;
 	int ch, r, status = 1;
@@ -214,7 +258,7 @@ cmd_record(int argc, char **argv)
 		log_error("record: no place for keys and consent: %s", ut_strerror(r));
 		return 1;
 	}
-	if (record_keys(recipient, passfile, &dev, rpk) < 0)
+	if (record_keys(recipient, passfile, &dev, rpk, subject_id) < 0)
 		return 1;
 	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_error("record: pipe: %s", strerror(errno));
@@ -231,6 +275,7 @@ cmd_record(int argc, char **argv)
 	so.dir = out;
 	so.device = dev;
 	so.recipient_pk = rpk;
+	memcpy(so.subject_id, subject_id, sizeof(so.subject_id));
 	so.budget_bytes = (size_t)budget;
 	so.segment_max_bytes = (size_t)segbytes;
 	memset(&ao, 0, sizeof(ao));

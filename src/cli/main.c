@@ -28,6 +28,11 @@ static const struct cmd cmds[] = {
 	{ "scan", cmd_scan, "find secrets and personal data in JSON lines of text" },
 	{ "spool", cmd_spool, "check a spool's segments without decrypting (spool check DIR)" },
 	{ "audit", cmd_audit, "verify the server's audit log offline (audit verify --data DIR)" },
+	{ "login", cmd_login, "log in to a server with a claim code (login URL --claim C --pin P)" },
+	{ "my", cmd_my, "your data on the server: list, show, frames, erase, audit, devices" },
+	{ "admin", cmd_admin, "manage the server's principals (admin principal add|list|revoke)" },
+	{ "enroll", cmd_enroll, "enroll this device with a server (enroll URL --code C --pin P)" },
+	{ "upload", cmd_upload, "upload a recording's closed segments now (upload DIR)" },
 };
 
 static void
