@@ -220,8 +220,9 @@ checkpoint_verify(const json_t *ck, const uint8_t audit_pk[32])
 /*
  * Verifies a receipt for exactly (own device, seg_id, hash) under
  * receipt_pk (and its checkpoint under audit_pk).  *outcome is set only on
- * success.  UT_EPARSE (malformed), UT_ECRYPTO (a signature does not
- * verify), UT_EDENIED (a valid receipt for something else).
+ * success.  UT_EPARSE (malformed), UT_ECRYPTO (the signature does not
+ * verify), UT_EDENIED (a valid receipt for something else), UT_ECORRUPT
+ * (its audit checkpoint is malformed or does not verify).
  */
 static __attribute__((warn_unused_result)) int
 receipt_verify(const json_t *rc, const struct up *u, const uint8_t seg_id[16],
@@ -231,7 +232,7 @@ receipt_verify(const json_t *rc, const struct up *u, const uint8_t seg_id[16],
 	const char *o = cli_jstr(rc, "outcome");
 	const json_t *ck;
 	int64_t t;
-	int i, oc = 0, r;
+	int i, oc = 0;
 
 	for (i = OUT_STORED; o != NULL && i <= OUT_REJECTED; i++)
 		if (strcmp(o, outcome_names[i]) == 0)
@@ -254,8 +255,8 @@ receipt_verify(const json_t *rc, const struct up *u, const uint8_t seg_id[16],
 		return UT_EDENIED;
 	ck = json_object_get(rc, "audit_checkpoint");
 	if (ck != NULL && !json_is_null(ck) &&
-	    (r = checkpoint_verify(ck, u->d->audit_pk)) < 0)
-		return r;
+	    checkpoint_verify(ck, u->d->audit_pk) < 0)
+		return UT_ECORRUPT;
 	*outcome = oc;
 	return 0;
 }
@@ -296,6 +297,7 @@ receipt_why(int r)
 	switch (r) {
 	case UT_ECRYPTO: return "its signature does not verify";
 	case UT_EDENIED: return "it is for another device, segment or content";
+	case UT_ECORRUPT: return "its audit checkpoint does not verify";
 	default: return "it is malformed";
 	}
 }

@@ -21,41 +21,41 @@ expect_out "^claim [0-9a-f]{16}\." as_admin "$USETRACE" admin principal add alic
 CLAIM=$(sed -n 's/^claim //p' "$T/out")
 
 # A wrong pin is refused before any request: the claim stays unused.
-USETRACE_HOME=$ALICE expect 1 "did not match the pin" \
-	"$USETRACE" login "$SRV_URL" --claim "$CLAIM" --pin "$WRONG_PIN"
+expect 1 "did not match the pin" \
+	env USETRACE_HOME=$ALICE "$USETRACE" login "$SRV_URL" --claim "$CLAIM" --pin "$WRONG_PIN"
 [ ! -e "$ALICE/login.json" ] || fail "a refused login saved something"
 
 # alice claims her token; it is saved 0600.
-USETRACE_HOME=$ALICE expect_out "^token ut1_" \
-	"$USETRACE" login "$SRV_URL" --claim "$CLAIM" --pin "$SRV_PIN"
+expect_out "^token ut1_" \
+	env USETRACE_HOME=$ALICE "$USETRACE" login "$SRV_URL" --claim "$CLAIM" --pin "$SRV_PIN"
 [ "$(stat -c %a "$ALICE/login.json")" = 600 ] || fail "login.json is not 0600"
 # The same code a second time.
-USETRACE_HOME="$T/mallory" expect 1 "code_used" \
-	"$USETRACE" login "$SRV_URL" --claim "$CLAIM" --pin "$SRV_PIN"
+expect 1 "code_used" \
+	env USETRACE_HOME="$T/mallory" "$USETRACE" login "$SRV_URL" --claim "$CLAIM" --pin "$SRV_PIN"
 
 # An enrollment code, and the device enrolled with it.
-USETRACE_HOME=$ALICE expect_out "^code [0-9a-f]{16}\." "$USETRACE" my enroll-code
+expect_out "^code [0-9a-f]{16}\." env USETRACE_HOME=$ALICE "$USETRACE" my enroll-code
 CODE=$(sed -n 's/^code //p' "$T/out")
-USETRACE_HOME=$DEV expect_out "^enrolled device [0-9]+ for subject [0-9a-f]{32}$" \
-	"$USETRACE" enroll "$SRV_URL" --code "$CODE" --pin "$SRV_PIN"
+expect_out "^enrolled device [0-9]+ for subject [0-9a-f]{32}$" \
+	env USETRACE_HOME=$DEV "$USETRACE" enroll "$SRV_URL" --code "$CODE" --pin "$SRV_PIN"
 [ "$(stat -c %a "$DEV/device.json")" = 600 ] || fail "device.json is not 0600"
 [ -f "$DEV/device.key" ] || fail "enroll did not create the device key"
 # The code is single-use.
-USETRACE_HOME="$T/device2" expect 1 "" \
-	"$USETRACE" enroll "$SRV_URL" --code "$CODE" --pin "$SRV_PIN"
+expect 1 "" \
+	env USETRACE_HOME="$T/device2" "$USETRACE" enroll "$SRV_URL" --code "$CODE" --pin "$SRV_PIN"
 
 # The device uploads an empty recording, after sending its consent.
 USETRACE_HOME=$DEV "$USETRACE" consent --yes >/dev/null 2>&1 || fail "consent"
 mkdir "$T/rec"
-USETRACE_HOME=$DEV expect_out "^uploaded 0, kept 0$" "$USETRACE" upload "$T/rec"
+expect_out "^uploaded 0, kept 0$" env USETRACE_HOME=$DEV "$USETRACE" upload "$T/rec"
 
 # alice's data: no segments; her audit shows the claim and the enrollment.
-USETRACE_HOME=$ALICE expect 0 "" "$USETRACE" my list
+expect 0 "" env USETRACE_HOME=$ALICE "$USETRACE" my list
 [ ! -s "$T/out" ] || { cat "$T/out" >&2; fail "my list is not empty"; }
-USETRACE_HOME=$ALICE expect_out '"segments": *\[\]' "$USETRACE" my list --json
-USETRACE_HOME=$ALICE expect_out "enroll" "$USETRACE" my audit
+expect_out '"segments": *\[\]' env USETRACE_HOME=$ALICE "$USETRACE" my list --json
+expect_out "enroll" env USETRACE_HOME=$ALICE "$USETRACE" my audit
 grep -Eiq "claim|login" "$T/out" || { cat "$T/out" >&2; fail "my audit: no claim"; }
-USETRACE_HOME=$ALICE expect_out "enrolled" "$USETRACE" my devices
+expect_out "enrolled" env USETRACE_HOME=$ALICE "$USETRACE" my devices
 
 # The admin's list names alice with her role, and no tokens.
 expect_out "^alice +subject" as_admin "$USETRACE" admin principal list
@@ -63,10 +63,10 @@ expect_out "^alice +subject" as_admin "$USETRACE" admin principal list
 expect_out '"name": *"alice"' as_admin "$USETRACE" admin principal list --json
 
 # alice is not an admin; her token is refused for administration.
-USETRACE_HOME=$ALICE expect 1 "" "$USETRACE" admin principal list
+expect 1 "" env USETRACE_HOME=$ALICE "$USETRACE" admin principal list
 
 # Revoked: alice's token stops working at once.
 expect_out "^revoked alice" as_admin "$USETRACE" admin principal revoke alice
-USETRACE_HOME=$ALICE expect 1 "\(unauthorized\)" "$USETRACE" my list
-USETRACE_HOME=$ALICE expect 1 "\(unauthorized\)" "$USETRACE" my enroll-code
+expect 1 "\(unauthorized\)" env USETRACE_HOME=$ALICE "$USETRACE" my list
+expect 1 "\(unauthorized\)" env USETRACE_HOME=$ALICE "$USETRACE" my enroll-code
 echo "cli_flow: ok"

@@ -69,8 +69,8 @@ mkdir "$T/rec"
 expect 1 "not enrolled" "$USETRACE" upload "$T/rec"
 expect 1 "cannot read" "$USETRACE" upload "$T/missing"
 # The environment counts as configuration; a closed port is a transport error.
-USETRACE_SERVER=https://127.0.0.1:1 USETRACE_PIN=$PIN USETRACE_TOKEN=ut1_x \
-	expect 1 "cannot reach" "$USETRACE" my list
+expect 1 "cannot reach" env USETRACE_SERVER=https://127.0.0.1:1 \
+	USETRACE_PIN="$PIN" USETRACE_TOKEN=ut1_x "$USETRACE" my list
 # A not-enrolled device records to the person's own key as before; an
 # enrolled one with no ingest key for today says so.
 cat >"$USETRACE_HOME/device.json" <<JSON
