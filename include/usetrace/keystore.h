@@ -55,7 +55,11 @@ struct keystore_opts {
  * in force; every other generation file, every temporary file and every
  * subject file that generation does not reference is deleted.
  *
+ * The store folder is locked (flock) until keystore_close(): one process
+ * (one handle) at a time.
+ *
  * Errors: UT_ENOTFOUND when there is no master key file and !o->create;
+ * UT_ESTATE when another handle holds the store;
  * UT_ESTATE when the master key file is missing but dir holds a key store
  * (refusing to overwrite it; restore the master key file); UT_ECORRUPT
  * for a damaged master file, or a missing or malformed generation or

@@ -39,7 +39,10 @@
  *      either side of its switch.
  *  (4) Keys are in memory only in sodium_malloc'd blocks, wiped when
  *      freed; a shred drops erased keys from the cache as it switches.
- *  (5) Old files are unlinked, not overwritten: on journaling and
+ *  (5) One process at a time: keystore_open() takes an exclusive flock on
+ *      the store folder (recovery would otherwise delete the files of
+ *      another process's shred in progress).
+ *  (6) Old files are unlinked, not overwritten: on journaling and
  *      copy-on-write file systems and SSDs an overwrite does not reliably
  *      reach the old blocks.  Their contents stay safe because the key that
  *      opens them (the old master key, the old subject key) is gone.
@@ -55,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -375,6 +379,26 @@ create_store(struct keystore *ks)
 	return recover(ks);
 }
 
+/* Invariant (5).  A folder not there yet holds nothing to protect. */
+static int
+lock_store(struct keystore *ks, bool create)
+{
+	int r;
+
+	if (create && (r = mkdir_0700(ks->dir)) < 0)
+		return r;
+	ks->lockfd = open(ks->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (ks->lockfd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (flock(ks->lockfd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK)
+			return -errno;
+		log_error("keystore: %s is in use by another process", ks->dir);
+		return UT_ESTATE;
+	}
+	return 0;
+}
+
 static int
 open_existing(struct keystore *ks, uint64_t gen)
 {
@@ -411,12 +435,15 @@ keystore_open(const struct keystore_opts *o, struct keystore **out)
 	if (snprintf(sub, sizeof(sub), "%s/subjects", o->dir) >= (int)sizeof(sub))
 		return UT_ETOOBIG;
 	ks = xcalloc(1, sizeof(*ks));
+	ks->lockfd = -1;
 	pthread_mutex_init(&ks->mu, NULL);
 	ks->dir = xstrdup(o->dir);
 	ks->subdir = xstrdup(sub);
 	ks->master_path = xstrdup(o->master_path);
 	if ((ks->master = sodium_malloc(KS_KEY_LEN)) == NULL)
 		ut_fatal("sodium_malloc failed");
+	if ((r = lock_store(ks, o->create)) < 0)
+		goto out;
 	r = ks__master_read(ks->master_path, &gen, ks->master);
 	if (r == UT_ENOTFOUND && o->create)
 		r = create_store(ks);
@@ -447,6 +474,8 @@ keystore_close(struct keystore *ks)
 	free(ks->dir);
 	free(ks->subdir);
 	free(ks->master_path);
+	if (ks->lockfd >= 0)
+		close(ks->lockfd);
 	pthread_mutex_destroy(&ks->mu);
 	free(ks);
 }

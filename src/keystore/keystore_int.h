@@ -70,6 +70,7 @@ struct keystore {
 	struct ks_subfile **cache;  /* parallel to g.subj; NULL = not loaded */
 	size_t capcache, ncached;
 	bool readonly;              /* a shred's switch was not made durable */
+	int lockfd;                 /* the store folder, flock'ed; or -1 */
 };
 
 /* keystore.c: helpers shared by the parts of the module. */

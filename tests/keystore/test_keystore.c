@@ -64,6 +64,14 @@ test_keystore_create_and_reopen(void)
 	ks = kst_open(&k, false);
 	T_ASSERT_EQ(keystore_server_pk(ks, KS_RECEIPT_KEY, pk2), 0);
 	T_ASSERT(memcmp(pk1, pk2, 32) == 0);
+	{
+		/* One handle at a time. */
+		struct keystore *ks2 = NULL;
+
+		o = (struct keystore_opts){ k.dir, k.master, true };
+		T_ASSERT_EQ(keystore_open(&o, &ks2), UT_ESTATE);
+		T_ASSERT(ks2 == NULL);
+	}
 	keystore_close(ks);
 	/* create on an existing store opens it. */
 	ks = kst_open(&k, true);
