@@ -12,6 +12,7 @@
 #ifndef USETRACE_FRAMEVIEW_H
 #define USETRACE_FRAMEVIEW_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "usetrace/event.h"
@@ -37,5 +38,12 @@ const uint8_t *frame_canvas_rgb(const struct frame_canvas *fc, uint32_t *w,
 /* Writes RGB pixels as a PNG file.  0, -errno or UT_EINVAL. */
 int frame_write_png(const char *path, const uint8_t *rgb, uint32_t w, uint32_t h)
 	__attribute__((warn_unused_result));
+
+/*
+ * Encodes RGB pixels as PNG into a malloc'd buffer (*out, *outlen; the
+ * caller wipes and frees it: it is recorded content).  0 or UT_EINVAL.
+ */
+int frame_png_encode(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t **out,
+    size_t *outlen) __attribute__((warn_unused_result));
 
 #endif

@@ -123,3 +123,33 @@ frame_write_png(const char *path, const uint8_t *rgb, uint32_t w, uint32_t h)
 	}
 	return 0;
 }
+
+int
+frame_png_encode(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t **out,
+    size_t *outlen)
+{
+	png_image img;
+	png_alloc_size_t n = 0;
+	uint8_t *p;
+
+	memset(&img, 0, sizeof(img));
+	img.version = PNG_IMAGE_VERSION;
+	img.width = w;
+	img.height = h;
+	img.format = PNG_FORMAT_RGB;
+	if (!png_image_write_to_memory(&img, NULL, &n, 0, rgb,
+	    (png_int_32)(w * 3), NULL) || n == 0) {
+		png_image_free(&img);
+		return UT_EINVAL;
+	}
+	p = xmalloc(n);
+	if (!png_image_write_to_memory(&img, p, &n, 0, rgb, (png_int_32)(w * 3),
+	    NULL)) {
+		png_image_free(&img);
+		free(p);
+		return UT_EINVAL;
+	}
+	*out = p;
+	*outlen = n;
+	return 0;
+}

@@ -27,6 +27,7 @@ static const struct cmd cmds[] = {
 	{ "show", cmd_show, "print the actions (or raw records) of a recording" },
 	{ "scan", cmd_scan, "find secrets and personal data in JSON lines of text" },
 	{ "spool", cmd_spool, "check a spool's segments without decrypting (spool check DIR)" },
+	{ "serve", cmd_serve, "run the server (serve --data DIR)" },
 	{ "audit", cmd_audit, "verify the server's audit log offline (audit verify --data DIR)" },
 	{ "login", cmd_login, "log in to a server with a claim code (login URL --claim C --pin P)" },
 	{ "my", cmd_my, "your data on the server: list, show, frames, erase, audit, devices" },

@@ -1,0 +1,482 @@
+/*
+ * routes.c - the one table of what may be asked of the server, and the
+ * dispatcher that enforces it (DESIGN "Principals, tokens, purposes").
+ *
+ * A row is (method, path pattern, who, purpose, audit action, handler).
+ * A request reaches a handler only through a row whose method and pattern
+ * match, whose `who` includes the caller's role (or device, or public) and
+ * whose purpose equals the request's Usetrace-Purpose.  Anything else is
+ * denied and audited.  Ownership (is this segment the caller's?) is checked
+ * by the handler through srv_segment_load(), which answers "not found" for
+ * another person's object exactly as for one that does not exist.
+ *
+ * Invariants:
+ *  (1) Default deny: no row, no handler.  There is no other way to reach one.
+ *  (2) Every authenticated request, allowed or denied, is one audit entry,
+ *      appended durably before any byte of the response leaves; if that
+ *      append fails the response is replaced by 503 and its body wiped.
+ *  (3) Unauthenticated failures are aggregated per source and minute
+ *      (audit_note_auth_failure), so they cannot fill the disk.
+ *  (4) Error bodies carry codes and fixed sentences: no content, no token,
+ *      never whose an object is.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "usetrace/err.h"
+#include "usetrace/log.h"
+#include "usetrace/server.h"
+#include "usetrace/util.h"
+#include "server_int.h"
+
+#define KIB 1024u
+#define SEGMENT_UPLOAD_MAX (64u << 20)
+
+#define SUBJ SRV_R(UT_ROLE_SUBJECT)
+#define ADMIN SRV_R(UT_ROLE_ADMIN)
+
+static const struct srv_route routes[] = {
+	{ "GET", "/v1/openapi.json", SRV_R_PUBLIC, SRV_P_NONE, NULL,
+	    api_openapi, 0, "the OpenAPI 3.1 document" },
+	{ "GET", "/v1/health", SRV_R_PUBLIC, SRV_P_NONE, NULL,
+	    api_health, 0, "liveness and server time" },
+	{ "POST", "/v1/login", SRV_R_PUBLIC, SRV_P_NONE, "claim",
+	    api_login, 4 * KIB, "turn a claim code into the person's own token" },
+	{ "POST", "/v1/enroll", SRV_R_PUBLIC, SRV_P_NONE, "enroll",
+	    api_enroll, 8 * KIB, "register a device with an enrollment code" },
+
+	{ "POST", "/v1/admin/principals", ADMIN, SRV_P_ADMINISTRATION,
+	    "principal_add", api_admin_principal_add, 4 * KIB,
+	    "add a principal; returns a single-use claim code" },
+	{ "GET", "/v1/admin/principals", ADMIN, SRV_P_ADMINISTRATION,
+	    "principal_list", api_admin_principal_list, 0,
+	    "list principals (no tokens, no pseudonyms)" },
+	{ "POST", "/v1/admin/principals/{name}/revoke", ADMIN,
+	    SRV_P_ADMINISTRATION, "principal_revoke",
+	    api_admin_principal_revoke, 4 * KIB,
+	    "revoke a principal, its tokens, codes and devices" },
+
+	{ "POST", "/v1/my/enroll-codes", SUBJ, SRV_P_SELF_ACCESS,
+	    "enroll_code", api_my_enroll_code, 4 * KIB,
+	    "mint a one-time enrollment code for one of my devices" },
+	{ "GET", "/v1/my/devices", SUBJ, SRV_P_SELF_ACCESS, "device_list",
+	    api_my_devices, 0, "my devices" },
+	{ "POST", "/v1/my/devices/{id}/revoke", SUBJ, SRV_P_SELF_ACCESS,
+	    "device_revoke", api_my_device_revoke, 4 * KIB,
+	    "revoke one of my devices" },
+	{ "GET", "/v1/my/segments", SUBJ, SRV_P_SELF_ACCESS, "segment_list",
+	    api_my_segments, 0, "my segments with their decrypted summaries" },
+	{ "GET", "/v1/my/segments/{id}/actions", SUBJ, SRV_P_SELF_ACCESS,
+	    "read_actions", api_my_actions, 0,
+	    "the actions of one of my segments (as show --json)" },
+	{ "GET", "/v1/my/segments/{id}/records", SUBJ, SRV_P_SELF_ACCESS,
+	    "read_records", api_my_records, 0,
+	    "the raw records of one of my segments (as show --raw)" },
+	{ "GET", "/v1/my/segments/{id}/frames", SUBJ, SRV_P_SELF_ACCESS,
+	    "list_frames", api_my_frames, 0,
+	    "the stored screen frames of one of my segments" },
+	{ "GET", "/v1/my/segments/{id}/frames/{frame}", SUBJ,
+	    SRV_P_SELF_ACCESS, "read_frame", api_my_frame, 0,
+	    "one stored screen frame as PNG" },
+	{ "POST", "/v1/my/erase", SUBJ, SRV_P_ERASURE, "erase", api_my_erase,
+	    4 * KIB, "erase a day or everything (keys destroyed first)" },
+	{ "GET", "/v1/my/audit", SUBJ, SRV_P_SELF_ACCESS, "read_my_audit",
+	    api_my_audit, 0, "who read or changed my data" },
+
+	{ "POST", "/v1/device/consents", SRV_R_DEVICE, SRV_P_INGEST,
+	    "consent", api_device_consent, 4 * KIB,
+	    "record a consent or withdrawal signed by the device key" },
+	{ "GET", "/v1/device/control", SRV_R_DEVICE, SRV_P_INGEST, "control",
+	    api_device_control, 0, "server time, ingest keys, audit checkpoint" },
+	{ "PUT", "/v1/device/segments/{id}", SRV_R_DEVICE, SRV_P_INGEST,
+	    "upload", api_device_upload, SEGMENT_UPLOAD_MAX,
+	    "upload a closed segment; answers a signed receipt" },
+};
+
+const struct srv_route *
+srv_routes(size_t *n)
+{
+	*n = UT_ARRAY_LEN(routes);
+	return routes;
+}
+
+static const char *const purpose_names[SRV_P_COUNT] = {
+	[SRV_P_NONE] = "-",
+	[SRV_P_SELF_ACCESS] = "self-access",
+	[SRV_P_ERASURE] = "erasure",
+	[SRV_P_REVIEW] = "review",
+	[SRV_P_TRAINING] = "training",
+	[SRV_P_ADMINISTRATION] = "administration",
+	[SRV_P_AUDIT] = "audit",
+	[SRV_P_INGEST] = "ingest",
+};
+
+const char *
+srv_purpose_name(enum srv_purpose p)
+{
+	return p < SRV_P_COUNT ? purpose_names[p] : "-";
+}
+
+static enum srv_purpose
+purpose_parse(const char *s)
+{
+	unsigned i;
+
+	if (s == NULL)
+		return SRV_P_NONE;
+	for (i = 1; i < SRV_P_COUNT; i++)
+		if (strcmp(s, purpose_names[i]) == 0)
+			return (enum srv_purpose)i;
+	return SRV_P_NONE;
+}
+
+/* A path parameter: 1-95 characters of [A-Za-z0-9._@-]. */
+static bool
+param_ok(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || n >= SRV_PARAM_MAX)
+		return false;
+	for (i = 0; i < n; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '@' ||
+		    c == '-'))
+			return false;
+	}
+	/* "." and ".." are never ids. */
+	return !(s[0] == '.' && (n == 1 || (n == 2 && s[1] == '.')));
+}
+
+/*
+ * Matches path against pattern segment by segment; fills params.  The path
+ * must be exactly as the pattern: no empty segments, no trailing slash.
+ */
+static bool
+match(const char *pattern, const char *path, char params[SRV_PARAMS][SRV_PARAM_MAX])
+{
+	const char *p = pattern, *s = path;
+	unsigned np = 0;
+
+	while (*p != '\0') {
+		if (*p == '{') {
+			const char *pe = strchr(p, '}');
+			size_t n = strcspn(s, "/");
+
+			if (pe == NULL || np >= SRV_PARAMS || !param_ok(s, n))
+				return false;
+			memcpy(params[np], s, n);
+			params[np][n] = '\0';
+			np++;
+			p = pe + 1;
+			s += n;
+			continue;
+		}
+		if (*p != *s)
+			return false;
+		p++;
+		s++;
+	}
+	return *s == '\0';
+}
+
+size_t
+srv_body_cap(struct server *s, const char *method, const char *path)
+{
+	char params[SRV_PARAMS][SRV_PARAM_MAX];
+	size_t i;
+
+	(void)s;
+	for (i = 0; i < UT_ARRAY_LEN(routes); i++) {
+		if (strcmp(routes[i].method, method) == 0 &&
+		    match(routes[i].pattern, path, params))
+			return routes[i].body_cap != 0 ? routes[i].body_cap : 64 * KIB;
+	}
+	/* Unknown routes are answered without reading a body. */
+	return 0;
+}
+
+void
+srv_reply_error(struct srv_req *q, unsigned status, const char *code,
+    const char *message)
+{
+	buf_reset(&q->rs->body);
+	http_response_error(q->rs, status, code, message);
+}
+
+void
+srv_reply_json(struct srv_req *q, unsigned status, json_t *obj)
+{
+	char *text;
+
+	if (obj == NULL) {
+		srv_reply_error(q, 500, "internal", "out of memory");
+		return;
+	}
+	text = json_dumps(obj, JSON_COMPACT);
+	json_decref(obj);
+	buf_reset(&q->rs->body);
+	if (text == NULL || buf_append(&q->rs->body, text, strlen(text)) < 0 ||
+	    buf_append(&q->rs->body, "\n", 1) < 0) {
+		srv_reply_error(q, 500, "internal", "response too large");
+	} else {
+		q->rs->status = status;
+		snprintf(q->rs->content_type, sizeof(q->rs->content_type),
+		    "application/json");
+	}
+	if (text != NULL) {
+		sodium_memzero(text, strlen(text));
+		free(text);
+	}
+}
+
+void
+srv_deny_not_found(struct srv_req *q)
+{
+	q->a_outcome = "denied";
+	srv_reply_error(q, 404, "not_found", "no such object");
+}
+
+void
+srv_no_store(struct srv_req *q)
+{
+	(void)http_response_header(q->rs, "Cache-Control", "no-store");
+}
+
+json_t *
+srv_body_json(struct srv_req *q)
+{
+	json_error_t je;
+	json_t *j;
+
+	if (q->rq->body == NULL || q->rq->body_len == 0) {
+		srv_reply_error(q, 400, "bad_request", "a JSON object body is required");
+		return NULL;
+	}
+	j = json_loadb((const char *)q->rq->body, q->rq->body_len,
+	    JSON_REJECT_DUPLICATES, &je);
+	if (j == NULL || !json_is_object(j)) {
+		json_decref(j);
+		srv_reply_error(q, 400, "bad_request", "the body is not a JSON object");
+		return NULL;
+	}
+	return j;
+}
+
+static void
+fill_event(struct srv_req *q, const char *action, const char *outcome,
+    const char *detail, struct audit_event *e)
+{
+	memset(e, 0, sizeof(*e));
+	e->principal = q->a_principal[0] != '\0' ? q->a_principal : "-";
+	e->role = q->is_device ? "device" :
+	    q->who.id != 0 ? ut_role_name(q->who.role) : "-";
+	e->purpose = srv_purpose_name(q->purpose);
+	e->action = action;
+	e->subject = q->a_subject;
+	e->object = q->a_object;
+	e->outcome = outcome;
+	e->source = q->rq->client_ip;
+	e->detail = detail != NULL ? detail : q->a_detail;
+}
+
+int
+srv_audit_now(struct srv_req *q, const char *action, const char *outcome,
+    const char *detail)
+{
+	struct audit_event e;
+
+	fill_event(q, action, outcome, detail, &e);
+	return audit_append(q->srv->audit, &e, NULL);
+}
+
+/*
+ * Authenticates the bearer token.  0 with q->who (and q->dev) filled, or a
+ * negative code after replying 401.
+ */
+static int
+authenticate(struct srv_req *q)
+{
+	const char *h = http_request_header(q->rq, "Authorization");
+	struct meta_token t;
+	bool device;
+	int r;
+
+	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
+	    srv_token_hash(h + 7, &device, q->token_hash) < 0) {
+		r = UT_EDENIED;
+		goto fail;
+	}
+	r = meta_token_lookup(q->srv->meta, q->token_hash, q->now_ns, &t);
+	if (r < 0)
+		goto fail;
+	if ((t.device_id != 0) != device) {
+		r = UT_EDENIED;
+		goto fail;
+	}
+	if ((r = meta_principal_get(q->srv->meta, t.principal_id, &q->who)) < 0)
+		goto fail;
+	if (q->who.revoked_ns != 0) {
+		r = UT_EDENIED;
+		goto fail;
+	}
+	if (device) {
+		if ((r = meta_device_get(q->srv->meta, t.device_id, &q->dev)) < 0)
+			goto fail;
+		if (q->dev.revoked_ns != 0) {
+			r = UT_EDENIED;
+			goto fail;
+		}
+		q->is_device = true;
+		snprintf(q->a_principal, sizeof(q->a_principal), "device:%lld",
+		    (long long)q->dev.id);
+	} else
+		snprintf(q->a_principal, sizeof(q->a_principal), "%s", q->who.name);
+	return 0;
+fail:
+	audit_note_auth_failure(q->srv->audit, q->rq->client_ip,
+	    h == NULL ? "no token" : "bad token");
+	memset(&q->who, 0, sizeof(q->who));
+	srv_reply_error(q, 401, "unauthorized",
+	    "a valid, unexpired, unrevoked token is required");
+	return r < 0 ? r : UT_EDENIED;
+}
+
+static const char *
+outcome_of(const struct srv_req *q)
+{
+	if (q->a_outcome != NULL)
+		return q->a_outcome;
+	if (q->rs->status < 400)
+		return "ok";
+	if (q->rs->status == 403 || q->rs->status == 404)
+		return "denied";
+	if (q->rs->status < 500)
+		return "refused";
+	return "error";
+}
+
+/* Invariant (2): the entry is durable before the response may leave. */
+static void
+finish_audited(struct srv_req *q, const char *action)
+{
+	struct audit_event e;
+	int r;
+
+	fill_event(q, action, outcome_of(q), NULL, &e);
+	r = audit_append(q->srv->audit, &e, NULL);
+	if (r < 0) {
+		log_error("serve: audit append failed (%s): refusing the response",
+		    ut_strerror(r));
+		q->rs->nheaders = 0;
+		srv_reply_error(q, 503, "audit_unavailable",
+		    "the audit log cannot be written; nothing audited is served");
+	}
+}
+
+void
+srv_dispatch(struct server *s, const struct http_request *rq,
+    struct http_response *rs)
+{
+	struct srv_req q;
+	const struct srv_route *rt, *path_hit = NULL, *hit = NULL;
+	char params[SRV_PARAMS][SRV_PARAM_MAX];
+	size_t i;
+	unsigned who_bit;
+
+	memset(&q, 0, sizeof(q));
+	q.srv = s;
+	q.rq = rq;
+	q.rs = rs;
+	q.now_ns = ut_now_wall_ns();
+
+	/* Public routes first: no token is looked at. */
+	for (i = 0; i < UT_ARRAY_LEN(routes); i++) {
+		rt = &routes[i];
+		if (!match(rt->pattern, rq->path, params))
+			continue;
+		path_hit = rt;
+		if ((rt->who & SRV_R_PUBLIC) && strcmp(rt->method, rq->method) == 0) {
+			q.route = rt;
+			memcpy(q.param, params, sizeof(q.param));
+			rt->fn(&q);
+			if (rt->action != NULL && !q.no_audit)
+				finish_audited(&q, rt->action);
+			return;
+		}
+	}
+	if (audit_is_failed(s->audit)) {
+		srv_reply_error(&q, 503, "audit_unavailable",
+		    "the audit log cannot be written; nothing audited is served");
+		return;
+	}
+	if (authenticate(&q) < 0)
+		return;
+	q.purpose = purpose_parse(http_request_header(rq, "Usetrace-Purpose"));
+	who_bit = q.is_device ? SRV_R_DEVICE : SRV_R(q.who.role);
+	for (i = 0; i < UT_ARRAY_LEN(routes); i++) {
+		rt = &routes[i];
+		if (strcmp(rt->method, rq->method) != 0 ||
+		    !match(rt->pattern, rq->path, params))
+			continue;
+		if ((rt->who & who_bit) && rt->purpose == q.purpose) {
+			hit = rt;
+			break;
+		}
+	}
+	if (hit == NULL) {
+		/* Invariant (1).  Say why without saying anything of objects. */
+		snprintf(q.a_object, sizeof(q.a_object), "%.90s", rq->path);
+		snprintf(q.a_detail, sizeof(q.a_detail), "%s %s", rq->method,
+		    path_hit == NULL ? "no such route" : "not allowed");
+		if (path_hit == NULL)
+			srv_reply_error(&q, 404, "not_found", "no such endpoint");
+		else if (q.purpose == SRV_P_NONE)
+			srv_reply_error(&q, 403, "forbidden",
+			    "a Usetrace-Purpose header from the fixed list is required");
+		else
+			srv_reply_error(&q, 403, "forbidden",
+			    "this role may not do this for this purpose");
+		q.a_outcome = "denied";
+		finish_audited(&q, "denied");
+		return;
+	}
+	q.route = hit;
+	memcpy(q.param, params, sizeof(q.param));
+	hit->fn(&q);
+	finish_audited(&q, hit->action);
+}
+
+void
+server_print_routes(FILE *f)
+{
+	size_t i;
+	unsigned r;
+
+	fputs("| method | path | who | purpose | audit action | what |\n"
+	    "|---|---|---|---|---|---|\n", f);
+	for (i = 0; i < UT_ARRAY_LEN(routes); i++) {
+		const struct srv_route *rt = &routes[i];
+		int first = 1;
+
+		fprintf(f, "| %s | `%s` | ", rt->method, rt->pattern);
+		if (rt->who & SRV_R_PUBLIC)
+			fputs("anyone", f);
+		if (rt->who & SRV_R_DEVICE)
+			fputs("device", f);
+		for (r = UT_ROLE_SUBJECT; r <= UT_ROLE_AUDITOR; r++) {
+			if (rt->who & SRV_R(r)) {
+				fprintf(f, "%s%s", first ? "" : ", ",
+				    ut_role_name((enum ut_role)r));
+				first = 0;
+			}
+		}
+		fprintf(f, " | %s | %s | %s |\n", srv_purpose_name(rt->purpose),
+		    rt->action != NULL ? rt->action : "-", rt->summary);
+	}
+}

@@ -1,0 +1,234 @@
+/*
+ * server_int.h - the parts of `usetrace serve` shared inside src/server/:
+ * the server state, one request's context, the route table's types and
+ * the helpers every handler uses.  Private to src/server/.
+ *
+ * Flow of a request (routes.c): transport (src/http) -> srv_dispatch:
+ * match the path against the route table, authenticate the bearer token,
+ * check role x purpose against the table, call the handler, append the
+ * audit entry (durable), and only then let the response go.  A handler
+ * never sees a request its table row does not allow, and a response never
+ * leaves without its audit entry (P8).
+ */
+#ifndef USETRACE_SERVER_INT_H
+#define USETRACE_SERVER_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "usetrace/audit.h"
+#include "usetrace/blob.h"
+#include "usetrace/event.h"
+#include "usetrace/http.h"
+#include "usetrace/keystore.h"
+#include "usetrace/meta.h"
+
+#define SRV_PATH_MAX 1024
+
+struct srv_config {
+	char listen[128];
+	char tls_cert[SRV_PATH_MAX];      /* "" : generated in DATA/tls/ */
+	char tls_key[SRV_PATH_MAX];
+	char meta_url[SRV_PATH_MAX];      /* "" : sqlite:DATA/meta.db */
+	char blob_url[SRV_PATH_MAX];      /* "" : dir:DATA/blobs */
+	unsigned retention_days;          /* for policies the server does not know */
+	unsigned threads;
+	unsigned rate_per_s, rate_burst;
+	unsigned token_days;              /* people's tokens */
+	unsigned device_token_days;
+};
+
+struct server {
+	char data_dir[SRV_PATH_MAX];
+	struct srv_config cfg;
+	struct meta *meta;
+	struct blobstore *blobs;
+	struct keystore *ks;
+	struct audit *audit;
+	struct http_server *http;
+	uint8_t receipt_pk[32];
+	uint8_t audit_pk[32];
+	char pin[HTTP_PIN_MAX];
+	/* Policies the server knows: hash -> retention (the built-in one now). */
+	uint8_t default_policy_hash[32];
+	uint32_t default_retention_days;
+	pthread_mutex_t shred_lock;       /* one erasure at a time */
+	/* Retention job. */
+	pthread_t retention_thread;
+	bool retention_started;
+	pthread_mutex_t stop_lock;
+	pthread_cond_t stop_cond;
+	bool stopping;
+};
+
+enum srv_purpose {
+	SRV_P_NONE = 0,
+	SRV_P_SELF_ACCESS,
+	SRV_P_ERASURE,
+	SRV_P_REVIEW,
+	SRV_P_TRAINING,
+	SRV_P_ADMINISTRATION,
+	SRV_P_AUDIT,
+	SRV_P_INGEST,
+	SRV_P_COUNT
+};
+const char *srv_purpose_name(enum srv_purpose p);
+
+/* Who may call a route: role bits, devices, or anyone. */
+#define SRV_R(role) (1u << (role))
+#define SRV_R_DEVICE (1u << 8)
+#define SRV_R_PUBLIC (1u << 9)
+
+struct srv_req;
+typedef void (*srv_handler_fn)(struct srv_req *q);
+
+struct srv_route {
+	const char *method;
+	const char *pattern;        /* "/v1/my/segments/{id}/actions" */
+	unsigned who;               /* SRV_R_* bits */
+	enum srv_purpose purpose;   /* the one purpose this row allows */
+	const char *action;         /* audit action name */
+	srv_handler_fn fn;
+	size_t body_cap;            /* 0: 64 KiB */
+	const char *summary;
+};
+
+#define SRV_PARAMS 2
+#define SRV_PARAM_MAX 96
+
+struct srv_req {
+	struct server *srv;
+	const struct http_request *rq;
+	struct http_response *rs;
+	const struct srv_route *route;
+	int64_t now_ns;
+	bool is_device;
+	struct meta_principal who;        /* the caller (devices: their owner) */
+	struct meta_device dev;           /* device tokens only */
+	uint8_t token_hash[32];
+	enum srv_purpose purpose;
+	char param[SRV_PARAMS][SRV_PARAM_MAX];
+	/* The audit entry, filled in by the handler as it learns. */
+	char a_principal[64];
+	char a_subject[40];
+	char a_object[96];
+	char a_detail[96];
+	const char *a_outcome;            /* NULL: from the status */
+	bool no_audit;                    /* public, non-audited routes only */
+};
+
+/* routes.c */
+void srv_dispatch(struct server *s, const struct http_request *rq,
+    struct http_response *rs);
+size_t srv_body_cap(struct server *s, const char *method, const char *path);
+const struct srv_route *srv_routes(size_t *n);
+
+/* Response helpers (routes.c).  srv_reply_json takes ownership of obj. */
+void srv_reply_json(struct srv_req *q, unsigned status, json_t *obj);
+void srv_reply_error(struct srv_req *q, unsigned status, const char *code,
+    const char *message);
+/* The 404 an object the caller may not know gets: audited as a denial. */
+void srv_deny_not_found(struct srv_req *q);
+/* Parses the body as a JSON object; replies 400 and returns NULL if not. */
+json_t *srv_body_json(struct srv_req *q);
+/* Marks a response as carrying recorded content (Cache-Control: no-store). */
+void srv_no_store(struct srv_req *q);
+/* Appends an audit entry now (e.g. an erasure's intent); 0 or error. */
+int srv_audit_now(struct srv_req *q, const char *action, const char *outcome,
+    const char *detail) __attribute__((warn_unused_result));
+
+/* auth.c: tokens and codes. */
+#define SRV_TOKEN_BYTES 32
+#define SRV_TOKEN_TEXT_MAX 64
+#define SRV_CODE_TEXT_MAX 48
+/* Makes a token "ut1_..." (device: "utd1_...") and its hash. */
+void srv_token_new(bool device, char text[SRV_TOKEN_TEXT_MAX], uint8_t hash[32]);
+/* Hashes a presented token; UT_EPARSE when it is not one of ours. */
+int srv_token_hash(const char *text, bool *device, uint8_t hash[32])
+	__attribute__((warn_unused_result));
+/* Makes a code "ID.SECRET"; fills id and the hash of the secret. */
+void srv_code_new(char text[SRV_CODE_TEXT_MAX], uint8_t id[META_CODE_ID_LEN],
+    uint8_t hash[32]);
+int srv_code_parse(const char *text, uint8_t id[META_CODE_ID_LEN], uint8_t hash[32])
+	__attribute__((warn_unused_result));
+/* Hex and base64 helpers over libsodium. */
+void srv_hex(const uint8_t *p, size_t n, char *out, size_t outsz);
+int srv_unhex(const char *s, uint8_t *out, size_t n) __attribute__((warn_unused_result));
+void srv_b64(const uint8_t *p, size_t n, char *out, size_t outsz);
+int srv_unb64(const char *s, uint8_t *out, size_t n) __attribute__((warn_unused_result));
+/* "YYYY-MM-DD" <-> UTC day number. */
+void srv_day_text(int32_t day, char out[16]);
+int srv_day_parse(const char *s, int32_t *day) __attribute__((warn_unused_result));
+
+/* openapi.c: the document as text (malloc'd). */
+char *srv_openapi_text(void);
+
+/* Handlers. */
+void api_openapi(struct srv_req *q);
+void api_health(struct srv_req *q);
+void api_login(struct srv_req *q);
+void api_admin_principal_add(struct srv_req *q);
+void api_admin_principal_list(struct srv_req *q);
+void api_admin_principal_revoke(struct srv_req *q);
+void api_my_enroll_code(struct srv_req *q);
+void api_my_devices(struct srv_req *q);
+void api_my_device_revoke(struct srv_req *q);
+void api_my_segments(struct srv_req *q);
+void api_my_actions(struct srv_req *q);
+void api_my_records(struct srv_req *q);
+void api_my_frames(struct srv_req *q);
+void api_my_frame(struct srv_req *q);
+void api_my_erase(struct srv_req *q);
+void api_my_audit(struct srv_req *q);
+void api_enroll(struct srv_req *q);
+void api_device_consent(struct srv_req *q);
+void api_device_control(struct srv_req *q);
+void api_device_upload(struct srv_req *q);
+
+/* device.c: what a device is handed (ingest keys, checkpoint). */
+json_t *srv_ingest_keys_json(struct server *s, const struct meta_device *d,
+    int64_t now_ns);
+json_t *srv_checkpoint_json(struct server *s);
+
+/* erase.c: cryptographic erasure (P9). */
+int srv_erase_day(struct server *s, const uint8_t subject[16], int32_t day,
+    unsigned *nsegs) __attribute__((warn_unused_result));
+int srv_erase_subject(struct server *s, const uint8_t subject[16], unsigned *nsegs)
+	__attribute__((warn_unused_result));
+/* Retention: erases every expired day of every subject; returns days erased. */
+int srv_retention_run(struct server *s, int64_t now_ns);
+uint32_t srv_retention_days(struct server *s, const uint8_t policy_hash[32]);
+/* At start: destroys the keys and segments of every tombstone (a crash
+ * mid-erasure, a restored backup); *applied counts shreds done. */
+int srv_erase_reapply(struct server *s, unsigned *applied)
+	__attribute__((warn_unused_result));
+
+/* segread.c: opening one stored segment for its owner. */
+struct srv_segment {
+	struct meta_segment m;
+	uint8_t *blob;                    /* stored form, wiped and freed */
+	size_t blob_len;
+	uint8_t *key;                     /* sodium_malloc'd 32 bytes */
+};
+/*
+ * Loads segment id if it belongs to subject: UT_ENOTFOUND otherwise (the
+ * caller answers 404 either way), UT_ENOTFOUND too when its day key is
+ * gone.  Free with srv_segment_free().
+ */
+int srv_segment_load(struct server *s, const uint8_t subject[16], const char *idhex,
+    struct srv_segment *out) __attribute__((warn_unused_result));
+void srv_segment_free(struct srv_segment *g);
+
+/* summary.c: the content summary of a segment, sealed under the day key. */
+struct srv_summary_acc;
+struct srv_summary_acc *srv_summary_create(void);
+void srv_summary_push(struct srv_summary_acc *a, const struct ut_event *ev);
+/* JSON text of the summary (malloc'd, NUL-terminated, fits META_SUMMARY_MAX
+ * minus the seal overhead); *sens_max the highest sensitivity seen. */
+char *srv_summary_finish(struct srv_summary_acc *a, unsigned *sens_max);
+void srv_summary_destroy(struct srv_summary_acc *a);
+
+#endif
