@@ -5,7 +5,13 @@
 # injected input is recorded exactly once with the right keys/text,
 # coordinates and window, and that the derived actions are the expected
 # list, in order.
+#
+# With the argument "server", the same session is recorded by an enrolled
+# device, uploaded to a real `usetrace serve` on loopback, and read back
+# with `usetrace my show` (the same checks on the server's answers); then
+# a second person and the admin try to read it and get nothing.
 . "$(dirname "$0")/lib.sh"
+MODE=${1:-local}
 
 start_x 1280x800x24
 xterm -title ut-xterm -geometry 80x20+0+0 >/dev/null 2>&1 &
@@ -24,6 +30,13 @@ set -- $(abs "$MP"); MPX=$1; MPY=$2
 set -- $(abs "$XT"); XTX=$1; XTY=$2
 
 wait_editor_ready "$MP" "#"
+if [ "$MODE" = server ]; then
+	. "$(dirname "$0")/server_lib.sh"
+	start_server "$E2E_TMP/srv"
+	HOME_A="$XDG_CONFIG_HOME/usetrace"
+	add_person alice "$HOME_A" >/dev/null
+	enroll_here "$HOME_A"
+fi
 start_record "$E2E_TMP/rec"
 
 xdo windowactivate --sync "$MP"
@@ -62,10 +75,41 @@ xdo mousemove "$CLX" "$CLY" click 3
 sleep 0.6
 stop_record
 
-"$USETRACE" show "$E2E_TMP/rec" --raw >"$E2E_TMP/raw.jsonl"
-"$USETRACE" show "$E2E_TMP/rec" --json >"$E2E_TMP/actions.jsonl"
-"$USETRACE" show "$E2E_TMP/rec" >"$E2E_TMP/show.txt"
-cat "$E2E_TMP/show.txt"
+if [ "$MODE" = server ]; then
+	"$USETRACE" upload "$E2E_TMP/rec" || fail "upload"
+	ls "$E2E_TMP/rec"/seg-*.uts >/dev/null 2>&1 && fail "uploaded segments are still on the device"
+	: >"$E2E_TMP/raw.jsonl"; : >"$E2E_TMP/actions.jsonl"
+	SEGS=$(my_segments "$HOME_A")
+	[ -n "$SEGS" ] || fail "no segment on the server"
+	for s in $SEGS; do
+		"$USETRACE" my show "$s" --raw >>"$E2E_TMP/raw.jsonl" || fail "my show --raw"
+		"$USETRACE" my show "$s" --json >>"$E2E_TMP/actions.jsonl" || fail "my show --json"
+	done
+	"$USETRACE" my show $(echo "$SEGS" | head -1)
+	# Nobody else reads it: another subject, and the admin.
+	BOB_TOKEN=$(add_person bob "$E2E_TMP/bob")
+	for s in $SEGS; do
+		for what in --json --raw; do
+			USETRACE_HOME="$E2E_TMP/bob" "$USETRACE" my show "$s" $what \
+				>"$E2E_TMP/bob.out" 2>&1 && fail "bob read alice's segment"
+			grep -q "not_found" "$E2E_TMP/bob.out" || { cat "$E2E_TMP/bob.out"; fail "bob's denial is not 'not found'"; }
+			as_admin my show "$s" $what >"$E2E_TMP/admin.out" 2>&1 && fail "the admin read content"
+		done
+		USETRACE_HOME="$E2E_TMP/bob" "$USETRACE" my frames "$s" --out "$E2E_TMP/bobframes" \
+			>/dev/null 2>&1 && fail "bob read alice's frames"
+		grep -q "Hello" "$E2E_TMP/bob.out" "$E2E_TMP/admin.out" && fail "content in a denial"
+	done
+	USETRACE_HOME="$E2E_TMP/bob" "$USETRACE" my list --json | grep -q '"id"' && fail "bob lists alice's segments"
+	"$USETRACE" my audit >"$E2E_TMP/audit.txt" || fail "my audit"
+	grep -q "read_actions" "$E2E_TMP/audit.txt" || { cat "$E2E_TMP/audit.txt"; fail "alice's reads are not in her audit"; }
+	stop_server
+	"$USETRACE" audit verify --data "$E2E_TMP/srv" || fail "audit verify"
+else
+	"$USETRACE" show "$E2E_TMP/rec" --raw >"$E2E_TMP/raw.jsonl"
+	"$USETRACE" show "$E2E_TMP/rec" --json >"$E2E_TMP/actions.jsonl"
+	"$USETRACE" show "$E2E_TMP/rec" >"$E2E_TMP/show.txt"
+	cat "$E2E_TMP/show.txt"
+fi
 
 python3 - "$E2E_TMP" <<PY
 import json, sys
