@@ -76,11 +76,24 @@ sleep 0.6
 stop_record
 
 if [ "$MODE" = server ]; then
+	NSEG=$(ls "$E2E_TMP/rec" | grep -c '^seg-.*\.uts$' || true)
+	cp -r "$E2E_TMP/rec" "$E2E_TMP/replay"
+	cp -r "$E2E_TMP/rec" "$E2E_TMP/forged"
 	"$USETRACE" upload "$E2E_TMP/rec" || fail "upload"
 	ls "$E2E_TMP/rec"/seg-*.uts >/dev/null 2>&1 && fail "uploaded segments are still on the device"
+	# The same bytes again: the same receipt, nothing stored twice.
+	"$USETRACE" upload "$E2E_TMP/replay" >"$E2E_TMP/replay.out" || fail "replayed upload"
+	grep -q "stored" "$E2E_TMP/replay.out" || { cat "$E2E_TMP/replay.out"; fail "replay receipt"; }
+	# Other bytes under the same id (one flipped byte in a frame): rejected, final.
+	for f in "$E2E_TMP/forged"/seg-*.uts; do
+		python3 -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[400]^=1; open(p,'wb').write(b)" "$f"
+	done
+	"$USETRACE" upload "$E2E_TMP/forged" >"$E2E_TMP/forged.out" || fail "forged upload"
+	grep -q "rejected" "$E2E_TMP/forged.out" || { cat "$E2E_TMP/forged.out"; fail "forged segment not rejected"; }
 	: >"$E2E_TMP/raw.jsonl"; : >"$E2E_TMP/actions.jsonl"
 	SEGS=$(my_segments "$HOME_A")
 	[ -n "$SEGS" ] || fail "no segment on the server"
+	[ "$(echo "$SEGS" | wc -l)" -eq "$NSEG" ] || fail "$NSEG segments recorded, the server has: $SEGS"
 	for s in $SEGS; do
 		"$USETRACE" my show "$s" --raw >>"$E2E_TMP/raw.jsonl" || fail "my show --raw"
 		"$USETRACE" my show "$s" --json >>"$E2E_TMP/actions.jsonl" || fail "my show --json"
