@@ -11,6 +11,11 @@
  *                                 N    = 1-based call number of that OP
  *                                 KIND = EIO | ENOSPC | short | crash
  *
+ * `usetrace serve` also reads UT_FSIO_FAULT_SERVING=OP:N:KIND, the same
+ * fault armed only once the server accepts connections, and with either
+ * variable set prints the counts (fsio_calls()) on stderr when it exits:
+ * a test seam for the server's crash and fault tests (src/cli/cmd_serve.c).
+ *
  * The metadata store's SQLite database and WAL are written through the same
  * counters (src/store/vfs.c calls fsio_fault_hit()), so these faults reach
  * it too: its writes and truncates count as "write", its syncs as "fsync".
