@@ -49,6 +49,12 @@ srv_ingest_keys_json(struct server *s, const struct meta_device *d, int64_t now_
 	return arr;
 }
 
+bool
+srv_erased_all(struct server *s, const uint8_t subject[16])
+{
+	return meta_tombstoned(s->meta, subject, META_DAY_ALL);
+}
+
 json_t *
 srv_checkpoint_json(struct server *s)
 {
@@ -264,8 +270,18 @@ api_device_consent(struct srv_req *q)
 			goto fail;
 	} else
 		snprintf(q->a_detail, sizeof(q->a_detail), "given");
-	srv_reply_json(q, 200, json_pack("{s:b, s:I}", "ok", 1, "server_time_ns",
-	    (json_int_t)q->now_ns));
+	/*
+	 * The reply says what the server holds for this consent: a withdrawal
+	 * made at the server (`usetrace my`, the web page, an erasure of
+	 * everything) reaches the device this way, and "erased_all" tells it
+	 * to purge its spool.
+	 */
+	if ((r = meta_consent_get(q->srv->meta, q->dev.id, c.consent_id, &c)) < 0)
+		goto fail;
+	srv_reply_json(q, 200, json_pack("{s:b, s:I, s:I, s:b}", "ok", 1,
+	    "server_time_ns", (json_int_t)q->now_ns, "withdrawn_ns",
+	    (json_int_t)c.withdrawn_ns, "erased_all", srv_erased_all(q->srv,
+	    q->dev.subject_id)));
 	goto out;
 fail:
 	srv_reply_error(q, 500, "internal", "cannot record the consent");
@@ -285,7 +301,9 @@ api_device_control(struct srv_req *q)
 		return;
 	}
 	srv_b64(q->srv->receipt_pk, 32, rpk, sizeof(rpk));
-	srv_reply_json(q, 200, json_pack("{s:I, s:o, s:s, s:o}", "server_time_ns",
-	    (json_int_t)q->now_ns, "ingest_keys", keys, "receipt_pk", rpk,
-	    "audit_checkpoint", srv_checkpoint_json(q->srv)));
+	srv_reply_json(q, 200, json_pack("{s:I, s:I, s:o, s:s, s:o, s:b}",
+	    "server_time_ns", (json_int_t)q->now_ns, "max_clock_skew_ns",
+	    (json_int_t)SRV_MAX_SKEW_NS, "ingest_keys", keys, "receipt_pk", rpk,
+	    "audit_checkpoint", srv_checkpoint_json(q->srv), "erased_all",
+	    srv_erased_all(q->srv, q->dev.subject_id)));
 }

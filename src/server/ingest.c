@@ -10,7 +10,8 @@
  *   erased, not past retention, and it does not start in the future ->
  *   its consent is on record for this device, not withdrawn before the
  *   segment began, for the same policy -> the sealed key opens with this
- *   device's ingest key of that day -> every covered frame decrypts ->
+ *   device's ingest key of that day -> every covered frame decrypts and
+ *   every record's time is in the segment's day (grace either side) ->
  *   store the blob in stored form (sealed key replaced by its hash), the
  *   segment key and the content summary sealed under the day key, the row
  *   and the receipt -> audit -> answer.
@@ -44,6 +45,8 @@
 #define NS_PER_S 1000000000LL
 #define NS_PER_DAY (86400LL * NS_PER_S)
 #define FUTURE_SLACK_NS (5LL * 60 * NS_PER_S)
+/* How far past midnight a segment may end: the agent's rotation latency. */
+#define MIDNIGHT_GRACE_NS (60LL * NS_PER_S)
 #define RECEIPT_CTX "UT-RCPT1"
 #define RECEIPT_MSG_LEN (8 + 32 + 16 + 32 + 1 + 8)
 /* meta_segment.receipt: u8 outcome, i64 time, sig[64] */
@@ -180,21 +183,37 @@ check_rules(struct upload *u, const char **why, enum outcome *o)
 	return 0;
 }
 
-/* Decrypts every covered frame; builds the summary.  0 or error. */
+/*
+ * Decrypts every covered frame; builds the summary.  0, -ERANGE when a
+ * record's wall time is outside the segment's day (plus grace either
+ * side), or another error.  A segment belongs to the UTC day of its start
+ * and the agent rotates at 00:00 UTC; records of another day would sit
+ * under this day's key, where an erasure of their own day cannot reach
+ * them.  The grace covers the agent's rotation latency and what its
+ * privacy filter still held at midnight.
+ */
 static int
 read_all(struct upload *u, char **summary, unsigned *sens)
 {
 	struct spool_mem_reader *rd = NULL;
 	struct srv_summary_acc *acc = srv_summary_create();
 	struct ut_event ev;
+	int64_t lo = (int64_t)u->day * NS_PER_DAY - MIDNIGHT_GRACE_NS;
+	int64_t hi = ((int64_t)u->day + 1) * NS_PER_DAY + MIDNIGHT_GRACE_NS;
+	bool outside = false;
 	int r;
 
 	*summary = NULL;
 	r = spool_mem_reader_open(u->img, u->len, false, u->key, &rd);
 	if (r < 0)
 		goto out;
-	while ((r = spool_mem_reader_next(rd, &ev)) > 0)
+	while ((r = spool_mem_reader_next(rd, &ev)) > 0) {
+		if (ev.wall_ns != 0 && (ev.wall_ns < lo || ev.wall_ns >= hi))
+			outside = true;
 		srv_summary_push(acc, &ev);
+	}
+	if (r == 0 && outside)
+		r = -ERANGE;
 	if (r == 0)
 		*summary = srv_summary_finish(acc, sens);
 out:
@@ -347,7 +366,9 @@ api_device_upload(struct srv_req *q)
 	if (r < 0)
 		goto fail;
 	if ((r = read_all(&u, &summary, &sens)) < 0) {
-		final(&u, OUT_REJECTED, "the segment's frames do not decrypt");
+		final(&u, OUT_REJECTED, r == -ERANGE ? "the segment holds records "
+		    "of another UTC day (agents rotate at 00:00 UTC)" :
+		    "the segment's frames do not decrypt");
 		goto out;
 	}
 	if ((r = store(&u, summary, sens)) < 0)

@@ -188,10 +188,14 @@ void api_device_consent(struct srv_req *q);
 void api_device_control(struct srv_req *q);
 void api_device_upload(struct srv_req *q);
 
-/* device.c: what a device is handed (ingest keys, checkpoint). */
+/* api_device.c: what a device is handed (ingest keys, checkpoint). */
 json_t *srv_ingest_keys_json(struct server *s, const struct meta_device *d,
     int64_t now_ns);
 json_t *srv_checkpoint_json(struct server *s);
+/* True when the person erased everything (the device purges its spool). */
+bool srv_erased_all(struct server *s, const uint8_t subject[16]);
+/* A device whose clock is further off than this stops recording. */
+#define SRV_MAX_SKEW_NS (120LL * 1000000000LL)
 
 /* erase.c: cryptographic erasure (P9). */
 int srv_erase_day(struct server *s, const uint8_t subject[16], int32_t day,
