@@ -155,6 +155,12 @@ struct device_cfg {
  */
 int device_cfg_from_json(const json_t *o, const char *url, const char *pin,
     struct device_cfg **out) __attribute__((warn_unused_result));
+/*
+ * Replaces d's ingest keys with arr (the server's "ingest_keys" list);
+ * UT_ECORRUPT leaves d as it was.
+ */
+int device_cfg_set_keys(struct device_cfg *d, const json_t *arr)
+	__attribute__((warn_unused_result));
 /* Reads home/device.json.  UT_ENOTFOUND when not enrolled, UT_ECORRUPT. */
 int device_cfg_load(const char *home, struct device_cfg **out)
 	__attribute__((warn_unused_result));

@@ -15,9 +15,15 @@
  *      witness.jsonl (fsync'd).  Anything else keeps the file.
  *  (3) The first failure (no answer, an error status, an invalid receipt)
  *      stops the run: nothing later is sent, the exit status is 1.
- *  (4) Before any segment, the current consent (consent.json) is posted,
- *      signed by the device key, so the server can check the segments'
- *      consent id; if that fails nothing is uploaded.
+ *  (4) Before any segment, the control reply refreshes device.json's
+ *      ingest keys (the coming days') and checks the clock, and the current
+ *      consent (consent.json) is posted, signed by the device key, so the
+ *      server can check the segments' consent id; if that fails nothing is
+ *      uploaded.
+ *  (5) What the server says back is obeyed here: a consent withdrawn at
+ *      the server is withdrawn on this device (a running recorder stops),
+ *      and after the person erased everything at the server the closed
+ *      segments are deleted unsent (the server would discard them).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -31,6 +37,7 @@
 #include <sodium.h>
 
 #include "usetrace/consent.h"
+#include "usetrace/control.h"
 #include "usetrace/err.h"
 #include "usetrace/fsio.h"
 #include "usetrace/keys.h"
@@ -60,6 +67,11 @@ static const char upload_usage[] =
     "discarded: REASON or rejected: REASON) and 'uploaded N, kept M'.\n"
     "Exits 1 if any segment could not be sent or its receipt was invalid\n"
     "(it is kept for the next try).\n\n"
+    "Before uploading it fetches the server's ingest keys for the coming\n"
+    "days into device.json and checks this device's clock.  A consent\n"
+    "you withdrew at the server is withdrawn here too (a running recorder\n"
+    "stops); after you erased everything at the server, the segments\n"
+    "here are deleted without being sent.\n\n"
     "options:\n"
     "  -h, --help\n";
 
@@ -70,6 +82,7 @@ struct up {
 	struct device_cfg *d;
 	struct ut_device_key *dk;
 	unsigned uploaded, kept;
+	bool erased_all;        /* the server erased everything: purge */
 };
 
 static int
@@ -128,6 +141,110 @@ list_segments(const char *dir, unsigned **out, size_t *n)
 	return 0;
 }
 
+/* Tells a running recorder to re-read consent; silent when none runs. */
+static void
+tell_recorder(void)
+{
+	char path[256], reply[CONTROL_LINE_MAX];
+
+	if (control_socket_path(path, sizeof(path), 0) == 0 &&
+	    control_request(path, "consent", reply, sizeof(reply), 5000) == 0)
+		log_info("upload: the running recorder was told");
+}
+
+/*
+ * The server's view of the consent just posted: withdrawn there (by the
+ * person, from `usetrace my` or the web page, or by an erasure of
+ * everything) means withdrawn here.  0 or -1.
+ */
+static int
+consent_answer(struct up *u, const struct consent *cs, const json_t *ans)
+{
+	int64_t withdrawn = 0;
+	char when[40];
+	int r;
+
+	if (json_is_true(json_object_get(ans, "erased_all")))
+		u->erased_all = true;
+	if (cli_jint(ans, "withdrawn_ns", &withdrawn) < 0 || withdrawn == 0 ||
+	    cs->withdrawn)
+		return 0;
+	if ((r = consent_withdraw(u->home)) < 0) {
+		log_error("upload: your consent was withdrawn at the server, but "
+		    "cannot be withdrawn here: %s", ut_strerror(r));
+		return -1;
+	}
+	tell_recorder();
+	cli_fmt_time(withdrawn, when, sizeof(when));
+	printf("consent withdrawn at the server (%s): this device records "
+	    "nothing more until you consent again ('usetrace consent')\n", when);
+	return 0;
+}
+
+/*
+ * GET /v1/device/control: the coming days' ingest keys into device.json,
+ * and the clock check.  0 or -1.
+ */
+static int
+sync_control(struct up *u)
+{
+	json_t *ans = NULL;
+	int64_t st = 0, skew = 0, off;
+	int r;
+
+	r = cli_call_json("upload: control", &u->c, "GET", "/v1/device/control",
+	    "ingest", NULL, &ans);
+	if (r < 0)
+		return -1;
+	r = -1;
+	if (cli_jint(ans, "server_time_ns", &st) < 0 ||
+	    device_cfg_set_keys(u->d, json_object_get(ans, "ingest_keys")) < 0) {
+		log_error("upload: the server's control reply is malformed");
+		goto out;
+	}
+	if (device_cfg_save(u->home, u->d) < 0) {
+		log_error("upload: cannot save the new ingest keys in %s/device.json",
+		    u->home);
+		goto out;
+	}
+	u->erased_all = json_is_true(json_object_get(ans, "erased_all"));
+	(void)cli_jint(ans, "max_clock_skew_ns", &skew);
+	off = ut_now_wall_ns() - st;
+	if (skew > 0 && (off > skew || off < -skew))
+		log_warn("upload: this device's clock is %lld s %s the server's: "
+		    "recordings get the wrong times and days; fix the clock",
+		    (long long)((off < 0 ? -off : off) / 1000000000LL),
+		    off < 0 ? "behind" : "ahead of");
+	r = 0;
+out:
+	json_decref(ans);
+	return r;
+}
+
+/* After the person erased everything at the server: delete unsent. */
+static int
+purge(struct up *u, const unsigned *segs, size_t n)
+{
+	char path[4200];
+	size_t i;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), "%s/seg-%08u.uts", u->dir, segs[i]);
+		if (unlink(path) < 0 && errno != ENOENT) {
+			log_error("upload: cannot delete %s: %s", path, strerror(errno));
+			return -1;
+		}
+	}
+	if (n > 0 && (r = fsio_fsync_dir(u->dir)) < 0) {
+		log_error("upload: %s: %s", u->dir, ut_strerror(r));
+		return -1;
+	}
+	printf("you erased everything at the server: %zu segment%s deleted here "
+	    "without being sent\n", n, n == 1 ? "" : "s");
+	return 0;
+}
+
 /* POST /v1/device/consents for consent.json (if there is one). */
 static int
 post_consent(struct up *u)
@@ -170,6 +287,8 @@ post_consent(struct up *u)
 	r = cli_call_json("upload: consent", &u->c, "POST", "/v1/device/consents",
 	    "ingest", req, &ans);
 	json_decref(req);
+	if (r == 0)
+		r = consent_answer(u, &cs, ans);
 	json_decref(ans);
 	return r;
 }
@@ -435,8 +554,14 @@ cmd_upload(int argc, char **argv)
 		log_error("upload: cannot read %s: %s", u.dir, ut_strerror(r));
 		return 1;
 	}
-	if (upload_setup(&u) < 0 || post_consent(&u) < 0) {
+	if (upload_setup(&u) < 0 || sync_control(&u) < 0 ||
+	    post_consent(&u) < 0) {
 		u.kept = (unsigned)n;
+		goto out;
+	}
+	if (u.erased_all) {
+		status = purge(&u, segs, n) < 0;
+		u.kept = status ? (unsigned)n : 0;
 		goto out;
 	}
 	for (i = 0; i < n; i++) {

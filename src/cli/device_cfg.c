@@ -80,6 +80,23 @@ parse_keys(const json_t *arr, struct device_cfg *d)
 }
 
 int
+device_cfg_set_keys(struct device_cfg *d, const json_t *arr)
+{
+	struct device_cfg *t;
+	int r;
+
+	if ((t = sodium_malloc(sizeof(*t))) == NULL)
+		ut_fatal("out of memory");
+	memset(t, 0, sizeof(*t));
+	if ((r = parse_keys(arr, t)) == 0) {
+		memcpy(d->keys, t->keys, sizeof(d->keys));
+		d->nkeys = t->nkeys;
+	}
+	sodium_free(t);
+	return r;
+}
+
+int
 device_cfg_from_json(const json_t *o, const char *url, const char *pin,
     struct device_cfg **out)
 {

@@ -81,8 +81,10 @@ cat >"$USETRACE_HOME/device.json" <<JSON
  "audit_pk": "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="}
 JSON
 expect 1 "no ingest key for today" "$USETRACE" record --out "$T/rec2"
-# Nothing to send and no consent: no connection is needed.
-expect_out "^uploaded 0, kept 0" "$USETRACE" upload "$T/rec"
+# Even with nothing to send, upload asks the server for the coming days'
+# ingest keys (and what the person did there): an unreachable server fails.
+expect 1 "cannot reach" "$USETRACE" upload "$T/rec"
+grep -q "^uploaded 0, kept 0" "$T/out" || fail "upload summary: $(cat "$T/out")"
 # A transport failure keeps every segment, and *.uts.open is never touched.
 head -c 400 /dev/zero >"$T/rec/seg-00000001.uts"
 head -c 400 /dev/zero >"$T/rec/seg-00000002.uts.open"
