@@ -98,7 +98,8 @@ int keys_passphrase_get(const char *file, const char *prompt, bool confirm,
     char **out, size_t *outlen) __attribute__((warn_unused_result));
 void keys_passphrase_free(char *p);
 
-/* Parses base64 (standard, 44 chars) or 64 hex digits; UT_EPARSE otherwise. */
+/* Parses base64 (standard, 44 chars) or 64 hex digits; UT_EPARSE otherwise
+ * (also for NULL). */
 int keys_pubkey_parse(const char *text, uint8_t pk[32])
 	__attribute__((warn_unused_result));
 /* Formats pk as base64 into out (at least UT_PUBKEY_TEXT_MAX bytes). */

@@ -189,9 +189,13 @@ int
 keys_pubkey_parse(const char *text, uint8_t pk[32])
 {
 	uint8_t tmp[32];
-	size_t n = 0, tl = strlen(text);
+	size_t n = 0, tl;
 	const char *end = NULL;
 
+	/* A JSON field that is missing or not a string arrives as NULL. */
+	if (text == NULL)
+		return UT_EPARSE;
+	tl = strlen(text);
 	if (tl == 64) {
 		if (sodium_hex2bin(tmp, sizeof(tmp), text, tl, NULL, &n, &end) != 0 ||
 		    n != 32 || *end != '\0')
