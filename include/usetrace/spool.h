@@ -59,6 +59,16 @@ struct spool_opts {
 	uint8_t subject_id[16];   /* pseudonymous subject */
 	uint8_t policy_hash[32];  /* BLAKE2b-256 of the policy in force */
 	uint8_t consent_id[16];
+	/*
+	 * The wall clock (ns since the epoch) read for a segment's header
+	 * start time and its trailer end time; NULL: the system clock.  Only
+	 * synthetic recordings (synth.h), which must carry a chosen start
+	 * time, set it; the agent and every other writer leave it NULL.
+	 * Segment age for segment_max_ms is still measured on the real
+	 * monotonic clock.
+	 */
+	int64_t (*wall_clock)(void *arg);
+	void *wall_clock_arg;
 };
 
 /*

@@ -69,6 +69,8 @@ struct spool {
 	struct seg_secrets *k;
 	uint8_t dev_pk[32], rcpt_pk[32];
 	uint8_t subject[16], policy[32], consent[16];
+	int64_t (*wall_clock)(void *arg); /* NULL: ut_now_wall_ns() */
+	void *wall_clock_arg;
 	uint8_t hh[SPOOL_HASH_LEN];   /* header hash of the open segment */
 	uint8_t head[SPOOL_HASH_LEN]; /* chain head */
 	uint64_t seg_frames, ckpt_frames;
@@ -104,6 +106,14 @@ seg_path(const char *dir, unsigned index, bool open, char *out, size_t outsz)
 	    open ? SPOOL_OPEN_SUFFIX : SPOOL_SEG_SUFFIX);
 }
 
+/* The wall time for headers and trailers (spool_opts.wall_clock). */
+static int64_t
+wall_now(const struct spool *sp)
+{
+	return sp->wall_clock != NULL ? sp->wall_clock(sp->wall_clock_arg) :
+	    ut_now_wall_ns();
+}
+
 static int
 sign(const struct seg_secrets *k, const uint8_t *msg, size_t n, uint8_t sig[64])
 {
@@ -114,11 +124,10 @@ sign(const struct seg_secrets *k, const uint8_t *msg, size_t n, uint8_t sig[64])
 /* Builds a trailer record into rec (SPOOL_TRAILER_LEN bytes). */
 static int
 make_trailer(const struct seg_secrets *k, const uint8_t hh[SPOOL_HASH_LEN],
-    uint32_t flags, uint64_t count, const uint8_t head[SPOOL_HASH_LEN],
-    uint8_t *rec)
+    uint32_t flags, int64_t end, uint64_t count,
+    const uint8_t head[SPOOL_HASH_LEN], uint8_t *rec)
 {
 	uint8_t msg[SPOOL_MSG_MAX];
-	int64_t end = ut_now_wall_ns();
 	size_t n;
 
 	rec[0] = SPOOL_REC_TRAILER;
@@ -176,7 +185,7 @@ recover_one(struct spool *sp, const struct segname *s)
 			goto out;
 		}
 		if ((r = make_trailer(sp->k, sc.hh, SPOOL_TRAILER_RECOVERED,
-		    sc.covered, sc.covered_head, rec)) < 0 ||
+		    wall_now(sp), sc.covered, sc.covered_head, rec)) < 0 ||
 		    (r = fsio_write_all(fd, rec, sizeof(rec))) < 0)
 			goto out;
 	}
@@ -306,6 +315,8 @@ spool_open(const struct spool_opts *opts, struct spool **out)
 	memcpy(sp->rcpt_pk, opts->recipient_pk, 32);
 	memcpy(sp->policy, opts->policy_hash, 32);
 	memcpy(sp->consent, opts->consent_id, 16);
+	sp->wall_clock = opts->wall_clock;
+	sp->wall_clock_arg = opts->wall_clock_arg;
 	if (sodium_memcmp(opts->subject_id, zero16, 16) != 0) {
 		memcpy(sp->subject, opts->subject_id, 16);
 	} else {
@@ -360,7 +371,7 @@ segment_create(struct spool *sp)
 	memcpy(hdr + SH_SUBJECT, sp->subject, 16);
 	randombytes_buf(hdr + SH_SEGID, SPOOL_SEGID_LEN);
 	put_u64le(hdr + SH_SEGNO, sp->seg_index);
-	put_u64le(hdr + SH_START, (uint64_t)ut_now_wall_ns());
+	put_u64le(hdr + SH_START, (uint64_t)wall_now(sp));
 	memcpy(hdr + SH_POLICY, sp->policy, 32);
 	memcpy(hdr + SH_CONSENT, sp->consent, 16);
 	memcpy(hdr + SH_RECIPIENT, sp->rcpt_pk, 32);
@@ -444,8 +455,8 @@ segment_finish(struct spool *sp)
 
 	if (sp->fd < 0)
 		return 0;
-	if ((r = make_trailer(sp->k, sp->hh, 0, sp->seg_frames, sp->head,
-	    rec)) < 0 || (r = buf_append(&sp->out, rec, sizeof(rec))) < 0)
+	if ((r = make_trailer(sp->k, sp->hh, 0, wall_now(sp), sp->seg_frames,
+	    sp->head, rec)) < 0 || (r = buf_append(&sp->out, rec, sizeof(rec))) < 0)
 		return r;
 	sp->dir_bytes += sizeof(rec);
 	if ((r = write_out(sp)) < 0 || (r = fsio_fsync(sp->fd)) < 0)

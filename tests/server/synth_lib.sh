@@ -1,0 +1,27 @@
+# synth_lib.sh - for server tests that upload synthetic segments (ut-synth):
+# a person with a logged-in home and an enrolled, consenting device, and
+# the ids the server lists.  Sourced after cli_lib.sh and start_server.
+: "${UT_SYNTH:?UT_SYNTH must point at the ut-synth tool}"
+
+# person_with_device NAME HOME DEVHOME: the admin adds subject NAME, who
+# logs in with HOME and enrolls the device DEVHOME, which consents.
+person_with_device() {
+	expect_out "^claim " as_admin "$USETRACE" admin principal add "$1" --role subject
+	claim=$(sed -n 's/^claim //p' "$T/out")
+	mkdir -p "$2" "$3" && chmod 700 "$2" "$3"
+	expect_out "^token " env USETRACE_HOME="$2" "$USETRACE" login "$SRV_URL" \
+		--claim "$claim" --pin "$SRV_PIN"
+	expect_out "^code " env USETRACE_HOME="$2" "$USETRACE" my enroll-code
+	code=$(sed -n 's/^code //p' "$T/out")
+	expect_out "^enrolled device " env USETRACE_HOME="$3" "$USETRACE" enroll \
+		"$SRV_URL" --code "$code" --pin "$SRV_PIN"
+	expect 0 "" env USETRACE_HOME="$3" "$USETRACE" consent --yes
+}
+
+# listed_ids HOME: the segment ids `usetrace my list --json` names, sorted,
+# one a line.
+listed_ids() {
+	expect 0 "" env USETRACE_HOME="$1" "$USETRACE" my list --json
+	python3 -c 'import json,sys
+for s in sorted(x["id"] for x in json.load(open(sys.argv[1]))["segments"]): print(s)' "$T/out"
+}
