@@ -402,6 +402,13 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 			continue;
 		path_hit = rt;
 		if ((rt->who & SRV_R_PUBLIC) && strcmp(rt->method, rq->method) == 0) {
+			/* An audited public route (a claim, an enrollment) must not
+			 * use up its code when its entry cannot be written. */
+			if (rt->action != NULL && audit_is_failed(s->audit)) {
+				srv_reply_error(&q, 503, "audit_unavailable",
+				    "the audit log cannot be written; nothing audited is served");
+				return;
+			}
 			q.route = rt;
 			memcpy(q.param, params, sizeof(q.param));
 			rt->fn(&q);
