@@ -19,9 +19,11 @@
  * Times are honest: every record carries a simulated wall time counted from
  * start_wall_ns, and the spool's wall clock is that simulated clock
  * (spool_opts.wall_clock), so a segment's signed start time is its first
- * record's time and its day is that UTC date.  Each segment starts with a
- * SESSION and a MONITORS record (a reader's t_ms counts from the SESSION),
- * so every segment reads on its own.
+ * record's time and its day is that UTC date.  As the agent does, a
+ * segment is closed when the clock passes 00:00 UTC and the next one, sealed
+ * for the new day, begins (it counts as one of the segments asked for).
+ * Each segment starts with a SESSION and a MONITORS record (a reader's t_ms
+ * counts from the SESSION), so every segment reads on its own.
  */
 #ifndef USETRACE_SYNTH_H
 #define USETRACE_SYNTH_H

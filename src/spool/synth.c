@@ -12,13 +12,17 @@
  * Invariants:
  *  (1) Records reach the file only through spool_append / spool_commit /
  *      spool_close: the format is the agent's by construction.
- *  (2) The clock only moves forward, and every record's wall, monotonic and
- *      X server times move with it; a segment's signed start is the wall
- *      time of its SESSION record.
+ *  (2) The clock only moves forward (but for signing the trailer of a
+ *      segment cut at midnight, see midnight()), and every record's wall,
+ *      monotonic and X server times move with it; a segment's signed start
+ *      is the wall time of its SESSION record.
  *  (3) on_record sees each record as a reader returns it: encoded and
  *      decoded once (event_encode / event_decode), in append order.
  *  (4) Only the seed decides the records; randomness of ids and keys stays
  *      the spool's.
+ *  (5) A segment holds records of one UTC day: when the clock passes 00:00
+ *      UTC the open segment is closed and the next one (sealed for the new
+ *      day) begins, as the agent rotates at midnight.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -90,7 +94,11 @@ struct synth {
 	int64_t t0, now;       /* simulated wall clock */
 	uint64_t seq, frame_id;
 	struct spool *sp;
-	unsigned seg;
+	unsigned seg, nseg;    /* segments closed so far, wanted */
+	int64_t seg_day;       /* UTC day of the open segment */
+	unsigned ep;           /* episodes begun in the open segment */
+	bool done;             /* nothing more is appended */
+	int stop;              /* a callback's non-zero return */
 	uint64_t records;
 	int32_t px, py;
 	bool frames;
@@ -128,7 +136,19 @@ wait_ms(struct synth *s, int64_t lo, int64_t hi)
 	s->now += between(s, lo, hi) * MS;
 }
 
-/* Appends ev with the clock's times (invariant 2) and reports it (3). */
+static int64_t
+day_of(int64_t ns)
+{
+	return ns >= 0 ? ns / (86400LL * 1000 * MS) : -1;
+}
+
+static int midnight(struct synth *s);
+
+/*
+ * Appends ev with the clock's times (invariant 2) and reports it (3).
+ * Once the run is done (the last segment closed, or a callback asked to
+ * stop) records are dropped and 0 is returned, so an episode unwinds.
+ */
 static int
 emit(struct synth *s, struct ut_event *ev)
 {
@@ -138,6 +158,12 @@ emit(struct synth *s, struct ut_event *ev)
 	uint64_t mono = (uint64_t)(s->now - s->t0 + BOOT_NS);
 	int r;
 
+	/* The agent rotates at 00:00 UTC; so do we (invariant 5). */
+	if (!s->done && s->sp != NULL && day_of(s->now) != s->seg_day &&
+	    (r = midnight(s)) < 0)
+		return r;
+	if (s->done)
+		return 0;
 	ev->seq = ++s->seq;
 	ev->wall_ns = s->now;
 	ev->mono_ns = mono;
@@ -159,6 +185,11 @@ emit(struct synth *s, struct ut_event *ev)
 		return r;
 	r = s->o->on_record(s->seg, &dec, s->o->arg);
 	sodium_memzero(&dec, sizeof(dec));
+	if (r > 0) {
+		s->stop = r;
+		s->done = true;
+		r = 0;
+	}
 	return r;
 }
 
@@ -424,9 +455,10 @@ scroll(struct synth *s)
  * then a pause.
  */
 static int
-episode(struct synth *s, unsigned n)
+episode(struct synth *s)
 {
-	bool first = n == 0, mark = first && s->o->marker != NULL;
+	unsigned n = s->ep++;
+	bool mark = n == 0 && s->o->marker != NULL;
 	char text[600];
 	size_t len;
 	int r;
@@ -537,15 +569,12 @@ out:
 	return r;
 }
 
-/* One segment: open, SESSION, episodes up to the target, close. */
+/* Opens the next segment: sealed for today, SESSION first (invariant 2). */
 static int
-one_segment(struct synth *s, uint64_t target)
+seg_open(struct synth *s)
 {
 	struct spool_opts so;
-	struct synth_segment info;
 	uint8_t rpk[32];
-	uint64_t bytes, age;
-	unsigned n;
 	int r;
 
 	if ((r = s->o->recipient(s->now, rpk, s->o->arg)) < 0)
@@ -565,29 +594,53 @@ one_segment(struct synth *s, uint64_t target)
 	if ((r = spool_open(&so, &s->sp)) < 0)
 		return r;
 	s->records = 0;
-	/* The header's start is the SESSION record's time (invariant 2). */
-	if ((r = emit_session(s)) < 0 || (r = spool_commit(s->sp)) < 0)
-		goto out;
-	for (n = 0;; n++) {
-		if ((r = episode(s, n)) < 0 || (r = spool_commit(s->sp)) < 0)
-			goto out;
-		spool_segment_size(s->sp, &bytes, &age);
-		if (bytes >= target)
-			break;
-	}
+	s->ep = 0;
+	s->seg_day = day_of(s->now);
+	if ((r = emit_session(s)) < 0)
+		return r;
+	return spool_commit(s->sp);
+}
+
+/* Closes the open segment and reports it; done after the last one. */
+static int
+seg_close(struct synth *s)
+{
+	struct synth_segment info;
+	int r;
+
 	r = spool_close(s->sp);
 	s->sp = NULL;
-	if (r < 0)
-		goto out;
-	if ((r = newest(s, &info)) < 0)
-		goto out;
-	if (s->o->on_segment != NULL)
-		r = s->o->on_segment(&info, s->o->arg);
-out:
-	if (s->sp != NULL)
-		(void)spool_close(s->sp);
-	s->sp = NULL;
-	return r;
+	if (r < 0 || (r = newest(s, &info)) < 0)
+		return r;
+	if (s->o->on_segment != NULL && (r = s->o->on_segment(&info,
+	    s->o->arg)) != 0) {
+		s->stop = r;
+		s->done = true;
+		return 0;
+	}
+	if (++s->seg == s->nseg)
+		s->done = true;
+	return 0;
+}
+
+/* The clock passed 00:00 UTC inside a segment: the next one begins. */
+static int
+midnight(struct synth *s)
+{
+	int64_t now = s->now;
+	int r;
+
+	/*
+	 * The trailer is signed at the last instant of the old day (no
+	 * record is later: the record that crossed is not yet appended), as
+	 * the agent's rotation at 00:00 UTC would end it.
+	 */
+	s->now = (s->seg_day + 1) * 86400LL * 1000 * MS - 1;
+	r = seg_close(s);
+	s->now = now;
+	if (r < 0 || s->done)
+		return r;
+	return seg_open(s);
 }
 
 static bool
@@ -610,8 +663,8 @@ int
 synth_write(const struct synth_opts *o)
 {
 	struct synth s;
-	uint64_t target;
-	unsigned i, nseg;
+	uint64_t target, bytes, age;
+	unsigned i;
 	int r = 0;
 
 	if (o == NULL || o->dir == NULL || o->device == NULL ||
@@ -628,20 +681,33 @@ synth_write(const struct synth_opts *o)
 	s.px = SCREEN_W / 2;
 	s.py = SCREEN_H / 2;
 	target = o->segment_bytes ? o->segment_bytes : SYNTH_BYTES_DEFAULT;
-	nseg = o->segments ? o->segments : 1;
+	s.nseg = o->segments ? o->segments : 1;
 	s.frames = target >= SYNTH_FRAMES_MIN;
 	buf_init(&s.enc, sizeof(struct ut_event) + UT_FRAME_DATA_MAX);
 	if (s.frames && (r = make_tiles(&s)) < 0)
 		goto out;
-	for (i = 0; i < nseg; i++) {
-		s.seg = i;
-		if ((r = one_segment(&s, target)) != 0)
+	if ((r = seg_open(&s)) < 0)
+		goto out;
+	while (!s.done) {
+		if ((r = episode(&s)) < 0 ||
+		    (s.sp != NULL && (r = spool_commit(s.sp)) < 0))
+			goto out;
+		if (s.done)
 			break;
+		spool_segment_size(s.sp, &bytes, &age);
+		if (bytes < target)
+			continue;
+		if ((r = seg_close(&s)) < 0 || s.done)
+			goto out;
 		wait_ms(&s, 500, 3000);   /* the gap between segments */
+		if ((r = seg_open(&s)) < 0)
+			goto out;
 	}
 out:
+	if (s.sp != NULL)
+		(void)spool_close(s.sp);   /* after an error: keep what is closed */
 	for (i = 0; i < NTILES; i++)
 		WebPFree(s.tile[i]);
 	buf_finish(&s.enc);
-	return r;
+	return r < 0 ? r : s.stop;
 }

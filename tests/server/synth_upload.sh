@@ -64,4 +64,16 @@ expect 0 "" env USETRACE_HOME="$ALICE" "$USETRACE" my list
 while read -r _ id _ day _ _; do
 	grep -q "^$id  $day " "$T/out" || { cat "$T/out" >&2; fail "$id is not listed on $day"; }
 done <"$T/mid.out"
+# Rotated at 00:00 UTC as the agent does: no segment spans midnight.
+expect 0 "" env USETRACE_HOME="$ALICE" "$USETRACE" my list --json
+python3 - "$T/out" "$T/mid.out" "$(date -u -d "${TODAY}T00:00:00Z" +%s)" <<'PY' ||
+import json, sys
+segs = {s["id"]: s for s in json.load(open(sys.argv[1]))["segments"]}
+midnight = int(sys.argv[3]) * 10**9
+for line in open(sys.argv[2]):
+    s = segs[line.split()[1]]
+    if s["start_ns"] < midnight < s["end_ns"]:
+        sys.exit("segment %s spans 00:00 UTC" % s["id"])
+PY
+	fail "a segment spans midnight"
 echo "synth_upload: ok"
