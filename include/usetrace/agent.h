@@ -32,6 +32,16 @@ struct agent_opts {
 	 * policy_hash and consent_id.  Must outlive agent_run().
 	 */
 	const struct spool_opts *spool;
+	/*
+	 * The recipient of a UTC day's segments (day: days since the epoch):
+	 * an enrolled device seals each day's segments to the server's ingest
+	 * key of that day.  0, or UT_ENOTFOUND when there is none (recording
+	 * stops, saying so, until a "consent" request finds one).  NULL:
+	 * spool->recipient_pk for every day.  The agent rotates segments at
+	 * 00:00 UTC either way.
+	 */
+	int (*recipient_for_day)(void *arg, int32_t day, uint8_t pk[32]);
+	void *recipient_arg;
 	int stop_fd;               /* readable -> stop cleanly */
 	int no_control;            /* tests: no control socket */
 };

@@ -107,6 +107,13 @@ int spool_rotate(struct spool *sp) __attribute__((warn_unused_result));
 /* True once an append met the disk budget ("spool full"). */
 bool spool_is_full(const struct spool *sp);
 
+/*
+ * Seals every segment created from now on to pk (32 bytes, copied); the
+ * open segment keeps the recipient it was created with.  The agent calls
+ * it at 00:00 UTC, before rotating, with the new day's ingest key.
+ */
+void spool_set_recipient(struct spool *sp, const uint8_t *pk);
+
 /* Sequence number of the last acknowledged record (0 if none). */
 uint64_t spool_acked_seq(const struct spool *sp);
 /*

@@ -19,6 +19,10 @@
  *  (3) A pause is acknowledged only after (2), a commit and the segment's
  *      close.
  *  (4) Sequence numbers continue across capture restarts (one counter).
+ *  (5) No segment holds records of two UTC days: at 00:00 UTC the segment
+ *      is rotated (at the next key frame when frames are recorded, within
+ *      a second) and the next one is sealed to the new day's recipient; a
+ *      day without one stops recording, saying so.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -29,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "usetrace/agent.h"
@@ -43,6 +48,8 @@
 
 #define STOP_FOR_PAUSE 1
 #define STOP_FOR_CONSENT 2
+#define STOP_FOR_KEY 3     /* no recipient for the new UTC day */
+#define NS_PER_DAY (86400LL * 1000000000LL)
 
 /* Segment rotation at a key frame (the spool's own limits are higher). */
 #define ROTATE_BYTES (4ull << 20)
@@ -72,6 +79,8 @@ struct agent {
 	int ack_fd;             /* requester waiting for capture to stop */
 	char ack_msg[256];
 	int err;                /* first spool error */
+	int32_t day;            /* UTC day of the segments being written */
+	uint8_t rcpt[32];       /* that day's recipient (recipient_for_day) */
 	struct capture_stats total;
 	/* Windows with typed secrets, blacked in frames across capture runs. */
 	struct capture_masks *masks;
@@ -132,12 +141,39 @@ reply_err(int cfd, const char *msg)
 	control_reply(cfd, buf);
 }
 
+static int32_t
+utc_day(int64_t wall_ns)
+{
+	return (int32_t)(wall_ns >= 0 ? wall_ns / NS_PER_DAY :
+	    -((-wall_ns + NS_PER_DAY - 1) / NS_PER_DAY));
+}
+
+/* Loads day's recipient into a->rcpt; 0, or sets why and fails. */
+static int
+day_recipient(struct agent *a, int32_t day)
+{
+	time_t t = (time_t)day * 86400;
+	struct tm tm;
+	char date[16];
+
+	if (a->o->recipient_for_day == NULL)
+		return 0;
+	if (a->o->recipient_for_day(a->o->recipient_arg, day, a->rcpt) == 0)
+		return 0;
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	snprintf(a->why, sizeof(a->why), "no ingest key from the server for "
+	    "%s (UTC): run 'usetrace upload' to fetch the coming days' keys", date);
+	return UT_ENOTFOUND;
+}
+
 /* Re-reads the policy file and the consent; sets state and why. */
 static int
 recheck(struct agent *a)
 {
 	struct policy *np = NULL;
 	char err[256];
+	int r;
 
 	if (a->o->policy_path != NULL) {
 		if (policy_load(a->o->policy_path, &np, err, sizeof(err)) < 0) {
@@ -150,8 +186,11 @@ recheck(struct agent *a)
 		/* The filter reads the policy (denied / sensitive apps). */
 		privacy_filter_set_policy(a->pf, a->pol);
 	}
-	return consent_check(a->o->consent_home, a->pol, &a->consent, a->why,
+	r = consent_check(a->o->consent_home, a->pol, &a->consent, a->why,
 	    sizeof(a->why));
+	if (r == 0 && a->sp == NULL)
+		r = day_recipient(a, utc_day(ut_now_wall_ns()));
+	return r;
 }
 
 static void
@@ -246,6 +285,32 @@ sink_emit(void *arg, const struct ut_event *ev)
 	return privacy_filter_push(a->pf, ev);
 }
 
+/*
+ * At 00:00 UTC (5): the next segment goes to the new day's recipient, and
+ * the current one closes now, or at the next key frame with frames.
+ */
+static int
+day_change(struct agent *a)
+{
+	int32_t today = utc_day(ut_now_wall_ns());
+
+	if (today == a->day)
+		return 0;
+	a->day = today;
+	if (day_recipient(a, today) < 0) {
+		a->cutoff = ut_now_mono_ns();
+		return STOP_FOR_KEY;
+	}
+	if (a->o->recipient_for_day != NULL)
+		spool_set_recipient(a->sp, a->rcpt);
+	if (a->pol->categories & UT_CAT_FRAMES) {
+		a->rotate_pending = 1;
+		a->key_req = 1;
+		return 0;
+	}
+	return spool_result(a, spool_rotate(a->sp));
+}
+
 static int
 sink_tick(void *arg)
 {
@@ -253,6 +318,8 @@ sink_tick(void *arg)
 	int r;
 
 	if ((r = privacy_filter_tick(a->pf, ut_now_mono_ns())) != 0)
+		return r;
+	if ((r = day_change(a)) != 0)
 		return r;
 	if (a->pol->categories & UT_CAT_FRAMES) {
 		uint64_t bytes, age;
@@ -393,6 +460,14 @@ open_spool(struct agent *a)
 	}
 	if (a->so.budget_bytes == 0)
 		a->so.budget_bytes = (size_t)a->pol->spool_budget_bytes;
+	a->day = utc_day(ut_now_wall_ns());
+	if (a->o->recipient_for_day != NULL) {
+		if ((r = day_recipient(a, a->day)) < 0) {
+			log_error("%s", a->why);
+			return r;
+		}
+		a->so.recipient_pk = a->rcpt;
+	}
 	memcpy(a->so.policy_hash, a->pol->hash, sizeof(a->so.policy_hash));
 	for (i = 0; i < sizeof(a->so.consent_id); i++) {
 		if (sscanf(a->consent.id + 2 * i, "%2x", &v) != 1)
@@ -537,12 +612,15 @@ record_once(struct agent *a)
 		log_info("paused");
 		return r;
 	case STOP_FOR_CONSENT:
+	case STOP_FOR_KEY:
 		a->st = ST_WAITING;
-		r = write_marker(a, UT_EV_END, "consent withdrawn or policy changed");
+		r = write_marker(a, UT_EV_END, r == STOP_FOR_KEY ? "no ingest key "
+		    "for the new day" : "consent withdrawn or policy changed");
 		if (r == 0)
 			r = spool_close(a->sp);
 		a->sp = NULL;
-		control_reply(a->ack_fd, "{\"ok\":true,\"recording\":false}");
+		if (a->ack_fd >= 0)
+			control_reply(a->ack_fd, "{\"ok\":true,\"recording\":false}");
 		a->ack_fd = -1;
 		log_info("not recording: %s", a->why);
 		return r;

@@ -9,7 +9,9 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ut_config.h"
@@ -71,6 +73,40 @@ enrolled_recipient(uint8_t rpk[UT_BOX_PK_LEN], uint8_t subject_id[16])
 	}
 	device_cfg_free(d);
 	return r;
+}
+
+/* True when this device is enrolled (home/device.json exists). */
+static bool
+access_device_cfg(const char *home)
+{
+	char p[4200];
+
+	snprintf(p, sizeof(p), "%s/device.json", home);
+	return access(p, F_OK) == 0;
+}
+
+/*
+ * agent_opts.recipient_for_day of an enrolled device: the server's ingest
+ * key of that UTC day, from device.json read afresh each time (`usetrace
+ * upload` refreshes the coming days' keys).  0 or UT_ENOTFOUND.
+ */
+static int
+enrolled_day_key(void *arg, int32_t day, uint8_t pk[32])
+{
+	struct device_cfg *d = NULL;
+	const uint8_t *k;
+	time_t t = (time_t)day * 86400;
+	struct tm tm;
+	char date[16];
+
+	gmtime_r(&t, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%d", &tm);
+	if (device_cfg_load(arg, &d) < 0)
+		return UT_ENOTFOUND;
+	if ((k = device_cfg_ingest_key(d, date)) != NULL)
+		memcpy(pk, k, 32);
+	device_cfg_free(d);
+	return k != NULL ? 0 : UT_ENOTFOUND;
 }
 
 /*
@@ -283,6 +319,11 @@ cmd_record(int argc, char **argv)
 	ao.policy_path = policy;
 	ao.consent_home = home;
 	ao.spool = &so;
+	if (recipient == NULL && access_device_cfg(home)) {
+		/* Enrolled: each UTC day's segments to that day's ingest key. */
+		ao.recipient_for_day = enrolled_day_key;
+		ao.recipient_arg = home;
+	}
 	ao.stop_fd = stop_pipe[0];
 	r = agent_run(&ao);
 	status = r == 0 ? 0 : 1;

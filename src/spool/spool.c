@@ -645,6 +645,12 @@ fail:
 	return r;
 }
 
+void
+spool_set_recipient(struct spool *sp, const uint8_t *pk)
+{
+	memcpy(sp->rcpt_pk, pk, sizeof(sp->rcpt_pk));
+}
+
 bool
 spool_is_full(const struct spool *sp)
 {

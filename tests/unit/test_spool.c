@@ -517,7 +517,54 @@ test_spool_keys_files_and_passphrase(void)
 	rm_rf(h);
 }
 
+/*
+ * spool_set_recipient: the open segment keeps its recipient, the next one
+ * (after the rotation the agent makes at 00:00 UTC) is sealed to the new
+ * one, and each opens with its own key only.
+ */
+static void
+test_spool_set_recipient_takes_effect_at_the_next_segment(void)
+{
+	struct spool_opts o;
+	struct spool *sp;
+	struct ut_event ev;
+	struct tkeys k, k2;
+	uint64_t i;
+	char *d = mkdir_tmp();
+	int errs;
+
+	tkeys_init(&k);
+	tkeys_init(&k2);
+	topts(&o, d, &k);
+	T_ASSERT_EQ(spool_open(&o, &sp), 0);
+	for (i = 1; i <= 100; i++) {
+		mk(&ev, i);
+		T_ASSERT_EQ(spool_append(sp, &ev), 0);
+	}
+	T_ASSERT_EQ(spool_commit(sp), 0);
+	spool_set_recipient(sp, k2.rk->pk);
+	for (i = 101; i <= 150; i++) {   /* still the open segment's */
+		mk(&ev, i);
+		T_ASSERT_EQ(spool_append(sp, &ev), 0);
+	}
+	T_ASSERT_EQ(spool_rotate(sp), 0);
+	for (i = 151; i <= 300; i++) {
+		mk(&ev, i);
+		T_ASSERT_EQ(spool_append(sp, &ev), 0);
+	}
+	T_ASSERT_EQ(spool_close(sp), 0);
+	T_ASSERT_EQ(count_files(d, ".uts"), 2);
+	T_ASSERT_EQ(read_run(d, k.rk, 1, &errs), 150);
+	T_ASSERT_EQ(errs, 1);
+	T_ASSERT_EQ(read_run(d, k2.rk, 151, &errs), 150);
+	T_ASSERT_EQ(errs, 1);
+	tkeys_finish(&k);
+	tkeys_finish(&k2);
+	rm_rf(d);
+}
+
 T_LIST(T_CASE(test_spool_roundtrip_and_rollover),
+    T_CASE(test_spool_set_recipient_takes_effect_at_the_next_segment),
     T_CASE(test_spool_open_rejects_bad_dir_and_missing_keys),
     T_CASE(test_spool_torn_tail_every_offset),
     T_CASE(test_spool_garbled_frame_is_never_returned),
