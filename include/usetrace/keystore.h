@@ -176,6 +176,28 @@ int keystore_erase_subject(struct keystore *ks, const uint8_t subject[16])
 int keystore_days(struct keystore *ks, const uint8_t subject[16],
     int32_t **out, size_t *n) __attribute__((warn_unused_result));
 
+/*
+ * For tests and offline tools only (tests/tools/ut_keyscan.c tries every
+ * key the store holds on every window of a backup): calls fn once for every
+ * day key and every ingest key under every subject, subjects in id order.
+ * The key pointers are valid only during the call; fn must copy what it
+ * keeps (into sodium_malloc'd memory), must not call keystore functions
+ * (the store's mutex is held) and returns non-zero to stop the walk (that
+ * value is returned).  The server never calls this.
+ */
+enum keystore_key_kind { KS_KIND_DAY, KS_KIND_INGEST };
+struct keystore_key_view {
+	enum keystore_key_kind kind;
+	const uint8_t *subject;   /* 16 bytes */
+	int32_t day;
+	const uint8_t *device;    /* ingest: device public key (32); else NULL */
+	const uint8_t *key;       /* day key, or the ingest X25519 secret key */
+	const uint8_t *pk;        /* ingest: its X25519 public key; else NULL */
+};
+int keystore_foreach_key(struct keystore *ks,
+    int (*fn)(const struct keystore_key_view *k, void *arg), void *arg)
+	__attribute__((warn_unused_result));
+
 /* The generation in force (1 for a new store, +1 per shred). */
 uint64_t keystore_generation(struct keystore *ks);
 

@@ -302,3 +302,39 @@ out:
 	pthread_mutex_unlock(&ks->mu);
 	return r;
 }
+
+/*
+ * For tests and tools (see keystore.h): every day and ingest key, walked
+ * under the mutex.  Loading a subject file may empty the cache, so each
+ * subject's file is used only until the next one is loaded.
+ */
+int
+keystore_foreach_key(struct keystore *ks,
+    int (*fn)(const struct keystore_key_view *k, void *arg), void *arg)
+{
+	struct keystore_key_view v;
+	struct ks_subfile *sf;
+	size_t idx, i;
+	int r = 0;
+
+	pthread_mutex_lock(&ks->mu);
+	for (idx = 0; idx < ks->g.nsubj && r == 0; idx++) {
+		if ((r = ks__load(ks, idx, &sf)) < 0)
+			break;
+		for (i = 0; i < sf->ndays && r == 0; i++) {
+			v = (struct keystore_key_view){ .kind = KS_KIND_DAY,
+			    .subject = ks->g.subj[idx].id, .day = sf->days[i].day,
+			    .key = sf->days[i].key };
+			r = fn(&v, arg);
+		}
+		for (i = 0; i < sf->ning && r == 0; i++) {
+			v = (struct keystore_key_view){ .kind = KS_KIND_INGEST,
+			    .subject = ks->g.subj[idx].id, .day = sf->ing[i].day,
+			    .device = sf->ing[i].dev, .key = sf->ing[i].sk,
+			    .pk = sf->ing[i].pk };
+			r = fn(&v, arg);
+		}
+	}
+	pthread_mutex_unlock(&ks->mu);
+	return r;
+}
