@@ -1,13 +1,16 @@
 #!/bin/sh
-# The demo: installs what is needed, builds, starts a virtual X display
-# (Xvfb) with a window manager and real applications (xterm, mousepad),
-# drives a short scripted session with xdotool while `usetrace record`
-# records it, and prints `usetrace show` of what was recorded.
-# The recording is kept in ./demo-recording (override with DEMO_OUT); the
-# demo's keys, consent and passphrase in ./demo-home, so that
-#   USETRACE_HOME=demo-home USETRACE_PASSPHRASE_FILE=demo-home/passphrase \
-#       build/src/cli/usetrace show demo-recording
-# reads it again afterwards.  (A real passphrase never sits in a file.)
+# The demo: installs what is needed, builds, starts a usetrace server on
+# loopback, brings a person and this device to it (claim code, login,
+# enrollment, consent), starts a virtual X display (Xvfb) with a window
+# manager and real applications (xterm, mousepad), drives a short scripted
+# session with xdotool while `usetrace record` records it (sealed to the
+# server's ingest key: this device cannot read it back), uploads it, shows
+# the person their own data from the server and who read it (`usetrace my
+# audit`), erases the day and shows it gone, and verifies the audit log.
+# Everything is kept under ./demo (override with DEMO_DIR): the server's
+# data in demo/server (its master key in demo/server.master-key, beside it,
+# never inside), the person's keys and login in demo/home, the recording
+# (emptied by the upload) in demo/recording.  Each run starts afresh.
 set -eu
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -15,13 +18,24 @@ cd "$(dirname "$0")/.."
 ninja -C build >/dev/null
 SRCDIR=$PWD
 USETRACE=$PWD/build/src/cli/usetrace
-DEMO_OUT=${DEMO_OUT:-$PWD/demo-recording}
-USETRACE_HOME=${USETRACE_HOME:-$PWD/demo-home}
-mkdir -p "$USETRACE_HOME" && chmod 700 "$USETRACE_HOME"
-[ -f "$USETRACE_HOME/passphrase" ] || printf 'demo passphrase\n' >"$USETRACE_HOME/passphrase"
+DEMO_DIR=${DEMO_DIR:-$PWD/demo}
+rm -rf "$DEMO_DIR"
+mkdir -p "$DEMO_DIR/home" && chmod 700 "$DEMO_DIR/home"
+DEMO_OUT=$DEMO_DIR/recording
+USETRACE_HOME=$DEMO_DIR/home
 export SRCDIR USETRACE USETRACE_HOME
+unset USETRACE_SERVER USETRACE_TOKEN USETRACE_PIN
 . "$SRCDIR/tests/e2e/lib.sh"
-export USETRACE_PASSPHRASE_FILE="$USETRACE_HOME/passphrase"
+. "$SRCDIR/tests/e2e/server_lib.sh"
+
+echo "== starting the server on loopback (data in $DEMO_DIR/server)"
+start_server "$DEMO_DIR/server"
+cat "$SRV_OUT"
+echo "== the admin adds a person; only the person turns the claim code into a token"
+add_person demo-person "$USETRACE_HOME" >/dev/null
+cat "$E2E_TMP/login.demo-person.out" | sed 's/^token .*/token (saved in demo\/home\/login.json, not shown)/'
+echo "== the person enrolls this device with a one-time code"
+enroll_here "$USETRACE_HOME"
 
 echo "== the notice, generated from the policy, and the person's consent"
 "$USETRACE" consent --yes
@@ -72,5 +86,35 @@ xdo key ctrl+l
 sleep 0.6
 stop_record
 echo
-echo "== usetrace show $DEMO_OUT"
-"$USETRACE" show "$DEMO_OUT"
+echo "== the recording is sealed to the server: this device checks it without reading it"
+"$USETRACE" spool check "$DEMO_OUT"
+echo
+echo "== usetrace upload: each segment is deleted here after its signed receipt"
+"$USETRACE" upload "$DEMO_OUT"
+echo
+echo "== usetrace my list: the person's own data, from the server"
+"$USETRACE" my list
+SEGS=$(my_segments "$USETRACE_HOME")
+for SEG in $SEGS; do
+	echo
+	echo "== usetrace my show $SEG"
+	"$USETRACE" my show "$SEG"
+done
+echo
+echo "== usetrace my audit: who read this person's data, and what the admin did"
+"$USETRACE" my audit
+DAY=$(date -u +%Y-%m-%d)
+echo
+echo "== usetrace my erase --day $DAY: the day's keys are destroyed before the answer"
+"$USETRACE" my erase --day "$DAY" --yes
+echo "== usetrace my list afterwards"
+"$USETRACE" my list >"$E2E_TMP/after.txt"
+if [ -s "$E2E_TMP/after.txt" ]; then cat "$E2E_TMP/after.txt"; else echo "(no segments)"; fi
+if "$USETRACE" my show "$SEG" >/dev/null 2>"$E2E_TMP/gone.err"; then
+	fail "an erased segment still reads"
+fi
+echo "usetrace my show $SEG: $(cat "$E2E_TMP/gone.err")"
+stop_server
+echo
+echo "== usetrace audit verify: the hash chain and signed checkpoints, offline"
+"$USETRACE" audit verify --data "$DEMO_DIR/server"
