@@ -42,6 +42,7 @@
 #include "usetrace/server.h"
 #include "usetrace/util.h"
 #include "server_int.h"
+#include "server_test.h"
 
 #define NS_PER_S 1000000000LL
 
@@ -570,4 +571,65 @@ out:
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 	return r;
+}
+
+/*
+ * For fuzzing and tests (server_test.h): the state server_run() builds,
+ * without listening, signals, process hardening or the retention thread.
+ */
+int
+srv_test_open(const char *data_dir, const char *config_path, struct server **out)
+{
+	struct server_opts o;
+	struct server *s;
+	char tokpath[SRV_PATH_MAX], err[256];
+	bool first = false;
+	int r;
+
+	if (data_dir == NULL || strlen(data_dir) >= SRV_PATH_MAX || out == NULL)
+		return UT_EINVAL;
+	if (sodium_init() < 0)
+		return UT_ECRYPTO;
+	s = xcalloc(1, sizeof(*s));
+	pthread_mutex_init(&s->shred_lock, NULL);
+	pthread_mutex_init(&s->stop_lock, NULL);
+	pthread_cond_init(&s->stop_cond, NULL);
+	config_defaults(&s->cfg);
+	snprintf(s->data_dir, sizeof(s->data_dir), "%s", data_dir);
+	if (config_path != NULL &&
+	    (r = config_load(config_path, &s->cfg, err, sizeof(err))) < 0) {
+		log_error("serve: config %s: %s", config_path, err);
+		goto fail;
+	}
+	memset(&o, 0, sizeof(o));
+	o.data_dir = data_dir;
+	if ((r = open_all(s, &o, &first)) < 0 ||
+	    (first && (r = bootstrap_admin(s, tokpath, sizeof(tokpath))) < 0))
+		goto fail;
+	*out = s;
+	return 0;
+fail:
+	srv_test_close(s);
+	return r;
+}
+
+void
+srv_test_close(struct server *s)
+{
+	if (s == NULL)
+		return;
+	close_all(s);
+	pthread_mutex_destroy(&s->shred_lock);
+	pthread_mutex_destroy(&s->stop_lock);
+	pthread_cond_destroy(&s->stop_cond);
+	sodium_memzero(s, sizeof(*s));
+	free(s);
+}
+
+int
+srv_test_config_load(const char *path, struct srv_config *c, char *err,
+    size_t errsz)
+{
+	config_defaults(c);
+	return config_load(path, c, err, errsz);
 }
