@@ -47,6 +47,13 @@ struct audit_opts {
 	int (*sign)(void *arg, const uint8_t *m, size_t n, uint8_t sig[64]);
 	void *sign_arg;
 	const uint8_t *audit_pk;           /* 32 bytes; every signature is checked */
+	/*
+	 * The audit keys in force before a rotation (docs/OPERATIONS.md):
+	 * checkpoints already stored that they signed still verify.  Copied;
+	 * may be NULL when n_old_pks is 0.  New checkpoints use audit_pk only.
+	 */
+	const uint8_t (*old_pks)[32];
+	size_t n_old_pks;
 	const char *ckpt_path;             /* the append-only checkpoint file */
 	unsigned ckpt_interval_ms;         /* 0: 1000 */
 };
@@ -140,6 +147,14 @@ struct audit_verify_report {
 };
 int audit_verify(struct meta *m, const uint8_t audit_pk[32], const char *ckpt_path,
     struct audit_verify_report *r) __attribute__((warn_unused_result));
+/*
+ * The same when the audit key was rotated: a checkpoint verifies when its
+ * signature verifies under any of the npk keys (the current one and every
+ * earlier one, DATA/audit.pub and DATA/audit.pub.old).
+ */
+int audit_verify_keys(struct meta *m, const uint8_t (*pks)[32], size_t npk,
+    const char *ckpt_path, struct audit_verify_report *r)
+    __attribute__((warn_unused_result));
 
 /*
  * Canonical hash of a row: BLAKE2b-256 of "UT-AUDIT1" || prev(32) ||
@@ -158,5 +173,8 @@ void audit_row_hash(const struct meta_audit_row *r, uint8_t out[32]);
 void audit_ckpt_msg(const struct meta_audit_ckpt *c, uint8_t msg[AUDIT_CKPT_MSG_LEN]);
 bool audit_ckpt_check(const struct meta_audit_ckpt *c, const uint8_t pk[32])
 	__attribute__((warn_unused_result));
+/* True when c->sig verifies under one of the npk keys. */
+bool audit_ckpt_check_keys(const struct meta_audit_ckpt *c,
+    const uint8_t (*pks)[32], size_t npk) __attribute__((warn_unused_result));
 
 #endif

@@ -112,4 +112,17 @@ int keys_pubfile_write(const char *path, const uint8_t pk[32])
 int keys_pubfile_read(const char *path, uint8_t pk[32])
 	__attribute__((warn_unused_result));
 
+/*
+ * A key history: one public key (base64) per line, the keys a server used
+ * before a rotation.  keys_pubfile_append() adds pk as a line (created
+ * 0644, fsync'd).  keys_pubfile_read_all() reads at most max keys into pks
+ * and sets *n: 0 and *n = 0 when the file is missing, UT_EPARSE for a bad
+ * line, UT_ETOOBIG past max keys.
+ */
+#define KEYS_HISTORY_MAX 64u
+int keys_pubfile_append(const char *path, const uint8_t pk[32])
+	__attribute__((warn_unused_result));
+int keys_pubfile_read_all(const char *path, uint8_t (*pks)[32], size_t max,
+    size_t *n) __attribute__((warn_unused_result));
+
 #endif

@@ -85,6 +85,18 @@ int keystore_sign(struct keystore *ks, enum keystore_server_key k,
     const uint8_t *m, size_t n, uint8_t sig[64]);
 
 /*
+ * Replaces a server key (receipt or audit) with a fresh Ed25519 pair:
+ * rewrites the generation file in force under the same master key
+ * (atomically, durable on 0).  old_pk / new_pk receive the public halves,
+ * so the caller can keep the old one for checking old signatures.  On
+ * error the old key stays in force (or, when the rename happened but could
+ * not be made durable, the store goes read-only: UT_ESTATE afterwards).
+ * UT_EINVAL for an unknown k, UT_ESTATE when read-only, -errno.
+ */
+int keystore_server_key_rotate(struct keystore *ks, enum keystore_server_key k,
+    uint8_t old_pk[32], uint8_t new_pk[32]) __attribute__((warn_unused_result));
+
+/*
  * Adds a subject (person) with a fresh subject key; idempotent (0 when it
  * exists).  Durable when it returns 0 (writes the subject's file and
  * rewrites the generation file under the same master key).  On error the

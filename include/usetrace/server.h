@@ -9,6 +9,7 @@
  *     keys/              the key store: generation file and subject files, wrapped
  *     tls/cert.pem, tls/key.pem   generated on first start unless configured
  *     audit.pub, receipt.pub      public keys, for offline verification
+ *     audit.pub.old, receipt.pub.old   the keys before each rotation
  *     audit.ckpt         append-only file of signed audit checkpoints
  *     admin.token        first start only: the bootstrap admin's token (0600)
  * The master key is never inside it: by default DIR.master-key beside it.
@@ -23,6 +24,12 @@ struct server_opts {
 	const char *listen;         /* NULL: the config's, else 127.0.0.1:8443 */
 	const char *config_path;    /* NULL: none */
 	const char *master_key_path;/* NULL: DATA_DIR.master-key */
+	/*
+	 * Server keys to replace at this start ("receipt", "audit"; NULL
+	 * ends the list, the whole field may be NULL); the old public keys
+	 * go to DATA/receipt.pub.old / audit.pub.old.
+	 */
+	const char *const *rotate_keys;
 	FILE *out;                  /* the "url", "pin", "admin-token-file" lines */
 };
 

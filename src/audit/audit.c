@@ -72,6 +72,8 @@ struct audit {
 	int (*sign)(void *arg, const uint8_t *m, size_t n, uint8_t sig[64]);
 	void *sign_arg;
 	uint8_t pk[32];
+	uint8_t (*old_pks)[32];     /* earlier audit keys (rotation) */
+	size_t n_old_pks;
 	char *ckpt_path;
 	int ckpt_fd;
 	uint64_t interval_ns;
@@ -201,7 +203,9 @@ adopt_stored(struct audit *a, struct meta_audit_ckpt *c)
 	r = meta_audit_ckpt_list(a->meta, find_ckpt, &s);
 	if (r < 0)
 		return r;
-	if (r != 1 || !audit_ckpt_check(&s, a->pk) ||
+	if (r != 1 || (!audit_ckpt_check(&s, a->pk) &&
+	    !audit_ckpt_check_keys(&s, (const uint8_t (*)[32])a->old_pks,
+	    a->n_old_pks)) ||
 	    memcmp(s.head, c->head, sizeof(s.head)) != 0)
 		return UT_ECORRUPT;
 	*c = s;
@@ -503,6 +507,7 @@ audit_close(struct audit *a)
 	free(a->batch);
 	free(a->buckets);
 	free(a->ckpt_path);
+	free(a->old_pks);
 	free(a);
 }
 
@@ -521,6 +526,11 @@ audit_open(const struct audit_opts *o, struct audit **out)
 	a->sign = o->sign;
 	a->sign_arg = o->sign_arg;
 	memcpy(a->pk, o->audit_pk, sizeof(a->pk));
+	if (o->n_old_pks > 0 && o->old_pks != NULL) {
+		a->old_pks = xreallocarray(NULL, o->n_old_pks, sizeof(*a->old_pks));
+		memcpy(a->old_pks, o->old_pks, o->n_old_pks * sizeof(*a->old_pks));
+		a->n_old_pks = o->n_old_pks;
+	}
 	a->ckpt_path = xstrdup(o->ckpt_path);
 	a->ckpt_fd = -1;
 	a->interval_ns = (uint64_t)(o->ckpt_interval_ms ? o->ckpt_interval_ms : 1000u) *

@@ -65,3 +65,15 @@ audit_ckpt_check(const struct meta_audit_ckpt *c, const uint8_t pk[32])
 	audit_ckpt_msg(c, msg);
 	return crypto_sign_verify_detached(c->sig, msg, sizeof(msg), pk) == 0;
 }
+
+bool
+audit_ckpt_check_keys(const struct meta_audit_ckpt *c, const uint8_t (*pks)[32],
+    size_t npk)
+{
+	size_t i;
+
+	for (i = 0; i < npk; i++)
+		if (audit_ckpt_check(c, pks[i]))
+			return true;
+	return false;
+}

@@ -31,7 +31,8 @@ struct dbck {
 };
 
 struct vstate {
-	const uint8_t *pk;
+	const uint8_t (*pks)[32];
+	size_t npk;
 	struct audit_verify_report *r;
 	bool bad;
 	uint64_t expect;            /* seq of the next row */
@@ -80,7 +81,7 @@ collect_db(const struct meta_audit_ckpt *c, void *arg)
 	d = &st->db[st->ndb++];
 	d->seq = c->seq;
 	memcpy(d->head, c->head, sizeof(d->head));
-	d->sig_ok = audit_ckpt_check(c, st->pk);
+	d->sig_ok = audit_ckpt_check_keys(c, st->pks, st->npk);
 	return 0;
 }
 
@@ -129,7 +130,7 @@ file_next(struct vstate *st)
 			    st->fentry);
 			break;
 		}
-		if (!audit_ckpt_check(&st->fck, st->pk)) {
+		if (!audit_ckpt_check_keys(&st->fck, st->pks, st->npk)) {
 			fail(st, st->fck.seq, "checkpoint file entry %" PRIu64
 			    ": bad signature", st->fentry);
 			break;
@@ -236,12 +237,20 @@ int
 audit_verify(struct meta *m, const uint8_t audit_pk[32], const char *ckpt_path,
     struct audit_verify_report *r)
 {
+	return audit_verify_keys(m, (const uint8_t (*)[32])audit_pk, 1, ckpt_path, r);
+}
+
+int
+audit_verify_keys(struct meta *m, const uint8_t (*pks)[32], size_t npk,
+    const char *ckpt_path, struct audit_verify_report *r)
+{
 	struct vstate st;
 	int ret;
 
 	memset(r, 0, sizeof(*r));
 	memset(&st, 0, sizeof(st));
-	st.pk = audit_pk;
+	st.pks = pks;
+	st.npk = npk;
 	st.r = r;
 	st.expect = 1;
 	if (ckpt_path != NULL) {

@@ -41,27 +41,34 @@ usage(FILE *f)
 static int
 verify(const char *dir)
 {
-	char url[PATH_MAX + 8], pub[PATH_MAX], ckpt[PATH_MAX];
+	char url[PATH_MAX + 8], pub[PATH_MAX], old[PATH_MAX + 8], ckpt[PATH_MAX];
 	struct audit_verify_report rep;
 	struct meta *m = NULL;
-	uint8_t pk[32];
+	uint8_t pks[1 + KEYS_HISTORY_MAX][32];
+	size_t nold = 0;
 	int r;
 
 	if ((size_t)snprintf(url, sizeof(url), "sqlite:%s/meta.db", dir) >= sizeof(url) ||
 	    (size_t)snprintf(pub, sizeof(pub), "%s/audit.pub", dir) >= sizeof(pub) ||
+	    (size_t)snprintf(old, sizeof(old), "%s/audit.pub.old", dir) >= sizeof(old) ||
 	    (size_t)snprintf(ckpt, sizeof(ckpt), "%s/audit.ckpt", dir) >= sizeof(ckpt)) {
 		log_error("audit verify: --data: path too long");
 		return EXIT_USAGE;
 	}
-	if ((r = keys_pubfile_read(pub, pk)) < 0) {
+	if ((r = keys_pubfile_read(pub, pks[0])) < 0) {
 		log_error("audit verify: %s: %s", pub, ut_strerror(r));
+		return 1;
+	}
+	/* The keys before each rotation (serve --rotate-key audit). */
+	if ((r = keys_pubfile_read_all(old, pks + 1, KEYS_HISTORY_MAX, &nold)) < 0) {
+		log_error("audit verify: %s: %s", old, ut_strerror(r));
 		return 1;
 	}
 	if ((r = meta_open_readonly(url, &m)) < 0) {
 		log_error("audit verify: %s/meta.db: %s", dir, ut_strerror(r));
 		return 1;
 	}
-	r = audit_verify(m, pk, ckpt, &rep);
+	r = audit_verify_keys(m, (const uint8_t (*)[32])pks, 1 + nold, ckpt, &rep);
 	meta_close(m);
 	if (r == UT_ECORRUPT) {
 		printf("audit BAD: first bad entry %" PRIu64 ": %s\n", rep.bad_seq,

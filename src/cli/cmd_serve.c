@@ -38,7 +38,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: usetrace serve --data DIR [--listen ADDR:PORT] [--config FILE]\n"
-	    "                      [--master-key FILE]\n"
+	    "                      [--master-key FILE] [--rotate-key receipt|audit]...\n"
 	    "       usetrace serve --print-routes | --print-openapi\n\n"
 	    "Runs the usetrace server: HTTPS (TLS 1.3) API for devices and people,\n"
 	    "over a metadata store, a blob store and a key store in DIR, with every\n"
@@ -58,6 +58,11 @@ usage(FILE *f)
 	    "                      retention_days, threads, rate_per_s, rate_burst,\n"
 	    "                      token_days, device_token_days (docs/OPERATIONS.md)\n"
 	    "  --master-key FILE   where the master key is (default DIR.master-key)\n"
+	    "  --rotate-key KEY    replace the receipt or audit signing key at this\n"
+	    "                      start (repeatable); the old public key is kept in\n"
+	    "                      DIR/KEY.pub.old so old receipts and audit\n"
+	    "                      checkpoints still verify; devices get the new one\n"
+	    "                      at their next contact (docs/OPERATIONS.md)\n"
 	    "  --print-routes      print the access table (docs/API.md) and exit\n"
 	    "  --print-openapi     print the OpenAPI document and exit\n"
 	    "  -h, --help\n");
@@ -140,6 +145,7 @@ cmd_serve(int argc, char **argv)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "master-key", required_argument, NULL, 'm' },
+		{ "rotate-key", required_argument, NULL, 'K' },
 		{ "print-routes", no_argument, NULL, 'R' },
 		{ "print-openapi", no_argument, NULL, 'O' },
 		{ "help", no_argument, NULL, 'h' },
@@ -149,6 +155,8 @@ cmd_serve(int argc, char **argv)
 	struct server_opts o;
 	struct serving_out so = { .real = stdout, .armed = false };
 	FILE *sout = NULL;
+	const char *rot[3] = { NULL, NULL, NULL };
+	size_t nrot = 0;
 	bool serving;
 	int ch, r, seam;
 
@@ -169,6 +177,15 @@ cmd_serve(int argc, char **argv)
 			break;
 		case 'm':
 			o.master_key_path = optarg;
+			break;
+		case 'K':
+			if (strcmp(optarg, "receipt") != 0 && strcmp(optarg, "audit") != 0) {
+				log_error("serve: --rotate-key wants receipt or audit");
+				return EXIT_USAGE;
+			}
+			if (nrot < 2)
+				rot[nrot++] = optarg;
+			o.rotate_keys = rot;
 			break;
 		case 'R':
 			server_print_routes(stdout);

@@ -182,8 +182,30 @@ consent_answer(struct up *u, const struct consent *cs, const json_t *ans)
 }
 
 /*
- * GET /v1/device/control: the coming days' ingest keys into device.json,
- * and the clock check.  0 or -1.
+ * The server's receipt and audit public keys, which change when the
+ * operator rotates them (docs/OPERATIONS.md): the control reply comes over
+ * the pinned connection, as the enrollment answer did.  0 or -1.
+ */
+static int
+server_keys(struct up *u, const json_t *ans)
+{
+	uint8_t rpk[32], apk[32];
+
+	if (keys_pubkey_parse(cli_jstr(ans, "receipt_pk"), rpk) < 0 ||
+	    keys_pubkey_parse(cli_jstr(ans, "audit_pk"), apk) < 0)
+		return -1;
+	if (sodium_memcmp(rpk, u->d->receipt_pk, 32) != 0)
+		log_info("upload: the server's receipt key was rotated");
+	if (sodium_memcmp(apk, u->d->audit_pk, 32) != 0)
+		log_info("upload: the server's audit key was rotated");
+	memcpy(u->d->receipt_pk, rpk, 32);
+	memcpy(u->d->audit_pk, apk, 32);
+	return 0;
+}
+
+/*
+ * GET /v1/device/control: the coming days' ingest keys and the server's
+ * public keys into device.json, and the clock check.  0 or -1.
  */
 static int
 sync_control(struct up *u)
@@ -198,7 +220,8 @@ sync_control(struct up *u)
 		return -1;
 	r = -1;
 	if (cli_jint(ans, "server_time_ns", &st) < 0 ||
-	    device_cfg_set_keys(u->d, json_object_get(ans, "ingest_keys")) < 0) {
+	    device_cfg_set_keys(u->d, json_object_get(ans, "ingest_keys")) < 0 ||
+	    server_keys(u, ans) < 0) {
 		log_error("upload: the server's control reply is malformed");
 		goto out;
 	}

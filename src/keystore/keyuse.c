@@ -51,6 +51,46 @@ went_readonly(struct keystore *ks, int r)
 }
 
 int
+keystore_server_key_rotate(struct keystore *ks, enum keystore_server_key k,
+    uint8_t old_pk[32], uint8_t new_pk[32])
+{
+	char gpath[PATH_MAX];
+	uint8_t *sk, *old = NULL, pk[32];
+	bool renamed = false;
+	int r;
+
+	pthread_mutex_lock(&ks->mu);
+	if (k != KS_RECEIPT_KEY && k != KS_AUDIT_KEY) {
+		r = UT_EINVAL;
+		goto out;
+	}
+	if (ks->readonly) {
+		r = UT_ESTATE;
+		goto out;
+	}
+	if ((r = ks__gen_path(ks, ks->g.gen, gpath, sizeof(gpath))) < 0)
+		goto out;
+	sk = ks->g.server + (k == KS_AUDIT_KEY ? crypto_sign_SECRETKEYBYTES : 0);
+	if ((old = sodium_malloc(crypto_sign_SECRETKEYBYTES)) == NULL)
+		ut_fatal("out of memory");
+	memcpy(old, sk, crypto_sign_SECRETKEYBYTES);
+	crypto_sign_keypair(pk, sk);
+	r = ks__gen_write(gpath, &ks->g, ks->master, &renamed);
+	if (r < 0 && renamed) {
+		r = went_readonly(ks, r);  /* the disk may hold the new key */
+	} else if (r < 0) {
+		memcpy(sk, old, crypto_sign_SECRETKEYBYTES); /* still the old */
+	} else {
+		crypto_sign_ed25519_sk_to_pk(old_pk, old);
+		memcpy(new_pk, pk, 32);
+	}
+out:
+	sodium_free(old);             /* wipes */
+	pthread_mutex_unlock(&ks->mu);
+	return r;
+}
+
+int
 keystore_subject_add(struct keystore *ks, const uint8_t subject[16])
 {
 	char spath[PATH_MAX], gpath[PATH_MAX];

@@ -293,7 +293,7 @@ void
 api_device_control(struct srv_req *q)
 {
 	json_t *keys;
-	char rpk[64];
+	char rpk[64], apk[64];
 
 	srv_hex(q->dev.subject_id, 16, q->a_subject, sizeof(q->a_subject));
 	if ((keys = srv_ingest_keys_json(q->srv, &q->dev, q->now_ns)) == NULL) {
@@ -301,9 +301,11 @@ api_device_control(struct srv_req *q)
 		return;
 	}
 	srv_b64(q->srv->receipt_pk, 32, rpk, sizeof(rpk));
-	srv_reply_json(q, 200, json_pack("{s:I, s:I, s:o, s:s, s:o, s:b}",
+	srv_b64(q->srv->audit_pk, 32, apk, sizeof(apk));
+	srv_reply_json(q, 200, json_pack("{s:I, s:I, s:o, s:s, s:s, s:o, s:b}",
 	    "server_time_ns", (json_int_t)q->now_ns, "max_clock_skew_ns",
 	    (json_int_t)SRV_MAX_SKEW_NS, "ingest_keys", keys, "receipt_pk", rpk,
-	    "audit_checkpoint", srv_checkpoint_json(q->srv), "erased_all",
+	    "audit_pk", apk, "audit_checkpoint", srv_checkpoint_json(q->srv),
+	    "erased_all",
 	    srv_erased_all(q->srv, q->dev.subject_id)));
 }

@@ -343,6 +343,7 @@ open_all(struct server *s, const struct server_opts *o, bool *first)
 	struct audit_opts ao;
 	char keysdir[SRV_PATH_MAX], master[SRV_PATH_MAX], p[SRV_PATH_MAX];
 	char host[128], *colon;
+	uint8_t old_pks[KEYS_HISTORY_MAX][32];
 	unsigned applied = 0;
 	int r, st;
 
@@ -395,6 +396,8 @@ open_all(struct server *s, const struct server_opts *o, bool *first)
 		    ut_strerror(r), r == UT_ECRYPTO ? " (is it the right master key?)" : "");
 		return r;
 	}
+	if (s->rotate != 0 && (r = srv_keys_rotate(s, s->rotate)) < 0)
+		return r;
 	if ((s->cfg.meta_url[0] == '\0' &&
 	    snprintf(s->cfg.meta_url, sizeof(s->cfg.meta_url), "sqlite:%s/meta.db",
 	    s->data_dir) >= (int)sizeof(s->cfg.meta_url)) ||
@@ -429,9 +432,16 @@ open_all(struct server *s, const struct server_opts *o, bool *first)
 	ao.sign_arg = s->ks;
 	ao.audit_pk = s->audit_pk;
 	ao.ckpt_path = p;
+	if ((r = srv_audit_old_pks(s, old_pks, KEYS_HISTORY_MAX, &ao.n_old_pks)) < 0)
+		return r;
+	ao.old_pks = (const uint8_t (*)[32])old_pks;
 	if ((r = audit_open(&ao, &s->audit)) < 0) {
 		log_error("serve: audit log: %s (run 'usetrace audit verify --data %s')",
 		    ut_strerror(r), s->data_dir);
+		return r;
+	}
+	if (s->rotate != 0 && (r = srv_keys_rotate_audit(s, s->rotate)) < 0) {
+		log_error("serve: audit log: %s", ut_strerror(r));
 		return r;
 	}
 	if ((r = default_policy(s)) < 0) {
@@ -526,6 +536,13 @@ server_run(const struct server_opts *o)
 	}
 	if (o->listen != NULL)
 		snprintf(s->cfg.listen, sizeof(s->cfg.listen), "%s", o->listen);
+	for (n = 0; o->rotate_keys != NULL && o->rotate_keys[n] != NULL; n++) {
+		if ((r = srv_rotate_parse(o->rotate_keys[n], &s->rotate)) < 0) {
+			log_error("serve: --rotate-key: unknown key \"%s\" (receipt "
+			    "or audit)", o->rotate_keys[n]);
+			goto out;
+		}
+	}
 	if ((r = open_all(s, o, &first)) < 0)
 		goto out;
 	tokpath[0] = '\0';

@@ -62,6 +62,7 @@ struct server {
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
 	bool stopping;
+	unsigned rotate;                  /* SRV_ROTATE_* at this start */
 };
 
 enum srv_purpose {
@@ -196,6 +197,21 @@ json_t *srv_checkpoint_json(struct server *s);
 bool srv_erased_all(struct server *s, const uint8_t subject[16]);
 /* A device whose clock is further off than this stops recording. */
 #define SRV_MAX_SKEW_NS (120LL * 1000000000LL)
+
+/* keyrot.c: rotating the receipt and audit keys at start. */
+#define SRV_ROTATE_RECEIPT 1u
+#define SRV_ROTATE_AUDIT 2u
+/* Adds the bit of key name ("receipt", "audit") to *bits; UT_EINVAL. */
+int srv_rotate_parse(const char *name, unsigned *bits);
+/* Before the audit log opens: history append, then the key store switch. */
+int srv_keys_rotate(struct server *s, unsigned bits)
+	__attribute__((warn_unused_result));
+/* Once it is open: one audit entry per rotated key. */
+int srv_keys_rotate_audit(struct server *s, unsigned bits)
+	__attribute__((warn_unused_result));
+/* The audit keys before rotations (DATA/audit.pub.old); *n = 0 if none. */
+int srv_audit_old_pks(const struct server *s, uint8_t (*pks)[32], size_t max,
+    size_t *n) __attribute__((warn_unused_result));
 
 /* erase.c: cryptographic erasure (P9). */
 int srv_erase_day(struct server *s, const uint8_t subject[16], int32_t day,

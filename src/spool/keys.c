@@ -221,6 +221,64 @@ keys_pubfile_write(const char *path, const uint8_t pk[32])
 }
 
 int
+keys_pubfile_append(const char *path, const uint8_t pk[32])
+{
+	char line[UT_PUBKEY_TEXT_MAX + 1];
+	size_t n;
+	int fd, r, r2;
+
+	keys_pubkey_format(pk, line, sizeof(line) - 1);
+	n = strlen(line);
+	line[n++] = '\n';
+	fd = fsio_open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW,
+	    0644);
+	if (fd < 0)
+		return fd;
+	if ((r = fsio_write_all(fd, line, n)) == 0)
+		r = fsio_fsync(fd);
+	r2 = fsio_close(fd);
+	return r < 0 ? r : r2;
+}
+
+int
+keys_pubfile_read_all(const char *path, uint8_t (*pks)[32], size_t max, size_t *n)
+{
+	unsigned char *raw = NULL;
+	char *line, *save = NULL;
+	size_t len = 0, k = 0;
+	int r;
+
+	*n = 0;
+	r = fsio_read_file(path, (KEYS_HISTORY_MAX + 1) * (UT_PUBKEY_TEXT_MAX + 1),
+	    &raw, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return r;
+	raw = xreallocarray(raw, len + 1, 1);
+	raw[len] = '\0';
+	if (memchr(raw, '\0', len) != NULL) {
+		r = UT_EPARSE;
+		goto out;
+	}
+	for (line = strtok_r((char *)raw, "\n", &save); line != NULL;
+	    line = strtok_r(NULL, "\n", &save)) {
+		if (k == max) {
+			r = UT_ETOOBIG;
+			goto out;
+		}
+		if ((r = keys_pubkey_parse(line, pks[k])) < 0)
+			goto out;
+		k++;
+	}
+	*n = k;
+	r = 0;
+out:
+	free(raw);
+	return r;
+}
+
+int
 keys_pubfile_read(const char *path, uint8_t pk[32])
 {
 	unsigned char *raw = NULL;

@@ -518,7 +518,82 @@ test_keystore_day_of(void)
 	T_ASSERT_EQ(keystore_day_of(1709294400LL * 1000000000LL), 19783);
 }
 
+/*
+ * A server key rotation: a new pair in force (signing, and after reopening),
+ * the old public half handed back, the other key and the subjects' keys
+ * untouched; an I/O error at any write, fsync or rename keeps the old key
+ * in force, on disk and in memory.
+ */
+static void
+test_keystore_server_key_rotate(void)
+{
+	struct kst k;
+	struct keystore *ks;
+	uint8_t pk0[32], apk0[32], oldpk[32], newpk[32], pk[32], sig[64];
+	uint8_t ct[CTLEN];
+	unsigned op, n, fails = 0;
+	int r;
+
+	kst_init(&k);
+	ks = kst_open(&k, true);
+	T_ASSERT_EQ(keystore_subject_add(ks, S), 0);
+	seal(ks, S, D1, ct);
+	T_ASSERT_EQ(keystore_server_pk(ks, KS_RECEIPT_KEY, pk0), 0);
+	T_ASSERT_EQ(keystore_server_pk(ks, KS_AUDIT_KEY, apk0), 0);
+	T_ASSERT_EQ(keystore_server_key_rotate(ks, (enum keystore_server_key)9,
+	    oldpk, newpk), UT_EINVAL);
+	/* Faults: the old key stays, in memory and on disk. */
+	for (op = 0; op < FSIO_OP_COUNT; op++) {
+		for (n = 1; n < 20; n++) {
+			fsio_fault_arm((enum fsio_op)op, n, FSIO_FAULT_EIO);
+			r = keystore_server_key_rotate(ks, KS_RECEIPT_KEY, oldpk, newpk);
+			fsio_fault_clear();
+			if (r == 0) {
+				/* The fault was not reached: a rotation. */
+				T_ASSERT_EQ(keystore_server_pk(ks, KS_RECEIPT_KEY, pk), 0);
+				T_ASSERT(memcmp(pk, newpk, 32) == 0);
+				T_ASSERT(memcmp(oldpk, pk0, 32) == 0);
+				memcpy(pk0, pk, 32);
+				break;
+			}
+			fails++;
+			/*
+			 * Before the rename: the old key, in memory and on
+			 * disk.  After it (its fsync failed): the new one in
+			 * both, and the handle is read-only until reopened.
+			 */
+			T_ASSERT_EQ(keystore_server_pk(ks, KS_RECEIPT_KEY, pk), 0);
+			if (memcmp(pk, pk0, 32) != 0) {
+				T_ASSERT_EQ(keystore_server_key_rotate(ks,
+				    KS_RECEIPT_KEY, oldpk, newpk), UT_ESTATE);
+				memcpy(pk0, pk, 32);
+			}
+			keystore_close(ks);
+			ks = kst_open(&k, false);
+			T_ASSERT_EQ(keystore_server_pk(ks, KS_RECEIPT_KEY, pk), 0);
+			T_ASSERT(memcmp(pk, pk0, 32) == 0);
+		}
+	}
+	T_ASSERT(fails >= 3);
+	/* A clean rotation of each key. */
+	T_ASSERT_EQ(keystore_server_key_rotate(ks, KS_AUDIT_KEY, oldpk, newpk), 0);
+	T_ASSERT(memcmp(oldpk, apk0, 32) == 0 && memcmp(newpk, apk0, 32) != 0);
+	T_ASSERT_EQ(keystore_sign(ks, KS_AUDIT_KEY, (const uint8_t *)"m", 1, sig), 0);
+	T_ASSERT_EQ(crypto_sign_verify_detached(sig, (const uint8_t *)"m", 1, newpk), 0);
+	T_ASSERT(crypto_sign_verify_detached(sig, (const uint8_t *)"m", 1, apk0) != 0);
+	keystore_close(ks);
+	ks = kst_open(&k, false);
+	T_ASSERT_EQ(keystore_server_pk(ks, KS_AUDIT_KEY, pk), 0);
+	T_ASSERT(memcmp(pk, newpk, 32) == 0);
+	T_ASSERT_EQ(keystore_server_pk(ks, KS_RECEIPT_KEY, pk), 0);
+	T_ASSERT(memcmp(pk, pk0, 32) == 0);
+	T_ASSERT_EQ(open_ct(ks, S, D1, ct), 0);
+	keystore_close(ks);
+	kst_rm(&k);
+}
+
 T_LIST(T_CASE(test_keystore_create_and_reopen),
+    T_CASE(test_keystore_server_key_rotate),
     T_CASE(test_keystore_seal_round_trip),
     T_CASE(test_keystore_erase_day),
     T_CASE(test_keystore_erase_subject),
