@@ -20,9 +20,20 @@
  *     503 unavailable          the server is draining (Retry-After: 1)
  * Every response carries X-Content-Type-Options: nosniff, and
  * Cache-Control: no-store unless the handler set a Cache-Control.
+ * Broken HTTP framing (a Content-Length that is not a number, a bad chunk
+ * size, an unparsable request line, headers beyond the connection's
+ * memory) is refused by libmicrohttpd itself before this transport sees
+ * the request: a 4xx (505 for an HTTP version other than 1.0 and 1.1) with
+ * libmicrohttpd's own short HTML body, connection closed, nothing echoed.
+ * So the 400 above is rarely reached.
  *
- * Slow clients: a connection idle for timeout_s is closed, and a body
- * arriving slower than 1 KiB/s on average once timeout_s has passed is cut.
+ * Slow clients: a connection idle for timeout_s is closed (also one that
+ * never finishes its TLS handshake), and a body arriving slower than
+ * 1 KiB/s on average once timeout_s has passed is cut.  A client that
+ * sends a header byte now and then is not idle: what bounds such clients
+ * is the connection limits, conn_limit in all and per_ip_conn_limit from
+ * one address (a connection over either is closed at once), so one
+ * address cannot starve the others (tests/server/bad_input.sh).
  * http_server_start() sets SIGPIPE to SIG_IGN for the whole process.
  */
 #ifndef USETRACE_HTTP_H
