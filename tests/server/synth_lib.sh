@@ -11,11 +11,19 @@ person_with_device() {
 	mkdir -p "$2" "$3" && chmod 700 "$2" "$3"
 	expect_out "^token " env USETRACE_HOME="$2" "$USETRACE" login "$SRV_URL" \
 		--claim "$claim" --pin "$SRV_PIN"
-	expect_out "^code " env USETRACE_HOME="$2" "$USETRACE" my enroll-code
+	add_device "$2" "$3"
+}
+
+# add_device HOME DEVHOME: the person logged in with HOME enrolls one more
+# device, DEVHOME, which consents; sets DEVICE_ID to its id.
+add_device() {
+	mkdir -p "$2" && chmod 700 "$2"
+	expect_out "^code " env USETRACE_HOME="$1" "$USETRACE" my enroll-code
 	code=$(sed -n 's/^code //p' "$T/out")
-	expect_out "^enrolled device " env USETRACE_HOME="$3" "$USETRACE" enroll \
+	expect_out "^enrolled device " env USETRACE_HOME="$2" "$USETRACE" enroll \
 		"$SRV_URL" --code "$code" --pin "$SRV_PIN"
-	expect 0 "" env USETRACE_HOME="$3" "$USETRACE" consent --yes
+	DEVICE_ID=$(sed -n 's/^enrolled device \([0-9]*\) .*/\1/p' "$T/out")
+	expect 0 "" env USETRACE_HOME="$2" "$USETRACE" consent --yes
 }
 
 # listed_ids HOME: the segment ids `usetrace my list --json` names, sorted,
