@@ -40,6 +40,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
@@ -80,6 +81,31 @@ quantile(const uint64_t *v, size_t n, double q)
 	return v[(i > n ? n : i) - 1];
 }
 
+/* This process's CPU time (user + system), ns. */
+static uint64_t
+cpu_ns(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) < 0)
+		return 0;
+	return (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000u +
+	    (uint64_t)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000u;
+}
+
+/*
+ * The last lines of every run: how many requests reached the server in
+ * all (timed or not, so that the server's CPU can be divided by it), and
+ * this client's CPU per timed request.
+ */
+static void
+print_made(uint64_t made, uint64_t timed, uint64_t cpu)
+{
+	printf("made: %llu requests\n", (unsigned long long)made);
+	printf("client CPU: %.2f ms per request\n",
+	    timed > 0 ? ms_of(cpu) / (double)timed : 0.0);
+}
+
 static void
 usage(void)
 {
@@ -112,6 +138,7 @@ struct conn {
 	uint8_t *body;
 	size_t len, cap;
 	bool toobig;
+	const char *err;              /* libcurl's word for the last failure */
 };
 
 static size_t
@@ -249,7 +276,7 @@ conn_get(struct conn *k, const char *path, const char *purpose, long *status,
 		k->h = NULL;
 	}
 	if (cc != CURLE_OK) {
-		fprintf(stderr, "bench_server: %s: %s\n", path, curl_easy_strerror(cc));
+		k->err = curl_easy_strerror(cc);
 		return -EIO;
 	}
 	*len = k->len;
@@ -290,8 +317,9 @@ rd_run(void *arg)
 		t->lat[i] = ut_now_mono_ns() - t0;
 		if (r < 0 || st != 200 || len != t->want_len) {
 			fprintf(stderr, "bench_server: request %zu: %s, status %ld, "
-			    "%zu bytes (want 200, %zu)\n", i,
-			    r < 0 ? ut_strerror(r) : "ok", st, len, t->want_len);
+			    "%zu bytes (want 200, %zu)\n", i, r >= 0 ? "ok" :
+			    k.err != NULL ? k.err : ut_strerror(r), st, len,
+			    t->want_len);
 			t->err = r < 0 ? r : UT_ECORRUPT;
 			break;
 		}
@@ -331,7 +359,7 @@ cmd_reads(const struct client_cfg *cfg, int argc, char **argv)
 	size_t n = 500, c = 1, i, len = 0;
 	enum conn_mode mode = CONN_CLIENT;
 	struct conn k;
-	uint64_t *all, t0, wall;
+	uint64_t *all, t0, c0, wall;
 	long st = 0;
 	int r, ret = 1;
 
@@ -366,6 +394,7 @@ cmd_reads(const struct client_cfg *cfg, int argc, char **argv)
 
 	all = xcalloc(n * c, sizeof(*all));
 	memset(th, 0, sizeof(th));
+	c0 = cpu_ns();
 	t0 = ut_now_mono_ns();
 	for (i = 0; i < c; i++) {
 		th[i] = (struct rd_thread){ .cfg = cfg, .mode = mode,
@@ -386,6 +415,7 @@ cmd_reads(const struct client_cfg *cfg, int argc, char **argv)
 		snprintf(what, sizeof(what), "reads, %zu thread%s", c, c == 1 ? "" : "s");
 		print_lat(what, all, n * c, wall);
 	}
+	print_made(1 + n * c + (mode == CONN_KEEP ? c : 0), n * c, cpu_ns() - c0);
 	ret = 0;
 out:
 	free(all);
@@ -424,9 +454,10 @@ au_run(void *arg)
 			d = ut_now_mono_ns() - t0;
 			if (t->nlat < LAT_MAX)
 				t->lat[t->nlat++] = d;
-		} else {
-			if (t->bad++ == 0)
-				fprintf(stderr, "bench_server: audit request: status %ld\n", st);
+		} else if (t->bad++ == 0) {
+			fprintf(stderr, "bench_server: a request failed: status %ld%s%s "
+			    "(the thread's first failure)\n", st,
+			    k.err != NULL ? ", " : "", k.err != NULL ? k.err : "");
 		}
 	}
 	conn_finish(&k);
@@ -477,7 +508,7 @@ cmd_audit(const struct client_cfg *cfg, int argc, char **argv)
 	size_t c = 32, i, nlat = 0;
 	unsigned secs = 10;
 	enum conn_mode mode = CONN_CLIENT;
-	uint64_t ok = 0, bad = 0, s0 = 0, s1 = 0, t0, wall, *lat;
+	uint64_t ok = 0, bad = 0, s0 = 0, s1 = 0, t0, c0, c1, wall, *lat;
 	int r, ret = 1;
 
 	for (i = 0; i < (size_t)argc; i++) {
@@ -499,6 +530,7 @@ cmd_audit(const struct client_cfg *cfg, int argc, char **argv)
 		return 1;
 	}
 	th = xcalloc(c, sizeof(*th));
+	c0 = cpu_ns();
 	t0 = ut_now_mono_ns();
 	for (i = 0; i < c; i++) {
 		th[i].cfg = cfg;
@@ -513,6 +545,7 @@ cmd_audit(const struct client_cfg *cfg, int argc, char **argv)
 	for (i = 0; i < c; i++)
 		pthread_join(th[i].t, NULL);
 	wall = ut_now_mono_ns() - t0;
+	c1 = cpu_ns() - c0;
 	lat = xcalloc(c * LAT_MAX, sizeof(uint64_t));
 	for (i = 0; i < c; i++) {
 		ok += th[i].ok;
@@ -561,6 +594,7 @@ cmd_audit(const struct client_cfg *cfg, int argc, char **argv)
 		}
 		printf("audit: entries match the ok requests\n");
 	}
+	print_made(ok + bad, ok + bad, c1);
 	ret = bad == 0 ? 0 : 1;
 	return ret;
 meta_fail:
