@@ -40,6 +40,8 @@ int cli_open_recording(const char *cmd, const char *dir, const char *passfile,
 int cmd_frames(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+/* `audit exposure` and `audit alerts` (argv[0] names which). */
+int cmd_audit_read(int argc, char **argv);
 
 /* True if argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
@@ -68,11 +70,14 @@ enum {
 	CLI_O_CLAIM = 1u << 8,  /* --claim CODE */
 	CLI_O_CODE = 1u << 9,   /* --code CODE */
 	CLI_O_PIN = 1u << 10,   /* --pin PIN alone (enroll) */
+	CLI_O_WHO = 1u << 11,   /* --principal NAME, --subject NAME */
+	CLI_O_SPAN = 1u << 12,  /* --since T, --until T */
 };
 
 struct cli_args {
 	const char *server, *token, *pin;
 	const char *out, *day, *role, *claim, *code;
+	const char *principal, *subject, *since, *until;
 	bool json, raw, all, yes;
 	int npos;
 	char **pos;             /* the positional arguments (into argv) */

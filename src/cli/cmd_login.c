@@ -47,6 +47,10 @@ static const struct {
 	{ { "role", required_argument, NULL, 'R' }, CLI_O_ROLE },
 	{ { "claim", required_argument, NULL, 'C' }, CLI_O_CLAIM },
 	{ { "code", required_argument, NULL, 'c' }, CLI_O_CODE },
+	{ { "principal", required_argument, NULL, 'p' }, CLI_O_WHO },
+	{ { "subject", required_argument, NULL, 's' }, CLI_O_WHO },
+	{ { "since", required_argument, NULL, 'b' }, CLI_O_SPAN },
+	{ { "until", required_argument, NULL, 'e' }, CLI_O_SPAN },
 };
 
 static void
@@ -87,6 +91,10 @@ cli_args_parse(const char *cmd, int argc, char **argv, unsigned allowed,
 		case 'R': a->role = optarg; break;
 		case 'C': a->claim = optarg; break;
 		case 'c': a->code = optarg; break;
+		case 'p': a->principal = optarg; break;
+		case 's': a->subject = optarg; break;
+		case 'b': a->since = optarg; break;
+		case 'e': a->until = optarg; break;
 		case 'h':
 			args_usage(stdout, usage);
 			return 1;

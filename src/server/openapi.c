@@ -51,6 +51,28 @@ roles_json(unsigned who)
 	return arr;
 }
 
+/* The route's query parameters (all optional strings) into params. */
+static void
+add_query(json_t *params, const char *list)
+{
+	char name[32];
+	const char *p = list, *c;
+	size_t k;
+
+	while (p != NULL && *p != '\0') {
+		c = strchr(p, ',');
+		k = c != NULL ? (size_t)(c - p) : strlen(p);
+		if (k > 0 && k < sizeof(name)) {
+			memcpy(name, p, k);
+			name[k] = '\0';
+			json_array_append_new(params, json_pack("{s:s, s:s, s:b, s:{s:s}}",
+			    "name", name, "in", "query", "required", 0, "schema",
+			    "type", "string"));
+		}
+		p = c != NULL ? c + 1 : NULL;
+	}
+}
+
 static json_t *
 operation(const struct srv_route *rt)
 {
@@ -83,6 +105,7 @@ operation(const struct srv_route *rt)
 		json_object_set_new(op, "security", json_array());
 	if (rt->action != NULL)
 		json_object_set_new(op, "x-usetrace-audit", json_string(rt->action));
+	add_query(params, rt->query);
 	if (strcmp(rt->method, "POST") == 0 || strcmp(rt->method, "PUT") == 0)
 		json_object_set_new(op, "requestBody", json_pack("{s:b, s:{s:{}}}",
 		    "required", strcmp(rt->method, "PUT") == 0, "content",

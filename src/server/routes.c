@@ -37,63 +37,70 @@
 
 #define SUBJ SRV_R(UT_ROLE_SUBJECT)
 #define ADMIN SRV_R(UT_ROLE_ADMIN)
+#define AUDITOR SRV_R(UT_ROLE_AUDITOR)
 
 static const struct srv_route routes[] = {
 	{ "GET", "/v1/openapi.json", SRV_R_PUBLIC, SRV_P_NONE, NULL,
-	    api_openapi, 0, "the OpenAPI 3.1 document" },
+	    api_openapi, 0, "the OpenAPI 3.1 document", NULL },
 	{ "GET", "/v1/health", SRV_R_PUBLIC, SRV_P_NONE, NULL,
-	    api_health, 0, "liveness and server time" },
+	    api_health, 0, "liveness and server time", NULL },
 	{ "POST", "/v1/login", SRV_R_PUBLIC, SRV_P_NONE, "claim",
-	    api_login, 4 * KIB, "turn a claim code into the person's own token" },
+	    api_login, 4 * KIB, "turn a claim code into the person's own token", NULL },
 	{ "POST", "/v1/enroll", SRV_R_PUBLIC, SRV_P_NONE, "enroll",
-	    api_enroll, 8 * KIB, "register a device with an enrollment code" },
+	    api_enroll, 8 * KIB, "register a device with an enrollment code", NULL },
 
 	{ "POST", "/v1/admin/principals", ADMIN, SRV_P_ADMINISTRATION,
 	    "principal_add", api_admin_principal_add, 4 * KIB,
-	    "add a principal; returns a single-use claim code" },
+	    "add a principal; returns a single-use claim code", NULL },
 	{ "GET", "/v1/admin/principals", ADMIN, SRV_P_ADMINISTRATION,
 	    "principal_list", api_admin_principal_list, 0,
-	    "list principals (no tokens, no pseudonyms)" },
+	    "list principals (no tokens, no pseudonyms)", NULL },
 	{ "POST", "/v1/admin/principals/{name}/revoke", ADMIN,
 	    SRV_P_ADMINISTRATION, "principal_revoke",
 	    api_admin_principal_revoke, 4 * KIB,
-	    "revoke a principal, its tokens, codes and devices" },
+	    "revoke a principal, its tokens, codes and devices", NULL },
 
 	{ "POST", "/v1/my/enroll-codes", SUBJ, SRV_P_SELF_ACCESS,
 	    "enroll_code", api_my_enroll_code, 4 * KIB,
-	    "mint a one-time enrollment code for one of my devices" },
+	    "mint a one-time enrollment code for one of my devices", NULL },
 	{ "GET", "/v1/my/devices", SUBJ, SRV_P_SELF_ACCESS, "device_list",
-	    api_my_devices, 0, "my devices" },
+	    api_my_devices, 0, "my devices", NULL },
 	{ "POST", "/v1/my/devices/{id}/revoke", SUBJ, SRV_P_SELF_ACCESS,
 	    "device_revoke", api_my_device_revoke, 4 * KIB,
-	    "revoke one of my devices" },
+	    "revoke one of my devices", NULL },
 	{ "GET", "/v1/my/segments", SUBJ, SRV_P_SELF_ACCESS, "segment_list",
-	    api_my_segments, 0, "my segments with their decrypted summaries" },
+	    api_my_segments, 0, "my segments with their decrypted summaries", NULL },
 	{ "GET", "/v1/my/segments/{id}/actions", SUBJ, SRV_P_SELF_ACCESS,
 	    "read_actions", api_my_actions, 0,
-	    "the actions of one of my segments (as show --json)" },
+	    "the actions of one of my segments (as show --json)", NULL },
 	{ "GET", "/v1/my/segments/{id}/records", SUBJ, SRV_P_SELF_ACCESS,
 	    "read_records", api_my_records, 0,
-	    "the raw records of one of my segments (as show --raw)" },
+	    "the raw records of one of my segments (as show --raw)", NULL },
 	{ "GET", "/v1/my/segments/{id}/frames", SUBJ, SRV_P_SELF_ACCESS,
 	    "list_frames", api_my_frames, 0,
-	    "the stored screen frames of one of my segments" },
+	    "the stored screen frames of one of my segments", NULL },
 	{ "GET", "/v1/my/segments/{id}/frames/{frame}", SUBJ,
 	    SRV_P_SELF_ACCESS, "read_frame", api_my_frame, 0,
-	    "one stored screen frame as PNG" },
+	    "one stored screen frame as PNG", NULL },
 	{ "POST", "/v1/my/erase", SUBJ, SRV_P_ERASURE, "erase", api_my_erase,
-	    4 * KIB, "erase a day or everything (keys destroyed first)" },
+	    4 * KIB, "erase a day or everything (keys destroyed first)", NULL },
 	{ "GET", "/v1/my/audit", SUBJ, SRV_P_SELF_ACCESS, "read_my_audit",
-	    api_my_audit, 0, "who read or changed my data" },
+	    api_my_audit, 0, "who read or changed my data", NULL },
+
+	{ "GET", "/v1/audit/exposure", AUDITOR, SRV_P_AUDIT, "exposure_report",
+	    api_audit_exposure, 0, "whose data a principal read, or who read a "
+	    "subject's data (from the audit log)", "principal,subject,since,until" },
+	{ "GET", "/v1/audit/alerts", AUDITOR, SRV_P_AUDIT, "read_alerts",
+	    api_audit_alerts, 0, "the alerts in the audit log", "since_seq" },
 
 	{ "POST", "/v1/device/consents", SRV_R_DEVICE, SRV_P_INGEST,
 	    "consent", api_device_consent, 4 * KIB,
-	    "record a consent or withdrawal signed by the device key" },
+	    "record a consent or withdrawal signed by the device key", NULL },
 	{ "GET", "/v1/device/control", SRV_R_DEVICE, SRV_P_INGEST, "control",
-	    api_device_control, 0, "server time, ingest keys, audit checkpoint" },
+	    api_device_control, 0, "server time, ingest keys, audit checkpoint", NULL },
 	{ "PUT", "/v1/device/segments/{id}", SRV_R_DEVICE, SRV_P_INGEST,
 	    "upload", api_device_upload, SEGMENT_UPLOAD_MAX,
-	    "upload a closed segment; answers a signed receipt" },
+	    "upload a closed segment; answers a signed receipt", NULL },
 };
 
 const struct srv_route *
@@ -183,6 +190,68 @@ match(const char *pattern, const char *path, char params[SRV_PARAMS][SRV_PARAM_M
 		s++;
 	}
 	return *s == '\0';
+}
+
+/* True when the n bytes at name are one of list's comma-separated names. */
+static bool
+name_in(const char *list, const char *name, size_t n)
+{
+	const char *p = list, *c;
+	size_t k;
+
+	while (*p != '\0') {
+		c = strchr(p, ',');
+		k = c != NULL ? (size_t)(c - p) : strlen(p);
+		if (k == n && memcmp(p, name, n) == 0)
+			return true;
+		if (c == NULL)
+			break;
+		p = c + 1;
+	}
+	return false;
+}
+
+/*
+ * True when every parameter of the raw query is one the route takes, none
+ * twice and none empty.  Names are compared as received, not decoded: a
+ * name the table does not spell exactly is refused.
+ */
+static bool
+query_ok(const struct srv_route *rt, const char *query)
+{
+	char seen[SRV_QUERY_MAX][32];
+	const char *p = query, *end, *eq;
+	size_t nseen = 0, i, n;
+
+	if (query == NULL || *query == '\0')
+		return true;
+	if (rt->query == NULL)
+		return false;
+	while (*p != '\0') {
+		end = strchr(p, '&');
+		if (end == NULL)
+			end = p + strlen(p);
+		eq = memchr(p, '=', (size_t)(end - p));
+		n = (size_t)((eq != NULL ? eq : end) - p);
+		if (n == 0 || n >= sizeof(seen[0]) || !name_in(rt->query, p, n) ||
+		    nseen == SRV_QUERY_MAX)
+			return false;
+		for (i = 0; i < nseen; i++)
+			if (strlen(seen[i]) == n && memcmp(seen[i], p, n) == 0)
+				return false;
+		memcpy(seen[nseen], p, n);
+		seen[nseen++][n] = '\0';
+		p = *end != '\0' ? end + 1 : end;
+	}
+	return true;
+}
+
+static void
+refuse_query(struct srv_req *q)
+{
+	snprintf(q->a_detail, sizeof(q->a_detail), "unknown or repeated query parameter");
+	srv_reply_error(q, 400, "bad_request",
+	    "a query parameter this endpoint does not take, or one given twice");
 }
 
 size_t
@@ -411,7 +480,10 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 			}
 			q.route = rt;
 			memcpy(q.param, params, sizeof(q.param));
-			rt->fn(&q);
+			if (query_ok(rt, rq->query))
+				rt->fn(&q);
+			else
+				refuse_query(&q);
 			if (rt->action != NULL && !q.no_audit)
 				finish_audited(&q, rt->action);
 			return;
@@ -455,7 +527,10 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 	}
 	q.route = hit;
 	memcpy(q.param, params, sizeof(q.param));
-	hit->fn(&q);
+	if (query_ok(hit, rq->query))
+		hit->fn(&q);
+	else
+		refuse_query(&q);
 	finish_audited(&q, hit->action);
 }
 
@@ -483,7 +558,10 @@ server_print_routes(FILE *f)
 				first = 0;
 			}
 		}
-		fprintf(f, " | %s | %s | %s |\n", srv_purpose_name(rt->purpose),
-		    rt->action != NULL ? rt->action : "-", rt->summary);
+		fprintf(f, " | %s | %s | %s%s%s%s |\n", srv_purpose_name(rt->purpose),
+		    rt->action != NULL ? rt->action : "-", rt->summary,
+		    rt->query != NULL ? " (query: `" : "",
+		    rt->query != NULL ? rt->query : "",
+		    rt->query != NULL ? "`)" : "");
 	}
 }

@@ -95,9 +95,16 @@ struct srv_route {
 	srv_handler_fn fn;
 	size_t body_cap;            /* 0: 64 KiB */
 	const char *summary;
+	/*
+	 * The query parameters it takes, comma-separated ("principal,since");
+	 * NULL: none.  Any other parameter, or one given twice, is refused
+	 * (400) before the handler runs.
+	 */
+	const char *query;
 };
 
 #define SRV_PARAMS 2
+#define SRV_QUERY_MAX 8       /* query parameters a request may carry */
 #define SRV_PARAM_MAX 96
 
 struct srv_req {
@@ -186,6 +193,8 @@ void api_my_erase(struct srv_req *q);
 void api_my_audit(struct srv_req *q);
 void api_enroll(struct srv_req *q);
 void api_device_consent(struct srv_req *q);
+void api_audit_exposure(struct srv_req *q);
+void api_audit_alerts(struct srv_req *q);
 void api_device_control(struct srv_req *q);
 void api_device_upload(struct srv_req *q);
 

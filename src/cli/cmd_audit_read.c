@@ -1,0 +1,190 @@
+/*
+ * cmd_audit_read.c - the auditor's questions to a running server:
+ * `usetrace audit exposure --principal P | --subject S [--since T]
+ * [--until T] [--json]` (whose data P read; who read S's data) and
+ * `usetrace audit alerts [--json]`.  They need an auditor's token (purpose
+ * `audit`) and read only the audit log; `audit verify` (cmd_audit.c)
+ * works offline on the data directory instead.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "usetrace/err.h"
+#include "usetrace/log.h"
+#include "usetrace/util.h"
+#include "cli_int.h"
+
+#define CONN_HELP \
+	"  --server URL --token TOKEN --pin PIN   (default: $USETRACE_SERVER,\n" \
+	"            $USETRACE_TOKEN, $USETRACE_PIN, else your saved login)\n"
+
+static const char exposure_usage[] =
+    "usage: usetrace audit exposure --principal NAME | --subject NAME\n"
+    "                               [--since T] [--until T] [--json] [connection]\n\n"
+    "From the server's audit log: with --principal, whose data NAME read\n"
+    "(subject, segment, purpose, time); with --subject, who read NAME's\n"
+    "data.  A read is an allowed request that returned recorded content or\n"
+    "what was derived from it; denied attempts are not reads.  T is\n"
+    "YYYY-MM-DDTHH:MM:SSZ (UTC) or ns since the epoch.  Needs an auditor's\n"
+    "token.  One line per read:\n"
+    "    TIME  PRINCIPAL (ROLE)  PURPOSE  ACTION  SUBJECT  SEGMENT\n\n"
+    "options:\n"
+    "  --principal NAME, --subject NAME   exactly one\n"
+    "  --since T, --until T\n"
+    "  --json    the server's JSON answer\n" CONN_HELP;
+
+static const char alerts_usage[] =
+    "usage: usetrace audit alerts [--json] [connection]\n\n"
+    "The alerts in the server's audit log (e.g. other bytes uploaded under a\n"
+    "stored segment id).  Needs an auditor's token.  One line per alert:\n"
+    "    SEQ  TIME  PRINCIPAL  ACTION  OBJECT  DETAIL\n\n"
+    "options:\n"
+    "  --json    the server's JSON answer\n" CONN_HELP;
+
+/* Appends "&name=value" (value percent-encoded) to path; -1 if too long. */
+static int
+add_arg(char *path, size_t sz, const char *name, const char *value)
+{
+	size_t n = strlen(path);
+	const char *p;
+	int w;
+
+	if (value == NULL)
+		return 0;
+	w = snprintf(path + n, sz - n, "%c%s=", strchr(path, '?') ? '&' : '?', name);
+	if (w < 0 || (size_t)w >= sz - n)
+		return -1;
+	n += (size_t)w;
+	for (p = value; *p != '\0'; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' ||
+		    c == '~')
+			w = snprintf(path + n, sz - n, "%c", c);
+		else
+			w = snprintf(path + n, sz - n, "%%%02X", c);
+		if (w < 0 || (size_t)w >= sz - n)
+			return -1;
+		n += (size_t)w;
+	}
+	return 0;
+}
+
+/* The string member key of e, or "-" when absent or empty. */
+static const char *
+str_or(const json_t *e, const char *key)
+{
+	const char *v = cli_jstr(e, key);
+
+	return v != NULL && v[0] != '\0' ? v : "-";
+}
+
+static void
+print_json(const json_t *ans)
+{
+	char *t = json_dumps(ans, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (t != NULL) {
+		puts(t);
+		free(t);
+	}
+}
+
+static int
+exposure(const struct cli_args *a, const struct client_cfg *c)
+{
+	char path[1024] = "/v1/audit/exposure", when[40];
+	const json_t *e;
+	json_t *ans = NULL;
+	size_t i;
+	int64_t t;
+
+	if (add_arg(path, sizeof(path), "principal", a->principal) < 0 ||
+	    add_arg(path, sizeof(path), "subject", a->subject) < 0 ||
+	    add_arg(path, sizeof(path), "since", a->since) < 0 ||
+	    add_arg(path, sizeof(path), "until", a->until) < 0) {
+		log_error("audit exposure: arguments too long");
+		return 1;
+	}
+	if (cli_call_json("audit exposure", c, "GET", path, "audit", NULL, &ans) < 0)
+		return 1;
+	if (a->json) {
+		print_json(ans);
+	} else {
+		json_array_foreach(json_object_get(ans, "reads"), i, e) {
+			t = 0;
+			(void)cli_jint(e, "time_ns", &t);
+			cli_fmt_time(t, when, sizeof(when));
+			printf("%s  %s (%s)  %s  %s  %s  %s\n", when,
+			    str_or(e, "principal"), str_or(e, "role"),
+			    str_or(e, "purpose"), str_or(e, "action"),
+			    *str_or(e, "subject_name") != '-' ?
+			    str_or(e, "subject_name") : str_or(e, "subject"),
+			    str_or(e, "segment"));
+		}
+		if (json_is_true(json_object_get(ans, "truncated")))
+			log_warn("audit exposure: more reads than one answer holds; "
+			    "narrow it with --since / --until");
+	}
+	json_decref(ans);
+	return 0;
+}
+
+static int
+alerts(const struct cli_args *a, const struct client_cfg *c)
+{
+	json_t *ans = NULL;
+	const json_t *e;
+	char when[40];
+	int64_t t, seq;
+	size_t i;
+
+	if (cli_call_json("audit alerts", c, "GET", "/v1/audit/alerts", "audit",
+	    NULL, &ans) < 0)
+		return 1;
+	if (a->json) {
+		print_json(ans);
+	} else {
+		json_array_foreach(json_object_get(ans, "alerts"), i, e) {
+			t = seq = 0;
+			(void)cli_jint(e, "time_ns", &t);
+			(void)cli_jint(e, "seq", &seq);
+			cli_fmt_time(t, when, sizeof(when));
+			printf("%" PRId64 "  %s  %s  %s  %s  %s\n", seq, when,
+			    str_or(e, "principal"), str_or(e, "action"),
+			    str_or(e, "object"), str_or(e, "detail"));
+		}
+	}
+	json_decref(ans);
+	return 0;
+}
+
+int
+cmd_audit_read(int argc, char **argv)
+{
+	bool expo = strcmp(argv[0], "exposure") == 0;
+	const char *cmd = expo ? "audit exposure" : "audit alerts";
+	struct client_cfg c;
+	struct cli_args a;
+	int r;
+
+	r = cli_args_parse(cmd, argc, argv, CLI_O_CONN | CLI_O_JSON |
+	    (expo ? CLI_O_WHO | CLI_O_SPAN : 0), 0, 0,
+	    expo ? exposure_usage : alerts_usage, &a);
+	if (r != 0)
+		return r > 0 ? 0 : EXIT_USAGE;
+	if (expo && (a.principal == NULL) == (a.subject == NULL)) {
+		log_error("audit exposure: give --principal NAME or --subject NAME");
+		fputs(exposure_usage, stderr);
+		return EXIT_USAGE;
+	}
+	memset(&c, 0, sizeof(c));
+	if (cli_conn(cmd, &a, true, &c) < 0)
+		return 1;
+	r = expo ? exposure(&a, &c) : alerts(&a, &c);
+	client_cfg_finish(&c);
+	return r;
+}
