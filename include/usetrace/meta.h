@@ -28,6 +28,7 @@
 #define META_NAME_MAX 64u
 #define META_ID_LEN 16u      /* segment ids, subject pseudonyms, consent ids */
 #define META_HASH_LEN 32u
+#define META_AUDIT_STR_MAX 96u   /* = META_AUDIT_STR, for structs above it */
 
 enum ut_role {
 	UT_ROLE_NONE = 0,
@@ -231,6 +232,51 @@ int meta_segment_delete(struct meta *m, const uint8_t id[META_ID_LEN]);
 /* Subjects that have segments (for retention), and their days. */
 int meta_subject_days(struct meta *m,
     int (*fn)(const uint8_t subject[META_ID_LEN], int32_t day, void *arg), void *arg);
+
+/* ---- review assignments: a reviewer sees assigned segments only ---- */
+
+enum meta_review_state {
+	META_REVIEW_PENDING = 1,
+	META_REVIEW_APPROVED,
+	META_REVIEW_REJECTED,
+	META_REVIEW_WITHDRAWN,              /* by the subject, at any time */
+};
+const char *meta_review_state_name(int state);
+
+struct meta_assignment {
+	uint8_t id[META_ID_LEN];            /* random: the reviewer's only handle */
+	uint8_t segment_id[META_ID_LEN];
+	uint8_t subject_id[META_ID_LEN];
+	int64_t reviewer_id;                /* principal */
+	int64_t assigned_by;                /* principal (an admin) */
+	int64_t assigned_ns, decided_ns;    /* decided: 0 while pending */
+	int state;                          /* enum meta_review_state */
+	char reason[META_AUDIT_STR_MAX];    /* a rejection's reason, else "" */
+};
+/* -EEXIST when that segment is already assigned to that reviewer. */
+int meta_assignment_add(struct meta *m, const struct meta_assignment *a);
+int meta_assignment_get(struct meta *m, const uint8_t id[META_ID_LEN],
+    struct meta_assignment *out);
+/*
+ * Assignments of reviewer (0: every reviewer's) in the order they were
+ * made; fn's non-zero return stops the walk and is returned.  Rows of a
+ * segment erased since stay (the segment is gone; callers skip them).
+ */
+int meta_assignment_list(struct meta *m, int64_t reviewer_id,
+    int (*fn)(const struct meta_assignment *a, void *arg), void *arg);
+/*
+ * Decides a PENDING assignment: state APPROVED or REJECTED (with reason),
+ * at when_ns.  UT_ENOTFOUND, UT_ESTATE when it is not pending, UT_EINVAL
+ * for another state.
+ */
+int meta_assignment_decide(struct meta *m, const uint8_t id[META_ID_LEN],
+    int state, int64_t when_ns, const char *reason);
+/*
+ * The subject withdraws segment from review: every pending or approved
+ * assignment of it becomes WITHDRAWN.  Returns how many changed.
+ */
+int meta_assignment_withdraw_segment(struct meta *m,
+    const uint8_t segment[META_ID_LEN], int64_t when_ns);
 
 /* ---- tombstones: erased days (and whole subjects) ---- */
 

@@ -228,6 +228,55 @@ meta_segment_list(struct meta *m, const uint8_t subject[META_ID_LEN],
 	return m->ops->segment_list(m, subject, day, fn, arg);
 }
 
+const char *
+meta_review_state_name(int state)
+{
+	switch (state) {
+	case META_REVIEW_PENDING: return "pending";
+	case META_REVIEW_APPROVED: return "approved";
+	case META_REVIEW_REJECTED: return "rejected";
+	case META_REVIEW_WITHDRAWN: return "withdrawn";
+	default: return "?";
+	}
+}
+
+int
+meta_assignment_add(struct meta *m, const struct meta_assignment *a)
+{
+	return m->ops->assignment_add(m, a);
+}
+
+int
+meta_assignment_get(struct meta *m, const uint8_t id[META_ID_LEN],
+    struct meta_assignment *out)
+{
+	return m->ops->assignment_get(m, id, out);
+}
+
+int
+meta_assignment_list(struct meta *m, int64_t reviewer_id,
+    int (*fn)(const struct meta_assignment *a, void *arg), void *arg)
+{
+	return m->ops->assignment_list(m, reviewer_id, fn, arg);
+}
+
+int
+meta_assignment_decide(struct meta *m, const uint8_t id[META_ID_LEN],
+    int state, int64_t when_ns, const char *reason)
+{
+	if (state != META_REVIEW_APPROVED && state != META_REVIEW_REJECTED)
+		return UT_EINVAL;
+	return m->ops->assignment_decide(m, id, state, when_ns,
+	    reason != NULL ? reason : "");
+}
+
+int
+meta_assignment_withdraw_segment(struct meta *m,
+    const uint8_t segment[META_ID_LEN], int64_t when_ns)
+{
+	return m->ops->assignment_withdraw_segment(m, segment, when_ns);
+}
+
 int
 meta_segment_delete(struct meta *m, const uint8_t id[META_ID_LEN])
 {

@@ -2,8 +2,9 @@
  * meta_sqlite.c - the embedded metadata store (meta.h) on SQLite: opening,
  * the schema, the statement cache and the implementation table.  The rows
  * live in meta_sqlite_auth.c (principals, tokens, codes, devices),
- * meta_sqlite_data.c (consents, segments, tombstones, settings) and
- * meta_sqlite_audit.c (audit rows and checkpoints).
+ * meta_sqlite_data.c (consents, segments, tombstones, settings),
+ * meta_sqlite_review.c (review assignments) and meta_sqlite_audit.c (audit
+ * rows and checkpoints).
  *
  * Invariants:
  *  (1) One connection per store, used only with q->lock held; every meta.h
@@ -15,7 +16,8 @@
  *      mode with synchronous=FULL: a write returns 0 only after its commit
  *      is fsync'd; a failed commit is rolled back and returns an error.
  *  (3) PRAGMA application_id is UT_META_APP_ID and user_version is
- *      UT_META_SCHEMA; any other pair is refused with UT_ECORRUPT, never
+ *      UT_META_SCHEMA; schema 1 is migrated (one named transaction,
+ *      migrate_1_2); any other pair is refused with UT_ECORRUPT, never
  *      migrated blindly.  The schema is created in one transaction.
  *  (4) Multi-statement changes (revocations, code takes, audit batches) run
  *      in one BEGIN IMMEDIATE transaction; on any error it is rolled back.
@@ -44,8 +46,18 @@
 #include "store_int.h"
 
 #define UT_META_APP_ID 0x55544d44       /* "UTMD" */
-#define UT_META_SCHEMA 1
+#define UT_META_SCHEMA 2
 #define BUSY_TIMEOUT_MS 5000
+
+/* Schema 2 added review assignments; migrate_1_2() adds them to a 1. */
+#define ASSIGNMENT_SQL \
+    "CREATE TABLE assignment(n INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE," \
+    " segment_id BLOB NOT NULL, subject_id BLOB NOT NULL," \
+    " reviewer_id INTEGER NOT NULL REFERENCES principal(id)," \
+    " assigned_by INTEGER NOT NULL, assigned_ns INTEGER NOT NULL," \
+    " decided_ns INTEGER NOT NULL, state INTEGER NOT NULL, reason TEXT NOT NULL," \
+    " UNIQUE(segment_id, reviewer_id));" \
+    "CREATE INDEX assignment_reviewer ON assignment(reviewer_id, n);"
 
 static const char schema_sql[] =
     "CREATE TABLE principal(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
@@ -99,7 +111,8 @@ static const char schema_sql[] =
     " BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;"
     "CREATE TABLE audit_ckpt(seq INTEGER PRIMARY KEY, time_ns INTEGER NOT NULL,"
     " head BLOB NOT NULL, sig BLOB NOT NULL);"
-    "CREATE TABLE setting(key TEXT PRIMARY KEY, val BLOB NOT NULL) WITHOUT ROWID;";
+    "CREATE TABLE setting(key TEXT PRIMARY KEY, val BLOB NOT NULL) WITHOUT ROWID;"
+    ASSIGNMENT_SQL;
 
 static const struct meta_ops msq_ops;
 
@@ -297,6 +310,25 @@ create_schema(sqlite3 *db)
 	return msq__err(rc);
 }
 
+/* Schema 1 -> 2 (review assignments), in one transaction. */
+static int
+migrate_1_2(sqlite3 *db)
+{
+	char *err = NULL;
+	int rc;
+
+	rc = sqlite3_exec(db, "BEGIN IMMEDIATE;" ASSIGNMENT_SQL
+	    "PRAGMA user_version=2; COMMIT", NULL, NULL, &err);
+	if (rc != SQLITE_OK) {
+		log_error("meta: adding review assignments to a schema 1 store: %s",
+		    err ? err : sqlite3_errstr(rc));
+		if (!sqlite3_get_autocommit(db))
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	sqlite3_free(err);
+	return msq__err(rc);
+}
+
 /* Checks (3), creating the schema in an empty, writable database. */
 static int
 check_schema(sqlite3 *db, bool create, bool readonly)
@@ -316,6 +348,14 @@ check_schema(sqlite3 *db, bool create, bool readonly)
 		app = UT_META_APP_ID;
 		ver = UT_META_SCHEMA;
 	}
+	/* The one known migration; read-only opens (audit verify) need none. */
+	if (app == UT_META_APP_ID && ver == 1 && !readonly) {
+		if ((r = migrate_1_2(db)) < 0)
+			return r;
+		ver = UT_META_SCHEMA;
+	}
+	if (app == UT_META_APP_ID && ver == 1 && readonly)
+		ver = UT_META_SCHEMA;
 	if (app != UT_META_APP_ID || ver != UT_META_SCHEMA) {
 		log_error("meta: not a usetrace store of schema %d (application "
 		    "id %lld, version %lld)", UT_META_SCHEMA, (long long)app,
@@ -436,6 +476,11 @@ static const struct meta_ops msq_ops = {
 	.audit_query = msq__audit_query,
 	.audit_ckpt_add = msq__audit_ckpt_add,
 	.audit_ckpt_list = msq__audit_ckpt_list,
+	.assignment_add = msq__assignment_add,
+	.assignment_get = msq__assignment_get,
+	.assignment_list = msq__assignment_list,
+	.assignment_decide = msq__assignment_decide,
+	.assignment_withdraw_segment = msq__assignment_withdraw_segment,
 	.setting_set = msq__setting_set,
 	.setting_get = msq__setting_get,
 };

@@ -67,6 +67,13 @@ struct meta_ops {
 	int (*audit_ckpt_add)(struct meta *, const struct meta_audit_ckpt *);
 	int (*audit_ckpt_list)(struct meta *,
 	    int (*)(const struct meta_audit_ckpt *, void *), void *);
+	int (*assignment_add)(struct meta *, const struct meta_assignment *);
+	int (*assignment_get)(struct meta *, const uint8_t *, struct meta_assignment *);
+	int (*assignment_list)(struct meta *, int64_t,
+	    int (*)(const struct meta_assignment *, void *), void *);
+	int (*assignment_decide)(struct meta *, const uint8_t *, int, int64_t,
+	    const char *);
+	int (*assignment_withdraw_segment)(struct meta *, const uint8_t *, int64_t);
 	int (*setting_set)(struct meta *, const char *, const void *, size_t);
 	int (*setting_get)(struct meta *, const char *, void *, size_t *);
 };
@@ -130,6 +137,8 @@ enum msq_stmt {
 	S_AUDIT_ADD, S_AUDIT_LAST, S_AUDIT_PAGE, S_AUDIT_Q_PRINCIPAL,
 	S_AUDIT_Q_SUBJECT, S_AUDIT_Q_ALL, S_CKPT_ADD, S_CKPT_PAGE,
 	S_SETTING_SET, S_SETTING_GET,
+	S_ASSIGN_ADD, S_ASSIGN_GET, S_ASSIGN_PAGE, S_ASSIGN_PAGE_ALL,
+	S_ASSIGN_DECIDE, S_ASSIGN_WITHDRAW,
 	S_COUNT
 };
 
@@ -170,6 +179,14 @@ int msq__bind_text(sqlite3_stmt *s, int i, const char *t);
 void msq__col_blob(sqlite3_stmt *s, int i, void *dst, size_t n);
 /* Copies a text column into dst (size n, NUL-terminated, cut to fit). */
 void msq__col_text(sqlite3_stmt *s, int i, char *dst, size_t n);
+
+/* Review assignments (meta_sqlite_review.c). */
+int msq__assignment_add(struct meta *, const struct meta_assignment *);
+int msq__assignment_get(struct meta *, const uint8_t *, struct meta_assignment *);
+int msq__assignment_list(struct meta *, int64_t,
+    int (*)(const struct meta_assignment *, void *), void *);
+int msq__assignment_decide(struct meta *, const uint8_t *, int, int64_t, const char *);
+int msq__assignment_withdraw_segment(struct meta *, const uint8_t *, int64_t);
 
 /* The rest of the implementation table (meta_sqlite_auth.c). */
 int msq__principal_add(struct meta *, const struct meta_principal *, int64_t *);

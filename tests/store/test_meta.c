@@ -206,12 +206,135 @@ test_meta_sqlite_foreign_schema(void)
 	meta_close(m);
 	snprintf(path, sizeof(path), "%s/meta.db", dir_buf);
 	T_ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-	T_ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=2", NULL, NULL, NULL), SQLITE_OK);
+	T_ASSERT_EQ(sqlite3_exec(db, "PRAGMA user_version=99", NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	m = NULL;
 	T_ASSERT_EQ(meta_open(url_buf, false, &m), UT_ECORRUPT);
 	T_ASSERT_EQ(meta_open_readonly(url_buf, &m), UT_ECORRUPT);
 	T_ASSERT(m == NULL);
+}
+
+struct acount {
+	int n;
+	struct meta_assignment last;
+};
+
+static int
+count_assignment(const struct meta_assignment *a, void *arg)
+{
+	struct acount *c = arg;
+
+	c->n++;
+	c->last = *a;
+	return 0;
+}
+
+/* Review assignments, and the migration of a schema-1 store that lacks them. */
+static void
+test_meta_assignments(void)
+{
+	struct meta *m = fresh();
+	struct meta_assignment a, b, got;
+	struct acount c;
+	int64_t rev, rev2, admin;
+	sqlite3 *db;
+	char path[600];
+	int i;
+
+	rev = add_principal(m, "rita", UT_ROLE_REVIEWER, 0);
+	rev2 = add_principal(m, "ron", UT_ROLE_REVIEWER, 0);
+	admin = add_principal(m, "adm", UT_ROLE_ADMIN, 0);
+	memset(&a, 0, sizeof(a));
+	fill(a.id, META_ID_LEN, 0xa1);
+	fill(a.segment_id, META_ID_LEN, 0x51);
+	fill(a.subject_id, META_ID_LEN, 0x77);
+	a.reviewer_id = rev;
+	a.assigned_by = admin;
+	a.assigned_ns = 5000;
+	T_ASSERT_EQ(meta_assignment_add(m, &a), 0);
+	T_ASSERT_EQ(meta_assignment_add(m, &a), -EEXIST);   /* same id */
+	b = a;
+	fill(b.id, META_ID_LEN, 0xa2);
+	T_ASSERT_EQ(meta_assignment_add(m, &b), -EEXIST);   /* same segment, reviewer */
+	b.reviewer_id = rev2;
+	T_ASSERT_EQ(meta_assignment_add(m, &b), 0);
+	b.reviewer_id = 9999;
+	fill(b.id, META_ID_LEN, 0xa3);
+	fill(b.segment_id, META_ID_LEN, 0x52);
+	T_ASSERT(meta_assignment_add(m, &b) < 0);          /* no such principal */
+	T_ASSERT_EQ(meta_assignment_get(m, a.id, &got), 0);
+	T_ASSERT_EQ(got.state, META_REVIEW_PENDING);
+	T_ASSERT_EQ(got.reviewer_id, rev);
+	T_ASSERT_EQ(got.assigned_ns, 5000);
+	T_ASSERT(memcmp(got.segment_id, a.segment_id, META_ID_LEN) == 0);
+	T_ASSERT(memcmp(got.subject_id, a.subject_id, META_ID_LEN) == 0);
+	fill(b.id, META_ID_LEN, 0xee);
+	T_ASSERT_EQ(meta_assignment_get(m, b.id, &got), UT_ENOTFOUND);
+	/* Lists: by reviewer, and everyone's (across pages). */
+	memset(&c, 0, sizeof(c));
+	T_ASSERT_EQ(meta_assignment_list(m, rev, count_assignment, &c), 0);
+	T_ASSERT_EQ(c.n, 1);
+	T_ASSERT(memcmp(c.last.id, a.id, META_ID_LEN) == 0);
+	for (i = 0; i < 150; i++) {
+		b = a;
+		b.id[0] = (uint8_t)i;
+		b.id[1] = 0x33;
+		b.segment_id[0] = (uint8_t)i;
+		b.segment_id[1] = 0x33;
+		T_ASSERT_EQ(meta_assignment_add(m, &b), 0);
+	}
+	memset(&c, 0, sizeof(c));
+	T_ASSERT_EQ(meta_assignment_list(m, 0, count_assignment, &c), 0);
+	T_ASSERT_EQ(c.n, 152);
+	T_ASSERT_EQ(c.last.id[0], 149);
+	memset(&c, 0, sizeof(c));
+	T_ASSERT_EQ(meta_assignment_list(m, rev2, count_assignment, &c), 0);
+	T_ASSERT_EQ(c.n, 1);
+	/* Decisions: only from pending; withdrawal from pending or approved. */
+	T_ASSERT_EQ(meta_assignment_decide(m, a.id, META_REVIEW_WITHDRAWN, 6000, ""),
+	    UT_EINVAL);
+	T_ASSERT_EQ(meta_assignment_decide(m, a.id, META_REVIEW_REJECTED, 6000,
+	    "blurry"), 0);
+	T_ASSERT_EQ(meta_assignment_decide(m, a.id, META_REVIEW_APPROVED, 6001, NULL),
+	    UT_ESTATE);
+	T_ASSERT_EQ(meta_assignment_get(m, a.id, &got), 0);
+	T_ASSERT_EQ(got.state, META_REVIEW_REJECTED);
+	T_ASSERT_STREQ(got.reason, "blurry");
+	T_ASSERT_EQ(got.decided_ns, 6000);
+	fill(b.id, META_ID_LEN, 0xee);
+	T_ASSERT_EQ(meta_assignment_decide(m, b.id, META_REVIEW_APPROVED, 1, NULL),
+	    UT_ENOTFOUND);
+	fill(b.id, META_ID_LEN, 0xa2);
+	T_ASSERT_EQ(meta_assignment_decide(m, b.id, META_REVIEW_APPROVED, 6002, NULL), 0);
+	/* The subject withdraws segment 0x51: ron's approved one changes, rita's
+	 * rejected one stays rejected. */
+	T_ASSERT_EQ(meta_assignment_withdraw_segment(m, a.segment_id, 7000), 1);
+	T_ASSERT_EQ(meta_assignment_get(m, b.id, &got), 0);
+	T_ASSERT_EQ(got.state, META_REVIEW_WITHDRAWN);
+	T_ASSERT_EQ(meta_assignment_get(m, a.id, &got), 0);
+	T_ASSERT_EQ(got.state, META_REVIEW_REJECTED);
+	T_ASSERT_EQ(meta_assignment_withdraw_segment(m, a.segment_id, 7001), 0);
+	T_ASSERT_STREQ(meta_review_state_name(META_REVIEW_APPROVED), "approved");
+	m = reopen(m);
+	T_ASSERT_EQ(meta_assignment_get(m, b.id, &got), 0);
+	T_ASSERT_EQ(got.state, META_REVIEW_WITHDRAWN);
+	meta_close(m);
+
+	/* A schema-1 store (no assignment table) is migrated when opened for
+	 * writing; a read-only open takes it as it is. */
+	snprintf(path, sizeof(path), "%s/meta.db", dir_buf);
+	T_ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	T_ASSERT_EQ(sqlite3_exec(db, "DROP TABLE assignment; PRAGMA user_version=1",
+	    NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	m = NULL;
+	T_ASSERT_EQ(meta_open_readonly(url_buf, &m), 0);
+	meta_close(m);
+	m = NULL;
+	T_ASSERT_EQ(meta_open(url_buf, false, &m), 0);
+	T_ASSERT_EQ(meta_assignment_get(m, a.id, &got), UT_ENOTFOUND);
+	T_ASSERT_EQ(meta_assignment_add(m, &a), 0);
+	meta_close(m);
 }
 
 static int
@@ -1046,6 +1169,7 @@ T_LIST(T_CASE(test_meta_roles), T_CASE(test_meta_open_errors),
     T_CASE(test_meta_sqlite_foreign_schema), T_CASE(test_meta_principals),
     T_CASE(test_meta_tokens), T_CASE(test_meta_devices), T_CASE(test_meta_codes),
     T_CASE(test_meta_consents), T_CASE(test_meta_segments),
+    T_CASE(test_meta_assignments),
     T_CASE(test_meta_tombstones), T_CASE(test_meta_audit),
     T_CASE(test_meta_settings), T_CASE(test_meta_concurrency),
     T_CASE(test_meta_reopen_readonly), T_CASE(test_meta_audit_fsync_fault),
