@@ -15,8 +15,9 @@
 #  - a device never enrolled, and a revoked device: refused, nothing stored;
 #  - a consent id the server never saw, a policy not consented to, and a
 #    segment begun after a withdrawal posted at the server: rejected; one
-#    begun before it: stored.
-# Other bytes under an id already stored are tests/e2e/record_basic.sh's.
+#    begun before it: stored;
+#  - other bytes under a stored id (a spool restored from an older copy and
+#    recovered to fewer frames): rejected, an alert, the first copy kept.
 . "$(dirname "$0")/cli_lib.sh"
 . "$(dirname "$0")/synth_lib.sh"
 : "${UT_FAULTPROXY:?UT_FAULTPROXY must point at ut-faultproxy}"
@@ -186,7 +187,7 @@ synth "$T/rnd" 4 22
 LOCAL="$T/rnd"
 start_proxy --direction both --reset-random "$SEED" --random-max "$SZ"
 i=0
-while [ $i -lt 6 ] && [ "$(nlocal "$T/rnd")" -gt 0 ]; do
+while [ $i -lt 5 ] && [ "$(nlocal "$T/rnd")" -gt 0 ]; do
 	i=$((i + 1))
 	rc=0
 	env USETRACE_HOME="$DEV" "$USETRACE" upload "$T/rnd" >"$T/out" 2>"$T/err" </dev/null || rc=$?
@@ -306,4 +307,35 @@ grep -q "^seg-00000001.uts stored$" "$T/up.out" || fail "a segment begun before 
 NSTORED=9
 check_state
 [ "$(nlisted)" = 9 ] || fail "the segment begun before the withdrawal is not listed"
+
+# --- Other bytes under a stored id: a device restored from an older copy
+# of its spool.  A crash leaves an open segment; a copy of it cut shorter
+# recovers to fewer frames: the same id, both signed by the device.  The
+# first is stored, the second rejected (and alerted); one copy stays. ---
+rc=0
+UT_FSIO_FAULT=fsync:8:crash "$UT_SYNTH" --home "$DEV" --out "$T/t1" --seed 93 \
+	--bytes 60000 >/dev/null 2>&1 || rc=$?
+[ $rc -eq 137 ] && [ -f "$T/t1/seg-00000001.uts.open" ] || fail "no crash mid-segment ($rc)"
+cp -r "$T/t1" "$T/t2"
+truncate -s -150 "$T/t2/seg-00000001.uts.open"
+for twin in "$T/t1" "$T/t2"; do
+	mk "$twin" 94   # recovers seg-00000001, then writes seg-00000002
+	rm "$twin/seg-00000002.uts"
+done
+ID=$(seg_id "$T/t1/seg-00000001.uts")
+SZ1=$(stat -c %s "$T/t1/seg-00000001.uts")
+[ "$ID" = "$(seg_id "$T/t2/seg-00000001.uts")" ] &&
+	[ "$SZ1" != "$(stat -c %s "$T/t2/seg-00000001.uts")" ] || fail "no twin segments"
+up 0 "" "$T/t1"
+grep -q "^seg-00000001.uts stored$" "$T/up.out" || fail "recovered segment: $(cat "$T/up.out")"
+up 0 "" "$T/t2"
+grep -q "^seg-00000001.uts rejected: another segment is stored under this id$" "$T/up.out" ||
+	fail "other bytes under a stored id: $(cat "$T/up.out")"
+grep -q "ALERT" "$T/serve.err" || fail "no alert for other bytes under a stored id"
+expect 0 "" env USETRACE_HOME="$ALICE" "$USETRACE" my list --json
+python3 - "$T/out" "$ID" "$SZ1" <<'PY' || fail "the stored copy changed"
+import json, sys
+segs = [s for s in json.load(open(sys.argv[1]))["segments"] if s["id"] == sys.argv[2]]
+assert len(segs) == 1 and segs[0]["size"] == int(sys.argv[3]), segs
+PY
 echo "upload_faults: ok"

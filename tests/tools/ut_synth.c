@@ -24,6 +24,7 @@
 #include "usetrace/action.h"
 #include "usetrace/consent.h"
 #include "usetrace/err.h"
+#include "usetrace/fsio.h"
 #include "usetrace/keys.h"
 #include "usetrace/synth.h"
 #include "usetrace/util.h"
@@ -66,7 +67,10 @@ static const char usage_text[] =
     "  --recipient B64   seal every segment to this X25519 key instead\n"
     "  --consent-id HEX  this consent id (32 hex digits) instead\n"
     "  --policy-hash HEX this policy hash (64 hex digits) instead\n"
-    "  -h, --help        this help\n";
+    "  -h, --help        this help\n\n"
+    "UT_FSIO_FAULT=op:N:kind (fsio.h) injects an I/O fault into the spool\n"
+    "writer, e.g. fsync:8:crash leaves an open segment as a crash would;\n"
+    "the next run over DIR recovers it (closed, marked recovered).\n";
 
 struct ctx {
 	struct device_cfg *d;
@@ -370,6 +374,10 @@ main(int argc, char **argv)
 
 	if ((r = parse_args(argc, argv, &a)) != 0)
 		return r == 1 ? 0 : r;
+	if (fsio_fault_from_env() < 0) {
+		fprintf(stderr, "ut-synth: malformed UT_FSIO_FAULT\n");
+		return 2;
+	}
 	if (sodium_init() < 0)
 		return 1;
 	memset(&o, 0, sizeof(o));
