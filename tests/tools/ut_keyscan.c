@@ -19,6 +19,8 @@
  *    segment id) under that key with the key's own subject and day.  Segment
  *    ids found in segment headers in the PATHs are tried too, at the
  *    sealed-key length.
+ *    Only the tag is computed per candidate (see tag_matches()); a match
+ *    is confirmed by the key store's own open before it is reported.
  *  ingest keys, where a sealed key can be: crypto_box_seal_open costs one
  *    X25519 per (window, key), about 0.1 ms here, so trying every window
  *    of megabytes is out of reach.  By default the 80-byte window at
@@ -55,6 +57,7 @@
 
 #include <sodium.h>
 
+#include "usetrace/buf.h"
 #include "usetrace/err.h"
 #include "usetrace/keystore.h"
 #include "usetrace/meta.h"
@@ -351,29 +354,78 @@ try_ingest(const char *file, const uint8_t *w, size_t off, uint8_t *pt)
 	}
 }
 
-static void
-scan_day(const char *file, const uint8_t *p, size_t n, uint8_t *pt)
+/*
+ * The day-key scan's inner step.  A window opens under a day key when it is
+ * nonce (24) || ciphertext || tag (16) of XChaCha20-Poly1305-IETF with
+ * additional data subject || day (u32 little-endian) || segment id.  The
+ * subkey (HChaCha20 of the nonce's first 16 bytes) and the Poly1305 key
+ * (the first ChaCha20 block) depend only on the window and the key, so they
+ * are made once per (window, key) and only the tag is computed per
+ * candidate and length; a tag that matches is confirmed with the key
+ * store's own ks__day_open_key() before it is reported (a mistake here
+ * shows as a missing line, which the tests' positive controls catch).
+ * derived[] is sodium_malloc'd and wiped by the caller.
+ */
+static bool
+tag_matches(const uint8_t polykey[32], const uint8_t ad[36], const uint8_t *w,
+    size_t len)
 {
+	static const uint8_t zero[16];
+	crypto_onetimeauth_poly1305_state st;
+	uint8_t lens[16], mac[16];
+	size_t clen = len - KEYSTORE_SEAL_OVERHEAD;
+	bool ok;
+
+	crypto_onetimeauth_poly1305_init(&st, polykey);
+	crypto_onetimeauth_poly1305_update(&st, ad, 36);
+	crypto_onetimeauth_poly1305_update(&st, zero, (16 - 36 % 16) % 16);
+	crypto_onetimeauth_poly1305_update(&st, w + 24, clen);
+	crypto_onetimeauth_poly1305_update(&st, zero, (16 - clen % 16) % 16);
+	put_u64le(lens, 36);
+	put_u64le(lens + 8, clen);
+	crypto_onetimeauth_poly1305_update(&st, lens, 16);
+	crypto_onetimeauth_poly1305_final(&st, mac);
+	ok = crypto_verify_16(mac, w + 24 + clen) == 0;
+	sodium_memzero(&st, sizeof(st));
+	return ok;
+}
+
+static void
+scan_day(const char *file, const uint8_t *p, size_t n, uint8_t *pt,
+    uint8_t *derived)
+{
+	uint8_t *subkey = derived, *polykey = derived + 32, npub[12] = { 0 };
+	uint8_t ad[36];
 	size_t o, k, c, j, l;
 
 	for (o = 0; o < n; o++) {
 		S.windows++;
+		if (n - o < KEYSTORE_SEAL_OVERHEAD)
+			continue;
+		memcpy(npub + 4, p + o + 16, 8);
 		for (k = 0; k < S.nkeys; k++) {
 			if (S.keys[k].kind != KS_KIND_DAY)
 				continue;
-			for (c = 0; c < S.ncands; c++)
+			crypto_core_hchacha20(subkey, p + o, S.keys[k].sk, NULL);
+			crypto_stream_chacha20_ietf(polykey, 32, npub, subkey);
+			memcpy(ad, S.keys[k].subject, 16);
+			put_u32le(ad + 16, (uint32_t)S.keys[k].day);
+			for (c = 0; c < S.ncands; c++) {
+				memcpy(ad + 20, S.cands[c].segid, 16);
 				for (j = 0; j < S.cands[c].nlen; j++) {
 					l = S.cands[c].len[j];
 					if (l > n - o)
 						continue;
 					S.day_tries++;
-					if (ks__day_open_key(S.keys[k].sk,
+					if (!tag_matches(polykey, ad, p + o, l) ||
+					    ks__day_open_key(S.keys[k].sk,
 					    S.keys[k].subject, S.keys[k].day,
-					    S.cands[c].segid, 16, p + o, l, pt) == 0)
-						report(file, o, l == 32 +
-						    KEYSTORE_SEAL_OVERHEAD ? "day-key" :
-						    "day-summary", &S.keys[k]);
+					    S.cands[c].segid, 16, p + o, l, pt) != 0)
+						continue;
+					report(file, o, l == 32 + KEYSTORE_SEAL_OVERHEAD ?
+					    "day-key" : "day-summary", &S.keys[k]);
 				}
+			}
 		}
 	}
 }
@@ -408,7 +460,7 @@ scan_copies(const char *file, const uint8_t *p, size_t n)
 }
 
 static int
-scan_file(const char *file, uint8_t *pt)
+scan_file(const char *file, uint8_t *pt, uint8_t *derived)
 {
 	uint8_t *p;
 	size_t n, o;
@@ -418,7 +470,7 @@ scan_file(const char *file, uint8_t *pt)
 		fprintf(stderr, "ut-keyscan: %s: %s\n", file, ut_strerror(r));
 		return r;
 	}
-	scan_day(file, p, n, pt);
+	scan_day(file, p, n, pt, derived);
 	for (o = 0; o + KEYSTORE_SEALED_KEY_LEN <= n; o++) {
 		if (S.ingest_all)
 			try_ingest(file, p + o, o, pt);
@@ -453,7 +505,7 @@ main(int argc, char **argv)
 	struct keystore *ks = NULL;
 	const char *metas[64];
 	size_t nmetas = 0, i, nday;
-	uint8_t *pt = NULL;
+	uint8_t *pt = NULL, *derived = NULL;
 	int c, r, rc = 2;
 
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -496,10 +548,11 @@ main(int argc, char **argv)
 	qsort(S.files, S.nfiles, sizeof(*S.files), cmp_str);
 	if (collect_headers() < 0)
 		goto out;
-	if ((pt = sodium_malloc(META_SUMMARY_MAX + 64)) == NULL)
+	if ((pt = sodium_malloc(META_SUMMARY_MAX + 64)) == NULL ||
+	    (derived = sodium_malloc(64)) == NULL)
 		goto out;
 	for (i = 0; i < S.nfiles; i++)
-		if (scan_file(S.files[i], pt) < 0)
+		if (scan_file(S.files[i], pt, derived) < 0)
 			goto out;
 	printf("opened %llu\ncopies %llu\n", (unsigned long long)S.opened,
 	    (unsigned long long)S.copies);
@@ -513,6 +566,7 @@ main(int argc, char **argv)
 	rc = fflush(stdout) == 0 ? 0 : 2;
 out:
 	sodium_free(pt);
+	sodium_free(derived);
 	for (i = 0; i < S.nkeys; i++)
 		sodium_free(S.keys[i].sk);
 	free(S.keys);
