@@ -42,6 +42,16 @@ int cmd_serve(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 /* `audit exposure` and `audit alerts` (argv[0] names which). */
 int cmd_audit_read(int argc, char **argv);
+/* `usetrace review ...` (reviewers) and `usetrace admin assign|segments`. */
+int cmd_review(int argc, char **argv);
+/*
+ * Prints NDJSON actions (a server's answer) as `usetrace show` does, or
+ * as_is.  0, or -1 (logged) when lines are not JSON.
+ */
+int cli_print_actions(const char *cmd, const uint8_t *body, size_t len,
+    bool as_is);
+int cmd_admin_assign(int argc, char **argv);
+int cmd_admin_segments(int argc, char **argv);
 
 /* True if argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
@@ -72,12 +82,14 @@ enum {
 	CLI_O_PIN = 1u << 10,   /* --pin PIN alone (enroll) */
 	CLI_O_WHO = 1u << 11,   /* --principal NAME, --subject NAME */
 	CLI_O_SPAN = 1u << 12,  /* --since T, --until T */
+	CLI_O_REASON = 1u << 13, /* --reason TEXT */
+	CLI_O_SHARE = 1u << 14, /* --share FRACTION */
 };
 
 struct cli_args {
 	const char *server, *token, *pin;
 	const char *out, *day, *role, *claim, *code;
-	const char *principal, *subject, *since, *until;
+	const char *principal, *subject, *since, *until, *reason, *share;
 	bool json, raw, all, yes;
 	int npos;
 	char **pos;             /* the positional arguments (into argv) */

@@ -17,7 +17,9 @@
 static const char admin_usage[] =
     "usage: usetrace admin principal add NAME --role ROLE\n"
     "       usetrace admin principal list [--json]\n"
-    "       usetrace admin principal revoke NAME\n\n"
+    "       usetrace admin principal revoke NAME\n"
+    "       usetrace admin segments [--json]\n"
+    "       usetrace admin assign SEGMENT REVIEWER | --share F REVIEWER\n\n"
     "Manages the server's principals (role admin).  'add' prints a\n"
     "single-use claim code, 'claim CODE', valid for 7 days, which the\n"
     "person turns into their own token with 'usetrace login'.  'revoke'\n"
@@ -189,7 +191,8 @@ int
 cmd_admin(int argc, char **argv)
 {
 	if (argc < 2) {
-		log_error("admin: which? admin principal add|list|revoke");
+		log_error("admin: which? admin principal add|list|revoke, admin "
+		    "segments, admin assign");
 		fputs(admin_usage, stderr);
 		return EXIT_USAGE;
 	}
@@ -197,6 +200,10 @@ cmd_admin(int argc, char **argv)
 		fputs(admin_usage, stdout);
 		return 0;
 	}
+	if (strcmp(argv[1], "assign") == 0)
+		return cmd_admin_assign(argc - 1, argv + 1);
+	if (strcmp(argv[1], "segments") == 0)
+		return cmd_admin_segments(argc - 1, argv + 1);
 	if (strcmp(argv[1], "principal") != 0) {
 		log_error("admin: unknown subcommand '%s'", argv[1]);
 		fputs(admin_usage, stderr);

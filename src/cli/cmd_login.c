@@ -51,6 +51,8 @@ static const struct {
 	{ { "subject", required_argument, NULL, 's' }, CLI_O_WHO },
 	{ { "since", required_argument, NULL, 'b' }, CLI_O_SPAN },
 	{ { "until", required_argument, NULL, 'e' }, CLI_O_SPAN },
+	{ { "reason", required_argument, NULL, 'W' }, CLI_O_REASON },
+	{ { "share", required_argument, NULL, 'H' }, CLI_O_SHARE },
 };
 
 static void
@@ -95,6 +97,8 @@ cli_args_parse(const char *cmd, int argc, char **argv, unsigned allowed,
 		case 's': a->subject = optarg; break;
 		case 'b': a->since = optarg; break;
 		case 'e': a->until = optarg; break;
+		case 'W': a->reason = optarg; break;
+		case 'H': a->share = optarg; break;
 		case 'h':
 			args_usage(stdout, usage);
 			return 1;

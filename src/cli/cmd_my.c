@@ -158,22 +158,31 @@ my_show(const char *cmd, const struct cli_args *a, const struct client_cfg *c)
 {
 	struct client_resp rr;
 	char path[128];
-	const char *p, *end, *nl;
-	json_t *o;
-	int bad = 0;
+	int r;
 
 	snprintf(path, sizeof(path), "/v1/my/segments/%s/%s", a->pos[0],
 	    a->raw ? "records" : "actions");
 	if (cli_call(cmd, c, "GET", path, SELF, NULL, NDJSON_MAX, &rr) < 0)
 		return 1;
-	if (a->json || a->raw) {
-		if (rr.len > 0)
-			fwrite(rr.body, 1, rr.len, stdout);
-		client_resp_free(&rr);
+	r = cli_print_actions(cmd, rr.body, rr.len, a->json || a->raw);
+	client_resp_free(&rr);
+	return r < 0;
+}
+
+int
+cli_print_actions(const char *cmd, const uint8_t *body, size_t len, bool as_is)
+{
+	const char *p, *end, *nl;
+	json_t *o;
+	int bad = 0;
+
+	if (as_is) {
+		if (len > 0)
+			fwrite(body, 1, len, stdout);
 		return 0;
 	}
-	p = (const char *)rr.body;
-	end = p + rr.len;
+	p = (const char *)body;
+	end = p + len;
 	for (; p != NULL && p < end; p = nl + 1) {
 		nl = memchr(p, '\n', (size_t)(end - p));
 		if (nl == NULL)
@@ -187,11 +196,10 @@ my_show(const char *cmd, const struct cli_args *a, const struct client_cfg *c)
 			json_decref(o);
 		}
 	}
-	client_resp_free(&rr);
 	if (bad > 0) {
 		log_error("%s: %d lines of the server's answer are not JSON", cmd,
 		    bad);
-		return 1;
+		return -1;
 	}
 	return 0;
 }
@@ -427,6 +435,24 @@ my_device_revoke(const char *cmd, const struct cli_args *a,
 	return 0;
 }
 
+static int
+my_withdraw_review(const char *cmd, const struct cli_args *a,
+    const struct client_cfg *c)
+{
+	json_t *ans = NULL;
+	char path[128];
+	int64_t n = 0;
+
+	snprintf(path, sizeof(path), "/v1/my/segments/%s/withdraw-review", a->pos[0]);
+	if (cli_call_json(cmd, c, "POST", path, SELF, NULL, &ans) < 0)
+		return 1;
+	(void)cli_jint(ans, "withdrawn", &n);
+	printf("withdrawn from review: %s (%lld assignment%s)\n", a->pos[0],
+	    (long long)n, n == 1 ? "" : "s");
+	json_decref(ans);
+	return 0;
+}
+
 static const struct my_sub subs[] = {
 	{ "enroll-code", CLI_O_CONN, 0,
 	    "usage: usetrace my enroll-code [connection]\n\n"
@@ -468,6 +494,12 @@ static const struct my_sub subs[] = {
 	    "usage: usetrace my devices [--json] [connection]\n\n"
 	    "Lists your enrolled devices: id, key, enrolled, revoked.\n\n"
 	    "options:\n  --json    the server's JSON answer\n" CONN, my_devices },
+	{ "withdraw-review", CLI_O_CONN, 1,
+	    "usage: usetrace my withdraw-review SEGMENT [connection]\n\n"
+	    "Withdraws one of your segments from review and training: every\n"
+	    "pending or approved assignment of it is withdrawn, and reviewers\n"
+	    "and trainers no longer see it.\n\noptions:\n" CONN,
+	    my_withdraw_review },
 	{ "device-revoke", CLI_O_CONN, 1,
 	    "usage: usetrace my device-revoke ID [connection]\n\n"
 	    "Revokes one of your devices: its token stops working now.\n\n"

@@ -31,7 +31,8 @@ static const struct cmd cmds[] = {
 	{ "audit", cmd_audit, "verify the server's audit log offline (audit verify --data DIR)" },
 	{ "login", cmd_login, "log in to a server with a claim code (login URL --claim C --pin P)" },
 	{ "my", cmd_my, "your data on the server: list, show, frames, erase, audit, devices" },
-	{ "admin", cmd_admin, "manage the server's principals (admin principal add|list|revoke)" },
+	{ "admin", cmd_admin, "manage the server's principals and review assignments" },
+	{ "review", cmd_review, "review the segments assigned to you (queue, show, approve, reject)" },
 	{ "enroll", cmd_enroll, "enroll this device with a server (enroll URL --code C --pin P)" },
 	{ "upload", cmd_upload, "upload a recording's closed segments now (upload DIR)" },
 };

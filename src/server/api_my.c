@@ -148,12 +148,6 @@ api_my_segments(struct srv_req *q)
 	srv_reply_json(q, 200, json_pack("{s:o}", "segments", lc.arr));
 }
 
-/* Streams records of g into a memory FILE; the caller sends its bytes. */
-struct render {
-	FILE *f;
-	char *text;
-	size_t len;
-};
 
 static int
 on_action(const struct ut_action *a, void *arg)
@@ -165,8 +159,10 @@ on_action(const struct ut_action *a, void *arg)
 	return 0;
 }
 
-static int
-render(struct srv_segment *g, bool raw, struct render *out)
+int
+srv_render(struct srv_segment *g, bool raw,
+    void (*rewrite)(struct ut_event *ev, void *arg), void *arg,
+    struct srv_render *out)
 {
 	struct spool_mem_reader *rd = NULL;
 	struct action_reducer *ar = NULL;
@@ -183,6 +179,8 @@ render(struct srv_segment *g, bool raw, struct render *out)
 	if (!raw)
 		ar = action_reducer_create(NULL, on_action, out->f);
 	while ((r = spool_mem_reader_next(rd, &ev)) > 0) {
+		if (rewrite != NULL)
+			rewrite(&ev, arg);
 		if (!have_start && ev.type == UT_EV_SESSION) {
 			start_mono = ev.mono_ns;
 			have_start = true;
@@ -204,8 +202,8 @@ out:
 	return r;
 }
 
-static void
-render_free(struct render *rd)
+void
+srv_render_free(struct srv_render *rd)
 {
 	if (rd->text != NULL) {
 		sodium_memzero(rd->text, rd->len);
@@ -218,12 +216,12 @@ static void
 reply_render(struct srv_req *q, bool raw)
 {
 	struct srv_segment g;
-	struct render out;
+	struct srv_render out;
 	int r;
 
 	if (load_or_deny(q, &g) < 0)
 		return;
-	r = render(&g, raw, &out);
+	r = srv_render(&g, raw, NULL, NULL, &out);
 	if (r < 0) {
 		log_error("serve: rendering %s: %s", q->a_object, ut_strerror(r));
 		srv_reply_error(q, 500, "internal", "the segment cannot be read");
@@ -234,7 +232,7 @@ reply_render(struct srv_req *q, bool raw)
 		snprintf(q->rs->content_type, sizeof(q->rs->content_type), NDJSON);
 		srv_no_store(q);
 	}
-	render_free(&out);
+	srv_render_free(&out);
 	srv_segment_free(&g);
 }
 

@@ -38,6 +38,7 @@
 #define SUBJ SRV_R(UT_ROLE_SUBJECT)
 #define ADMIN SRV_R(UT_ROLE_ADMIN)
 #define AUDITOR SRV_R(UT_ROLE_AUDITOR)
+#define REVIEWER SRV_R(UT_ROLE_REVIEWER)
 
 static const struct srv_route routes[] = {
 	{ "GET", "/v1/openapi.json", SRV_R_PUBLIC, SRV_P_NONE, NULL,
@@ -59,6 +60,24 @@ static const struct srv_route routes[] = {
 	    SRV_P_ADMINISTRATION, "principal_revoke",
 	    api_admin_principal_revoke, 4 * KIB,
 	    "revoke a principal, its tokens, codes and devices", NULL },
+
+	{ "GET", "/v1/admin/segments", ADMIN, SRV_P_ADMINISTRATION,
+	    "segment_list_admin", api_admin_segments, 0,
+	    "segment metadata (ids, pseudonyms, days, sizes; no content)", NULL },
+	{ "POST", "/v1/admin/assignments", ADMIN, SRV_P_ADMINISTRATION, "assign",
+	    api_admin_assign, 4 * KIB, "assign a segment, or a share of every "
+	    "subject's segments, to a reviewer", NULL },
+
+	{ "GET", "/v1/review/queue", REVIEWER, SRV_P_REVIEW, "review_queue",
+	    api_review_queue, 0, "my pending assignments", NULL },
+	{ "GET", "/v1/review/{id}", REVIEWER, SRV_P_REVIEW, "review_read",
+	    api_review_read, 0, "an assigned segment in the reviewer's view", NULL },
+	{ "POST", "/v1/review/{id}/approve", REVIEWER, SRV_P_REVIEW,
+	    "review_decide", api_review_approve, 4 * KIB,
+	    "approve an assigned segment for training", NULL },
+	{ "POST", "/v1/review/{id}/reject", REVIEWER, SRV_P_REVIEW,
+	    "review_decide", api_review_reject, 4 * KIB,
+	    "reject an assigned segment, with a reason", NULL },
 
 	{ "POST", "/v1/my/enroll-codes", SUBJ, SRV_P_SELF_ACCESS,
 	    "enroll_code", api_my_enroll_code, 4 * KIB,
@@ -82,6 +101,9 @@ static const struct srv_route routes[] = {
 	{ "GET", "/v1/my/segments/{id}/frames/{frame}", SUBJ,
 	    SRV_P_SELF_ACCESS, "read_frame", api_my_frame, 0,
 	    "one stored screen frame as PNG", NULL },
+	{ "POST", "/v1/my/segments/{id}/withdraw-review", SUBJ, SRV_P_SELF_ACCESS,
+	    "review_withdraw", api_my_withdraw_review, 4 * KIB,
+	    "withdraw one of my segments from review and training", NULL },
 	{ "POST", "/v1/my/erase", SUBJ, SRV_P_ERASURE, "erase", api_my_erase,
 	    4 * KIB, "erase a day or everything (keys destroyed first)", NULL },
 	{ "GET", "/v1/my/audit", SUBJ, SRV_P_SELF_ACCESS, "read_my_audit",

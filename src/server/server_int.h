@@ -194,6 +194,13 @@ void api_my_audit(struct srv_req *q);
 void api_enroll(struct srv_req *q);
 void api_device_consent(struct srv_req *q);
 void api_audit_exposure(struct srv_req *q);
+void api_admin_segments(struct srv_req *q);
+void api_admin_assign(struct srv_req *q);
+void api_review_queue(struct srv_req *q);
+void api_review_read(struct srv_req *q);
+void api_review_approve(struct srv_req *q);
+void api_review_reject(struct srv_req *q);
+void api_my_withdraw_review(struct srv_req *q);
 void api_audit_alerts(struct srv_req *q);
 void api_device_control(struct srv_req *q);
 void api_device_upload(struct srv_req *q);
@@ -250,6 +257,23 @@ struct srv_segment {
 int srv_segment_load(struct server *s, const uint8_t subject[16], const char *idhex,
     struct srv_segment *out) __attribute__((warn_unused_result));
 void srv_segment_free(struct srv_segment *g);
+
+/*
+ * A loaded segment as NDJSON text: its actions (as `show --json`) or, raw,
+ * its records (as `show --raw`).  rewrite (may be NULL) sees every record
+ * first and may change it (the reviewer's view re-scans titles).  out->text
+ * holds recorded content: free it with srv_render_free(), which wipes it.
+ * 0 or a negative code.
+ */
+struct srv_render {
+	FILE *f;
+	char *text;
+	size_t len;
+};
+int srv_render(struct srv_segment *g, bool raw,
+    void (*rewrite)(struct ut_event *ev, void *arg), void *arg,
+    struct srv_render *out) __attribute__((warn_unused_result));
+void srv_render_free(struct srv_render *rd);
 
 /* summary.c: the content summary of a segment, sealed under the day key. */
 struct srv_summary_acc;
