@@ -52,6 +52,8 @@ int cli_print_actions(const char *cmd, const uint8_t *body, size_t len,
     bool as_is);
 int cmd_admin_assign(int argc, char **argv);
 int cmd_admin_segments(int argc, char **argv);
+/* `usetrace training steps --export NAME` (trainers). */
+int cmd_training(int argc, char **argv);
 
 /* True if argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);
@@ -84,12 +86,14 @@ enum {
 	CLI_O_SPAN = 1u << 12,  /* --since T, --until T */
 	CLI_O_REASON = 1u << 13, /* --reason TEXT */
 	CLI_O_SHARE = 1u << 14, /* --share FRACTION */
+	CLI_O_EXPORT = 1u << 15, /* --export NAME */
 };
 
 struct cli_args {
 	const char *server, *token, *pin;
 	const char *out, *day, *role, *claim, *code;
 	const char *principal, *subject, *since, *until, *reason, *share;
+	const char *export_name;
 	bool json, raw, all, yes;
 	int npos;
 	char **pos;             /* the positional arguments (into argv) */

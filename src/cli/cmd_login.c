@@ -53,6 +53,7 @@ static const struct {
 	{ { "until", required_argument, NULL, 'e' }, CLI_O_SPAN },
 	{ { "reason", required_argument, NULL, 'W' }, CLI_O_REASON },
 	{ { "share", required_argument, NULL, 'H' }, CLI_O_SHARE },
+	{ { "export", required_argument, NULL, 'X' }, CLI_O_EXPORT },
 };
 
 static void
@@ -99,6 +100,7 @@ cli_args_parse(const char *cmd, int argc, char **argv, unsigned allowed,
 		case 'e': a->until = optarg; break;
 		case 'W': a->reason = optarg; break;
 		case 'H': a->share = optarg; break;
+		case 'X': a->export_name = optarg; break;
 		case 'h':
 			args_usage(stdout, usage);
 			return 1;

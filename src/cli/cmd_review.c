@@ -272,3 +272,59 @@ out:
 	client_cfg_finish(&c);
 	return status;
 }
+
+static const char training_usage[] =
+    "usage: usetrace training steps --export NAME [connection]\n\n"
+    "For trainers: the approved segments' actions, one episode a JSON line\n"
+    "({\"episode\", \"subject\", \"sensitivity\", \"actions\": [...]}),\n"
+    "pseudonymised for the export NAME: the same person has one id within\n"
+    "an export and unrelated ids in another.  Only segments a reviewer\n"
+    "approved, that their person has not withdrawn, at or below the\n"
+    "policy's export sensitivity.  Every episode read is in the audit log.\n\n"
+    "options:\n"
+    "  --export NAME   1-48 characters of A-Z a-z 0-9 . _ -\n" CONN_HELP;
+
+int
+cmd_training(int argc, char **argv)
+{
+	const char *cmd = "training steps";
+	struct client_resp rr;
+	struct client_cfg c;
+	struct cli_args a;
+	char path[160];
+	int r;
+
+	if (argc < 2 || strcmp(argv[1], "steps") != 0) {
+		if (cli_wants_help(argc, argv)) {
+			fputs(training_usage, stdout);
+			return 0;
+		}
+		log_error("training: expected 'steps'");
+		fputs(training_usage, stderr);
+		return EXIT_USAGE;
+	}
+	r = cli_args_parse(cmd, argc - 1, argv + 1, CLI_O_CONN | CLI_O_EXPORT, 0, 0,
+	    training_usage, &a);
+	if (r != 0)
+		return r > 0 ? 0 : EXIT_USAGE;
+	if (a.export_name == NULL || a.export_name[0] == '\0' ||
+	    strlen(a.export_name) > 48 ||
+	    strspn(a.export_name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") != strlen(a.export_name)) {
+		log_error("%s: --export NAME (1-48 characters of A-Z a-z 0-9 . _ -) "
+		    "is required", cmd);
+		return EXIT_USAGE;
+	}
+	snprintf(path, sizeof(path), "/v1/training/steps?export=%s", a.export_name);
+	memset(&c, 0, sizeof(c));
+	if (cli_conn(cmd, &a, true, &c) < 0)
+		return 1;
+	r = cli_call(cmd, &c, "GET", path, "training", NULL, 256u << 20, &rr);
+	if (r == 0) {
+		if (rr.len > 0)
+			fwrite(rr.body, 1, rr.len, stdout);
+		client_resp_free(&rr);
+	}
+	client_cfg_finish(&c);
+	return r < 0;
+}

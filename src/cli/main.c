@@ -33,6 +33,7 @@ static const struct cmd cmds[] = {
 	{ "my", cmd_my, "your data on the server: list, show, frames, erase, audit, devices" },
 	{ "admin", cmd_admin, "manage the server's principals and review assignments" },
 	{ "review", cmd_review, "review the segments assigned to you (queue, show, approve, reject)" },
+	{ "training", cmd_training, "approved, pseudonymised episodes (training steps --export NAME)" },
 	{ "enroll", cmd_enroll, "enroll this device with a server (enroll URL --code C --pin P)" },
 	{ "upload", cmd_upload, "upload a recording's closed segments now (upload DIR)" },
 };

@@ -26,7 +26,7 @@
 /* Actions that return content: every route that reads a segment. */
 static const char *const read_actions[] = {
 	"segment_list", "read_actions", "read_records", "list_frames", "read_frame",
-	"review_read",
+	"review_read", "training_read",
 };
 
 static bool

@@ -349,8 +349,19 @@ rescan(struct detect *d, char *s, size_t n)
 	free(out);
 }
 
-static void
-review_rewrite(struct ut_event *ev, void *arg)
+struct detect *
+srv_review_detect(void)
+{
+	struct detect *d = NULL;
+
+	pthread_once(&review_once, review_set_init);
+	if (review_set == NULL || detect_create(review_set, &d) < 0)
+		return NULL;
+	return d;
+}
+
+void
+srv_review_rewrite(struct ut_event *ev, void *arg)
 {
 	struct detect *d = arg;
 
@@ -377,8 +388,7 @@ api_review_read(struct srv_req *q)
 		return;
 	srv_hex(a.segment_id, 16, seg, sizeof(seg));
 	snprintf(q->a_object, sizeof(q->a_object), "segment:%s", seg);
-	pthread_once(&review_once, review_set_init);
-	if (review_set == NULL || detect_create(review_set, &d) < 0) {
+	if ((d = srv_review_detect()) == NULL) {
 		srv_reply_error(q, 500, "internal", "the detectors are unavailable");
 		return;
 	}
@@ -393,7 +403,7 @@ api_review_read(struct srv_req *q)
 		srv_reply_error(q, 500, "internal", "the segment cannot be read");
 		return;
 	}
-	r = srv_render(&g, false, review_rewrite, d, &out);
+	r = srv_render(&g, false, srv_review_rewrite, d, &out);
 	pseudonym(a.id, ps);
 	if (r < 0) {
 		srv_reply_error(q, 500, "internal", "the segment cannot be read");

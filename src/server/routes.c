@@ -39,6 +39,7 @@
 #define ADMIN SRV_R(UT_ROLE_ADMIN)
 #define AUDITOR SRV_R(UT_ROLE_AUDITOR)
 #define REVIEWER SRV_R(UT_ROLE_REVIEWER)
+#define TRAINER SRV_R(UT_ROLE_TRAINER)
 
 static const struct srv_route routes[] = {
 	{ "GET", "/v1/openapi.json", SRV_R_PUBLIC, SRV_P_NONE, NULL,
@@ -78,6 +79,10 @@ static const struct srv_route routes[] = {
 	{ "POST", "/v1/review/{id}/reject", REVIEWER, SRV_P_REVIEW,
 	    "review_decide", api_review_reject, 4 * KIB,
 	    "reject an assigned segment, with a reason", NULL },
+
+	{ "GET", "/v1/training/steps", TRAINER, SRV_P_TRAINING, "training_export",
+	    api_training_steps, 0, "approved segments' actions, pseudonymised "
+	    "per export (NDJSON, one episode a line)", "export" },
 
 	{ "POST", "/v1/my/enroll-codes", SUBJ, SRV_P_SELF_ACCESS,
 	    "enroll_code", api_my_enroll_code, 4 * KIB,

@@ -331,6 +331,7 @@ default_policy(struct server *s)
 		return r;
 	memcpy(s->default_policy_hash, p->hash, 32);
 	s->default_retention_days = p->retention_days;
+	s->default_export_max_sensitivity = p->export_max_sensitivity;
 	policy_destroy(p);
 	return 0;
 }

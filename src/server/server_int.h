@@ -55,6 +55,7 @@ struct server {
 	/* Policies the server knows: hash -> retention (the built-in one now). */
 	uint8_t default_policy_hash[32];
 	uint32_t default_retention_days;
+	uint8_t default_export_max_sensitivity;
 	pthread_mutex_t shred_lock;       /* one erasure at a time */
 	/* Retention job. */
 	pthread_t retention_thread;
@@ -201,6 +202,7 @@ void api_review_read(struct srv_req *q);
 void api_review_approve(struct srv_req *q);
 void api_review_reject(struct srv_req *q);
 void api_my_withdraw_review(struct srv_req *q);
+void api_training_steps(struct srv_req *q);
 void api_audit_alerts(struct srv_req *q);
 void api_device_control(struct srv_req *q);
 void api_device_upload(struct srv_req *q);
@@ -228,6 +230,16 @@ int srv_keys_rotate_audit(struct server *s, unsigned bits)
 /* The audit keys before rotations (DATA/audit.pub.old); *n = 0 if none. */
 int srv_audit_old_pks(const struct server *s, uint8_t (*pks)[32], size_t max,
     size_t *n) __attribute__((warn_unused_result));
+
+/*
+ * api_review.c: the reviewer's view of a record (titles and application
+ * names scanned again, no wall-clock time); arg is a struct detect *.
+ * srv_review_detect() makes that instance (NULL when the detectors cannot
+ * be built); free it with detect_destroy().
+ */
+struct detect;
+void srv_review_rewrite(struct ut_event *ev, void *arg);
+struct detect *srv_review_detect(void);
 
 /* erase.c: cryptographic erasure (P9). */
 int srv_erase_day(struct server *s, const uint8_t subject[16], int32_t day,

@@ -1,0 +1,225 @@
+/*
+ * api_training.c - what trainers read (purpose `training`): the approved
+ * segments' actions, pseudonymised per export.  GET
+ * /v1/training/steps?export=NAME answers NDJSON, one line per episode:
+ *     {"episode": E, "subject": P, "sensitivity": S, "actions": [...]}
+ * E and P are keyed BLAKE2b hashes of the segment and subject ids under
+ * the export's own random salt (kept in the metadata store as a setting,
+ * made at the export's first read), so the same person has one id within
+ * an export and unrelated ids in two exports.  Only segments with an
+ * APPROVED assignment (none withdrawn since: a withdrawal withdraws all),
+ * still stored, and at or below the export sensitivity of the policy they
+ * were recorded under are included; the actions are the reviewer's view
+ * (titles re-scanned, no wall-clock time).  Never raw records, names or
+ * anything unapproved.  Each episode read is an audit entry with its
+ * subject, so exposure reports and `usetrace my audit` show it.
+ * (The export formats trainers load are a later part: docs/API.md.)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "usetrace/detect.h"
+#include "usetrace/err.h"
+#include "usetrace/log.h"
+#include "usetrace/util.h"
+#include "server_int.h"
+
+#define EXPORT_NAME_MAX 48u
+#define EPISODES_MAX 100000u
+
+/* Unknown policies export nothing above this (0 none .. 4 secret). */
+#define UNKNOWN_POLICY_MAX_SENS 1u
+
+static bool
+export_name_ok(const char *s)
+{
+	size_t i, n = s != NULL ? strlen(s) : 0;
+
+	if (n == 0 || n > EXPORT_NAME_MAX)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '.' || s[i] == '_' ||
+		    s[i] == '-'))
+			return false;
+	return true;
+}
+
+/* The export's salt, made (and stored) on its first read. */
+static int
+export_salt(struct server *s, const char *name, uint8_t salt[32])
+{
+	char key[META_NAME_MAX];
+	size_t n = 32;
+	int r;
+
+	snprintf(key, sizeof(key), "export-salt:%s", name);
+	r = meta_setting_get(s->meta, key, salt, &n);
+	if (r == 0 && n == 32)
+		return 0;
+	if (r != UT_ENOTFOUND)
+		return r < 0 ? r : UT_ECORRUPT;
+	randombytes_buf(salt, 32);
+	return meta_setting_set(s->meta, key, salt, 32);
+}
+
+static void
+pseud(const uint8_t salt[32], const char *what, const uint8_t id[16], char out[33])
+{
+	uint8_t h[16], m[32];
+	size_t n = strlen(what);
+
+	memset(m, 0, sizeof(m));
+	memcpy(m, what, n < 16 ? n : 16);
+	memcpy(m + 16, id, 16);
+	crypto_generichash(h, sizeof(h), m, sizeof(m), salt, 32);
+	srv_hex(h, sizeof(h), out, 33);
+}
+
+struct steps {
+	struct srv_req *q;
+	uint8_t salt[32];
+	struct detect *d;
+	uint8_t (*seen)[16];
+	size_t nseen, cap;
+	int err;
+};
+
+static bool
+seen_before(struct steps *st, const uint8_t id[16])
+{
+	size_t i;
+
+	for (i = 0; i < st->nseen; i++)
+		if (memcmp(st->seen[i], id, 16) == 0)
+			return true;
+	if (st->nseen == st->cap) {
+		st->cap = st->cap ? st->cap * 2 : 64;
+		st->seen = xreallocarray(st->seen, st->cap, sizeof(*st->seen));
+	}
+	memcpy(st->seen[st->nseen++], id, 16);
+	return false;
+}
+
+static unsigned
+max_sensitivity(struct server *s, const uint8_t policy_hash[32])
+{
+	if (sodium_memcmp(policy_hash, s->default_policy_hash, 32) == 0)
+		return s->default_export_max_sensitivity;
+	return UNKNOWN_POLICY_MAX_SENS;
+}
+
+/* One episode line: {"episode", "subject", "sensitivity", "actions": [...]} */
+static int
+episode(struct steps *st, const struct meta_assignment *a,
+    const struct meta_segment *m)
+{
+	struct srv_req *q = st->q;
+	struct srv_segment g;
+	struct srv_render out;
+	char seg[33], ep[33], sub[33], head[160];
+	struct http_response *rs = q->rs;
+	const char *p, *end, *nl;
+	int r;
+
+	srv_hex(a->segment_id, 16, seg, sizeof(seg));
+	if ((r = srv_segment_load(q->srv, a->subject_id, seg, &g)) < 0)
+		return r == UT_ENOTFOUND || r == UT_ECRYPTO ? 0 : r; /* erased */
+	r = srv_render(&g, false, srv_review_rewrite, st->d, &out);
+	srv_segment_free(&g);
+	if (r < 0)
+		return r;
+	pseud(st->salt, "episode", a->segment_id, ep);
+	pseud(st->salt, "subject", a->subject_id, sub);
+	/* The actions are NDJSON lines: join them into one array. */
+	snprintf(head, sizeof(head), "{\"episode\":\"%s\",\"subject\":\"%s\","
+	    "\"sensitivity\":%u,\"actions\":[", ep, sub,
+	    (unsigned)m->sensitivity_max);
+	r = buf_append(&rs->body, head, strlen(head));
+	for (p = out.text, end = out.text + out.len; r == 0 && p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		if (nl > p && (r = buf_append(&rs->body, p, (size_t)(nl - p))) == 0 &&
+		    nl + 1 < end)
+			r = buf_append(&rs->body, ",", 1);
+	}
+	if (r == 0)
+		r = buf_append(&rs->body, "]}\n", 3);
+	srv_render_free(&out);
+	if (r < 0)
+		return UT_ETOOBIG;
+	/* One entry per episode, with its subject (exposure, my audit). */
+	srv_hex(a->subject_id, 16, q->a_subject, sizeof(q->a_subject));
+	snprintf(q->a_object, sizeof(q->a_object), "segment:%s", seg);
+	r = srv_audit_now(q, "training_read", "ok", NULL);
+	q->a_subject[0] = '\0';
+	return r;
+}
+
+static int
+step_one(const struct meta_assignment *a, void *arg)
+{
+	struct steps *st = arg;
+	struct meta_segment m;
+	int r;
+
+	if (a->state != META_REVIEW_APPROVED || seen_before(st, a->segment_id))
+		return 0;
+	if (meta_segment_get(st->q->srv->meta, a->segment_id, &m) < 0)
+		return 0;   /* erased */
+	if (m.sensitivity_max > max_sensitivity(st->q->srv, m.policy_hash))
+		return 0;
+	if (st->nseen > EPISODES_MAX)
+		return 1;
+	if ((r = episode(st, a, &m)) < 0) {
+		st->err = r;
+		return 1;
+	}
+	return 0;
+}
+
+/* GET /v1/training/steps?export=NAME */
+void
+api_training_steps(struct srv_req *q)
+{
+	const char *name = http_request_arg(q->rq, "export");
+	struct steps st;
+	int r;
+
+	memset(&st, 0, sizeof(st));
+	st.q = q;
+	if (!export_name_ok(name)) {
+		srv_reply_error(q, 400, "bad_request", "export=NAME is required "
+		    "(1-48 characters of A-Z a-z 0-9 . _ -)");
+		return;
+	}
+	snprintf(q->a_object, sizeof(q->a_object), "export:%s", name);
+	if ((r = export_salt(q->srv, name, st.salt)) < 0 ||
+	    (st.d = srv_review_detect()) == NULL) {
+		srv_reply_error(q, 500, "internal", "cannot start the export");
+		goto out;
+	}
+	buf_reset(&q->rs->body);
+	r = meta_assignment_list(q->srv->meta, 0, step_one, &st);
+	if (r < 0 || st.err < 0) {
+		log_error("serve: training export %s: %s", name,
+		    ut_strerror(r < 0 ? r : st.err));
+		srv_reply_error(q, 500, "internal", "the export could not be read");
+		goto out;
+	}
+	snprintf(q->a_object, sizeof(q->a_object), "export:%s", name);
+	snprintf(q->a_detail, sizeof(q->a_detail), "%zu approved segment(s) seen",
+	    st.nseen);
+	q->rs->status = 200;
+	snprintf(q->rs->content_type, sizeof(q->rs->content_type),
+	    "application/x-ndjson");
+	srv_no_store(q);
+out:
+	detect_destroy(st.d);
+	sodium_memzero(st.salt, sizeof(st.salt));
+	free(st.seen);
+}
