@@ -48,8 +48,10 @@ expect_out() {
 # Starts `usetrace serve` with data in $1 on a free loopback port; sets
 # SRV_URL, SRV_PIN, SRV_PID and ADMIN_TOKEN (the bootstrap admin's token,
 # from admin-token-file).
-start_server() {
-	"$USETRACE" serve --data "$1" --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
+start_server() { # DIR [serve options...]
+	sdir=$1
+	shift
+	"$USETRACE" serve --data "$sdir" --listen 127.0.0.1:0 "$@" >"$T/serve.out" 2>"$T/serve.err" &
 	SRV_PID=$!
 	T_PIDS="$SRV_PID $T_PIDS"
 	i=0
