@@ -72,16 +72,6 @@ srv_stop() {
 	[ "$SRV_RC" -eq 0 ] || { cat "$SRV_ERR" >&2; fail "server exited $SRV_RC on SIGTERM"; }
 }
 
-# srv_kill: SIGKILL and wait.
-srv_kill() {
-	kill -KILL "$SRV_PID" 2>/dev/null || true
-	srv_reap
-}
-
-srv_alive() {
-	kill -0 "$SRV_PID" 2>/dev/null
-}
-
 # srv_calls OP: the number of OP calls the last stopped server counted
 # (its "fsio-calls" line; the server must have run with a fault armed).
 srv_calls() {
@@ -160,14 +150,6 @@ sys.exit(1 if bad else 0)
 PY
 }
 
-# reads_all HOME ID...: every segment reads (`my show ID --json`).
-reads_all() {
-	_h=$1; shift
-	for _id in "$@"; do
-		expect 0 "" env USETRACE_HOME="$_h" "$USETRACE" my show "$_id" --json
-	done
-}
-
 # copy_data FROM TO: copies a stopped server's data directory and its master
 # key (FROM.master-key) to TO and TO.master-key.
 copy_data() {
@@ -180,8 +162,10 @@ copy_data() {
 # crash_sweep RANGE WORKERS: puts a crash at every call of RANGE (a file of
 # lines "OP COUNT": the calls one operation makes) in WORKERS parallel
 # workers.  The test defines setup (run once per worker, in the worker's
-# own $T, it makes the worker's server data, people and segments and sets
-# PORT) and one_crash OP N (one crash point and its checks; it sets FIRED
+# own $T, it makes the worker's server data, people and segments, and
+# writes the variables one_crash needs, such as PORT, to $T/setup.env,
+# which a worker whose setup ran before, in another process, sources
+# instead) and one_crash OP N (one crash point and its checks; it sets FIRED
 # to 1 when the server died of the fault, else 0).  Worker K takes the N
 # with N % WORKERS == K.  Fails if any worker failed; sets NOFIRE to the
 # number of crash points that did not fire, and prints every point's line.
@@ -195,7 +179,7 @@ crash_sweep() {
 			T="$_top/w$_k"; T_PIDS=""
 			mkdir -p "$T"
 			trap 'for p in $T_PIDS; do kill -9 "$p" 2>/dev/null || true; done' EXIT
-			[ -e "$T/.setup" ] || { setup; : >"$T/.setup"; }
+			if [ -e "$T/setup.env" ]; then . "$T/setup.env"; else setup; fi
 			while read -r _op _max; do
 				_n=1
 				while [ "$_n" -le "$_max" ]; do
