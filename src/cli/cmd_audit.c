@@ -28,9 +28,10 @@ usage(FILE *f)
 	fprintf(f,
 	    "usage: usetrace audit verify --data DIR\n"
 	    "       usetrace audit exposure --principal NAME | --subject NAME ...\n"
-	    "       usetrace audit alerts\n\n"
-	    "exposure and alerts ask a running server (an auditor's token; see\n"
-	    "'usetrace audit exposure --help').  verify:\n"
+	    "       usetrace audit alerts\n"
+	    "       usetrace audit canary add NAME [--flow none|review] ...\n\n"
+	    "exposure, alerts and canary ask a running server (an auditor's\n"
+	    "token; see 'usetrace audit exposure --help').  verify:\n"
 	    "Verifies the server's audit log offline: every entry's hash and its\n"
 	    "link to the entry before, that no entry is missing, and every signed\n"
 	    "checkpoint (in the database and in the append-only checkpoint file)\n"
@@ -101,14 +102,14 @@ cmd_audit(int argc, char **argv)
 	int ch;
 
 	if (argc >= 2 && (strcmp(argv[1], "exposure") == 0 ||
-	    strcmp(argv[1], "alerts") == 0))
+	    strcmp(argv[1], "alerts") == 0 || strcmp(argv[1], "canary") == 0))
 		return cmd_audit_read(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "verify") != 0) {
 		if (cli_wants_help(argc, argv)) {
 			usage(stdout);
 			return 0;
 		}
-		log_error("audit: expected 'verify', 'exposure' or 'alerts'");
+		log_error("audit: expected 'verify', 'exposure', 'alerts' or 'canary'");
 		usage(stderr);
 		return EXIT_USAGE;
 	}

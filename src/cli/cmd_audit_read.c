@@ -35,6 +35,22 @@ static const char exposure_usage[] =
     "  --since T, --until T\n"
     "  --json    the server's JSON answer\n" CONN_HELP;
 
+static const char canary_usage[] =
+    "usage: usetrace audit canary add NAME [--flow none|review] [--segments N]\n"
+    "                                 [connection]\n\n"
+    "Makes a canary: a synthetic person NAME (choose a plausible name) with\n"
+    "an enrolled device, a consent and N (default 3, at most 20) generated\n"
+    "recordings, indistinguishable to everyone but auditors from a real\n"
+    "person.  --flow review lets it be reviewed and exported like real data;\n"
+    "none (the default) allows no read at all.  Any read outside its flow is\n"
+    "an alert ('usetrace audit alerts', the server's output, its\n"
+    "alert_command).  Prints 'canary NAME marker MARKER segments N': the\n"
+    "marker is typed in every recording, so a leaked export can be\n"
+    "recognised.  Needs an auditor's token.\n\n"
+    "options:\n"
+    "  --flow none|review\n"
+    "  --segments N\n" CONN_HELP;
+
 static const char alerts_usage[] =
     "usage: usetrace audit alerts [--json] [connection]\n\n"
     "The alerts in the server's audit log (e.g. other bytes uploaded under a\n"
@@ -162,10 +178,63 @@ alerts(const struct cli_args *a, const struct client_cfg *c)
 	return 0;
 }
 
+static int
+canary(int argc, char **argv)
+{
+	const char *cmd = "audit canary add";
+	json_t *req = NULL, *ans = NULL;
+	struct client_cfg c;
+	struct cli_args a;
+	const char *flow;
+	char *end;
+	long n = 3;
+	int r, status = 1;
+
+	if (argc < 2 || strcmp(argv[1], "add") != 0) {
+		if (cli_wants_help(argc, argv)) {
+			fputs(canary_usage, stdout);
+			return 0;
+		}
+		log_error("audit canary: expected 'add'");
+		fputs(canary_usage, stderr);
+		return EXIT_USAGE;
+	}
+	r = cli_args_parse(cmd, argc - 1, argv + 1, CLI_O_CONN | CLI_O_CANARY, 1, 1,
+	    canary_usage, &a);
+	if (r != 0)
+		return r > 0 ? 0 : EXIT_USAGE;
+	flow = a.flow != NULL ? a.flow : "none";
+	if (a.segments != NULL)
+		n = strtol(a.segments, &end, 10);
+	if ((strcmp(flow, "none") != 0 && strcmp(flow, "review") != 0) ||
+	    (a.segments != NULL && *end != '\0') || n < 1 || n > 20) {
+		log_error("%s: --flow none|review, --segments 1-20", cmd);
+		return EXIT_USAGE;
+	}
+	memset(&c, 0, sizeof(c));
+	if (cli_conn(cmd, &a, true, &c) < 0)
+		return 1;
+	req = json_pack("{s:s, s:s, s:i}", "name", a.pos[0], "flow", flow,
+	    "segments", (int)n);
+	if (cli_call_json(cmd, &c, "POST", "/v1/audit/canaries", "audit", req,
+	    &ans) < 0)
+		goto out;
+	printf("canary %s marker %s segments %zu\n", str_or(ans, "name"),
+	    str_or(ans, "marker"), json_array_size(json_object_get(ans, "segments")));
+	status = 0;
+out:
+	json_decref(req);
+	json_decref(ans);
+	client_cfg_finish(&c);
+	return status;
+}
+
 int
 cmd_audit_read(int argc, char **argv)
 {
 	bool expo = strcmp(argv[0], "exposure") == 0;
+	if (strcmp(argv[0], "canary") == 0)
+		return canary(argc, argv);
 	const char *cmd = expo ? "audit exposure" : "audit alerts";
 	struct client_cfg c;
 	struct cli_args a;

@@ -54,6 +54,8 @@ static const struct {
 	{ { "reason", required_argument, NULL, 'W' }, CLI_O_REASON },
 	{ { "share", required_argument, NULL, 'H' }, CLI_O_SHARE },
 	{ { "export", required_argument, NULL, 'X' }, CLI_O_EXPORT },
+	{ { "flow", required_argument, NULL, 'F' }, CLI_O_CANARY },
+	{ { "segments", required_argument, NULL, 'N' }, CLI_O_CANARY },
 };
 
 static void
@@ -101,6 +103,8 @@ cli_args_parse(const char *cmd, int argc, char **argv, unsigned allowed,
 		case 'W': a->reason = optarg; break;
 		case 'H': a->share = optarg; break;
 		case 'X': a->export_name = optarg; break;
+		case 'F': a->flow = optarg; break;
+		case 'N': a->segments = optarg; break;
 		case 'h':
 			args_usage(stdout, usage);
 			return 1;

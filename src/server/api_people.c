@@ -23,8 +23,8 @@
 #define CLAIM_TTL_NS (7 * NS_PER_DAY)
 #define ENROLL_TTL_NS (3600LL * 1000000000LL)
 
-static bool
-name_ok(const char *s)
+bool
+srv_name_ok(const char *s)
 {
 	size_t i, n = strlen(s);
 
@@ -130,7 +130,7 @@ api_admin_principal_add(struct srv_req *q)
 	name = json_string_value(json_object_get(body, "name"));
 	role = json_string_value(json_object_get(body, "role"));
 	memset(&p, 0, sizeof(p));
-	if (name == NULL || !name_ok(name)) {
+	if (name == NULL || !srv_name_ok(name)) {
 		srv_reply_error(q, 400, "bad_request",
 		    "\"name\": 1-63 characters of A-Z a-z 0-9 . _ @ -");
 		goto out;

@@ -392,6 +392,12 @@ api_review_read(struct srv_req *q)
 		srv_reply_error(q, 500, "internal", "the detectors are unavailable");
 		return;
 	}
+	if (srv_canary_check(q, a.subject_id, "review") < 0) {
+		detect_destroy(d);
+		srv_reply_error(q, 503, "audit_unavailable", "the audit log cannot "
+		    "be written");
+		return;
+	}
 	r = srv_segment_load(q->srv, a.subject_id, seg, &g);
 	if (r == UT_ENOTFOUND || r == UT_ECRYPTO) {
 		detect_destroy(d);

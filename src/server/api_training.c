@@ -127,6 +127,12 @@ episode(struct steps *st, const struct meta_assignment *a,
 	int r;
 
 	srv_hex(a->segment_id, 16, seg, sizeof(seg));
+	srv_hex(a->subject_id, 16, q->a_subject, sizeof(q->a_subject));
+	snprintf(q->a_object, sizeof(q->a_object), "segment:%s", seg);
+	r = srv_canary_check(q, a->subject_id, "review");
+	q->a_subject[0] = '\0';
+	if (r < 0)
+		return r;
 	if ((r = srv_segment_load(q->srv, a->subject_id, seg, &g)) < 0)
 		return r == UT_ENOTFOUND || r == UT_ECRYPTO ? 0 : r; /* erased */
 	r = srv_render(&g, false, srv_review_rewrite, st->d, &out);

@@ -117,6 +117,9 @@ static const struct srv_route routes[] = {
 	{ "GET", "/v1/audit/exposure", AUDITOR, SRV_P_AUDIT, "exposure_report",
 	    api_audit_exposure, 0, "whose data a principal read, or who read a "
 	    "subject's data (from the audit log)", "principal,subject,since,until" },
+	{ "POST", "/v1/audit/canaries", AUDITOR, SRV_P_AUDIT, "canary_add",
+	    api_audit_canary_add, 4 * KIB, "make a canary: a synthetic person "
+	    "with generated recordings and a marker", NULL },
 	{ "GET", "/v1/audit/alerts", AUDITOR, SRV_P_AUDIT, "read_alerts",
 	    api_audit_alerts, 0, "the alerts in the audit log", "since_seq" },
 

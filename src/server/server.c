@@ -148,12 +148,21 @@ config_load(const char *path, struct srv_config *c, char *err, size_t errsz)
 			r = copy_uint(v, &c->token_days, 1, 3650, k, err, errsz);
 		else if (strcmp(k, "device_token_days") == 0)
 			r = copy_uint(v, &c->device_token_days, 1, 3650, k, err, errsz);
+		else if (strcmp(k, "alert_command") == 0)
+			r = copy_str(v, c->alert_command, sizeof(c->alert_command), k,
+			    err, errsz);
 		else {
 			snprintf(err, errsz, "unknown key \"%.64s\"", k);
 			r = UT_EPARSE;
 		}
 		if (r < 0)
 			break;
+	}
+	if (r == 0 && c->alert_command[0] != '\0' &&
+	    (c->alert_command[0] != '/' || access(c->alert_command, X_OK) != 0)) {
+		snprintf(err, errsz, "\"alert_command\" must be an absolute path to "
+		    "an executable");
+		r = UT_EPARSE;
 	}
 	if (r == 0 && (c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
 		snprintf(err, errsz, "\"tls_cert\" and \"tls_key\" go together");

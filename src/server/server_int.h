@@ -39,6 +39,7 @@ struct srv_config {
 	unsigned rate_per_s, rate_burst;
 	unsigned token_days;              /* people's tokens */
 	unsigned device_token_days;
+	char alert_command[SRV_PATH_MAX]; /* "": none; run with the alert JSON */
 };
 
 struct server {
@@ -203,6 +204,24 @@ void api_review_approve(struct srv_req *q);
 void api_review_reject(struct srv_req *q);
 void api_my_withdraw_review(struct srv_req *q);
 void api_training_steps(struct srv_req *q);
+void api_audit_canary_add(struct srv_req *q);
+
+/* api_people.c: 1-63 characters of A-Z a-z 0-9 . _ @ - */
+bool srv_name_ok(const char *s);
+
+/*
+ * canary.c.  srv_alert(): an audit entry with outcome "alert" (action,
+ * detail: no content), a line on stderr and a run of the configured
+ * alert_command.  srv_canary_check(): before a segment of subject is
+ * returned to anyone but its subject, for flow "review" (review and
+ * training); an alert when the subject is a canary whose flow does not
+ * allow it.  The read itself goes on (the reader must not learn it was a
+ * canary).  0 or a negative code (the audit could not be written).
+ */
+int srv_alert(struct srv_req *q, const char *action, const char *detail)
+	__attribute__((warn_unused_result));
+int srv_canary_check(struct srv_req *q, const uint8_t subject[16],
+    const char *flow) __attribute__((warn_unused_result));
 void api_audit_alerts(struct srv_req *q);
 void api_device_control(struct srv_req *q);
 void api_device_upload(struct srv_req *q);
