@@ -18,6 +18,7 @@ static const char admin_usage[] =
     "usage: usetrace admin principal add NAME --role ROLE\n"
     "       usetrace admin principal list [--json]\n"
     "       usetrace admin principal revoke NAME\n"
+    "       usetrace admin principal reissue NAME\n"
     "       usetrace admin segments [--json]\n"
     "       usetrace admin assign SEGMENT REVIEWER | --share F REVIEWER\n\n"
     "Manages the server's principals (role admin).  'add' prints a\n"
@@ -44,6 +45,17 @@ static const char list_usage[] =
     "subject pseudonyms are shown (the server does not give them).\n\n"
     "options:\n"
     "  --json    the server's JSON answer\n"
+    "  --server URL --token TOKEN --pin PIN\n"
+    "  -h, --help\n";
+
+static const char reissue_usage[] =
+    "usage: usetrace admin principal reissue NAME [connection]\n\n"
+    "Makes a new claim code for an existing principal who lost their token.\n"
+    "Prints 'claim CODE'.  The person sees it in 'usetrace my audit'; the\n"
+    "code works 24 hours after it was made, or as soon as the person\n"
+    "confirms it ('usetrace my confirm-claim ID'), so nobody can silently\n"
+    "take over a person's identity.\n\n"
+    "options:\n"
     "  --server URL --token TOKEN --pin PIN\n"
     "  -h, --help\n";
 
@@ -129,6 +141,8 @@ principal(int argc, char **argv)
 		npos = 0;
 	} else if (strcmp(sub, "revoke") == 0) {
 		usage = revoke_usage;
+	} else if (strcmp(sub, "reissue") == 0) {
+		usage = reissue_usage;
 	} else {
 		log_error("admin principal: unknown subcommand '%s'", sub);
 		fputs(admin_usage, stderr);
@@ -172,6 +186,19 @@ principal(int argc, char **argv)
 		} else {
 			print_list(ans);
 		}
+	} else if (strcmp(sub, "reissue") == 0) {
+		char when[40];
+		int64_t t = 0;
+
+		snprintf(path, sizeof(path), "/v1/admin/principals/%s/reissue-claim",
+		    a.pos[0]);
+		if (cli_call_json(cmd, &c, "POST", path, PURPOSE, NULL, &ans) < 0)
+			goto out;
+		(void)cli_jint(ans, "works_from_ns", &t);
+		cli_fmt_time(t, when, sizeof(when));
+		printf("claim %s\nworks from %s, or once %s confirms it (claim id %s)\n",
+		    cli_jstr(ans, "claim") ? cli_jstr(ans, "claim") : "?", when,
+		    a.pos[0], cli_jstr(ans, "claim_id") ? cli_jstr(ans, "claim_id") : "?");
 	} else {
 		snprintf(path, sizeof(path), "/v1/admin/principals/%s/revoke",
 		    a.pos[0]);

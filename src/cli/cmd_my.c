@@ -453,6 +453,21 @@ my_withdraw_review(const char *cmd, const struct cli_args *a,
 	return 0;
 }
 
+static int
+my_confirm_claim(const char *cmd, const struct cli_args *a,
+    const struct client_cfg *c)
+{
+	json_t *ans = NULL;
+	char path[96];
+
+	snprintf(path, sizeof(path), "/v1/my/claims/%s/confirm", a->pos[0]);
+	if (cli_call_json(cmd, c, "POST", path, SELF, NULL, &ans) < 0)
+		return 1;
+	printf("confirmed claim %s: it works now\n", a->pos[0]);
+	json_decref(ans);
+	return 0;
+}
+
 static const struct my_sub subs[] = {
 	{ "enroll-code", CLI_O_CONN, 0,
 	    "usage: usetrace my enroll-code [connection]\n\n"
@@ -500,6 +515,12 @@ static const struct my_sub subs[] = {
 	    "pending or approved assignment of it is withdrawn, and reviewers\n"
 	    "and trainers no longer see it.\n\noptions:\n" CONN,
 	    my_withdraw_review },
+	{ "confirm-claim", CLI_O_CONN, 1,
+	    "usage: usetrace my confirm-claim ID [connection]\n\n"
+	    "An administrator re-issued a claim code for you (your 'my audit'\n"
+	    "shows claim_reissue with its ID): it works 24 hours after it was made,\n"
+	    "or now if you confirm it here.  Confirm only a re-issue you asked for.\n\n"
+	    "options:\n" CONN, my_confirm_claim },
 	{ "device-revoke", CLI_O_CONN, 1,
 	    "usage: usetrace my device-revoke ID [connection]\n\n"
 	    "Revokes one of your devices: its token stops working now.\n\n"
@@ -545,7 +566,12 @@ args_ok(const char *cmd, const struct my_sub *s, const struct cli_args *a)
 	if (arg == NULL)
 		return 1;
 
-	if (s->fn == my_device_revoke) {
+	if (s->fn == my_confirm_claim) {
+		if (strlen(arg) != 16 || strspn(arg, "0123456789abcdef") != 16) {
+			log_error("%s: a claim id is 16 hex digits", cmd);
+			return 0;
+		}
+	} else if (s->fn == my_device_revoke) {
 		for (p = arg; *p >= '0' && *p <= '9'; p++)
 			;
 		if (p == arg || *p != '\0' || p - arg > 18) {

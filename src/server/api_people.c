@@ -41,6 +41,44 @@ srv_name_ok(const char *s)
 	return !(s[0] == '.' || s[0] == '-');
 }
 
+#define REISSUE_KEY "reissue:"
+#define REISSUE_DELAY_NS (24 * 3600LL * 1000000000LL)
+
+static void
+reissue_key(const uint8_t id[META_CODE_ID_LEN], char key[META_NAME_MAX])
+{
+	memcpy(key, REISSUE_KEY, sizeof(REISSUE_KEY) - 1);
+	srv_hex(id, META_CODE_ID_LEN, key + sizeof(REISSUE_KEY) - 1,
+	    META_NAME_MAX - sizeof(REISSUE_KEY) + 1);
+}
+
+/*
+ * A re-issued claim code (an admin made a new one for a person who already
+ * had a token) waits: it works REISSUE_DELAY_NS after it was made, or once
+ * the person confirms it with their current token.  The mark is a setting
+ * "reissue:<code id>" = {"principal", "made_ns", "confirmed"}.
+ */
+static bool
+reissue_waiting(struct srv_req *q, const uint8_t id[META_CODE_ID_LEN])
+{
+	char key[META_NAME_MAX], val[256];
+	size_t n = sizeof(val) - 1;
+	json_t *j;
+	bool wait;
+
+	reissue_key(id, key);
+	if (meta_setting_get(q->srv->meta, key, val, &n) < 0)
+		return false;
+	val[n] = '\0';
+	if ((j = json_loads(val, 0, NULL)) == NULL)
+		return true;   /* fail closed */
+	wait = !json_is_true(json_object_get(j, "confirmed")) &&
+	    q->now_ns < json_integer_value(json_object_get(j, "made_ns")) +
+	    REISSUE_DELAY_NS;
+	json_decref(j);
+	return wait;
+}
+
 void
 api_login(struct srv_req *q)
 {
@@ -61,6 +99,14 @@ api_login(struct srv_req *q)
 		goto out;
 	}
 	srv_hex(id, sizeof(id), q->a_object, sizeof(q->a_object));
+	if (reissue_waiting(q, id)) {
+		q->a_outcome = "denied";
+		srv_reply_error(q, 403, "not_yet", "this claim code was re-issued by an "
+		    "administrator for a person who already has a token: it works 24 "
+		    "hours after it was made, or as soon as the person confirms it "
+		    "('usetrace my confirm-claim')");
+		goto out;
+	}
 	r = meta_code_take(q->srv->meta, META_CODE_CLAIM, id, hash,
 	    q->rq->client_ip, q->now_ns, &c);
 	if (r == UT_ESTATE) {
@@ -112,6 +158,86 @@ api_login(struct srv_req *q)
 out:
 	sodium_memzero(token, sizeof(token));
 	json_decref(body);
+}
+
+/* POST /v1/admin/principals/{name}/reissue-claim: a new claim code. */
+void
+api_admin_claim_reissue(struct srv_req *q)
+{
+	struct meta_principal p;
+	struct meta_code c;
+	char code[SRV_CODE_TEXT_MAX], key[META_NAME_MAX], val[160], idhex[40];
+	int r;
+
+	snprintf(q->a_object, sizeof(q->a_object), "principal:%.80s", q->param[0]);
+	r = meta_principal_by_name(q->srv->meta, q->param[0], &p);
+	if (r < 0 || p.revoked_ns != 0) {
+		srv_reply_error(q, 404, "not_found", "no such principal");
+		return;
+	}
+	if (p.role == UT_ROLE_SUBJECT)
+		srv_hex(p.subject_id, 16, q->a_subject, sizeof(q->a_subject));
+	memset(&c, 0, sizeof(c));
+	c.kind = META_CODE_CLAIM;
+	srv_code_new(code, c.id, c.hash);
+	c.principal_id = p.id;
+	c.created_by = q->who.id;
+	c.created_ns = q->now_ns;
+	c.expires_ns = q->now_ns + CLAIM_TTL_NS;
+	reissue_key(c.id, key);
+	snprintf(val, sizeof(val), "{\"principal\":%lld,\"made_ns\":%lld,"
+	    "\"confirmed\":false}", (long long)p.id, (long long)q->now_ns);
+	/* The mark first: a code without it would work at once. */
+	if ((r = meta_setting_set(q->srv->meta, key, val, strlen(val))) < 0 ||
+	    (r = meta_code_add(q->srv->meta, &c)) < 0) {
+		srv_reply_error(q, 500, "internal", "cannot store the claim code");
+		goto out;
+	}
+	srv_hex(c.id, sizeof(c.id), idhex, sizeof(idhex));
+	snprintf(q->a_detail, sizeof(q->a_detail), "claim %s: works in 24 h or "
+	    "once confirmed", idhex);
+	srv_no_store(q);
+	srv_reply_json(q, 201, json_pack("{s:s, s:s, s:I}", "claim", code,
+	    "claim_id", idhex, "works_from_ns", (json_int_t)(q->now_ns +
+	    REISSUE_DELAY_NS)));
+out:
+	sodium_memzero(code, sizeof(code));
+}
+
+/* POST /v1/my/claims/{id}/confirm: the person lets a re-issued code work now. */
+void
+api_my_claim_confirm(struct srv_req *q)
+{
+	uint8_t id[META_CODE_ID_LEN];
+	char key[META_NAME_MAX], val[256];
+	size_t n = sizeof(val) - 1;
+	json_t *j = NULL;
+	char *text = NULL;
+
+	srv_hex(q->who.subject_id, 16, q->a_subject, sizeof(q->a_subject));
+	snprintf(q->a_object, sizeof(q->a_object), "claim:%.80s", q->param[0]);
+	if (srv_unhex(q->param[0], id, sizeof(id)) < 0)
+		goto deny;
+	reissue_key(id, key);
+	if (meta_setting_get(q->srv->meta, key, val, &n) < 0)
+		goto deny;
+	val[n] = '\0';
+	if ((j = json_loads(val, 0, NULL)) == NULL ||
+	    json_integer_value(json_object_get(j, "principal")) != q->who.id)
+		goto deny;
+	json_object_set_new(j, "confirmed", json_true());
+	if ((text = json_dumps(j, JSON_COMPACT)) == NULL ||
+	    meta_setting_set(q->srv->meta, key, text, strlen(text)) < 0) {
+		srv_reply_error(q, 500, "internal", "cannot confirm");
+		goto out;
+	}
+	srv_reply_json(q, 200, json_pack("{s:b}", "confirmed", 1));
+	goto out;
+deny:
+	srv_deny_not_found(q);
+out:
+	free(text);
+	json_decref(j);
 }
 
 void

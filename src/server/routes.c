@@ -62,6 +62,10 @@ static const struct srv_route routes[] = {
 	    api_admin_principal_revoke, 4 * KIB,
 	    "revoke a principal, its tokens, codes and devices", NULL },
 
+	{ "POST", "/v1/admin/principals/{name}/reissue-claim", ADMIN,
+	    SRV_P_ADMINISTRATION, "claim_reissue", api_admin_claim_reissue,
+	    4 * KIB, "a new claim code for an existing principal (works in 24 h "
+	    "or once the person confirms; the person sees it)", NULL },
 	{ "GET", "/v1/admin/segments", ADMIN, SRV_P_ADMINISTRATION,
 	    "segment_list_admin", api_admin_segments, 0,
 	    "segment metadata (ids, pseudonyms, days, sizes; no content)", NULL },
@@ -111,6 +115,9 @@ static const struct srv_route routes[] = {
 	    "withdraw one of my segments from review and training", NULL },
 	{ "POST", "/v1/my/erase", SUBJ, SRV_P_ERASURE, "erase", api_my_erase,
 	    4 * KIB, "erase a day or everything (keys destroyed first)", NULL },
+	{ "POST", "/v1/my/claims/{id}/confirm", SUBJ, SRV_P_SELF_ACCESS,
+	    "claim_confirm", api_my_claim_confirm, 4 * KIB,
+	    "let a claim code an admin re-issued for me work now", NULL },
 	{ "GET", "/v1/my/audit", SUBJ, SRV_P_SELF_ACCESS, "read_my_audit",
 	    api_my_audit, 0, "who read or changed my data", NULL },
 

@@ -205,6 +205,8 @@ void api_review_reject(struct srv_req *q);
 void api_my_withdraw_review(struct srv_req *q);
 void api_training_steps(struct srv_req *q);
 void api_audit_canary_add(struct srv_req *q);
+void api_admin_claim_reissue(struct srv_req *q);
+void api_my_claim_confirm(struct srv_req *q);
 
 /* api_people.c: 1-63 characters of A-Z a-z 0-9 . _ @ - */
 bool srv_name_ok(const char *s);

@@ -29,7 +29,9 @@ REF = {
     ("POST", "/v1/admin/principals"): (ADMIN, "administration", None),
     ("GET", "/v1/admin/principals"): (ADMIN, "administration", None),
     ("POST", "/v1/admin/principals/{name}/revoke"): (ADMIN, "administration", None),
+    ("POST", "/v1/admin/principals/{name}/reissue-claim"): (ADMIN, "administration", None),
     ("GET", "/v1/admin/segments"): (ADMIN, "administration", None),
+    ("POST", "/v1/my/claims/{id}/confirm"): (SUBJ, "self-access", "claim"),
     ("POST", "/v1/admin/assignments"): (ADMIN, "administration", None),
     ("GET", "/v1/review/queue"): (REV, "review", None),
     ("GET", "/v1/review/{id}"): (REV, "review", "assignment"),
@@ -148,7 +150,7 @@ if missing:
 owner = {objs["alice_segment"]: "alice", objs["alice_unassigned"]: "alice",
          objs["bob_segment"]: "bob", objs["alice_spare_device"]: "alice",
          objs["bob_device"]: "bob", objs["rita_assignment"]: "rita",
-         objs["ron_assignment"]: "ron"}
+         objs["ron_assignment"]: "ron", objs["alice_claim"]: "alice"}
 # A frame id of each segment, asked of its owner before the matrix runs.
 frame_of = {}
 for seg, who in ((objs["alice_segment"], "alice"), (objs["alice_unassigned"], "alice"),
@@ -186,6 +188,10 @@ def variants(key, caller):
     elif rule == "assignment":
         kinds = {"rita's": objs["rita_assignment"], "ron's": objs["ron_assignment"],
                  "missing": "0" * 32}
+        for k, v in kinds.items():
+            out.append((k, path.replace("{id}", v) + q, owner.get(v) == caller))
+    elif rule == "claim":
+        kinds = {"alice's": objs["alice_claim"], "missing": "0" * 16}
         for k, v in kinds.items():
             out.append((k, path.replace("{id}", v) + q, owner.get(v) == caller))
     elif rule == "device":
