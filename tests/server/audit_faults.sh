@@ -4,7 +4,7 @@
 # audited read (its row's append to the SQLite WAL, then the signed
 # checkpoint in the database and in audit.ckpt) through the serve test seam
 # UT_FSIO_FAULT_SERVING.  Whichever call fails, the read is refused (503
-# audit_unavailable) or, when the fault hits the checkpoint after it, every
+# with the JSON error audit_unavailable) or, when the fault hits the checkpoint after it, every
 # later audited request is: reads, admin writes, a claim, an enrollment
 # code, and the refusals stay although the fault fires once (an fsync is
 # never retried).  A refused claim does not use up the claim code.  After
@@ -12,6 +12,7 @@
 # Every call of the range is covered, measured with the fsio counts the
 # server prints at exit.
 . "$(dirname "$0")/crash_lib.sh"
+command -v curl >/dev/null || fail "curl is required"
 
 BASE="$T/base"
 ALICE="$T/alice"
@@ -105,6 +106,16 @@ one_fault() {
 	refused "a claim" env USETRACE_HOME="$T/carol" "$USETRACE" login "$SRV_URL" \
 		--claim "$CAROL_CLAIM" --pin "$SRV_PIN"
 	refused "a read, again" env USETRACE_HOME="$ALICE" "$USETRACE" my list
+	# On the wire: 503 with a clean JSON error body.
+	code=$(curl -sS --max-time 20 --cacert "$T/d/tls/cert.pem" --pinnedpubkey "$SRV_PIN" \
+		-H "Authorization: Bearer $ADMIN_TOKEN" -H "Usetrace-Purpose: administration" \
+		-o "$T/body" -w '%{http_code}' "$SRV_URL/v1/admin/principals") ||
+		fail "$FAULT: curl"
+	[ "$code" = 503 ] || fail "$FAULT: HTTP $code, want 503"
+	python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["error"] == "audit_unavailable" and d["message"], d' "$T/body" ||
+		{ cat "$T/body" >&2; fail "$FAULT: not a clean JSON error body"; }
 	# Stopped, the log verifies; restarted, the server serves again, and
 	# carol's claim code was not used up by the refused claim.
 	srv_stop
