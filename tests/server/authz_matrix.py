@@ -153,6 +153,7 @@ owner = {objs["alice_segment"]: "alice", objs["alice_unassigned"]: "alice",
          objs["ron_assignment"]: "ron", objs["alice_claim"]: "alice"}
 # A frame id of each segment, asked of its owner before the matrix runs.
 frame_of = {}
+frame_of[objs["canary_segment"]] = 1   # nobody may list its frames
 for seg, who in ((objs["alice_segment"], "alice"), (objs["alice_unassigned"], "alice"),
                  (objs["bob_segment"], "bob")):
     st, body = conn.req("GET", "/v1/my/segments/%s/frames" % seg, callers[who]["token"],
@@ -180,7 +181,8 @@ def variants(key, caller):
     out = []
     if rule == "segment":
         kinds = {"alice-assigned": objs["alice_segment"], "bob": objs["bob_segment"],
-                 "alice-unassigned": objs["alice_unassigned"], "missing": "0" * 32}
+                 "alice-unassigned": objs["alice_unassigned"],
+                 "canary": objs["canary_segment"], "missing": "0" * 32}
         for k, v in kinds.items():
             ok = owner.get(v) == caller
             out.append((k, path.replace("{id}", v).replace(

@@ -40,6 +40,11 @@ A2=$(listed_ids "$T/alice" | grep -v "^$A1$")
 expect 0 "" "$UT_SYNTH" --home "$T/bdev" --out "$T/brec" --segments 1 --seed 3
 expect_out "^uploaded 1" as "$T/bdev" upload "$T/brec"
 B1=$(listed_ids "$T/bob")
+# A canary (flow none): its segment is an object nobody may read.
+expect_out "^canary " as "$T/carol" audit canary add dee.q --segments 1
+expect 0 "" as_admin "$USETRACE" admin segments
+CAN=$(cut -d' ' -f1 "$T/out" | grep -v "^$A1$\|^$A2$\|^$B1$")
+[ -n "$CAN" ] || fail "no canary segment"
 expect_out "^claim " as_admin "$USETRACE" admin principal reissue alice
 CLAIM=$(sed -n 's/^claim \([0-9a-f]*\)\..*/\1/p' "$T/out")
 expect_out "^assigned " as_admin "$USETRACE" admin assign "$A1" rita
@@ -48,9 +53,9 @@ expect_out "^assigned " as_admin "$USETRACE" admin assign "$B1" ron
 RX=$(sed -n 's/^assigned //p' "$T/out")
 
 python3 - "$T" "$SRV_URL" "$SRV_PIN" "$ADMIN_TOKEN" "$A1" "$A2" "$B1" "$RA" "$RX" \
-	"$SPARE" "$MARK" "$CLAIM" >"$T/scene.json" <<'PY'
+	"$SPARE" "$MARK" "$CLAIM" "$CAN" >"$T/scene.json" <<'PY'
 import json, sys
-t, url, pin, admin, a1, a2, b1, ra, rx, spare, mark, claim = sys.argv[1:]
+t, url, pin, admin, a1, a2, b1, ra, rx, spare, mark, claim, can = sys.argv[1:]
 tok = lambda h: json.load(open("%s/%s/login.json" % (t, h)))["token"]
 dev = json.load(open("%s/adev/device.json" % t))
 bdev = json.load(open("%s/bdev/device.json" % t))
@@ -66,7 +71,7 @@ json.dump({"url": url, "pin": pin, "meta_db": t + "/data/meta.db", "marker": mar
                        "rita_assignment": ra, "ron_assignment": rx,
                        "alice_spare_device": spare,
                        "bob_device": str(bdev["device_id"]),
-                       "alice_claim": claim,
+                       "alice_claim": claim, "canary_segment": can,
                        "throwaway": "zz-throwaway"}}, sys.stdout)
 PY
 python3 "$SRCDIR/tests/server/authz_matrix.py" "$T/scene.json" || fail "the matrix"
