@@ -46,14 +46,20 @@ done
 # A clean environment, $T, expect/expect_out, start_server, as_admin.
 . "$SRCDIR/tests/server/cli_lib.sh"
 W=$(mktemp -d "$BENCH_DIR/ut-ingest.XXXXXX")
-NGX_PID=""
+NGX_PID="" NGX_WORKERS=""
 bench_cleanup() {
-	if [ -n "$NGX_PID" ]; then kill -QUIT "$NGX_PID" 2>/dev/null || true; fi
+	if [ -n "$NGX_PID" ]; then
+		# nginx's fast shutdown stops its workers; then nothing is left.
+		kill -TERM "$NGX_PID" 2>/dev/null || true
+		i=0
+		while kill -0 "$NGX_PID" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+		for p in $NGX_PID $NGX_WORKERS; do kill -9 "$p" 2>/dev/null || true; done
+	fi
 	t_cleanup
-	if [ -n "$NGX_PID" ]; then kill -9 "$NGX_PID" 2>/dev/null || true; fi
 	rm -rf "$W"
 }
-trap bench_cleanup EXIT INT TERM
+trap bench_cleanup EXIT
+trap 'exit 130' INT TERM
 HZ=$(getconf CLK_TCK)
 ticks() { # pids...: their user + system CPU ticks so far
 	for p in "$@"; do awk '{print $14 + $15}' "/proc/$p/stat"; done |
