@@ -67,9 +67,11 @@ ticks() { # pids...: their user + system CPU ticks so far
 }
 now() { date +%s.%N; }
 seq1() { i=1; while [ "$i" -le "$1" ]; do echo "$i"; i=$((i + 1)); done; }
+nsegs() { find "$1" -maxdepth 1 -name 'seg-*.uts' | wc -l; } # closed segments in DIR
 
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'),"\
-" $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)"
+cpu=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)
+echo "machine: $(nproc) cores, $cpu, $mem"
 echo "data: $W ($(stat -f -c %T "$W"), $(df -P "$W" | awk 'NR == 2 {print $1}'))"
 [ "$(stat -f -c %T "$W")" != tmpfs ] ||
 	echo "WARNING: $W is on tmpfs: fsync costs nothing there; set BENCH_DIR" >&2
@@ -203,7 +205,7 @@ pass_ingest() { # rep
 	fi
 	[ ! -e "$W/up/fail" ] || { cat "$W"/up/log.* >&2; fail "an upload failed"; }
 	for i in $(seq1 "$UPLOADERS"); do
-		k=$(ls "$W/gen/$i" | grep -c '^seg-.*\.uts$')
+		k=$(nsegs "$W/gen/$i")
 		grep -qx "uploaded $k, kept 0" "$W/up/log.$i" &&
 		    [ "$(grep -c '^seg-[0-9]*\.uts stored$' "$W/up/log.$i")" -eq "$k" ] ||
 			{ cat "$W/up/log.$i" >&2; fail "uploader $i: not every segment stored"; }
@@ -224,7 +226,7 @@ for rep in $(seq1 "$REPS"); do
 	[ "$n" -ge $((UPLOADERS * SEGS)) ] || fail "ut-synth made $n segments"
 	NSEG=$n
 	for i in $(seq1 "$UPLOADERS"); do
-		echo $(( $(cat "$W/count.$i" 2>/dev/null || echo 0) + $(ls "$W/gen/$i" | grep -c '^seg-.*\.uts$') )) >"$W/count.$i.new"
+		echo $(( $(cat "$W/count.$i" 2>/dev/null || echo 0) + $(nsegs "$W/gen/$i") )) >"$W/count.$i.new"
 		mv "$W/count.$i.new" "$W/count.$i"
 	done
 	echo "rep $rep: $n segments, $BYTES bytes"
