@@ -26,8 +26,10 @@ expect_out "^uploaded 1" env USETRACE_HOME="$T/bdev" "$USETRACE" upload "$T/brec
 A1=$(listed_ids "$T/alice" | sed -n 1p)
 A2=$(listed_ids "$T/alice" | sed -n 2p)
 B1=$(listed_ids "$T/bob" | sed -n 1p)
-T0=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+# T0 has whole seconds: wait into the next second so no listing above
+# falls inside [T0, T1].
 sleep 1.1
+T0=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 
 # The script: what each principal reads (the listed_ids calls above are
 # reads too, before T0).  The script's own record is "principal action

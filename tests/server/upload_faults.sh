@@ -57,15 +57,19 @@ seg_id() { od -An -tx1 -j64 -N16 "$1" | tr -d ' \n'; }
 
 PROXY_PID=""
 start_proxy() { # ut-faultproxy options
+	# A fresh file: the background shell truncates it only when it gets
+	# to run, so the last proxy's line (or an empty file) could be read.
+	rm -f "$T/proxy.out"
 	"$UT_FAULTPROXY" --listen 127.0.0.1:0 --to "${SRV_URL#https://}" "$@" \
-		>"$T/proxy.out" 2>"$T/proxy.err" &
+		>"$T/proxy.out.$$" 2>"$T/proxy.err" &
 	PROXY_PID=$!
 	T_PIDS="$PROXY_PID $T_PIDS"
 	i=0
-	until grep -q '^listen ' "$T/proxy.out" 2>/dev/null; do
+	until grep -q '^listen 127\.0\.0\.1:[0-9][0-9]*$' "$T/proxy.out.$$" 2>/dev/null; do
 		i=$((i + 1)); [ $i -gt 100 ] && { cat "$T/proxy.err" >&2; fail "the proxy did not start"; }
 		sleep 0.05
 	done
+	mv "$T/proxy.out.$$" "$T/proxy.out"
 	set_url "https://$(sed -n 's/^listen //p' "$T/proxy.out")"
 }
 stop_proxy() {
