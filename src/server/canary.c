@@ -92,11 +92,18 @@ run_alert_command(struct server *s, const char *json)
 int
 srv_alert(struct srv_req *q, const char *action, const char *detail)
 {
+	int r = srv_audit_now(q, action, "alert", detail);
+
+	srv_alert_notify(q, action, detail);
+	return r;
+}
+
+void
+srv_alert_notify(struct srv_req *q, const char *action, const char *detail)
+{
 	json_t *j;
 	char *text;
-	int r;
 
-	r = srv_audit_now(q, action, "alert", detail);
 	log_warn("serve: ALERT: %s by %s on %s: %s", action, q->a_principal,
 	    q->a_object, detail);
 	j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I}", "action", action,
@@ -107,7 +114,6 @@ srv_alert(struct srv_req *q, const char *action, const char *detail)
 		free(text);
 	}
 	json_decref(j);
-	return r;
 }
 
 /* ---- the canary mark ---- */

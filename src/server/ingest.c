@@ -133,10 +133,10 @@ already_stored(struct upload *u, const struct meta_segment *m)
 		    (int64_t)get_u64le(m->receipt + 1), m->receipt + 9, NULL);
 		return;
 	}
-	log_warn("serve: ALERT: device %lld uploaded different bytes under stored "
-	    "segment id %s", (long long)u->q->dev.id, u->q->a_object);
 	final(u, OUT_REJECTED, "another segment is stored under this id");
+	/* The request's own audit entry is the alert (outcome "alert"). */
 	u->q->a_outcome = "alert";
+	srv_alert_notify(u->q, "upload", "other bytes under a stored segment id");
 }
 
 /* Every rule about the segment's subject, day and consent. */

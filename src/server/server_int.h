@@ -222,6 +222,8 @@ bool srv_name_ok(const char *s);
  */
 int srv_alert(struct srv_req *q, const char *action, const char *detail)
 	__attribute__((warn_unused_result));
+/* The stderr line and the alert_command only (the caller audits). */
+void srv_alert_notify(struct srv_req *q, const char *action, const char *detail);
 int srv_canary_check(struct srv_req *q, const uint8_t subject[16],
     const char *flow) __attribute__((warn_unused_result));
 void api_audit_alerts(struct srv_req *q);
