@@ -7,7 +7,6 @@
 . "$(dirname "$0")/cli_lib.sh"
 . "$(dirname "$0")/synth_lib.sh"
 
-as() { h=$1; shift; env USETRACE_HOME="$h" "$USETRACE" "$@"; }
 start_server "$T/data"
 person_with_device alice "$T/alice" "$T/adev"
 person_with_device bob "$T/bob" "$T/bdev"
@@ -41,8 +40,7 @@ CODE2=$(sed -n 's/^claim //p' "$T/out")
 CID2=${CODE2%%.*}
 mkdir -p "$T/taker2" && chmod 700 "$T/taker2"
 expect 1 "not_yet" as "$T/taker2" login "$SRV_URL" --claim "$CODE2" --pin "$SRV_PIN"
-kill -TERM "$SRV_PID"
-wait "$SRV_PID" || fail "the server did not exit cleanly"
+stop_server
 python3 - "$T/data/meta.db" "reissue:$CID2" <<'PY'
 import json, sqlite3, sys, time
 db = sqlite3.connect(sys.argv[1])
@@ -52,14 +50,7 @@ j["made_ns"] -= 25 * 3600 * 10**9
 db.execute("UPDATE setting SET val = ? WHERE key = ?", (json.dumps(j).encode(), sys.argv[2]))
 db.commit()
 PY
-"$USETRACE" serve --data "$T/data" --listen "${SRV_URL#https://}" >"$T/serve2.out" 2>"$T/serve2.err" &
-SRV_PID=$!
-T_PIDS="$SRV_PID $T_PIDS"
-i=0
-until grep -q '^pin ' "$T/serve2.out" 2>/dev/null; do
-	i=$((i + 1)); [ $i -gt 300 ] && { cat "$T/serve2.err" >&2; fail "no restart"; }
-	sleep 0.1
-done
+start_again "$T/data"
 expect_out "^token ut1_" as "$T/taker2" login "$SRV_URL" --claim "$CODE2" --pin "$SRV_PIN"
 # A new principal's first claim is not a re-issue: it works at once.
 expect_out "^claim " as_admin "$USETRACE" admin principal add carl --role subject

@@ -73,3 +73,35 @@ as_admin() {
 	USETRACE_SERVER=$SRV_URL USETRACE_PIN=$SRV_PIN USETRACE_TOKEN=$ADMIN_TOKEN \
 		USETRACE_HOME="$T/adminhome" "$@"
 }
+
+# stop_server: SIGTERM, and a clean exit is required.
+stop_server() {
+	kill -TERM "$SRV_PID"
+	wait "$SRV_PID" || fail "the server did not exit cleanly"
+}
+
+# start_again DIR [serve options...]: serve DIR again on the address it had
+# (device.json files name it); output in a fresh $T/serve.N.out / .err.
+start_again() {
+	rdir=$1
+	shift
+	SRV_RESTARTS=$((${SRV_RESTARTS:-0} + 1))
+	rout="$T/serve.$SRV_RESTARTS.out"
+	"$USETRACE" serve --data "$rdir" --listen "${SRV_URL#https://}" "$@" \
+		>"$rout" 2>"$T/serve.$SRV_RESTARTS.err" &
+	SRV_PID=$!
+	T_PIDS="$SRV_PID $T_PIDS"
+	i=0
+	until grep -q '^pin ' "$rout" 2>/dev/null; do
+		i=$((i + 1)); [ $i -gt 300 ] && { cat "$T/serve.$SRV_RESTARTS.err" >&2; fail "no restart"; }
+		kill -0 "$SRV_PID" 2>/dev/null || { cat "$T/serve.$SRV_RESTARTS.err" >&2; fail "the restart exited"; }
+		sleep 0.1
+	done
+	SRV_URL=$(sed -n 's/^url //p' "$rout")
+}
+
+# restart_server DIR [serve options...]: stop_server, then start_again.
+restart_server() {
+	stop_server
+	start_again "$@"
+}

@@ -8,24 +8,6 @@
 . "$(dirname "$0")/cli_lib.sh"
 . "$(dirname "$0")/synth_lib.sh"
 
-# restart [serve options...]: SIGTERM, wait, start again on the same data
-# and address (device.json names it).
-restart() {
-	kill -TERM "$SRV_PID"
-	wait "$SRV_PID" || fail "the server did not exit cleanly"
-	"$USETRACE" serve --data "$T/data" --listen "${SRV_URL#https://}" "$@" \
-		>"$T/serve2.out" 2>"$T/serve2.err" &
-	SRV_PID=$!
-	T_PIDS="$SRV_PID $T_PIDS"
-	i=0
-	until grep -q '^pin ' "$T/serve2.out" 2>/dev/null; do
-		i=$((i + 1)); [ $i -gt 300 ] && { cat "$T/serve2.err" >&2; fail "no restart"; }
-		kill -0 "$SRV_PID" 2>/dev/null || { cat "$T/serve2.err" >&2; fail "restart exited"; }
-		sleep 0.1
-	done
-	SRV_URL=$(sed -n 's/^url //p' "$T/serve2.out")
-}
-
 expect 2 "wants receipt or audit" "$USETRACE" serve --data "$T/x" --rotate-key tls
 start_server "$T/data"
 person_with_device alice "$T/alice" "$T/dev"
@@ -35,8 +17,8 @@ R0=$(cat "$T/data/receipt.pub")
 A0=$(cat "$T/data/audit.pub")
 [ ! -e "$T/data/audit.pub.old" ] || fail "a history before any rotation"
 
-restart --rotate-key receipt --rotate-key audit
-grep -q "the receipt key was rotated" "$T/serve2.err" || fail "no rotation message"
+restart_server "$T/data" --rotate-key receipt --rotate-key audit
+grep -q "the receipt key was rotated" "$T/serve.1.err" || fail "no rotation message"
 R1=$(cat "$T/data/receipt.pub")
 A1=$(cat "$T/data/audit.pub")
 [ "$R1" != "$R0" ] && [ "$A1" != "$A0" ] || fail "the public keys did not change"

@@ -10,13 +10,6 @@
 . "$(dirname "$0")/cli_lib.sh"
 . "$(dirname "$0")/synth_lib.sh"
 
-login_as() { # name role home
-	expect_out "^claim " as_admin "$USETRACE" admin principal add "$1" --role "$2"
-	mkdir -p "$3" && chmod 700 "$3"
-	expect_out "^token " env USETRACE_HOME="$3" "$USETRACE" login "$SRV_URL" \
-		--claim "$(sed -n 's/^claim //p' "$T/out")" --pin "$SRV_PIN"
-}
-as() { h=$1; shift; env USETRACE_HOME="$h" "$USETRACE" "$@"; }
 
 start_server "$T/data"
 person_with_device alice "$T/alice" "$T/adev"

@@ -33,3 +33,15 @@ listed_ids() {
 	python3 -c 'import json,sys
 for s in sorted(x["id"] for x in json.load(open(sys.argv[1]))["segments"]): print(s)' "$T/out"
 }
+
+# login_as NAME ROLE HOME: the admin adds NAME with ROLE, who logs in with
+# HOME (their token saved there).
+login_as() {
+	expect_out "^claim " as_admin "$USETRACE" admin principal add "$1" --role "$2"
+	mkdir -p "$3" && chmod 700 "$3"
+	expect_out "^token " env USETRACE_HOME="$3" "$USETRACE" login "$SRV_URL" \
+		--claim "$(sed -n 's/^claim //p' "$T/out")" --pin "$SRV_PIN"
+}
+
+# as HOME COMMAND...: the CLI with the key home HOME (a person or device).
+as() { h=$1; shift; env USETRACE_HOME="$h" "$USETRACE" "$@"; }
