@@ -7,8 +7,11 @@
  * rows and checkpoints).
  *
  * Invariants:
- *  (1) One connection per store, used only with q->lock held; every meta.h
- *      function takes the lock, so all are thread-safe.  List walks fetch
+ *  (1) Two connections per writable store, each used only with its own
+ *      lock held: the writer (every function that writes) and the reader
+ *      (functions that only read, msq__rd()), so lookups never wait for a
+ *      commit's fsync.  Every meta.h function takes the lock of the
+ *      connection it uses, so all are thread-safe.  List walks fetch
  *      MSQ_PAGE rows at a time under the lock and call fn unlocked, so fn
  *      may call back into the store (keyset paging: rows added meanwhile
  *      after the walk's position are seen, rows before it are not).
@@ -389,12 +392,31 @@ msq_close(struct meta *m)
 
 	if (q == NULL)
 		return;
+	msq_close(q->reader != NULL ? &q->reader->base : NULL);
 	for (i = 0; i < S_COUNT; i++)
 		sqlite3_finalize(q->stmt[i]);
 	if (q->db != NULL && sqlite3_close(q->db) != SQLITE_OK)
 		log_error("meta: close: %s", sqlite3_errmsg(q->db));
 	pthread_mutex_destroy(&q->lock);
 	free(q);
+}
+
+/* The reader connection of invariant (1'): opened after the schema is there. */
+static int
+open_reader(const char *path, struct msq *q)
+{
+	struct msq *rd = xcalloc(1, sizeof(*rd));
+	int r;
+
+	rd->base.ops = &msq_ops;
+	rd->readonly = true;
+	pthread_mutex_init(&rd->lock, NULL);
+	q->reader = rd;
+	r = sqlite3_open_v2(path, &rd->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
+	    STORE_VFS_NAME);
+	if (r != SQLITE_OK)
+		return msq__err(r);
+	return configure(rd->db, true);
 }
 
 int
@@ -431,6 +453,8 @@ meta_sqlite__open(const char *path, bool create, bool readonly, struct meta **ou
 	}
 	if ((r = configure(q->db, readonly)) < 0 ||
 	    (r = check_schema(q->db, create, readonly)) < 0)
+		goto out;
+	if (!readonly && (r = open_reader(path, q)) < 0)
 		goto out;
 	*out = &q->base;
 	q = NULL;

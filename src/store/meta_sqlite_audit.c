@@ -241,7 +241,7 @@ msq__audit_scan(struct meta *m, uint64_t from_seq, uint64_t to_seq,
 
 	if (to_seq != 0 && to_seq < from_seq)
 		return 0;
-	return audit_walk((struct msq *)m, &w, fn, arg);
+	return audit_walk(msq__rd(m), &w, fn, arg);
 }
 
 int
@@ -250,7 +250,7 @@ msq__audit_query(struct meta *m, const struct meta_audit_query *aq,
 {
 	struct audit_walk w = { .q = aq };
 
-	return audit_walk((struct msq *)m, &w, fn, arg);
+	return audit_walk(msq__rd(m), &w, fn, arg);
 }
 
 int
@@ -278,7 +278,7 @@ int
 msq__audit_ckpt_list(struct meta *m,
     int (*fn)(const struct meta_audit_ckpt *, void *), void *arg)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	struct meta_audit_ckpt *page = xcalloc(MSQ_PAGE, sizeof(*page));
 	uint64_t after = 0;
 	sqlite3_stmt *s;

@@ -79,7 +79,7 @@ one_principal(sqlite3_stmt *s, struct meta_principal *out)
 int
 msq__principal_get(struct meta *m, int64_t id, struct meta_principal *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	int r = 0;
 
@@ -97,7 +97,7 @@ msq__principal_get(struct meta *m, int64_t id, struct meta_principal *out)
 int
 msq__principal_by_name(struct meta *m, const char *name, struct meta_principal *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	int r = 0;
 
@@ -116,7 +116,7 @@ int
 msq__principal_by_subject(struct meta *m, const uint8_t *subject,
     struct meta_principal *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	int r = 0;
 
@@ -137,7 +137,7 @@ int
 msq__principal_list(struct meta *m,
     int (*fn)(const struct meta_principal *, void *), void *arg)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	struct meta_principal *page = xcalloc(MSQ_PAGE, sizeof(*page));
 	sqlite3_stmt *s;
 	int64_t after = 0;
@@ -264,7 +264,7 @@ int
 msq__token_lookup(struct meta *m, const uint8_t *hash, int64_t now_ns,
     struct meta_token *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	int r = 0, rc;
 
@@ -526,7 +526,7 @@ one_device(sqlite3_stmt *s, struct meta_device *out)
 int
 msq__device_get(struct meta *m, int64_t id, struct meta_device *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	int r = 0;
 
@@ -544,7 +544,7 @@ msq__device_get(struct meta *m, int64_t id, struct meta_device *out)
 int
 msq__device_by_pk(struct meta *m, const uint8_t *pk, struct meta_device *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	int r = 0;
 
@@ -563,7 +563,7 @@ int
 msq__device_list(struct meta *m, int64_t principal_id,
     int (*fn)(const struct meta_device *, void *), void *arg)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	struct meta_device *page = xcalloc(MSQ_PAGE, sizeof(*page));
 	sqlite3_stmt *s;
 	int64_t after = 0;

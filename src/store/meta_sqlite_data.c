@@ -83,7 +83,7 @@ int
 msq__consent_get(struct meta *m, int64_t device_id, const uint8_t *id,
     struct meta_consent *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	int r;
 
 	pthread_mutex_lock(&q->lock);
@@ -215,7 +215,7 @@ out:
 int
 msq__segment_get(struct meta *m, const uint8_t *id, struct meta_segment *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	int r = 0, rc;
 
@@ -241,7 +241,7 @@ int
 msq__segment_list(struct meta *m, const uint8_t *subject, int32_t day,
     int (*fn)(const struct meta_segment *, void *), void *arg)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	struct meta_segment *page = xcalloc(MSQ_PAGE, sizeof(*page));
 	uint8_t after_id[META_ID_LEN];
 	int64_t after_ns = INT64_MIN;
@@ -395,7 +395,7 @@ msq__subject_days(struct meta *m, int (*fn)(const uint8_t *, int32_t, void *), v
 {
 	struct days_ctx c = { .fn = fn, .arg = arg };
 
-	return day_walk((struct msq *)m, S_SUBJECT_DAYS_PAGE, "SELECT DISTINCT"
+	return day_walk(msq__rd(m), S_SUBJECT_DAYS_PAGE, "SELECT DISTINCT"
 	    " subject_id, day FROM segment WHERE (subject_id, day) > (?1, ?2)"
 	    " ORDER BY subject_id, day LIMIT ?3", days_cb, &c);
 }
@@ -425,7 +425,7 @@ msq__tombstone_add(struct meta *m, const uint8_t *subject, int32_t day, int64_t 
 bool
 msq__tombstoned(struct meta *m, const uint8_t *subject, int32_t day)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	bool yes = true;        /* fails closed */
 	int r = 0, rc;
@@ -457,7 +457,7 @@ msq__tombstone_list(struct meta *m,
 {
 	struct days_ctx c = { .tfn = fn, .arg = arg };
 
-	return day_walk((struct msq *)m, S_TOMB_PAGE, "SELECT subject_id, day,"
+	return day_walk(msq__rd(m), S_TOMB_PAGE, "SELECT subject_id, day,"
 	    " when_ns FROM tombstone WHERE (subject_id, day) > (?1, ?2)"
 	    " ORDER BY subject_id, day LIMIT ?3", days_cb, &c);
 }
@@ -490,7 +490,7 @@ msq__setting_set(struct meta *m, const char *key, const void *val, size_t n)
 int
 msq__setting_get(struct meta *m, const char *key, void *val, size_t *len)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	size_t n;
 	int r = 0, rc;

@@ -64,7 +64,7 @@ msq__assignment_add(struct meta *m, const struct meta_assignment *a)
 int
 msq__assignment_get(struct meta *m, const uint8_t *id, struct meta_assignment *out)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	sqlite3_stmt *s;
 	int r = 0, rc;
 
@@ -88,7 +88,7 @@ int
 msq__assignment_list(struct meta *m, int64_t reviewer_id,
     int (*fn)(const struct meta_assignment *, void *), void *arg)
 {
-	struct msq *q = (struct msq *)m;
+	struct msq *q = msq__rd(m);
 	struct meta_assignment *page = xcalloc(MSQ_PAGE, sizeof(*page));
 	int64_t after = 0, last = 0;
 	sqlite3_stmt *s;

@@ -149,7 +149,23 @@ struct msq {
 	sqlite3 *db;
 	bool readonly;
 	sqlite3_stmt *stmt[S_COUNT];
+	/*
+	 * A second connection (with its own lock and statements) for the
+	 * functions that only read, so that lookups never queue behind a
+	 * commit's fsync on the writer's lock (WAL: readers see every commit
+	 * made before their statement starts).  NULL for read-only stores.
+	 */
+	struct msq *reader;
 };
+
+/* The connection a read-only function uses: the reader when there is one. */
+static inline struct msq *
+msq__rd(struct meta *m)
+{
+	struct msq *q = (struct msq *)m;
+
+	return q->reader != NULL ? q->reader : q;
+}
 
 /* Rows fetched per locked step of a list walk; fn runs unlocked in between. */
 #define MSQ_PAGE 64u
