@@ -50,6 +50,13 @@ int cmd_review(int argc, char **argv);
  */
 int cli_print_actions(const char *cmd, const uint8_t *body, size_t len,
     bool as_is);
+/*
+ * Writes every frame of BASE/frames (BASE: "/v1/my/segments/ID" or
+ * "/v1/review/ID") as DIR/frame-NNNNNN.png (0600; DIR made 0700) and prints
+ * "wrote N frames to DIR".  0 or -1 (logged).
+ */
+int cli_fetch_frames(const char *cmd, const struct client_cfg *c, const char *base,
+    const char *purpose, const char *dir);
 int cmd_admin_assign(int argc, char **argv);
 int cmd_admin_segments(int argc, char **argv);
 /* `usetrace training steps --export NAME` (trainers). */

@@ -248,27 +248,37 @@ write_frame(const char *cmd, const char *d, int64_t id,
 static int
 my_frames(const char *cmd, const struct cli_args *a, const struct client_cfg *c)
 {
+	char base[96];
+
+	snprintf(base, sizeof(base), "/v1/my/segments/%s", a->pos[0]);
+	return cli_fetch_frames(cmd, c, base, SELF, a->out) < 0;
+}
+
+int
+cli_fetch_frames(const char *cmd, const struct client_cfg *c, const char *base,
+    const char *purpose, const char *dir)
+{
 	struct client_resp rr;
 	json_t *ans = NULL, *f;
-	char path[160];
+	char path[256];
 	size_t i, n = 0;
-	int status = 1;
+	int status = -1;
 
-	snprintf(path, sizeof(path), "/v1/my/segments/%s/frames", a->pos[0]);
-	if (cli_call_json(cmd, c, "GET", path, SELF, NULL, &ans) < 0)
-		return 1;
-	if (out_dir(cmd, a->out) < 0)
+	snprintf(path, sizeof(path), "%s/frames", base);
+	if (cli_call_json(cmd, c, "GET", path, purpose, NULL, &ans) < 0)
+		return -1;
+	if (out_dir(cmd, dir) < 0)
 		goto out;
 	json_array_foreach(json_object_get(ans, "frames"), i, f) {
 		if (!json_is_integer(f) || json_integer_value(f) < 0) {
 			log_error("%s: the server's frame list is malformed", cmd);
 			goto out;
 		}
-		snprintf(path, sizeof(path), "/v1/my/segments/%s/frames/%" PRId64,
-		    a->pos[0], (int64_t)json_integer_value(f));
-		if (cli_call(cmd, c, "GET", path, SELF, NULL, PNG_MAX, &rr) < 0)
+		snprintf(path, sizeof(path), "%s/frames/%" PRId64, base,
+		    (int64_t)json_integer_value(f));
+		if (cli_call(cmd, c, "GET", path, purpose, NULL, PNG_MAX, &rr) < 0)
 			goto out;
-		if (write_frame(cmd, a->out, (int64_t)json_integer_value(f),
+		if (write_frame(cmd, dir, (int64_t)json_integer_value(f),
 		    &rr) < 0) {
 			client_resp_free(&rr);
 			goto out;
@@ -276,7 +286,7 @@ my_frames(const char *cmd, const struct cli_args *a, const struct client_cfg *c)
 		client_resp_free(&rr);
 		n++;
 	}
-	printf("wrote %zu frames to %s\n", n, a->out);
+	printf("wrote %zu frames to %s\n", n, dir);
 	status = 0;
 out:
 	json_decref(ans);

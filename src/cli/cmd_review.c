@@ -21,6 +21,7 @@
 static const char review_usage[] =
     "usage: usetrace review queue [--json]\n"
     "       usetrace review show ID [--json]\n"
+    "       usetrace review frames ID --out D\n"
     "       usetrace review approve ID\n"
     "       usetrace review reject ID --reason TEXT\n\n"
     "For reviewers: the segments an administrator assigned to you.  'queue'\n"
@@ -32,7 +33,10 @@ static const char review_usage[] =
     "recorded sees it.\n\n"
     "options:\n"
     "  --json           the server's answer as it is\n"
-    "  --reason TEXT    why it is rejected (1-90 characters)\n" CONN_HELP;
+    "  --reason TEXT    why it is rejected (1-90 characters)\n"
+    "  -o, --out D      where 'frames' writes D/frame-NNNNNN.png (the\n"
+    "                   frames as the device stored them: denied windows\n"
+    "                   and typed secrets black)\n" CONN_HELP;
 
 static const char assign_usage[] =
     "usage: usetrace admin assign SEGMENT REVIEWER [connection]\n"
@@ -141,7 +145,7 @@ cmd_review(int argc, char **argv)
 
 	if (sub == NULL || strcmp(sub, "-h") == 0 || strcmp(sub, "--help") == 0) {
 		if (sub == NULL)
-			log_error("review: which? queue, show, approve or reject");
+			log_error("review: which? queue, show, frames, approve or reject");
 		fputs(review_usage, sub ? stdout : stderr);
 		return sub ? 0 : EXIT_USAGE;
 	}
@@ -152,6 +156,8 @@ cmd_review(int argc, char **argv)
 		allowed |= CLI_O_JSON;
 	} else if (strcmp(sub, "reject") == 0) {
 		allowed |= CLI_O_REASON;
+	} else if (strcmp(sub, "frames") == 0) {
+		allowed |= CLI_O_OUT;
 	} else if (strcmp(sub, "approve") != 0) {
 		log_error("review: unknown subcommand '%s'", sub);
 		fputs(review_usage, stderr);
@@ -167,6 +173,10 @@ cmd_review(int argc, char **argv)
 		    "review queue')", cmd);
 		return EXIT_USAGE;
 	}
+	if (strcmp(sub, "frames") == 0 && a.out == NULL) {
+		log_error("%s: --out D is required", cmd);
+		return EXIT_USAGE;
+	}
 	if (strcmp(sub, "reject") == 0 && (a.reason == NULL || a.reason[0] == '\0')) {
 		log_error("%s: --reason TEXT is required", cmd);
 		return EXIT_USAGE;
@@ -178,6 +188,12 @@ cmd_review(int argc, char **argv)
 		r = queue(cmd, &a, &c);
 	else if (strcmp(sub, "show") == 0)
 		r = show(cmd, &a, &c);
+	else if (strcmp(sub, "frames") == 0) {
+		char base[64];
+
+		snprintf(base, sizeof(base), "/v1/review/%s", a.pos[0]);
+		r = cli_fetch_frames(cmd, &c, base, "review", a.out) < 0;
+	}
 	else
 		r = decide(cmd, sub, &a, &c);
 	client_cfg_finish(&c);

@@ -285,21 +285,15 @@ walk_frames(struct srv_segment *g, int64_t want, json_t *ids,
 }
 
 void
-api_my_frames(struct srv_req *q)
+srv_reply_frame_list(struct srv_req *q, struct srv_segment *g)
 {
-	struct srv_segment g;
 	struct frame_canvas *fc;
 	json_t *ids = json_array();
 	int r;
 
-	if (load_or_deny(q, &g) < 0) {
-		json_decref(ids);
-		return;
-	}
 	fc = frame_canvas_create();
-	r = walk_frames(&g, -1, ids, fc);
+	r = walk_frames(g, -1, ids, fc);
 	frame_canvas_destroy(fc);
-	srv_segment_free(&g);
 	if (r < 0) {
 		json_decref(ids);
 		srv_reply_error(q, 500, "internal", "the segment cannot be read");
@@ -310,27 +304,30 @@ api_my_frames(struct srv_req *q)
 }
 
 void
-api_my_frame(struct srv_req *q)
+api_my_frames(struct srv_req *q)
 {
 	struct srv_segment g;
+
+	if (load_or_deny(q, &g) < 0)
+		return;
+	srv_reply_frame_list(q, &g);
+	srv_segment_free(&g);
+}
+
+void
+srv_reply_frame(struct srv_req *q, struct srv_segment *g, uint64_t want)
+{
 	struct frame_canvas *fc;
 	const uint8_t *rgb;
 	uint32_t w, h;
-	uint64_t want, id;
+	uint64_t id;
 	uint8_t *png = NULL;
 	size_t pnglen = 0;
 	int r;
 
-	if (ut_parse_u64(q->param[1], &want) < 0 || want > INT64_MAX) {
-		srv_hex(q->who.subject_id, 16, q->a_subject, sizeof(q->a_subject));
-		srv_deny_not_found(q);
-		return;
-	}
-	if (load_or_deny(q, &g) < 0)
-		return;
 	snprintf(q->a_detail, sizeof(q->a_detail), "frame %" PRIu64, want);
 	fc = frame_canvas_create();
-	r = walk_frames(&g, (int64_t)want, NULL, fc);
+	r = walk_frames(g, (int64_t)want, NULL, fc);
 	if (r == 0) {
 		srv_deny_not_found(q);
 		goto out;
@@ -350,6 +347,22 @@ out:
 		free(png);
 	}
 	frame_canvas_destroy(fc);
+}
+
+void
+api_my_frame(struct srv_req *q)
+{
+	struct srv_segment g;
+	uint64_t want;
+
+	if (ut_parse_u64(q->param[1], &want) < 0 || want > INT64_MAX) {
+		srv_hex(q->who.subject_id, 16, q->a_subject, sizeof(q->a_subject));
+		srv_deny_not_found(q);
+		return;
+	}
+	if (load_or_deny(q, &g) < 0)
+		return;
+	srv_reply_frame(q, &g, want);
 	srv_segment_free(&g);
 }
 

@@ -427,6 +427,68 @@ api_review_read(struct srv_req *q)
 	detect_destroy(d);
 }
 
+/*
+ * The caller's assignment's segment, loaded, after the canary check; or an
+ * answer given and < 0.
+ */
+static int
+load_assigned(struct srv_req *q, struct srv_segment *g)
+{
+	struct meta_assignment a;
+	char seg[33];
+	int r;
+
+	if (own_assignment(q, &a) < 0)
+		return UT_ENOTFOUND;
+	srv_hex(a.segment_id, 16, seg, sizeof(seg));
+	snprintf(q->a_object, sizeof(q->a_object), "segment:%s", seg);
+	if (srv_canary_check(q, a.subject_id, "review") < 0) {
+		srv_reply_error(q, 503, "audit_unavailable", "the audit log cannot "
+		    "be written");
+		return UT_ESTATE;
+	}
+	r = srv_segment_load(q->srv, a.subject_id, seg, g);
+	if (r == UT_ENOTFOUND || r == UT_ECRYPTO)
+		srv_deny_not_found(q);   /* erased meanwhile */
+	else if (r < 0)
+		srv_reply_error(q, 500, "internal", "the segment cannot be read");
+	return r;
+}
+
+/* GET /v1/review/{id}/frames: the assigned segment's frame ids. */
+void
+api_review_frames(struct srv_req *q)
+{
+	struct srv_segment g;
+
+	if (load_assigned(q, &g) < 0)
+		return;
+	srv_reply_frame_list(q, &g);
+	srv_segment_free(&g);
+}
+
+/*
+ * GET /v1/review/{id}/frames/{frame}: one frame as PNG, as the device
+ * stored it (denied windows and typed secrets already black).
+ */
+void
+api_review_frame(struct srv_req *q)
+{
+	struct srv_segment g;
+	uint64_t want;
+
+	if (ut_parse_u64(q->param[1], &want) < 0 || want > INT64_MAX) {
+		snprintf(q->a_object, sizeof(q->a_object), "assignment:%.80s",
+		    q->param[0]);
+		srv_deny_not_found(q);
+		return;
+	}
+	if (load_assigned(q, &g) < 0)
+		return;
+	srv_reply_frame(q, &g, want);
+	srv_segment_free(&g);
+}
+
 static void
 decide(struct srv_req *q, int state)
 {

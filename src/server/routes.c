@@ -77,6 +77,11 @@ static const struct srv_route routes[] = {
 	    api_review_queue, 0, "my pending assignments", NULL },
 	{ "GET", "/v1/review/{id}", REVIEWER, SRV_P_REVIEW, "review_read",
 	    api_review_read, 0, "an assigned segment in the reviewer's view", NULL },
+	{ "GET", "/v1/review/{id}/frames", REVIEWER, SRV_P_REVIEW, "review_read",
+	    api_review_frames, 0, "an assigned segment's stored frame ids", NULL },
+	{ "GET", "/v1/review/{id}/frames/{frame}", REVIEWER, SRV_P_REVIEW,
+	    "review_read", api_review_frame, 0, "one stored frame of an assigned "
+	    "segment as PNG (denied content black, as the device stored it)", NULL },
 	{ "POST", "/v1/review/{id}/approve", REVIEWER, SRV_P_REVIEW,
 	    "review_decide", api_review_approve, 4 * KIB,
 	    "approve an assigned segment for training", NULL },

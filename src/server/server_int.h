@@ -200,6 +200,8 @@ void api_admin_segments(struct srv_req *q);
 void api_admin_assign(struct srv_req *q);
 void api_review_queue(struct srv_req *q);
 void api_review_read(struct srv_req *q);
+void api_review_frames(struct srv_req *q);
+void api_review_frame(struct srv_req *q);
 void api_review_approve(struct srv_req *q);
 void api_review_reject(struct srv_req *q);
 void api_my_withdraw_review(struct srv_req *q);
@@ -309,6 +311,12 @@ int srv_render(struct srv_segment *g, bool raw,
     void (*rewrite)(struct ut_event *ev, void *arg), void *arg,
     struct srv_render *out) __attribute__((warn_unused_result));
 void srv_render_free(struct srv_render *rd);
+/*
+ * Answers a loaded segment's frame ids ({"frames": [...]}), or one frame as
+ * PNG (404 when it has no such frame).  The caller frees g.
+ */
+void srv_reply_frame_list(struct srv_req *q, struct srv_segment *g);
+void srv_reply_frame(struct srv_req *q, struct srv_segment *g, uint64_t want);
 
 /* summary.c: the content summary of a segment, sealed under the day key. */
 struct srv_summary_acc;

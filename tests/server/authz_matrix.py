@@ -35,6 +35,8 @@ REF = {
     ("POST", "/v1/admin/assignments"): (ADMIN, "administration", None),
     ("GET", "/v1/review/queue"): (REV, "review", None),
     ("GET", "/v1/review/{id}"): (REV, "review", "assignment"),
+    ("GET", "/v1/review/{id}/frames"): (REV, "review", "assignment"),
+    ("GET", "/v1/review/{id}/frames/{frame}"): (REV, "review", "assignment"),
     ("POST", "/v1/review/{id}/approve"): (REV, "review", "assignment"),
     ("POST", "/v1/review/{id}/reject"): (REV, "review", "assignment"),
     ("GET", "/v1/training/steps"): (TRAIN, "training", None),
@@ -190,8 +192,12 @@ def variants(key, caller):
     elif rule == "assignment":
         kinds = {"rita's": objs["rita_assignment"], "ron's": objs["ron_assignment"],
                  "missing": "0" * 32}
+        seg_of = {objs["rita_assignment"]: objs["alice_segment"],
+                  objs["ron_assignment"]: objs["bob_segment"]}
         for k, v in kinds.items():
-            out.append((k, path.replace("{id}", v) + q, owner.get(v) == caller))
+            fr = str(frame_of.get(seg_of.get(v), 1))
+            out.append((k, path.replace("{id}", v).replace("{frame}", fr) + q,
+                        owner.get(v) == caller))
     elif rule == "claim":
         kinds = {"alice's": objs["alice_claim"], "missing": "0" * 16}
         for k, v in kinds.items():

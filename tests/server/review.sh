@@ -66,6 +66,12 @@ for bad in (subj, "alice", "wall_ns", "device"):
         sys.exit("found " + bad)
 PY
 expect_out "\[EMAIL\]" as "$T/rita" review show "$RID"
+# The frames, as the device stored them.
+expect_out "^wrote [1-9][0-9]* frames" as "$T/rita" review frames "$RID" --out "$T/rframes"
+[ "$(ls "$T/rframes" | grep -c '\.png$')" -ge 1 ] || fail "no reviewer frames written"
+expect 0 "" as "$T/alice" my frames "$A1" --out "$T/aframes"
+[ "$(ls "$T/rframes" | wc -l)" = "$(ls "$T/aframes" | wc -l)" ] || fail "the reviewer sees other frames than the person"
+expect 1 "not_found" as "$T/ron" review frames "$RID" --out "$T/ronframes"
 # Nobody else reads it.
 expect 1 "not_found" as "$T/ron" review show "$RID"
 expect 1 "forbidden" as "$T/bob" review show "$RID"
