@@ -95,13 +95,14 @@ enum {
 	CLI_O_SHARE = 1u << 14, /* --share FRACTION */
 	CLI_O_EXPORT = 1u << 15, /* --export NAME */
 	CLI_O_CANARY = 1u << 16, /* --flow F, --segments N */
+	CLI_O_SINCESEQ = 1u << 17, /* --since-seq N */
 };
 
 struct cli_args {
 	const char *server, *token, *pin;
 	const char *out, *day, *role, *claim, *code;
 	const char *principal, *subject, *since, *until, *reason, *share;
-	const char *export_name, *flow, *segments;
+	const char *export_name, *flow, *segments, *since_seq;
 	bool json, raw, all, yes;
 	int npos;
 	char **pos;             /* the positional arguments (into argv) */

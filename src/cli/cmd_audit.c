@@ -29,6 +29,7 @@ usage(FILE *f)
 	    "usage: usetrace audit verify --data DIR\n"
 	    "       usetrace audit exposure --principal NAME | --subject NAME ...\n"
 	    "       usetrace audit alerts\n"
+	    "       usetrace audit log [--since-seq N]\n"
 	    "       usetrace audit canary add NAME [--flow none|review] ...\n\n"
 	    "exposure, alerts and canary ask a running server (an auditor's\n"
 	    "token; see 'usetrace audit exposure --help').  verify:\n"
@@ -102,7 +103,8 @@ cmd_audit(int argc, char **argv)
 	int ch;
 
 	if (argc >= 2 && (strcmp(argv[1], "exposure") == 0 ||
-	    strcmp(argv[1], "alerts") == 0 || strcmp(argv[1], "canary") == 0))
+	    strcmp(argv[1], "alerts") == 0 || strcmp(argv[1], "canary") == 0 ||
+	    strcmp(argv[1], "log") == 0))
 		return cmd_audit_read(argc - 1, argv + 1);
 	if (argc < 2 || strcmp(argv[1], "verify") != 0) {
 		if (cli_wants_help(argc, argv)) {

@@ -7,10 +7,12 @@
  * works offline on the data directory instead.
  */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "usetrace/audit.h"
 #include "usetrace/err.h"
 #include "usetrace/log.h"
 #include "usetrace/util.h"
@@ -50,6 +52,19 @@ static const char canary_usage[] =
     "options:\n"
     "  --flow none|review\n"
     "  --segments N\n" CONN_HELP;
+
+static const char log_usage[] =
+    "usage: usetrace audit log [--since-seq N] [--json] [connection]\n\n"
+    "The server's audit log, every entry from seq N (default 1), a line\n"
+    "each: SEQ TIME PRINCIPAL (ROLE) PURPOSE ACTION SUBJECT OBJECT OUTCOME.\n"
+    "Each entry's hash is recomputed here and its link to the entry before\n"
+    "checked; the last line says 'chain ok: ...' or names the first bad\n"
+    "entry (exit 1).  The signed checkpoints are checked by 'usetrace audit\n"
+    "verify --data DIR' on the data directory (or a copy).  Needs an\n"
+    "auditor's token.\n\n"
+    "options:\n"
+    "  --since-seq N\n"
+    "  --json    one JSON object per entry\n" CONN_HELP;
 
 static const char alerts_usage[] =
     "usage: usetrace audit alerts [--json] [connection]\n\n"
@@ -178,6 +193,116 @@ alerts(const struct cli_args *a, const struct client_cfg *c)
 	return 0;
 }
 
+/* A JSON entry back into a row; -1 when malformed. */
+static int
+row_from(const json_t *e, struct meta_audit_row *r, uint8_t hash[32])
+{
+	static const struct { const char *k; size_t off, sz; } f[] = {
+#define F(x) { #x, offsetof(struct meta_audit_row, x), sizeof(((struct meta_audit_row *)0)->x) }
+		F(principal), F(role), F(purpose), F(action), F(subject), F(object),
+		F(outcome), F(source), F(detail),
+#undef F
+	};
+	int64_t seq, t;
+	size_t i;
+
+	memset(r, 0, sizeof(*r));
+	if (cli_jint(e, "seq", &seq) < 0 || seq < 1 || cli_jint(e, "time_ns", &t) < 0 ||
+	    cli_hex_parse(cli_jstr(e, "prev"), r->prev, 32) < 0 ||
+	    cli_hex_parse(cli_jstr(e, "hash"), hash, 32) < 0)
+		return -1;
+	r->seq = (uint64_t)seq;
+	r->time_ns = t;
+	for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
+		const char *v = cli_jstr(e, f[i].k);
+
+		if (v == NULL || strlen(v) >= f[i].sz)
+			return -1;
+		memcpy((char *)r + f[i].off, v, strlen(v) + 1);
+	}
+	return 0;
+}
+
+static int
+audit_log(int argc, char **argv)
+{
+	const char *cmd = "audit log";
+	struct meta_audit_row row;
+	struct client_cfg c;
+	struct cli_args a;
+	json_t *ans = NULL;
+	const json_t *e;
+	uint8_t hash[32], h[32], last[32];
+	uint64_t from = 1, n = 0, first = 0, expect = 0;
+	char path[96], when[40];
+	int64_t next;
+	size_t i;
+	int r, status = 1, bad = 0;
+
+	r = cli_args_parse(cmd, argc, argv, CLI_O_CONN | CLI_O_JSON | CLI_O_SINCESEQ,
+	    0, 0, log_usage, &a);
+	if (r != 0)
+		return r > 0 ? 0 : EXIT_USAGE;
+	if (a.since_seq != NULL && (ut_parse_u64(a.since_seq, &from) < 0 || from == 0)) {
+		log_error("%s: --since-seq wants a number >= 1", cmd);
+		return EXIT_USAGE;
+	}
+	memset(&c, 0, sizeof(c));
+	if (cli_conn(cmd, &a, true, &c) < 0)
+		return 1;
+	for (;;) {
+		snprintf(path, sizeof(path), "/v1/audit/entries?since_seq=%llu",
+		    (unsigned long long)from);
+		if (cli_call_json(cmd, &c, "GET", path, "audit", NULL, &ans) < 0)
+			goto out;
+		json_array_foreach(json_object_get(ans, "entries"), i, e) {
+			if (row_from(e, &row, hash) < 0) {
+				log_error("%s: the server's answer is malformed", cmd);
+				goto out;
+			}
+			audit_row_hash(&row, h);
+			if (!bad && (memcmp(h, hash, 32) != 0 ||
+			    (n > 0 && (row.seq != expect || memcmp(row.prev, last, 32) != 0)))) {
+				printf("audit BAD: entry %llu does not verify (hash or link)\n",
+				    (unsigned long long)row.seq);
+				bad = 1;
+			}
+			if (n == 0)
+				first = row.seq;
+			memcpy(last, hash, 32);
+			expect = row.seq + 1;
+			n++;
+			if (a.json) {
+				json_dumpf(e, stdout, JSON_COMPACT);
+				putchar('\n');
+			} else {
+				cli_fmt_time(row.time_ns, when, sizeof(when));
+				printf("%6llu  %s  %s (%s)  %s  %s  %s  %s  %s\n",
+				    (unsigned long long)row.seq, when, row.principal,
+				    row.role, row.purpose, row.action,
+				    row.subject[0] ? row.subject : "-",
+				    row.object[0] ? row.object : "-", row.outcome);
+			}
+		}
+		next = 0;
+		(void)cli_jint(ans, "next_seq", &next);
+		json_decref(ans);
+		ans = NULL;
+		if (next <= 0)
+			break;
+		from = (uint64_t)next;
+	}
+	if (!bad)
+		printf("chain ok: %llu entries (seq %llu to %llu)\n",
+		    (unsigned long long)n, (unsigned long long)first,
+		    (unsigned long long)(n ? expect - 1 : 0));
+	status = bad;
+out:
+	json_decref(ans);
+	client_cfg_finish(&c);
+	return status;
+}
+
 static int
 canary(int argc, char **argv)
 {
@@ -235,6 +360,8 @@ cmd_audit_read(int argc, char **argv)
 	bool expo = strcmp(argv[0], "exposure") == 0;
 	if (strcmp(argv[0], "canary") == 0)
 		return canary(argc, argv);
+	if (strcmp(argv[0], "log") == 0)
+		return audit_log(argc, argv);
 	const char *cmd = expo ? "audit exposure" : "audit alerts";
 	struct client_cfg c;
 	struct cli_args a;

@@ -56,6 +56,7 @@ static const struct {
 	{ { "export", required_argument, NULL, 'X' }, CLI_O_EXPORT },
 	{ { "flow", required_argument, NULL, 'F' }, CLI_O_CANARY },
 	{ { "segments", required_argument, NULL, 'N' }, CLI_O_CANARY },
+	{ { "since-seq", required_argument, NULL, 'Q' }, CLI_O_SINCESEQ },
 };
 
 static void
@@ -105,6 +106,7 @@ cli_args_parse(const char *cmd, int argc, char **argv, unsigned allowed,
 		case 'X': a->export_name = optarg; break;
 		case 'F': a->flow = optarg; break;
 		case 'N': a->segments = optarg; break;
+		case 'Q': a->since_seq = optarg; break;
 		case 'h':
 			args_usage(stdout, usage);
 			return 1;

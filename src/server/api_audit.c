@@ -167,6 +167,69 @@ fail:
 	srv_reply_error(q, 500, "internal", "cannot read the audit log");
 }
 
+#define LOG_ROWS_MAX 10000u
+
+struct logrows {
+	json_t *arr;
+	size_t n, limit;
+	uint64_t next;
+};
+
+static int
+log_one(const struct meta_audit_row *r, void *arg)
+{
+	struct logrows *lr = arg;
+	char prev[65], hash[65];
+
+	if (lr->n == lr->limit) {
+		lr->next = r->seq;
+		return 1;
+	}
+	srv_hex(r->prev, 32, prev, sizeof(prev));
+	srv_hex(r->hash, 32, hash, sizeof(hash));
+	json_array_append_new(lr->arr, json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, "
+	    "s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "seq", (json_int_t)r->seq,
+	    "time_ns", (json_int_t)r->time_ns, "principal", r->principal, "role",
+	    r->role, "purpose", r->purpose, "action", r->action, "subject",
+	    r->subject, "object", r->object, "outcome", r->outcome, "source",
+	    r->source, "detail", r->detail, "prev", prev, "hash", hash));
+	lr->n++;
+	return 0;
+}
+
+/*
+ * GET /v1/audit/entries[?since_seq=N][&limit=M]: the log itself, with each
+ * entry's link and hash, at most 10,000 a page; "next_seq" names the next
+ * page (0: the end).
+ */
+void
+api_audit_entries(struct srv_req *q)
+{
+	const char *s = http_request_arg(q->rq, "since_seq");
+	const char *l = http_request_arg(q->rq, "limit");
+	struct logrows lr;
+	uint64_t from = 1, lim = LOG_ROWS_MAX;
+
+	if ((s != NULL && (ut_parse_u64(s, &from) < 0 || from == 0)) ||
+	    (l != NULL && (ut_parse_u64(l, &lim) < 0 || lim == 0 ||
+	    lim > LOG_ROWS_MAX))) {
+		srv_reply_error(q, 400, "bad_request", "since_seq >= 1, limit 1-10000");
+		return;
+	}
+	memset(&lr, 0, sizeof(lr));
+	lr.arr = json_array();
+	lr.limit = (size_t)lim;
+	if (meta_audit_scan(q->srv->meta, from, 0, log_one, &lr) < 0) {
+		json_decref(lr.arr);
+		srv_reply_error(q, 500, "internal", "cannot read the audit log");
+		return;
+	}
+	snprintf(q->a_detail, sizeof(q->a_detail), "from %llu, %zu entries",
+	    (unsigned long long)from, lr.n);
+	srv_reply_json(q, 200, json_pack("{s:o, s:I}", "entries", lr.arr,
+	    "next_seq", (json_int_t)lr.next));
+}
+
 struct alerts {
 	json_t *arr;
 	size_t n;

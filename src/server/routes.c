@@ -132,6 +132,9 @@ static const struct srv_route routes[] = {
 	{ "POST", "/v1/audit/canaries", AUDITOR, SRV_P_AUDIT, "canary_add",
 	    api_audit_canary_add, 4 * KIB, "make a canary: a synthetic person "
 	    "with generated recordings and a marker", NULL },
+	{ "GET", "/v1/audit/entries", AUDITOR, SRV_P_AUDIT, "read_audit_log",
+	    api_audit_entries, 0, "the audit log's entries with their links and "
+	    "hashes, a page at a time", "since_seq,limit" },
 	{ "GET", "/v1/audit/alerts", AUDITOR, SRV_P_AUDIT, "read_alerts",
 	    api_audit_alerts, 0, "the alerts in the audit log", "since_seq" },
 

@@ -229,6 +229,7 @@ void srv_alert_notify(struct srv_req *q, const char *action, const char *detail)
 int srv_canary_check(struct srv_req *q, const uint8_t subject[16],
     const char *flow) __attribute__((warn_unused_result));
 void api_audit_alerts(struct srv_req *q);
+void api_audit_entries(struct srv_req *q);
 void api_device_control(struct srv_req *q);
 void api_device_upload(struct srv_req *q);
 

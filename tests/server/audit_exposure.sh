@@ -109,4 +109,21 @@ status() { # token purpose path
 	fail "a query parameter on my/segments was accepted"
 grep -q '"bad_request"' "$T/body" || fail "no JSON error body"
 [ "$(status "$ALICE_TOKEN" self-access '/v1/my/segments')" = 200 ] || fail "my/segments"
+# The log itself: the auditor reads it, its chain is checked client-side,
+# and an entry edited in the database is named.
+expect_out "^chain ok: [0-9]+ entries \(seq 1 to [0-9]+\)$" as "$T/carol" audit log
+grep -q "  carol (auditor)  audit  exposure_report  -  principal:alice  ok$" "$T/out" ||
+	{ tail -5 "$T/out" >&2; fail "audit log lines"; }
+expect 1 "forbidden" as_admin "$USETRACE" audit log
+stop_server
+python3 - "$T/data/meta.db" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+db.execute("DROP TRIGGER audit_no_update")
+db.execute("UPDATE audit SET detail = 'edited' WHERE seq = 5")
+db.commit()
+PY
+start_again "$T/data"
+expect 1 "" as "$T/carol" audit log
+grep -q "^audit BAD: entry 5 does not verify" "$T/out" || { tail -3 "$T/out" >&2; fail "the edited entry was not named"; }
 echo "audit_exposure: ok"

@@ -53,6 +53,7 @@ REF = {
     ("GET", "/v1/my/audit"): (SUBJ, "self-access", None),
     ("GET", "/v1/audit/exposure"): (AUD, "audit", None),
     ("GET", "/v1/audit/alerts"): (AUD, "audit", None),
+    ("GET", "/v1/audit/entries"): (AUD, "audit", None),
     ("POST", "/v1/audit/canaries"): (AUD, "audit", None),
     ("POST", "/v1/device/consents"): (DEV, "ingest", None),
     ("GET", "/v1/device/control"): (DEV, "ingest", None),
