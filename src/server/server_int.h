@@ -214,9 +214,9 @@ void api_my_claim_confirm(struct srv_req *q);
 bool srv_name_ok(const char *s);
 
 /*
- * canary.c.  srv_alert(): an audit entry with outcome "alert" (action,
+ * alert.c: srv_alert(): an audit entry with outcome "alert" (action,
  * detail: no content), a line on stderr and a run of the configured
- * alert_command.  srv_canary_check(): before a segment of subject is
+ * alert_command.  canary.c: srv_canary_check(): before a segment of subject is
  * returned to anyone but its subject, for flow "review" (review and
  * training); an alert when the subject is a canary whose flow does not
  * allow it.  The read itself goes on (the reader must not learn it was a
