@@ -49,6 +49,8 @@
 #define STOP_FOR_PAUSE 1
 #define STOP_FOR_CONSENT 2
 #define STOP_FOR_KEY 3     /* no recipient for the new UTC day */
+#define STOP_FOR_CLOCK 4   /* this device's clock is too far off the server's */
+#define CLOCK_MAX_OFF_S 120
 #define NS_PER_DAY (86400LL * 1000000000LL)
 
 /* Segment rotation at a key frame (the spool's own limits are higher). */
@@ -80,6 +82,8 @@ struct agent {
 	char ack_msg[256];
 	int err;                /* first spool error */
 	int32_t day;            /* UTC day of the segments being written */
+	long long clock_off_s;  /* device minus server, as last told ("clock") */
+	bool clock_bad;         /* |clock_off_s| > CLOCK_MAX_OFF_S: not recording */
 	uint8_t rcpt[32];       /* that day's recipient (recipient_for_day) */
 	struct capture_stats total;
 	/* Windows with typed secrets, blacked in frames across capture runs. */
@@ -185,6 +189,14 @@ recheck(struct agent *a)
 		a->pol = np;
 		/* The filter reads the policy (denied / sensitive apps). */
 		privacy_filter_set_policy(a->pf, a->pol);
+	}
+	if (a->clock_bad) {
+		snprintf(a->why, sizeof(a->why), "this device's clock is %lld s %s "
+		    "the server's: recordings would get the wrong times and days; "
+		    "fix the clock (then 'usetrace upload' tells the recorder)",
+		    a->clock_off_s < 0 ? -a->clock_off_s : a->clock_off_s,
+		    a->clock_off_s < 0 ? "behind" : "ahead of");
+		return UT_EDENIED;
 	}
 	r = consent_check(a->o->consent_home, a->pol, &a->consent, a->why,
 	    sizeof(a->why));
@@ -414,6 +426,37 @@ handle_request(struct agent *a)
 		control_reply(cfd, "{\"ok\":true}");
 		return 0;
 	}
+	/*
+	 * "clock OFFSET": `usetrace upload` compared this device's clock with
+	 * the server's (OFFSET seconds, device minus server).  More than
+	 * CLOCK_MAX_OFF_S off: stop recording, saying so; back within it:
+	 * recheck and record again.
+	 */
+	if (strncmp(req, "clock ", 6) == 0) {
+		char *end;
+		long long off = strtoll(req + 6, &end, 10);
+
+		if (*end != '\0' || end == req + 6) {
+			reply_err(cfd, "bad clock offset");
+			return 0;
+		}
+		a->clock_off_s = off;
+		a->clock_bad = off > CLOCK_MAX_OFF_S || off < -CLOCK_MAX_OFF_S;
+		if (recheck(a) == 0) {
+			if (a->st == ST_WAITING)
+				a->st = ST_RECORDING;
+			control_reply(cfd, "{\"ok\":true,\"recording\":true}");
+			return 0;
+		}
+		if (a->st == ST_RECORDING) {
+			a->cutoff = ut_now_mono_ns();
+			a->ack_fd = cfd;
+			return a->clock_bad ? STOP_FOR_CLOCK : STOP_FOR_CONSENT;
+		}
+		a->st = ST_WAITING;
+		control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+		return 0;
+	}
 	if (strcmp(req, "consent") == 0) {
 		if (recheck(a) == 0) {
 			if (a->st == ST_WAITING)
@@ -613,9 +656,11 @@ record_once(struct agent *a)
 		return r;
 	case STOP_FOR_CONSENT:
 	case STOP_FOR_KEY:
+	case STOP_FOR_CLOCK:
 		a->st = ST_WAITING;
 		r = write_marker(a, UT_EV_END, r == STOP_FOR_KEY ? "no ingest key "
-		    "for the new day" : "consent withdrawn or policy changed");
+		    "for the new day" : r == STOP_FOR_CLOCK ? "the device's clock "
+		    "is off the server's" : "consent withdrawn or policy changed");
 		if (r == 0)
 			r = spool_close(a->sp);
 		a->sp = NULL;

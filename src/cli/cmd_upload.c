@@ -153,6 +153,23 @@ tell_recorder(void)
 }
 
 /*
+ * Tells a running recorder how far this device's clock is from the
+ * server's (it stops recording beyond 2 minutes, and records again once
+ * it is back within); silent when none runs.
+ */
+static void
+tell_recorder_clock(int64_t off_s)
+{
+	char path[256], req[48], reply[CONTROL_LINE_MAX];
+
+	snprintf(req, sizeof(req), "clock %lld", (long long)off_s);
+	if (control_socket_path(path, sizeof(path), 0) == 0 &&
+	    control_request(path, req, reply, sizeof(reply), 5000) == 0 &&
+	    strstr(reply, "\"recording\":false") != NULL)
+		log_info("upload: the running recorder is not recording");
+}
+
+/*
  * The server's view of the consent just posted: withdrawn there (by the
  * person, from `usetrace my` or the web page, or by an erasure of
  * everything) means withdrawn here.  0 or -1.
@@ -235,9 +252,11 @@ sync_control(struct up *u)
 	off = ut_now_wall_ns() - st;
 	if (skew > 0 && (off > skew || off < -skew))
 		log_warn("upload: this device's clock is %lld s %s the server's: "
-		    "recordings get the wrong times and days; fix the clock",
+		    "recordings get the wrong times and days; a running recorder "
+		    "stops until the clock is fixed",
 		    (long long)((off < 0 ? -off : off) / 1000000000LL),
 		    off < 0 ? "behind" : "ahead of");
+	tell_recorder_clock(off / 1000000000LL);
 	r = 0;
 out:
 	json_decref(ans);
