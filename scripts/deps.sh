@@ -8,7 +8,7 @@ libxkbcommon-dev libxkbcommon-x11-dev
 libxext-dev libxres-dev libxdamage-dev libxfixes-dev libwebp-dev libxxhash-dev libpng-dev
 libsodium-dev libzstd-dev libjansson-dev libsqlite3-dev libmicrohttpd-dev libgnutls28-dev libcurl4-gnutls-dev gnutls-bin nginx-light libvectorscan-dev libpcre2-dev libyaml-dev
 xvfb openbox xterm mousepad xdotool x11-xkb-utils x11-utils x11-xserver-utils xsettingsd
-xkb-data python3 imagemagick tesseract-ocr
+xkb-data python3 imagemagick tesseract-ocr curl openssl
 zenity pinentry-gtk2 at-spi2-core dbus dbus-x11 libatspi2.0-dev"
 missing=""
 for p in $PKGS; do
