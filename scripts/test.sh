@@ -14,7 +14,10 @@ run_suite() { # builddir [meson setup options...]
 	fi
 	ninja -C "$dir"
 	rm -f "$dir/meson-logs/testlog.json"
-	meson test -C "$dir" --print-errorlogs --num-processes 2 || true
+	# 'known-bug': tests of bugs not fixed yet (tests/meson.build says
+	# which); run them by hand with --suite known-bug.
+	meson test -C "$dir" --print-errorlogs --num-processes 2 \
+		--no-suite known-bug || true
 }
 
 run_suite build
