@@ -31,6 +31,8 @@
 #define EXPORT_NAME_MAX 48u
 #define EPISODES_MAX 100000u
 
+static const uint8_t zero_id[16];   /* an empty slot of the seen set */
+
 /* Unknown policies export nothing above this (0 none .. 4 secret). */
 #define UNKNOWN_POLICY_MAX_SENS 1u
 
@@ -84,24 +86,45 @@ struct steps {
 	struct srv_req *q;
 	uint8_t salt[32];
 	struct detect *d;
-	uint8_t (*seen)[16];
-	size_t nseen, cap;
+	uint8_t (*seen)[16];    /* set of segment ids (seen_before) */
+	size_t nseen, cap;      /* cap: a power of two, or 0 */
 	int err;
 };
 
+/*
+ * True when id was seen before in this export (a segment approved by two
+ * reviewers is one episode); else remembers it.  An open-addressing set
+ * (ids are random, so their first bytes are the hash), kept at most half
+ * full: one probe on average however many segments are approved.
+ */
 static bool
 seen_before(struct steps *st, const uint8_t id[16])
 {
-	size_t i;
+	size_t i, mask;
+	uint64_t h;
 
-	for (i = 0; i < st->nseen; i++)
+	if (2 * (st->nseen + 1) > st->cap) {
+		uint8_t (*old)[16] = st->seen;
+		size_t oldcap = st->cap, k;
+
+		st->cap = st->cap ? st->cap * 2 : 256;
+		st->seen = xcalloc(st->cap, sizeof(*st->seen));
+		st->nseen = 0;
+		for (k = 0; k < oldcap; k++)
+			if (memcmp(old[k], zero_id, 16) != 0)
+				(void)seen_before(st, old[k]);
+		free(old);
+	}
+	mask = st->cap - 1;
+	memcpy(&h, id, sizeof(h));
+	for (i = (size_t)h & mask;; i = (i + 1) & mask) {
+		if (memcmp(st->seen[i], zero_id, 16) == 0)
+			break;
 		if (memcmp(st->seen[i], id, 16) == 0)
 			return true;
-	if (st->nseen == st->cap) {
-		st->cap = st->cap ? st->cap * 2 : 64;
-		st->seen = xreallocarray(st->seen, st->cap, sizeof(*st->seen));
 	}
-	memcpy(st->seen[st->nseen++], id, 16);
+	memcpy(st->seen[i], id, 16);
+	st->nseen++;
 	return false;
 }
 

@@ -46,6 +46,10 @@ for s in "$A1" "$A2" "$B1"; do
 	eval "expect_out approved as \"\$T/rita\" review approve \"\$R_$s\""
 done
 eval "expect_out rejected as \"\$T/rita\" review reject \"\$R_$A3\" --reason blurry"
+# A second reviewer approves A1 too: still one episode for it.
+login_as ron reviewer "$T/ron"
+expect_out "^assigned " as_admin "$USETRACE" admin assign "$A1" ron
+expect_out approved as "$T/ron" review approve "$(sed -n 's/^assigned //p' "$T/out")"
 
 expect 0 "" as "$T/tina" training steps --export e1
 cp "$T/out" "$T/e1"
