@@ -6,40 +6,55 @@
 . "$(dirname "$0")/lib.sh"
 
 start_x 1280x800x24
-setxkbmap us
-OUT="$E2E_TMP/typed.txt"
-: >"$OUT"
-start_mousepad "$OUT"
-wait_editor_ready "$MP" "#"
-start_record "$E2E_TMP/rec"
-xdo windowactivate --sync "$MP"
-sleep 0.3
+
+# One scripted session into $E2E_TMP/rec$1, the editor saving to typed$1.txt.
+session() {
+	setxkbmap us
+	OUT="$E2E_TMP/typed$1.txt"
+	REC="$E2E_TMP/rec$1"
+	: >"$OUT"
+	start_mousepad "$OUT"
+	wait_editor_ready "$MP" "#"
+	start_record "$REC"
+	xdo windowactivate --sync "$MP"
+	sleep 0.3
+
+	xdo type --delay 20 "$TEXT"
+	xdo key dead_acute e
+	xdo key Return
+	sleep 0.5
+	setxkbmap de
+	sleep 0.8
+	xdo type --delay 20 "$TEXT"
+	xdo key dead_acute e
+	xdo key Return
+	sleep 0.3
+	xdo key z y
+	xdo key Return
+	sleep 0.5
+	setxkbmap us
+	sleep 0.5
+	xdo key ctrl+s
+	sleep 1
+	stop_record
+	setxkbmap us
+	kill "$(xdotool getwindowpid "$MP")" 2>/dev/null || true
+}
 
 TEXT='yz Zy äöüß ÄÖ @€{}|~ 1+1'
-xdo type --delay 20 "$TEXT"
-xdo key dead_acute e
-xdo key Return
-sleep 0.5
-setxkbmap de
-sleep 0.8
-xdo type --delay 20 "$TEXT"
-xdo key dead_acute e
-xdo key Return
-sleep 0.3
-xdo key z y
-xdo key Return
-sleep 0.5
-setxkbmap us
-sleep 0.5
-xdo key ctrl+s
-sleep 1
-stop_record
-setxkbmap us
 
-"$USETRACE" show "$E2E_TMP/rec" --raw >"$E2E_TMP/raw.jsonl"
-"$USETRACE" show "$E2E_TMP/rec" --json >"$E2E_TMP/actions.jsonl"
+# Under the us layout xdotool types ß, € and the umlauts by binding them to
+# a spare keycode for one keystroke and unbinding it at once.  When the
+# editor is slow (a loaded machine), it may look the keycode up after the
+# unbinding and insert nothing: the ground truth itself is then short.
+# check() exits 3 for exactly that case (only such characters of the us
+# line missing from what the editor saved) and the session runs once more;
+# any other difference fails at once.
+check() {
+"$USETRACE" show "$REC" --raw >"$E2E_TMP/raw.jsonl"
+"$USETRACE" show "$REC" --json >"$E2E_TMP/actions.jsonl"
 
-python3 - "$E2E_TMP" "$TEXT" "$OUT" <<'PY'
+python3 - "$E2E_TMP" "$TEXT" "$OUT" "$REC" <<'PY'
 import json, sys
 d, text, out = sys.argv[1], sys.argv[2], sys.argv[3]
 raw = [json.loads(l) for l in open(d + "/raw.jsonl")]
@@ -53,6 +68,22 @@ line = text + "\u00e9\n"
 saved = open(out, encoding="utf-8").read()
 check(saved.startswith("#"), "probe")
 saved = saved[1:]
+def remap_race(saved, typed):
+    # saved == typed with only non-ASCII characters of the first (us)
+    # line missing: the editor lost xdotool's one-keystroke bindings.
+    s_lines, t_lines = saved.split("\n"), typed.split("\n")
+    if len(s_lines) != len(t_lines) or s_lines[1:] != t_lines[1:]:
+        return False
+    s0, t0, i = s_lines[0], t_lines[0], 0
+    for c in t0:
+        if i < len(s0) and s0[i] == c:
+            i += 1
+        elif c.isascii():
+            return False
+    return i == len(s0) and s0 != t0
+if saved.rstrip("\n") != typed.rstrip("\n") and remap_race(saved.rstrip("\n"), typed.rstrip("\n")):
+    print("editor lost remapped keys (xdotool race): %r vs %r" % (saved, typed))
+    sys.exit(3)
 # Ground truth is what the application received.
 check(saved.rstrip("\n") == typed.rstrip("\n"),
       "application got %r, we decoded %r" % (saved, typed))
@@ -70,3 +101,13 @@ ts = [a["text"] for a in acts if a["action"] == "type"]
 check("".join(ts) == want, "type actions %r" % ts)
 print("record_layouts ok: %r" % typed)
 PY
+}
+
+session 1
+rc=0; check || rc=$?
+if [ $rc -eq 3 ]; then
+	echo "record_layouts: the editor missed remapped keys; once more" >&2
+	session 2
+	rc=0; check || rc=$?
+fi
+[ $rc -eq 0 ] || fail "record_layouts: check failed ($rc)"
