@@ -173,6 +173,55 @@ out:
 	return r;
 }
 
+/*
+ * An enrolled device's control thread (sync.c): the server's state is
+ * fetched once before capture starts (into ao), then long-polled.  The
+ * device's policy file is HOME/policy.yaml (the server's policy) unless
+ * --policy names one.  NULL when not enrolled or on failure (logged; the
+ * recorder then runs on its local state alone).
+ */
+static struct agent_sync *
+record_sync(const char *home, const char *out, struct agent_opts *ao,
+    char *policy_buf, size_t policy_bufsz)
+{
+	struct agent_sync_opts so;
+	struct agent_sync *s = NULL;
+	struct device_cfg *d = NULL;
+	struct client_cfg c;
+	const char *what = NULL;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	if (device_cfg_load(home, &d) < 0)
+		return NULL;
+	if (client_cfg_resolve(&c, d->url, d->token, d->pin, true, &what) < 0) {
+		log_error("record: device.json: bad %s; no server control",
+		    what ? what : "entry");
+		goto out;
+	}
+	if (ao->policy_path == NULL) {
+		snprintf(policy_buf, policy_bufsz, "%s/policy.yaml", home);
+		ao->policy_path = policy_buf;
+		ao->policy_default_if_missing = true;
+	}
+	memset(&so, 0, sizeof(so));
+	so.c = &c;
+	so.home = home;
+	so.policy_path = ao->policy_default_if_missing ? ao->policy_path : NULL;
+	so.spool_dir = out;
+	if ((r = agent_sync_create(&so, ao, &s)) < 0 ||
+	    (r = agent_sync_start(s)) < 0) {
+		log_error("record: cannot start the server control thread: %s",
+		    ut_strerror(r));
+		agent_sync_destroy(s);
+		s = NULL;
+	}
+out:
+	client_cfg_finish(&c);
+	device_cfg_free(d);
+	return s;
+}
+
 static void
 usage(FILE *f)
 {
@@ -226,6 +275,8 @@ cmd_record(int argc, char **argv)
 	const char *out = NULL, *display = NULL, *policy = NULL;
 	const char *recipient = NULL, *passfile = NULL;
 	struct ut_device_key *dev = NULL;
+	struct agent_sync *sync = NULL;
+	char dev_policy[4200];
 	uint8_t rpk[UT_BOX_PK_LEN], subject_id[16] = { 0 };
 	char home[4096];
 	uint64_t budget = 0, segbytes = 0;
@@ -323,9 +374,11 @@ cmd_record(int argc, char **argv)
 		/* Enrolled: each UTC day's segments to that day's ingest key. */
 		ao.recipient_for_day = enrolled_day_key;
 		ao.recipient_arg = home;
+		sync = record_sync(home, out, &ao, dev_policy, sizeof(dev_policy));
 	}
 	ao.stop_fd = stop_pipe[0];
 	r = agent_run(&ao);
+	agent_sync_destroy(sync);
 	status = r == 0 ? 0 : 1;
 out:
 	keys_device_free(dev);
