@@ -24,6 +24,16 @@
  *      still sent.
  *  (4) A body trickling in below HTTP_MIN_BODY_RATE on average, once
  *      timeout_s has passed, is cut, as is a connection idle timeout_s.
+ *  (5) Parking (long polls): a request is parked iff it is on the parked
+ *      list, and then its connection is suspended (MHD suspend/resume, no
+ *      thread held).  Suspending and linking, unlinking and resuming each
+ *      happen under s->mu, so a resume always follows its suspend and a
+ *      request is resumed once per park.  wake_gen counts
+ *      http_server_wake() calls: a handler that saw generation G is parked
+ *      only if it is still G, so a wake between its look at the state and
+ *      its park is never lost.  At most park_max are parked; the timer
+ *      thread resumes each at its park_until (it sleeps until the
+ *      earliest one or a new earlier one: no polling).
  *
  * States of a server:  RUNNING -> DRAINING [http_server_stop]
  *          DRAINING -> freed [in flight 0 or timeout]
@@ -36,6 +46,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +88,14 @@ struct http_server {
 	pthread_cond_t cv;
 	unsigned inflight;
 	bool draining;
+	/* Invariant (5), under mu. */
+	struct req *parked;             /* doubly linked */
+	unsigned nparked;
+	uint64_t wake_gen;
+	pthread_t timer;
+	bool timer_started, timer_stop;
+	pthread_cond_t timer_cv;
+	uint64_t timer_next;            /* the timer's wake-up (mono ns) */
 };
 
 struct req {
@@ -89,6 +108,16 @@ struct req {
 	bool too_big;                   /* the body passed its cap */
 	bool uri_too_long;
 	uint64_t skipped;               /* bytes read past the cap */
+	struct MHD_Connection *conn;
+	char *query;                    /* into uri, once split */
+	bool split;
+	/* Parking (invariant 5). */
+	void *park;
+	void (*park_free)(void *);
+	uint64_t park_until;
+	bool parked;
+	bool long_timeout;              /* the connection's timeout was raised */
+	struct req *pnext, *pprev;
 };
 
 /* Options with their defaults applied. */
@@ -107,6 +136,8 @@ opts_defaults(struct http_server_opts *o)
 		o->rate_per_s = 200;
 	if (o->rate_burst == 0)
 		o->rate_burst = 400;
+	if (o->park_max == 0)
+		o->park_max = 4000;
 }
 
 /*
@@ -322,6 +353,136 @@ uri_begin(void *cls, const char *uri, struct MHD_Connection *c)
 	return r;
 }
 
+/* Invariant (5): takes r off the parked list.  s->mu held. */
+static void
+park_unlink(struct http_server *s, struct req *r)
+{
+	if (r->pprev != NULL)
+		r->pprev->pnext = r->pnext;
+	else
+		s->parked = r->pnext;
+	if (r->pnext != NULL)
+		r->pnext->pprev = r->pprev;
+	r->pnext = r->pprev = NULL;
+	r->parked = false;
+	UT_ASSERT(s->nparked > 0);
+	s->nparked--;
+}
+
+/* Unlinks and resumes r.  s->mu held. */
+static void
+park_resume(struct http_server *s, struct req *r)
+{
+	park_unlink(s, r);
+	MHD_resume_connection(r->conn);
+}
+
+/*
+ * Parks r until until_ns unless a wake came after generation gen, the
+ * server drains or park_max are parked: then false (the caller calls the
+ * handler again).  Called from the access handler, as MHD requires.
+ */
+static bool
+park_now(struct req *r, struct MHD_Connection *c, uint64_t until_ns,
+    uint64_t gen)
+{
+	struct http_server *s = r->s;
+	uint64_t now = ut_now_mono_ns();
+	unsigned secs;
+
+	pthread_mutex_lock(&s->mu);
+	if (s->wake_gen != gen || s->draining || s->nparked >= s->o.park_max ||
+	    until_ns <= now) {
+		pthread_mutex_unlock(&s->mu);
+		return false;
+	}
+	/* The connection's timeout must outlast the park. */
+	secs = (unsigned)((until_ns - now) / 1000000000u) + s->o.timeout_s + 1;
+	(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, secs);
+	r->long_timeout = true;
+	r->park_until = until_ns;
+	MHD_suspend_connection(c);
+	r->parked = true;
+	r->pprev = NULL;
+	r->pnext = s->parked;
+	if (s->parked != NULL)
+		s->parked->pprev = r;
+	s->parked = r;
+	s->nparked++;
+	if (until_ns < s->timer_next)
+		pthread_cond_signal(&s->timer_cv);
+	pthread_mutex_unlock(&s->mu);
+	return true;
+}
+
+/*
+ * The timer thread: resumes each parked request at its park_until (those
+ * due within 20 ms together), sleeping until the earliest one; a park
+ * with an earlier time signals it.  O(parked) per wake-up.
+ */
+static void *
+timer_main(void *arg)
+{
+	struct http_server *s = arg;
+	struct req *r, *next;
+	struct timespec ts;
+	uint64_t now, earliest;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->timer_stop) {
+		now = ut_now_mono_ns();
+		earliest = UINT64_MAX;
+		for (r = s->parked; r != NULL; r = next) {
+			next = r->pnext;
+			if (r->park_until <= now + 20000000u)
+				park_resume(s, r);
+			else if (r->park_until < earliest)
+				earliest = r->park_until;
+		}
+		s->timer_next = earliest;
+		if (earliest == UINT64_MAX) {
+			pthread_cond_wait(&s->timer_cv, &s->mu);
+			continue;
+		}
+		ts.tv_sec = (time_t)(earliest / 1000000000u);
+		ts.tv_nsec = (long)(earliest % 1000000000u);
+		(void)pthread_cond_timedwait(&s->timer_cv, &s->mu, &ts);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+void
+http_server_wake(struct http_server *s)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->wake_gen++;
+	while (s->parked != NULL)
+		park_resume(s, s->parked);
+	pthread_mutex_unlock(&s->mu);
+}
+
+unsigned
+http_server_parked(struct http_server *s)
+{
+	unsigned n;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	n = s->nparked;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
+unsigned
+http_server_conn_limit(const struct http_server *s)
+{
+	return s != NULL ? s->o.conn_limit : 0;
+}
+
 static void
 request_done(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -334,6 +495,12 @@ request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	pthread_mutex_lock(&s->mu);
+	if (r->parked)
+		park_unlink(s, r);
+	pthread_mutex_unlock(&s->mu);
+	if (r->park != NULL && r->park_free != NULL)
+		r->park_free(r->park);
 	buf_finish(&r->body);
 	free(r->uri);
 	free(r);
@@ -456,7 +623,31 @@ client_ip(struct MHD_Connection *c, char *out, size_t outsz)
 		    (socklen_t)outsz);
 }
 
-/* The whole body is in: run the handler and queue its response. */
+/* A fresh response for a handler call. */
+static struct http_response *
+response_new(void)
+{
+	struct http_response *rs = xcalloc(1, sizeof(*rs));
+
+	rs->status = 200;
+	snprintf(rs->content_type, sizeof(rs->content_type), "%s",
+	    "application/json");
+	buf_init(&rs->body, HTTP_RESPONSE_MAX);
+	return rs;
+}
+
+static void
+response_free(struct http_response *rs)
+{
+	buf_finish(&rs->body);
+	sodium_memzero(rs, sizeof(*rs));
+	free(rs);
+}
+
+/*
+ * The whole body is in (or a parked request woke): run the handler and
+ * queue its response, or park the request (invariant 5).
+ */
 static enum MHD_Result
 on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 {
@@ -464,36 +655,63 @@ on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 	struct http_request rq;
 	struct http_response *rs;
 	char ip[INET6_ADDRSTRLEN + 1];
-	char *q;
 	enum MHD_Result ret;
 	int hr;
 
 	client_ip(c, ip, sizeof(ip));
-	q = strchr(r->uri, '?');
-	if (q != NULL)
-		*q++ = '\0';
+	if (!r->split) {
+		r->split = true;
+		r->query = strchr(r->uri, '?');
+		if (r->query != NULL)
+			*r->query++ = '\0';
+	}
+	r->conn = c;
 	memset(&rq, 0, sizeof(rq));
 	rq.method = method;
 	rq.path = r->uri;
-	rq.query = q != NULL ? q : "";
+	rq.query = r->query != NULL ? r->query : "";
 	rq.client_ip = ip;
 	rq.body = r->body.len > 0 ? r->body.data : NULL;
 	rq.body_len = r->body.len;
 	rq.conn = c;
-	rs = xcalloc(1, sizeof(*rs));
-	rs->status = 200;
-	snprintf(rs->content_type, sizeof(rs->content_type), "%s",
-	    "application/json");
-	buf_init(&rs->body, HTTP_RESPONSE_MAX);
-	hr = s->o.handler(s->o.app, &rq, rs);
+	for (;;) {
+		rq.resume = r->park;
+		pthread_mutex_lock(&s->mu);
+		rq.wake_gen = s->wake_gen;
+		rq.can_park = !s->draining && s->nparked < s->o.park_max;
+		pthread_mutex_unlock(&s->mu);
+		rs = response_new();
+		hr = s->o.handler(s->o.app, &rq, rs);
+		if (rs->park == NULL || rs->park_until_ns == 0) {
+			if (rs->park != NULL && rs->park != r->park &&
+			    rs->park_free != NULL)
+				rs->park_free(rs->park);
+			break;
+		}
+		if (r->park != NULL && r->park != rs->park && r->park_free != NULL)
+			r->park_free(r->park);
+		r->park = rs->park;
+		r->park_free = rs->park_free;
+		if (park_now(r, c, rs->park_until_ns, rq.wake_gen)) {
+			response_free(rs);
+			return MHD_YES;
+		}
+		response_free(rs);
+	}
+	if (r->park != NULL && r->park_free != NULL)
+		r->park_free(r->park);
+	r->park = NULL;
+	if (r->long_timeout) {
+		(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+		    s->o.timeout_s);
+		r->long_timeout = false;
+	}
 	if (hr < 0 && rs->status == 200) {
 		rs->nheaders = 0;
 		http_response_error(rs, 500, "internal", "internal error");
 	}
 	ret = send_response(r, c, rs, false);
-	buf_finish(&rs->body);
-	sodium_memzero(rs, sizeof(*rs));
-	free(rs);
+	response_free(rs);
 	/* The request body is no longer needed: wipe it now. */
 	buf_finish(&r->body);
 	return ret;
@@ -536,6 +754,7 @@ server_free(struct http_server *s)
 	if (s->cert_pem != NULL)
 		sodium_free(s->cert_pem);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->timer_cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -554,7 +773,9 @@ server_alloc(const struct http_server_opts *o, struct http_server **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
+	pthread_cond_init(&s->timer_cv, &ca);
 	pthread_condattr_destroy(&ca);
+	s->timer_next = UINT64_MAX;
 	r = http_rl_create(s->o.rate_per_s, s->o.rate_burst, HTTP_RL_SOURCES,
 	    &s->rl);
 	if (r < 0) {
@@ -563,6 +784,37 @@ server_alloc(const struct http_server_opts *o, struct http_server **out)
 	}
 	*out = s;
 	return 0;
+}
+
+/*
+ * Raises RLIMIT_NOFILE to hold conn_limit connections plus a margin (the
+ * listening socket, epoll and wake-up descriptors, the stores' files); a
+ * hard limit too low for that lowers conn_limit instead.
+ */
+#define FD_MARGIN 256u
+static void
+fit_fd_limit(struct http_server *s)
+{
+	struct rlimit rl;
+	rlim_t need = (rlim_t)s->o.conn_limit + FD_MARGIN + 4u * s->o.threads;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur >= need)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ?
+	    need : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < need) {
+		unsigned fit = rl.rlim_cur > FD_MARGIN + 4u * s->o.threads + 16u ?
+		    (unsigned)(rl.rlim_cur - FD_MARGIN - 4u * s->o.threads) : 16u;
+
+		log_warn("http: RLIMIT_NOFILE %llu holds %u connections, not %u: "
+		    "serving at most %u", (unsigned long long)rl.rlim_cur, fit,
+		    s->o.conn_limit, fit);
+		s->o.conn_limit = fit;
+	}
 }
 
 int
@@ -598,8 +850,10 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
+	fit_fd_limit(s);
+	/* epoll (MHD_USE_AUTO on Linux): no FD_SETSIZE cap on connections. */
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-	    MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	    MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
@@ -621,6 +875,12 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 		    ut_strerror(r));
 		goto out;
 	}
+	if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
+		MHD_stop_daemon(s->d);
+		r = -EAGAIN;
+		goto out;
+	}
+	s->timer_started = true;
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di != NULL ? di->port : 0;
 	{
@@ -666,6 +926,8 @@ http_server_stop(struct http_server *s)
 	pthread_mutex_lock(&s->mu);
 	s->draining = true;
 	pthread_mutex_unlock(&s->mu);
+	/* Parked requests answer now; draining, they cannot park again. */
+	http_server_wake(s);
 	lfd = MHD_quiesce_daemon(s->d);
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += (time_t)s->o.timeout_s;
@@ -677,7 +939,11 @@ http_server_stop(struct http_server *s)
 	if (s->inflight > 0)
 		log_warn("http: stopping with %u requests still in flight",
 		    s->inflight);
+	s->timer_stop = true;
+	pthread_cond_signal(&s->timer_cv);
 	pthread_mutex_unlock(&s->mu);
+	if (s->timer_started)
+		pthread_join(s->timer, NULL);
 	MHD_stop_daemon(s->d);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
