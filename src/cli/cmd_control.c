@@ -86,14 +86,23 @@ cmd_status(int argc, char **argv)
 	    "why", &why, "until_wall_ns", &until, "policy_version", &ver,
 	    "policy", &pol);
 	if (!as_json) {
+		const char *by = cli_jstr(j, "paused_by"), *note = cli_jstr(j, "control");
+
 		if (strcmp(state, "recording") == 0)
 			printf("recording\n");
-		else if (strcmp(state, "paused") == 0) {
+		else if (strcmp(state, "paused") == 0 && by != NULL &&
+		    strcmp(by, "organisation") == 0) {
+			fmt_time(when, sizeof(when), until);
+			printf("paused by organisation until %s (recording resumes "
+			    "when the organisation ends its pause)\n", when);
+		} else if (strcmp(state, "paused") == 0) {
 			fmt_time(when, sizeof(when), until);
 			printf("paused until %s (resumes by itself; 'usetrace resume' "
 			    "to resume now)\n", when);
 		} else
 			printf("not recording: %s\n", why);
+		if (note != NULL && note[0] != '\0')
+			printf("server control: %s\n", note);
 		printf("policy: version %" JSON_INTEGER_FORMAT " (%s)\ncollecting:",
 		    ver, pol);
 		cats = json_object_get(j, "collecting");
