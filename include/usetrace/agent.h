@@ -44,6 +44,18 @@ struct agent_opts {
 	 */
 	int (*recipient_for_day)(void *arg, int32_t day, uint8_t pk[32]);
 	void *recipient_arg;
+	/*
+	 * Background upload (an enrolled device; NULL when none):
+	 * segment_closed is called after a segment closed (it must not block:
+	 * the uploader only takes note); status_extra appends JSON members
+	 * (",\"upload\":{...}") to the status reply.  Both get upload_arg.
+	 * With a disk budget, a full spool stops recording ("spool full, not
+	 * recording") and recording resumes once the uploads freed a quarter
+	 * of the budget; nothing written is dropped for room.
+	 */
+	void (*segment_closed)(void *arg);
+	void (*status_extra)(void *arg, char *out, size_t n);
+	void *upload_arg;
 	int stop_fd;               /* readable -> stop cleanly */
 	int no_control;            /* tests: no control socket */
 	/*

@@ -32,6 +32,7 @@
  *      a second) and the next one is sealed to the new day's recipient; a
  *      day without one stops recording, saying so.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -107,6 +108,9 @@ struct agent {
 	bool clock_bad;         /* |clock_off_s| > CLOCK_MAX_OFF_S: not recording */
 	uint8_t rcpt[32];       /* that day's recipient (recipient_for_day) */
 	struct capture_stats total;
+	/* Background upload and the spool budget (agent.h). */
+	bool spool_full;        /* stopped at the budget; see room_again() */
+	uint64_t seg_bytes;     /* the open segment's size at the last tick */
 	/* Windows with typed secrets, blacked in frames across capture runs. */
 	struct capture_masks *masks;
 };
@@ -157,22 +161,26 @@ org_paused(const struct agent *a)
 static void
 reply_status(struct agent *a, int cfd)
 {
-	char buf[2048], cats[256], why[600], note[300];
+	char buf[3800], cats[256], why[600], note[300], up[2000] = "";
 
 	collecting(a, cats, sizeof(cats));
 	json_escape(a->why, why, sizeof(why));
 	json_escape(a->ctl_note, note, sizeof(note));
+	if (a->o->status_extra != NULL) {
+		up[0] = ',';
+		a->o->status_extra(a->o->upload_arg, up + 1, sizeof(up) - 1);
+	}
 	snprintf(buf, sizeof(buf), "{\"ok\":true,\"state\":\"%s\",\"why\":\"%s\","
 	    "\"until_wall_ns\":%" PRId64 ",\"policy_version\":%" PRIu32
 	    ",\"policy\":\"%.16s\",\"collecting\":[%s],\"pause_max_ms\":%" PRIu64
 	    ",\"paused_by\":\"%s\",\"org_pause_until_wall_ns\":%" PRId64
-	    ",\"revoked\":%s,\"control\":\"%s\"}",
+	    ",\"revoked\":%s,\"control\":\"%s\",\"spool_full\":%s%s}",
 	    state_name(a->st), a->st == ST_RECORDING ? "" : why,
 	    a->st == ST_PAUSED ? a->pause_until_wall : 0, a->pol->version,
 	    a->pol->hash_hex, cats, a->pol->pause_max_ms,
 	    a->st != ST_PAUSED ? "" : org_paused(a) ? "organisation" : "person",
 	    org_paused(a) ? a->org_until_wall : 0, a->revoked ? "true" : "false",
-	    note);
+	    note, a->spool_full ? "true" : "false", up);
 	control_reply(cfd, buf);
 }
 
@@ -383,11 +391,56 @@ static int
 spool_result(struct agent *a, int r)
 {
 	if (r == UT_EFULL)
-		snprintf(a->why, sizeof(a->why), "spool full: the recording "
-		    "reached its disk budget; nothing acknowledged was dropped");
+		snprintf(a->why, sizeof(a->why), "spool full, not recording: the "
+		    "segments waiting in %s fill its disk budget; recording "
+		    "resumes when uploads free room (nothing was dropped)",
+		    a->so.dir);
 	else if (r < 0 && a->err == 0)
 		a->err = r;
 	return r;
+}
+
+/* A segment closed: the uploader (if any) takes note; never blocks. */
+static void
+segment_closed(struct agent *a)
+{
+	if (a->o->segment_closed != NULL)
+		a->o->segment_closed(a->o->upload_arg);
+}
+
+/* Bytes of the spool directory's segments (closed and open). */
+static uint64_t
+spool_used(const char *dir)
+{
+	char path[4200];
+	struct dirent *de;
+	struct stat sb;
+	uint64_t sum = 0;
+	DIR *dp;
+
+	if ((dp = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, "seg-", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &sb) == 0)
+			sum += (uint64_t)sb.st_size;
+	}
+	closedir(dp);
+	return sum;
+}
+
+/*
+ * After a full spool: true once the segments left (uploads) free a
+ * quarter of the budget, so recording does not stop and start at the edge.
+ */
+static bool
+room_again(struct agent *a)
+{
+	size_t b = a->so.budget_bytes;
+
+	return b == 0 || spool_used(a->so.dir) <= b - b / 4;
 }
 
 /* Filter output -> spool, dropping what came after a stop request (2). */
@@ -494,7 +547,17 @@ sink_tick(void *arg)
 			a->key_req = 1;
 		}
 	}
-	return spool_result(a, spool_commit(a->sp));
+	r = spool_result(a, spool_commit(a->sp));
+	{
+		uint64_t bytes, age;
+
+		/* The open segment shrank: the last one closed (upload). */
+		spool_segment_size(a->sp, &bytes, &age);
+		if (bytes < a->seg_bytes)
+			segment_closed(a);
+		a->seg_bytes = bytes;
+	}
+	return r;
 }
 
 static void
@@ -792,8 +855,19 @@ wait_loop(struct agent *a)
 			go_recording(a);
 			continue;
 		}
+		if (a->st == ST_WAITING && a->spool_full && room_again(a)) {
+			a->spool_full = false;
+			if (recheck(a) == 0) {
+				log_info("the uploads freed room in the spool: "
+				    "recording again");
+				go_recording(a);
+				continue;
+			}
+			log_info("not recording: %s", a->why);
+		}
 		timeout = a->st == ST_PAUSED ?
-		    (int)((a->pause_until_mono - now) / 1000000ull) + 1 : -1;
+		    (int)((a->pause_until_mono - now) / 1000000ull) + 1 :
+		    a->spool_full ? 1000 : -1;
 		if (a->o->policy_path != NULL && (timeout < 0 || timeout > 1000))
 			timeout = 1000;
 		p[0].fd = a->o->stop_fd;
@@ -908,6 +982,7 @@ record_once(struct agent *a)
 		a->org_stopping = false;
 		if (r == 0)
 			r = spool_rotate(a->sp);
+		segment_closed(a);
 		snprintf(msg, sizeof(msg), "{\"ok\":%s,\"until_wall_ns\":%" PRId64 "}",
 		    r == 0 ? "true" : "false", a->pause_until_wall);
 		control_reply(a->ack_fd, msg);
@@ -924,6 +999,7 @@ record_once(struct agent *a)
 		if (r == 0)
 			r = spool_close(a->sp);
 		a->sp = NULL;
+		segment_closed(a);
 		if (a->ack_fd >= 0)
 			control_reply(a->ack_fd, "{\"ok\":true,\"recording\":false}");
 		a->ack_fd = -1;
@@ -936,11 +1012,19 @@ record_once(struct agent *a)
 		log_info("not recording: %s", a->why);
 		return r;
 	case UT_EFULL:
+		/*
+		 * Stop at the budget, drop nothing written: close the segment
+		 * (its trailer fits the reserve) so it can upload, and wait in
+		 * wait_loop() until room_again().
+		 */
 		a->st = ST_WAITING;
+		a->spool_full = true;
 		log_error("%s", a->why);
-		if ((r = spool_commit(a->sp)) == UT_EFULL)
-			r = 0;
-		return r;
+		r = spool_close(a->sp);
+		a->sp = NULL;
+		a->seg_bytes = 0;
+		segment_closed(a);
+		return r == UT_EFULL ? 0 : r;
 	default:
 		if (a->err < 0)
 			log_error("writing to %s failed: %s; records acknowledged "

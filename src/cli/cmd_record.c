@@ -240,7 +240,10 @@ usage(FILE *f)
 	    "current UTC day, with your subject id in the segment headers, so that\n"
 	    "'usetrace upload DIR' can send them; else to your own recipient key\n"
 	    "pair, created on first use with its secret wrapped by a passphrase\n"
-	    "(docs/KEYS.md).\n\n"
+	    "(docs/KEYS.md).\n"
+	    "Enrolled, it uploads each closed segment in the background and deletes\n"
+	    "it after the server's verified receipt; 'usetrace status' shows what\n"
+	    "waits and the last upload error (docs/AGENT.md).\n\n"
 	    "options:\n"
 	    "  -o, --out DIR       recording directory (created 0700 if missing)\n"
 	    "  -p, --policy FILE   policy (default: the built-in policy)\n"
@@ -251,7 +254,9 @@ usage(FILE *f)
 	    "  --segment-bytes N   close segments at about N bytes (default 4 MiB;\n"
 	    "                      with frames, at the next key frame)\n"
 	    "  --spool-budget BYTES  disk budget of DIR (default: the policy's);\n"
-	    "                      capture pauses when it is reached\n"
+	    "                      recording stops when it is reached ('spool full,\n"
+	    "                      not recording') and resumes when uploads free room\n"
+	    "  --no-upload         enrolled: do not upload in the background\n"
 	    "  -h, --help          this help\n");
 }
 
@@ -266,6 +271,7 @@ cmd_record(int argc, char **argv)
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "spool-budget", required_argument, NULL, 'B' },
 		{ "segment-bytes", required_argument, NULL, 'S' },
+		{ "no-upload", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -280,6 +286,7 @@ cmd_record(int argc, char **argv)
 	uint8_t rpk[UT_BOX_PK_LEN], subject_id[16] = { 0 };
 	char home[4096];
 	uint64_t budget = 0, segbytes = 0;
+	bool no_upload = false;
 	int ch, r, status = 1;
 
 	opterr = 0;
@@ -313,6 +320,9 @@ cmd_record(int argc, char **argv)
 				log_error("record: --segment-bytes wants 4096 .. 1 GiB");
 				return EXIT_USAGE;
 			}
+			break;
+		case 'U':
+			no_upload = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -374,11 +384,14 @@ cmd_record(int argc, char **argv)
 		/* Enrolled: each UTC day's segments to that day's ingest key. */
 		ao.recipient_for_day = enrolled_day_key;
 		ao.recipient_arg = home;
+		if (!no_upload) /* background upload (record_upload.c) */
+			(void)record_upload_start(out, &ao);
 		sync = record_sync(home, out, &ao, dev_policy, sizeof(dev_policy));
 	}
 	ao.stop_fd = stop_pipe[0];
 	r = agent_run(&ao);
 	agent_sync_destroy(sync);
+	record_upload_stop();
 	status = r == 0 ? 0 : 1;
 out:
 	keys_device_free(dev);
