@@ -214,6 +214,31 @@ show_changes(const char *home, const struct policy *p)
 	policy_destroy(old);
 }
 
+/*
+ * On an enrolled device: the consent (or withdrawal) just stored goes to
+ * the server now, through the same code `usetrace upload` uses
+ * (device_sync.c), so that the server knows it before any segment
+ * recorded under it arrives.  A failure is reported; the next upload
+ * posts it again.
+ */
+static void
+post_to_server(const char *home)
+{
+	struct cli_device u;
+	char dev[4200];
+
+	snprintf(dev, sizeof(dev), "%s/device.json", home);
+	if (access(dev, F_OK) != 0)
+		return;
+	memset(&u, 0, sizeof(u));
+	if (cli_device_open(&u) == 0 && cli_device_post_consent(&u) == 0)
+		printf("the server was told\n");
+	else
+		log_warn("consent: the server could not be told now; the next "
+		    "upload tells it");
+	cli_device_close(&u);
+}
+
 /* Tells a running agent to re-read consent; silent when none runs. */
 static void
 tell_agent(void)
@@ -308,6 +333,7 @@ cmd_consent(int argc, char **argv)
 		}
 		printf("consent withdrawn: nothing more will be recorded\n");
 		tell_agent();
+		post_to_server(home);
 		return 0;
 	}
 	if (policy == NULL)
@@ -337,6 +363,7 @@ cmd_consent(int argc, char **argv)
 	printf("\nconsent recorded for policy version %" PRIu32 " (%.16s)\n",
 	    p->version, p->hash_hex);
 	tell_agent();
+	post_to_server(home);
 	status = 0;
 out:
 	policy_destroy(p);
