@@ -367,7 +367,10 @@ purge_closed(struct agent_sync *s)
 	    "segment%s deleted here unsent", n, n == 1 ? "" : "s");
 }
 
-/* The parts applied before the agent runs or without it. 1: consent changed. */
+/*
+ * The withdrawal and the policy file (the agent is told afterwards, or
+ * reads them when it starts).  1 when consent or policy changed.
+ */
 static int
 apply_files(struct agent_sync *s)
 {
@@ -382,7 +385,6 @@ apply_files(struct agent_sync *s)
 		    "recorded until you consent again ('usetrace consent')");
 		changed = 1;
 	}
-	purge_closed(s);
 	r = ensure_policy(s);
 	if (r < 0)
 		return r;
@@ -424,6 +426,8 @@ apply_live(struct agent_sync *s, bool *recording)
 		return r;
 	if (r > 0 && (r = tell(s, "consent", reply, sizeof(reply))) < 0)
 		return r;
+	/* After the agent stopped: its last segment is closed by now. */
+	purge_closed(s);
 	if (s->note_dirty) {
 		snprintf(req, sizeof(req), "org note %s", s->note);
 		if ((r = tell(s, req, reply, sizeof(reply))) < 0)
@@ -575,6 +579,7 @@ agent_sync_create(const struct agent_sync_opts *o, struct agent_opts *ao,
 		if (apply_files(s) < 0)
 			log_warn("control: the server's policy could not be saved; "
 			    "the agent keeps the policy it has");
+		purge_closed(s);
 		ctl_save(s);
 	} else if (ctl_load(s, &saved) == 0) {
 		t = (time_t)(saved / 1000000000LL);
