@@ -59,6 +59,8 @@ int cli_fetch_frames(const char *cmd, const struct client_cfg *c, const char *ba
     const char *purpose, const char *dir);
 int cmd_admin_assign(int argc, char **argv);
 int cmd_admin_segments(int argc, char **argv);
+/* cmd_admin_ctl.c: admin pause|resume|pause-status|policy (argv[0]). */
+int cmd_admin_ctl(int argc, char **argv);
 /* `usetrace training steps --export NAME` (trainers). */
 int cmd_training(int argc, char **argv);
 
