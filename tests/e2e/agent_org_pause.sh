@@ -4,7 +4,8 @@
 # admin pause` -> the agent stops capture (status: "paused by organisation
 # until T"; the person cannot resume it) and acknowledges (pause-status
 # acks 1/1); keys typed meanwhile are nowhere; `admin resume` -> it records
-# again.  A recorder started during a pause starts paused.  Read back from
+# again.  A recorder started during a pause starts paused.  A device
+# revoked at the server stops recording.  Read back from
 # the server with `my show`.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
@@ -93,6 +94,12 @@ q = [r for r in raw if r["type"] == "resume" and r["wall_ns"] > t0]
 check(q, "no resume record after the pause")
 inside = [r for r in raw if t0 < r["wall_ns"] < q[0]["wall_ns"]]
 check(not inside, "records inside the pause: %r" % inside[:3])
-print("agent_org_pause ok")
 PY
+# The device revoked at the server: the running recorder stops, saying so.
+start_record "$E2E_TMP/rec"
+"$USETRACE" my device-revoke 1 >/dev/null || fail "my device-revoke"
+wait_status "^not recording: this device was revoked" "a revoked device's recorder did not stop"
+stop_record
+
 stop_server
+echo "agent_org_pause ok"
