@@ -4,7 +4,8 @@
 # admin pause` -> the agent stops capture (status: "paused by organisation
 # until T"; the person cannot resume it) and acknowledges (pause-status
 # acks 1/1); keys typed meanwhile are nowhere; `admin resume` -> it records
-# again.  A recorder started during a pause starts paused.  A device
+# again.  A recorder started during a pause starts paused, also when the
+# server does not answer then (the last known state).  A device
 # revoked at the server stops recording.  Read back from
 # the server with `my show`.
 . "$(dirname "$0")/lib.sh"
@@ -66,6 +67,19 @@ wait_status "^paused by organisation until" "a recorder started during a pause d
 xdo windowactivate --sync "$MP"
 xdo type --delay 15 "while-starting "
 sleep 0.3
+stop_record
+# The server not answering at start (stopped, so the connection hangs):
+# the last known state applies, and status says so.
+kill -STOP "$SRV_PID"
+start_record "$E2E_TMP/rec" --no-wait --no-upload
+wait_status "^paused by organisation until" "the last known pause did not apply with the server unreachable"
+grep -q "^server control: the server did not answer at start" "$E2E_TMP/st" ||
+	{ cat "$E2E_TMP/st"; fail "status does not say the last known control state applies"; }
+stop_record
+kill -CONT "$SRV_PID"
+start_record "$E2E_TMP/rec" --no-wait
+wait_status "^paused by organisation until" "the third recorder did not start paused"
+grep -q "^server control:" "$E2E_TMP/st" && { cat "$E2E_TMP/st"; fail "a stale note about the server"; }
 as_admin admin resume >/dev/null || fail "second admin resume"
 wait_status "^recording" "the second recorder did not record after the resume"
 xdo windowactivate --sync "$MP"
