@@ -524,8 +524,6 @@ run(void *arg)
 			    r == UT_EDENIED ? "refused this device's token" :
 			    ut_strerror(r));
 			set_note(s, when);
-			if (s->cur.have && s->note_dirty)
-				s->acked = -1; /* re-apply to tell the note */
 			if (nap(s, backoff / 2 + (int)randombytes_uniform(
 			    (uint32_t)backoff)))
 				break;
