@@ -249,10 +249,7 @@ api_device_ack(struct srv_req *q)
 	    "recording %s policy %lld", (unsigned long long)a.state_version,
 	    a.paused ? "yes" : "no", a.recording ? "yes" : "no",
 	    (long long)a.policy_version);
-	if (meta_ack_put(q->srv->meta, &a) < 0) {
-		srv_reply_error(q, 500, "internal", "cannot record the ack");
-		goto out;
-	}
+	srv_ctl_ack(q->srv, &a);
 	srv_reply_json(q, 200, json_pack("{s:b}", "ok", 1));
 out:
 	json_decref(body);
@@ -449,7 +446,8 @@ api_admin_pause_status(struct srv_req *q)
 	json_t *l;
 
 	srv_ctl_get(q->srv, q->now_ns, &st);
-	if (meta_ack_count(q->srv->meta, st.version, &acks, &devices) < 0) {
+	if (srv_ctl_ack_flush(q->srv) < 0 ||
+	    meta_ack_count(q->srv->meta, st.version, &acks, &devices) < 0) {
 		srv_reply_error(q, 500, "internal", "cannot count the acks");
 		return;
 	}
