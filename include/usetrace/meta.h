@@ -429,8 +429,11 @@ struct meta_ack {
 	int64_t policy_version;             /* 0: none */
 	int64_t acked_ns;
 };
-/* Records it; an ack of an older state_version than the stored one is kept out. */
-int meta_ack_put(struct meta *m, const struct meta_ack *a);
+/*
+ * Records n acks in one transaction; an ack of an older state_version than
+ * the one stored for its device is kept out.
+ */
+int meta_ack_put(struct meta *m, const struct meta_ack *a, size_t n);
 /*
  * What a device is told of its subject: when the subject's latest consent
  * (by given_ns, any device) was withdrawn (0: in force, or none), and when

@@ -33,7 +33,8 @@
  *      only if it is still G, so a wake between its look at the state and
  *      its park is never lost.  At most park_max are parked; the timer
  *      thread resumes each at its park_until (it sleeps until the
- *      earliest one or a new earlier one: no polling).
+ *      earliest one or a new earlier one: no polling).  The parking
+ *      functions and the descriptor limit are in park.c.
  *
  * States of a server:  RUNNING -> DRAINING [http_server_stop]
  *          DRAINING -> freed [in flight 0 or timeout]
@@ -46,7 +47,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,6 +60,7 @@
 #include "usetrace/log.h"
 #include "usetrace/util.h"
 #include "http_int.h"
+#include "server_int.h"
 
 #define BODY_CAP_DEFAULT (64u << 10)
 #define HTTP_MIN_BODY_RATE 1024u        /* bytes/s, averaged; see (4) */
@@ -74,51 +75,6 @@
  * the connection is cut without an answer.
  */
 #define DISCARD_MAX (1u << 20)
-
-struct http_server {
-	struct MHD_Daemon *d;
-	struct http_server_opts o;      /* listen is not kept */
-	struct http_rl *rl;
-	char *key_pem;                  /* sodium_malloc'd */
-	char *cert_pem;                 /* sodium_malloc'd */
-	size_t key_len, cert_len;
-	unsigned port;
-	char addr[INET6_ADDRSTRLEN + 16];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned inflight;
-	bool draining;
-	/* Invariant (5), under mu. */
-	struct req *parked;             /* doubly linked */
-	unsigned nparked;
-	uint64_t wake_gen;
-	pthread_t timer;
-	bool timer_started, timer_stop;
-	pthread_cond_t timer_cv;
-	uint64_t timer_next;            /* the timer's wake-up (mono ns) */
-};
-
-struct req {
-	struct http_server *s;
-	char *uri;                      /* raw, as received */
-	struct buf body;
-	uint64_t start_ns;
-	bool started;                   /* headers seen */
-	bool answered;                  /* a response is queued */
-	bool too_big;                   /* the body passed its cap */
-	bool uri_too_long;
-	uint64_t skipped;               /* bytes read past the cap */
-	struct MHD_Connection *conn;
-	char *query;                    /* into uri, once split */
-	bool split;
-	/* Parking (invariant 5). */
-	void *park;
-	void (*park_free)(void *);
-	uint64_t park_until;
-	bool parked;
-	bool long_timeout;              /* the connection's timeout was raised */
-	struct req *pnext, *pprev;
-};
 
 /* Options with their defaults applied. */
 static void
@@ -353,136 +309,6 @@ uri_begin(void *cls, const char *uri, struct MHD_Connection *c)
 	return r;
 }
 
-/* Invariant (5): takes r off the parked list.  s->mu held. */
-static void
-park_unlink(struct http_server *s, struct req *r)
-{
-	if (r->pprev != NULL)
-		r->pprev->pnext = r->pnext;
-	else
-		s->parked = r->pnext;
-	if (r->pnext != NULL)
-		r->pnext->pprev = r->pprev;
-	r->pnext = r->pprev = NULL;
-	r->parked = false;
-	UT_ASSERT(s->nparked > 0);
-	s->nparked--;
-}
-
-/* Unlinks and resumes r.  s->mu held. */
-static void
-park_resume(struct http_server *s, struct req *r)
-{
-	park_unlink(s, r);
-	MHD_resume_connection(r->conn);
-}
-
-/*
- * Parks r until until_ns unless a wake came after generation gen, the
- * server drains or park_max are parked: then false (the caller calls the
- * handler again).  Called from the access handler, as MHD requires.
- */
-static bool
-park_now(struct req *r, struct MHD_Connection *c, uint64_t until_ns,
-    uint64_t gen)
-{
-	struct http_server *s = r->s;
-	uint64_t now = ut_now_mono_ns();
-	unsigned secs;
-
-	pthread_mutex_lock(&s->mu);
-	if (s->wake_gen != gen || s->draining || s->nparked >= s->o.park_max ||
-	    until_ns <= now) {
-		pthread_mutex_unlock(&s->mu);
-		return false;
-	}
-	/* The connection's timeout must outlast the park. */
-	secs = (unsigned)((until_ns - now) / 1000000000u) + s->o.timeout_s + 1;
-	(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, secs);
-	r->long_timeout = true;
-	r->park_until = until_ns;
-	MHD_suspend_connection(c);
-	r->parked = true;
-	r->pprev = NULL;
-	r->pnext = s->parked;
-	if (s->parked != NULL)
-		s->parked->pprev = r;
-	s->parked = r;
-	s->nparked++;
-	if (until_ns < s->timer_next)
-		pthread_cond_signal(&s->timer_cv);
-	pthread_mutex_unlock(&s->mu);
-	return true;
-}
-
-/*
- * The timer thread: resumes each parked request at its park_until (those
- * due within 20 ms together), sleeping until the earliest one; a park
- * with an earlier time signals it.  O(parked) per wake-up.
- */
-static void *
-timer_main(void *arg)
-{
-	struct http_server *s = arg;
-	struct req *r, *next;
-	struct timespec ts;
-	uint64_t now, earliest;
-
-	pthread_mutex_lock(&s->mu);
-	while (!s->timer_stop) {
-		now = ut_now_mono_ns();
-		earliest = UINT64_MAX;
-		for (r = s->parked; r != NULL; r = next) {
-			next = r->pnext;
-			if (r->park_until <= now + 20000000u)
-				park_resume(s, r);
-			else if (r->park_until < earliest)
-				earliest = r->park_until;
-		}
-		s->timer_next = earliest;
-		if (earliest == UINT64_MAX) {
-			pthread_cond_wait(&s->timer_cv, &s->mu);
-			continue;
-		}
-		ts.tv_sec = (time_t)(earliest / 1000000000u);
-		ts.tv_nsec = (long)(earliest % 1000000000u);
-		(void)pthread_cond_timedwait(&s->timer_cv, &s->mu, &ts);
-	}
-	pthread_mutex_unlock(&s->mu);
-	return NULL;
-}
-
-void
-http_server_wake(struct http_server *s)
-{
-	if (s == NULL)
-		return;
-	pthread_mutex_lock(&s->mu);
-	s->wake_gen++;
-	while (s->parked != NULL)
-		park_resume(s, s->parked);
-	pthread_mutex_unlock(&s->mu);
-}
-
-unsigned
-http_server_parked(struct http_server *s)
-{
-	unsigned n;
-
-	if (s == NULL)
-		return 0;
-	pthread_mutex_lock(&s->mu);
-	n = s->nparked;
-	pthread_mutex_unlock(&s->mu);
-	return n;
-}
-
-unsigned
-http_server_conn_limit(const struct http_server *s)
-{
-	return s != NULL ? s->o.conn_limit : 0;
-}
-
 static void
 request_done(void *cls, struct MHD_Connection *c, void **con_cls,
     enum MHD_RequestTerminationCode toe)
@@ -497,7 +323,7 @@ request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	*con_cls = NULL;
 	pthread_mutex_lock(&s->mu);
 	if (r->parked)
-		park_unlink(s, r);
+		http__park_unlink(s, r);
 	pthread_mutex_unlock(&s->mu);
 	if (r->park != NULL && r->park_free != NULL)
 		r->park_free(r->park);
@@ -692,7 +518,7 @@ on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 			r->park_free(r->park);
 		r->park = rs->park;
 		r->park_free = rs->park_free;
-		if (park_now(r, c, rs->park_until_ns, rq.wake_gen)) {
+		if (http__park_now(r, c, rs->park_until_ns, rq.wake_gen)) {
 			response_free(rs);
 			return MHD_YES;
 		}
@@ -786,37 +612,6 @@ server_alloc(const struct http_server_opts *o, struct http_server **out)
 	return 0;
 }
 
-/*
- * Raises RLIMIT_NOFILE to hold conn_limit connections plus a margin (the
- * listening socket, epoll and wake-up descriptors, the stores' files); a
- * hard limit too low for that lowers conn_limit instead.
- */
-#define FD_MARGIN 256u
-static void
-fit_fd_limit(struct http_server *s)
-{
-	struct rlimit rl;
-	rlim_t need = (rlim_t)s->o.conn_limit + FD_MARGIN + 4u * s->o.threads;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur >= need)
-		return;
-	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max >= need ?
-	    need : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) < 0)
-		return;
-	if (rl.rlim_cur < need) {
-		unsigned fit = rl.rlim_cur > FD_MARGIN + 4u * s->o.threads + 16u ?
-		    (unsigned)(rl.rlim_cur - FD_MARGIN - 4u * s->o.threads) : 16u;
-
-		log_warn("http: RLIMIT_NOFILE %llu holds %u connections, not %u: "
-		    "serving at most %u", (unsigned long long)rl.rlim_cur, fit,
-		    s->o.conn_limit, fit);
-		s->o.conn_limit = fit;
-	}
-}
-
 int
 http_server_start(const struct http_server_opts *o, struct http_server **out)
 {
@@ -850,7 +645,7 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
-	fit_fd_limit(s);
+	http__fit_fd_limit(s);
 	/* epoll (MHD_USE_AUTO on Linux): no FD_SETSIZE cap on connections. */
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 	    MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
@@ -875,7 +670,7 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 		    ut_strerror(r));
 		goto out;
 	}
-	if (pthread_create(&s->timer, NULL, timer_main, s) != 0) {
+	if (pthread_create(&s->timer, NULL, http__timer_main, s) != 0) {
 		MHD_stop_daemon(s->d);
 		r = -EAGAIN;
 		goto out;

@@ -249,10 +249,7 @@ api_device_ack(struct srv_req *q)
 	    "recording %s policy %lld", (unsigned long long)a.state_version,
 	    a.paused ? "yes" : "no", a.recording ? "yes" : "no",
 	    (long long)a.policy_version);
-	if (meta_ack_put(q->srv->meta, &a) < 0) {
-		srv_reply_error(q, 500, "internal", "cannot record the ack");
-		goto out;
-	}
+	srv_ctl_ack(q->srv, &a);
 	srv_reply_json(q, 200, json_pack("{s:b}", "ok", 1));
 out:
 	json_decref(body);
@@ -394,25 +391,25 @@ out:
 void
 api_admin_pause(struct srv_req *q)
 {
-	json_t *body = NULL, *d;
+	json_t *body, *d;
 	struct meta_org_pause p;
 	uint64_t max = q->srv->cfg.org_pause_max_s, dur = max;
 	char msg[96];
 
-	if (q->rq->body_len > 0) {
-		if ((body = srv_body_json(q)) == NULL)
-			return;
-		d = json_object_get(body, "duration_s");
-		if (d != NULL && (!json_is_integer(d) || json_integer_value(d) < 1 ||
-		    (uint64_t)json_integer_value(d) > max)) {
-			snprintf(msg, sizeof(msg), "\"duration_s\" is 1 to %llu seconds",
-			    (unsigned long long)max);
-			srv_reply_error(q, 400, "bad_request", msg);
-			goto out;
-		}
-		if (d != NULL)
-			dur = (uint64_t)json_integer_value(d);
+	/* {} or {"duration_s": N}: nothing else. */
+	if ((body = srv_body_json(q)) == NULL)
+		return;
+	d = json_object_get(body, "duration_s");
+	if (json_object_size(body) != (d != NULL ? 1u : 0u) ||
+	    (d != NULL && (!json_is_integer(d) || json_integer_value(d) < 1 ||
+	    (uint64_t)json_integer_value(d) > max))) {
+		snprintf(msg, sizeof(msg), "the body is {} or {\"duration_s\": N}, "
+		    "N from 1 to %llu seconds", (unsigned long long)max);
+		srv_reply_error(q, 400, "bad_request", msg);
+		goto out;
 	}
+	if (d != NULL)
+		dur = (uint64_t)json_integer_value(d);
 	if (srv_ctl_pause(q->srv, q->now_ns, q->now_ns + (int64_t)dur * NS_PER_S,
 	    q->who.name, &p) < 0) {
 		srv_reply_error(q, 500, "internal", "cannot pause");
@@ -449,7 +446,8 @@ api_admin_pause_status(struct srv_req *q)
 	json_t *l;
 
 	srv_ctl_get(q->srv, q->now_ns, &st);
-	if (meta_ack_count(q->srv->meta, st.version, &acks, &devices) < 0) {
+	if (srv_ctl_ack_flush(q->srv) < 0 ||
+	    meta_ack_count(q->srv->meta, st.version, &acks, &devices) < 0) {
 		srv_reply_error(q, 500, "internal", "cannot count the acks");
 		return;
 	}

@@ -19,10 +19,16 @@
  *      them without any other timer.
  *  (4) mu guards the cache; the store is never called with mu held except
  *      for the version's own write (one at a time, in order).
+ *  (5) Acks are queued (ack_mu) and written by the flusher thread every
+ *      SRV_ACK_FLUSH_MS in one transaction, or at once when the queue is
+ *      full, counted (srv_ctl_ack_flush) or the server stops; an ack lost
+ *      in a crash before its flush is still in the audit log.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "usetrace/err.h"
 #include "usetrace/log.h"
@@ -30,6 +36,77 @@
 #include "server_int.h"
 
 #define VERSION_KEY "state_version"
+#define ACKS_MAX 65536u
+
+/* Writes the queue; ack_mu held on entry and exit (dropped meanwhile). */
+static int
+flush_locked(struct server *s)
+{
+	struct srv_ctl *c = &s->ctl;
+	struct meta_ack *batch;
+	size_t n;
+	int r;
+
+	if (c->nacks == 0)
+		return 0;
+	batch = c->acks;
+	n = c->nacks;
+	c->acks = xcalloc(c->acks_cap, sizeof(*c->acks));
+	c->nacks = 0;
+	pthread_mutex_unlock(&c->ack_mu);
+	r = meta_ack_put(s->meta, batch, n);
+	if (r < 0)
+		log_error("serve: cannot store %zu device acks: %s", n, ut_strerror(r));
+	free(batch);
+	pthread_mutex_lock(&c->ack_mu);
+	return r;
+}
+
+static void *
+flusher_main(void *arg)
+{
+	struct server *s = arg;
+	struct srv_ctl *c = &s->ctl;
+	struct timespec ts;
+
+	pthread_mutex_lock(&c->ack_mu);
+	while (!c->ack_stop) {
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += SRV_ACK_FLUSH_MS * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		(void)pthread_cond_timedwait(&c->ack_cv, &c->ack_mu, &ts);
+		(void)flush_locked(s);
+	}
+	(void)flush_locked(s);
+	pthread_mutex_unlock(&c->ack_mu);
+	return NULL;
+}
+
+void
+srv_ctl_ack(struct server *s, const struct meta_ack *a)
+{
+	struct srv_ctl *c = &s->ctl;
+
+	pthread_mutex_lock(&c->ack_mu);
+	if (c->nacks == c->acks_cap)
+		(void)flush_locked(s);
+	c->acks[c->nacks++] = *a;
+	pthread_mutex_unlock(&c->ack_mu);
+}
+
+int
+srv_ctl_ack_flush(struct server *s)
+{
+	int r;
+
+	pthread_mutex_lock(&s->ctl.ack_mu);
+	r = flush_locked(s);
+	pthread_mutex_unlock(&s->ctl.ack_mu);
+	return r;
+}
 
 int
 srv_ctl_open(struct server *s)
@@ -40,8 +117,19 @@ srv_ctl_open(struct server *s)
 	size_t n = sizeof(v);
 	int r;
 
+	pthread_condattr_t ca;
+
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->ack_mu, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->ack_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	c->acks_cap = ACKS_MAX;
+	c->acks = xcalloc(c->acks_cap, sizeof(*c->acks));
 	c->open = true;
+	if (pthread_create(&c->flusher, NULL, flusher_main, s) == 0)
+		c->flusher_started = true;
 	r = meta_setting_get(s->meta, VERSION_KEY, v, &n);
 	if (r == 0 && n == 8)
 		c->version = get_u64le(v);
@@ -67,9 +155,24 @@ srv_ctl_open(struct server *s)
 void
 srv_ctl_close(struct server *s)
 {
-	if (s->ctl.open)
-		pthread_mutex_destroy(&s->ctl.mu);
-	s->ctl.open = false;
+	struct srv_ctl *c = &s->ctl;
+
+	if (!c->open)
+		return;
+	if (c->flusher_started) {
+		pthread_mutex_lock(&c->ack_mu);
+		c->ack_stop = true;
+		pthread_cond_signal(&c->ack_cv);
+		pthread_mutex_unlock(&c->ack_mu);
+		pthread_join(c->flusher, NULL);
+	} else if (srv_ctl_ack_flush(s) < 0)
+		log_error("serve: device acks not stored at stop");
+	free(c->acks);
+	c->acks = NULL;
+	pthread_cond_destroy(&c->ack_cv);
+	pthread_mutex_destroy(&c->ack_mu);
+	pthread_mutex_destroy(&c->mu);
+	c->open = false;
 }
 
 int

@@ -59,6 +59,17 @@ struct srv_ctl {
 	struct meta_org_pause pause;      /* the latest pause; id 0: none */
 	int64_t policy_version;           /* 0: none published */
 	uint8_t policy_sha[32];
+	/*
+	 * Acks waiting for the flusher (one transaction per flush, so a pause
+	 * acked by thousands of devices costs a few commits, not thousands);
+	 * under ack_mu.  Each ack's audit entry is durable before its answer.
+	 */
+	pthread_mutex_t ack_mu;
+	pthread_cond_t ack_cv;
+	struct meta_ack *acks;
+	size_t nacks, acks_cap;
+	bool ack_stop, flusher_started;
+	pthread_t flusher;
 };
 
 struct server {
@@ -287,6 +298,14 @@ int srv_ctl_pause(struct server *s, int64_t now_ns, int64_t until_ns,
 /* Ends the pause in force; 1 if one was, 0 if none; bumps when 1. */
 int srv_ctl_resume(struct server *s, int64_t now_ns, const char *who)
 	__attribute__((warn_unused_result));
+/*
+ * Queues a device's ack for the store (written within SRV_ACK_FLUSH_MS, in
+ * one transaction with the others queued); srv_ctl_ack_flush() writes the
+ * queue now (before counting).  0 or a store error.
+ */
+#define SRV_ACK_FLUSH_MS 200
+void srv_ctl_ack(struct server *s, const struct meta_ack *a);
+int srv_ctl_ack_flush(struct server *s) __attribute__((warn_unused_result));
 /* A policy version was stored: cache it and bump. */
 int srv_ctl_policy(struct server *s, int64_t version, const uint8_t sha[32])
 	__attribute__((warn_unused_result));

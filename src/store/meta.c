@@ -419,9 +419,9 @@ meta_policy_list(struct meta *m,
 }
 
 int
-meta_ack_put(struct meta *m, const struct meta_ack *a)
+meta_ack_put(struct meta *m, const struct meta_ack *a, size_t n)
 {
-	return m->ops->ack_put(m, a);
+	return m->ops->ack_put(m, a, n);
 }
 
 int

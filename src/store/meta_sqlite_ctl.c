@@ -330,19 +330,26 @@ msq__policy_list(struct meta *m, int (*fn)(const struct meta_policy *, void *),
 /* ---- acks ---- */
 
 int
-msq__ack_put(struct meta *m, const struct meta_ack *a)
+msq__ack_put(struct meta *m, const struct meta_ack *acks, size_t n)
 {
 	struct msq *q = (struct msq *)m;
+	const struct meta_ack *a;
 	sqlite3_stmt *s;
-	int r = 0;
+	size_t i;
+	int r;
 
 	pthread_mutex_lock(&q->lock);
-	s = msq__stmt(q, S_ACK_PUT, "INSERT INTO device_ack(device_id,"
-	    " state_version, paused, recording, policy_version, acked_ns)"
-	    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device_id) DO UPDATE SET"
-	    " state_version = ?2, paused = ?3, recording = ?4, policy_version = ?5,"
-	    " acked_ns = ?6 WHERE state_version <= ?2", &r);
-	if (s != NULL) {
+	if ((r = msq__begin(q)) < 0)
+		goto out;
+	for (i = 0; i < n && r == 0; i++) {
+		a = &acks[i];
+		s = msq__stmt(q, S_ACK_PUT, "INSERT INTO device_ack(device_id,"
+		    " state_version, paused, recording, policy_version, acked_ns)"
+		    " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(device_id) DO UPDATE"
+		    " SET state_version = ?2, paused = ?3, recording = ?4,"
+		    " policy_version = ?5, acked_ns = ?6 WHERE state_version <= ?2", &r);
+		if (s == NULL)
+			break;
 		sqlite3_bind_int64(s, 1, a->device_id);
 		sqlite3_bind_int64(s, 2, (int64_t)a->state_version);
 		sqlite3_bind_int(s, 3, a->paused ? 1 : 0);
@@ -350,7 +357,12 @@ msq__ack_put(struct meta *m, const struct meta_ack *a)
 		sqlite3_bind_int64(s, 5, a->policy_version);
 		sqlite3_bind_int64(s, 6, a->acked_ns);
 		r = msq__exec(q, s, NULL);
+		/* A device revoked and gone meanwhile: its ack is dropped. */
+		if (r == UT_ENOTFOUND)
+			r = 0;
 	}
+	r = msq__end(q, r);
+out:
 	pthread_mutex_unlock(&q->lock);
 	return r;
 }

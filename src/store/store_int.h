@@ -86,7 +86,7 @@ struct meta_ops {
 	int (*policy_get)(struct meta *, int64_t, struct meta_policy *);
 	int (*policy_list)(struct meta *,
 	    int (*)(const struct meta_policy *, void *), void *);
-	int (*ack_put)(struct meta *, const struct meta_ack *);
+	int (*ack_put)(struct meta *, const struct meta_ack *, size_t);
 	int (*ack_count)(struct meta *, uint64_t, uint64_t *, uint64_t *);
 	int (*control_subject)(struct meta *, const uint8_t *, int64_t *, int64_t *);
 };
@@ -278,7 +278,7 @@ int msq__policy_add(struct meta *, const struct meta_policy *, int64_t *);
 int msq__policy_get(struct meta *, int64_t, struct meta_policy *);
 int msq__policy_list(struct meta *, int (*)(const struct meta_policy *, void *),
     void *);
-int msq__ack_put(struct meta *, const struct meta_ack *);
+int msq__ack_put(struct meta *, const struct meta_ack *, size_t);
 int msq__ack_count(struct meta *, uint64_t, uint64_t *, uint64_t *);
 int msq__control_subject(struct meta *, const uint8_t *, int64_t *, int64_t *);
 

@@ -12,6 +12,7 @@
 #  - ingest discards (reason org_pause) a segment begun in a pause and one
 #    begun 10 s before it that runs 55 s into it, and stores one that ends
 #    16 s into it (ut-synth's seed 1 segment spans 65.7 s);
+#  - a device revoked while its poll is parked is answered "revoked";
 #  - every admin and device call is in the audit log.
 . "$(dirname "$0")/cli_lib.sh"
 . "$(dirname "$0")/synth_lib.sh"
@@ -118,6 +119,20 @@ expect_out "discarded" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-be
 expect_out "stored" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-before50"
 [ "$(listed_ids "$T/alice" | wc -l)" = 1 ] || fail "a paused segment was stored"
 expect_out "^resumed$" as_admin "$USETRACE" admin resume
+
+# A device revoked while its poll is parked is told so when it wakes.
+[ "$(dev GET /v1/device/control)" = 200 ] || fail "control"
+V=$(jq_ "$T/body" 'd["state_version"]')
+dev GET "/v1/device/control?since=$V&wait=60" >"$T/poll.status" &
+POLL=$!
+sleep 1
+expect_out "^revoked device $DEVICE_ID$" env USETRACE_HOME="$T/alice" "$USETRACE" \
+	my device-revoke "$DEVICE_ID"
+wait "$POLL" || fail "the parked poll failed"
+[ "$(cat "$T/poll.status")" = 200 ] || fail "the parked poll: $(cat "$T/poll.status")"
+[ "$(jq_ "$T/body" 'd["device"]["revoked"]')" = True ] ||
+	{ cat "$T/body" >&2; fail "the revoked device was not told"; }
+[ "$(dev GET /v1/device/control)" = 401 ] || fail "a revoked device's token still works"
 
 stop_server
 python3 - "$T/data/meta.db" <<'PY' || fail "audit entries missing"

@@ -3,11 +3,11 @@
 # long-polling GET /v1/device/control (tests/tools/ut-pollers, one libcurl
 # multi loop, devices enrolled for one person): every one of them sees the
 # pause and acknowledges it, and `admin pause-status` then counts every
-# device as having acked.  No time is asserted: the pollers wait for the
-# pause within a wait of 50 s, so a pause that did not wake them would
-# only be seen at the next poll, and the test's own --timeout (120 s)
-# would still pass; what fails is a pause never seen or never acked, or
-# a server that refuses the connections (limits, fds).
+# device as having acked.  The polls wait 60 s and the pollers give up 45 s
+# after they are ready: a pause that did not wake the parked polls fails
+# (the bound is loose on purpose: it tells "woken" from "never woken", not
+# fast from slow).  It also fails if the server refuses the connections
+# (connection and descriptor limits) or a pause is never acked.
 . "$(dirname "$0")/cli_lib.sh"
 : "${UT_POLLERS:?UT_POLLERS must point at the ut-pollers tool}"
 N=200
@@ -24,7 +24,7 @@ expect_out "^token " env USETRACE_HOME="$T/alice" "$USETRACE" login "$SRV_URL" \
 PTOK=$(sed -n 's/^token //p' "$T/out")
 
 "$UT_POLLERS" --url "$SRV_URL" --pin "$SRV_PIN" --token "$PTOK" --agents $N \
-	--wait 50 --timeout 240 >"$T/pollers.out" 2>"$T/pollers.err" &
+	--wait 60 --timeout 240 --pause-timeout 45 >"$T/pollers.out" 2>"$T/pollers.err" &
 PP=$!
 T_PIDS="$PP $T_PIDS"
 i=0

@@ -3,7 +3,7 @@
  * server's control endpoint (issue 15 tests and bench/orgpause.sh).
  *
  *   ut-pollers --url URL --pin PIN --token PERSON_TOKEN --agents N
- *              [--wait S] [--timeout S]
+ *              [--wait S] [--timeout S] [--pause-timeout S]
  *
  * It enrolls N devices for the person whose token it is (an enrollment
  * code each, POST /v1/my/enroll-codes, then POST /v1/enroll with a fresh
@@ -16,7 +16,9 @@
  * state, "acked N/N" and "ack_ms p50 P p99 Q max M" (from the pause's
  * since_ns, server time, to the ack's answer, on this machine's clock)
  * and exits 0.  At --timeout (default 120 s) it prints how many acked and
- * exits 1.  Errors (a non-2xx answer, a transfer failure) exit 1 at once.
+ * exits 1; with --pause-timeout, also when the pause has not been acked
+ * by every agent S seconds after "ready" (a test with --wait above S thus
+ * fails if a pause does not wake the parked polls).  Errors (a non-2xx answer, a transfer failure) exit 1 at once.
  * Raises its own RLIMIT_NOFILE to fit N connections.
  */
 #include <errno.h>
@@ -53,7 +55,7 @@ struct agent {
 };
 
 static const char *url, *pin, *ptoken;
-static unsigned wait_s = 50, timeout_s = 120;
+static unsigned wait_s = 50, timeout_s = 120, pause_timeout_s;
 
 static void
 die(const char *what)
@@ -289,6 +291,7 @@ main(int argc, char **argv)
 		{ "url", 1, NULL, 'u' }, { "pin", 1, NULL, 'p' },
 		{ "token", 1, NULL, 't' }, { "agents", 1, NULL, 'n' },
 		{ "wait", 1, NULL, 'w' }, { "timeout", 1, NULL, 'T' },
+		{ "pause-timeout", 1, NULL, 'P' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct agent person, *ag;
@@ -308,13 +311,14 @@ main(int argc, char **argv)
 		case 'n': n = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'w': wait_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'T': timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'P': pause_timeout_s = (unsigned)strtoul(optarg, NULL, 10); break;
 		default: return 2;
 		}
 	}
 	if (url == NULL || pin == NULL || ptoken == NULL || n == 0 || n > 100000 ||
 	    wait_s == 0 || wait_s > 60) {
 		fprintf(stderr, "usage: ut-pollers --url URL --pin PIN --token TOKEN "
-		    "--agents N [--wait 1-60] [--timeout S]\n");
+		    "--agents N [--wait 1-60] [--timeout S] [--pause-timeout S]\n");
 		return 2;
 	}
 	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0)
@@ -382,6 +386,10 @@ main(int argc, char **argv)
 			printf("ready %u\n", n);
 			fflush(stdout);
 			said_ready = true;
+			if (pause_timeout_s > 0 && now_wall_ns() +
+			    (int64_t)pause_timeout_s * 1000000000LL < deadline)
+				deadline = now_wall_ns() +
+				    (int64_t)pause_timeout_s * 1000000000LL;
 		}
 		curl_multi_poll(mh, NULL, 0, 200, NULL);
 	}
