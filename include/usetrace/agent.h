@@ -19,8 +19,10 @@
 #ifndef USETRACE_AGENT_H
 #define USETRACE_AGENT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
+#include "usetrace/client.h"
 #include "usetrace/spool.h"
 
 struct agent_opts {
@@ -42,8 +44,32 @@ struct agent_opts {
 	 */
 	int (*recipient_for_day)(void *arg, int32_t day, uint8_t pk[32]);
 	void *recipient_arg;
+	/*
+	 * Background upload (an enrolled device; NULL when none):
+	 * segment_closed is called after a segment closed (it must not block:
+	 * the uploader only takes note); status_extra appends JSON members
+	 * (",\"upload\":{...}") to the status reply.  Both get upload_arg.
+	 * With a disk budget, a full spool stops recording ("spool full, not
+	 * recording") and recording resumes once the uploads freed a quarter
+	 * of the budget; nothing written is dropped for room.
+	 */
+	void (*segment_closed)(void *arg);
+	void (*status_extra)(void *arg, char *out, size_t n);
+	void *upload_arg;
 	int stop_fd;               /* readable -> stop cleanly */
 	int no_control;            /* tests: no control socket */
+	/*
+	 * Server control (sync.c), known before capture starts: an
+	 * organisation pause until then (wall ns; 0: none), a revoked device,
+	 * and a note for status (e.g. that the server was unreachable and the
+	 * last known state is used).  policy_default_if_missing: policy_path
+	 * is the device's policy file, which the server's policy replaces;
+	 * the built-in default is in force while it does not exist.
+	 */
+	int64_t org_pause_until_wall_ns;
+	bool revoked;
+	const char *control_note;
+	bool policy_default_if_missing;
 };
 
 /*
@@ -53,6 +79,37 @@ struct agent_opts {
  * acknowledged before a failure stays readable.
  */
 int agent_run(const struct agent_opts *o);
+
+/*
+ * The control thread of an enrolled recorder (sync.c, docs/AGENT.md
+ * "Server control").  It keeps one long-poll open to GET
+ * /v1/device/control (wait=50, since=the last state_version), applies each
+ * new state to the running agent over its control socket (the same paths
+ * as the person's own pause and consent), then acknowledges it (POST
+ * /v1/device/ack).  The last state is kept in HOME/control.json so that a
+ * recorder started while the server is unreachable uses it.
+ */
+struct agent_sync_opts {
+	const struct client_cfg *c;   /* the device's server; copied */
+	const char *home;             /* consent.json, control.json */
+	const char *policy_path;      /* where the server's policy is saved */
+	const char *spool_dir;        /* closed segments purged on erasure */
+};
+struct agent_sync;
+
+/*
+ * One synchronous fetch (wait=0, a short timeout), applied before capture
+ * starts: a new policy saved, a withdrawal made locally, an erasure's
+ * purge; the pause and revocation are written into *ao (which must be
+ * the agent_opts later given to agent_run).  When the server does not
+ * answer, the last known state is used and ao->control_note says so.
+ */
+int agent_sync_create(const struct agent_sync_opts *o, struct agent_opts *ao,
+    struct agent_sync **out) __attribute__((warn_unused_result));
+/* Starts the long-poll thread. */
+int agent_sync_start(struct agent_sync *s) __attribute__((warn_unused_result));
+/* Stops the thread (within about a second) and frees s.  Accepts NULL. */
+void agent_sync_destroy(struct agent_sync *s);
 
 /*
  * The on-screen indicator (indicator.c): runs until the agent is gone.

@@ -37,6 +37,12 @@ struct client_cfg {
 	char pin[CLIENT_PIN_MAX];     /* required */
 	char *token;                  /* sodium_malloc'd, NUL-terminated; may be NULL */
 	long timeout_s;               /* whole-request timeout; 0: 60 */
+	/*
+	 * NULL, or a flag another thread may set: a request in progress then
+	 * ends within about a second with -ECANCELED (the agent's long-poll
+	 * thread stops this way).  Set it after client_cfg_resolve().
+	 */
+	const volatile int *cancel;
 };
 
 /*

@@ -36,6 +36,16 @@ int consent_give(const char *home, const struct policy *p, struct consent *out)
 int consent_withdraw(const char *home) __attribute__((warn_unused_result));
 
 /*
+ * A withdrawal made at the server at withdrawn_ns (by the person, from
+ * `usetrace my` or the web page, or by an erasure of everything):
+ * withdraws the stored consent when it was given before then; a consent
+ * given since is newer and stands.  1 when it withdrew, 0 when there was
+ * nothing to withdraw, < 0 on a write error.
+ */
+int consent_server_withdrawn(const char *home, int64_t withdrawn_ns)
+	__attribute__((warn_unused_result));
+
+/*
  * 0 when home holds a valid consent to exactly p (and fills *out, may be
  * NULL); otherwise UT_EDENIED and a sentence for the person in why.
  */

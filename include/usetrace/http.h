@@ -58,6 +58,16 @@ struct http_request {
 	const uint8_t *body;     /* NULL when empty */
 	size_t body_len;
 	void *conn;              /* transport internals (header lookup) */
+	/*
+	 * Parking (long polls, see http_response.park_until_ns): NULL on a
+	 * request's first handler call; on a later call, the park context the
+	 * handler parked it with (the request was woken or its time came).
+	 * can_park: whether the handler may park it now (under the server's
+	 * park_max, not draining).
+	 */
+	void *resume;
+	bool can_park;
+	uint64_t wake_gen;       /* transport internal: wakes seen so far */
 };
 
 /*
@@ -86,6 +96,20 @@ struct http_response {
 	unsigned nheaders;
 	char hname[HTTP_RESPONSE_HEADERS][64];
 	char hvalue[HTTP_RESPONSE_HEADERS][HTTP_HEADER_VALUE_MAX];
+	/*
+	 * Parking: a handler that sets park_until_ns (monotonic, ut_now_mono_ns)
+	 * and park (its context, non-NULL) instead of answering has its request
+	 * suspended (libmicrohttpd suspend/resume: no thread is held) until
+	 * http_server_wake() or park_until_ns, whichever comes first; then the
+	 * handler is called again with rq->resume = park and answers or parks
+	 * again.  park_free frees the context once the request is answered or
+	 * its connection dies.  A wake between the handler's call and the park
+	 * is not lost: the handler is called again at once.  Ignored (the
+	 * handler is called again at once) when rq->can_park was false.
+	 */
+	uint64_t park_until_ns;
+	void *park;
+	void (*park_free)(void *park);
 };
 
 /*
@@ -139,6 +163,14 @@ struct http_server_opts {
 	 */
 	unsigned rate_per_s;       /* 0: 200 */
 	unsigned rate_burst;       /* 0: 400 */
+	/*
+	 * Parked requests at most (beyond it rq->can_park is false); 0: 4000.
+	 * A parked connection's timeout is its park time plus timeout_s.
+	 * At start RLIMIT_NOFILE is raised (up to its hard limit) to hold
+	 * conn_limit connections plus a margin; when the hard limit is lower,
+	 * conn_limit is lowered to fit and a warning logged.
+	 */
+	unsigned park_max;
 	http_handler_fn handler;
 	http_body_cap_fn body_cap;
 	void *app;
@@ -164,7 +196,19 @@ unsigned http_server_port(const struct http_server *s);
 void http_server_addr(const struct http_server *s, char *out, size_t outsz);
 
 /*
- * Stops accepting, lets requests in flight finish (up to timeout_s), then
+ * Wakes every parked request (each re-enters the handler with rq->resume):
+ * O(parked), from any thread but the handler's own parking call.  NULL is
+ * a no-op.
+ */
+void http_server_wake(struct http_server *s);
+/* Requests parked now. */
+unsigned http_server_parked(struct http_server *s);
+/* The connection limit in force (after the RLIMIT_NOFILE fit). */
+unsigned http_server_conn_limit(const struct http_server *s);
+
+/*
+ * Stops accepting, wakes parked requests (they may not park again), lets
+ * requests in flight finish (up to timeout_s), then
  * frees everything.  Requests arriving meanwhile on open keep-alive
  * connections get 503.  Must not be called from the handler.  NULL is a
  * no-op.

@@ -362,4 +362,87 @@ int meta_setting_set(struct meta *m, const char *key, const void *val, size_t n)
 /* UT_ENOTFOUND when unset; UT_ETOOBIG when *len is too small (then *len = size). */
 int meta_setting_get(struct meta *m, const char *key, void *val, size_t *len);
 
+/* ---- organisation control: pauses, published policies, device acks ---- */
+
+/*
+ * An organisation-wide pause: [since_ns, end) where end is ended_ns when it
+ * was ended early (or expired: ended_ns = until_ns), else until_ns.  Every
+ * pause is kept.  ended_by: the admin's name, or "expiry".
+ */
+struct meta_org_pause {
+	int64_t id;
+	int64_t since_ns, until_ns;
+	int64_t ended_ns;                   /* 0: not ended (may have expired) */
+	char started_by[META_NAME_MAX];
+	char ended_by[META_NAME_MAX];
+};
+/*
+ * Starts a pause [now_ns, until_ns) by who; a pause in force (not ended,
+ * until_ns > now_ns) is changed instead (its until_ns becomes until_ns,
+ * its id kept).  *out receives the row.  UT_EINVAL when until_ns <= now_ns.
+ */
+int meta_org_pause_start(struct meta *m, int64_t now_ns, int64_t until_ns,
+    const char *who, struct meta_org_pause *out);
+/*
+ * Ends the pause in force at now_ns by who (ended_by), and marks every
+ * unended pause whose until_ns <= now_ns as ended at its until_ns by
+ * "expiry".  Returns how many rows changed (0: none in force).
+ */
+int meta_org_pause_end(struct meta *m, int64_t now_ns, const char *who);
+/* The latest pause (by id), whatever its state; UT_ENOTFOUND when none. */
+int meta_org_pause_last(struct meta *m, struct meta_org_pause *out);
+/*
+ * The first pause (by id) covering a segment [start_ns, end_ns]: one whose
+ * interval holds start_ns, or that began before end_ns - grace_ns while
+ * the segment was already running (start_ns < since_ns).  UT_ENOTFOUND
+ * when none.  The interval's end is ended_ns, else until_ns.
+ */
+int meta_org_pause_covering(struct meta *m, int64_t start_ns, int64_t end_ns,
+    int64_t grace_ns, struct meta_org_pause *out);
+
+#define META_POLICY_MAX (256u << 10)
+struct meta_policy {
+	int64_t version;                    /* 1, 2, ... */
+	uint8_t sha256[META_HASH_LEN];      /* SHA-256 of yaml's exact bytes */
+	int64_t published_ns;
+	char published_by[META_NAME_MAX];
+	char *yaml;                         /* malloc'd, NUL-terminated; NULL in lists */
+	size_t yaml_len;
+};
+/* Stores p as version (last + 1), returned in *version; UT_ETOOBIG past the max. */
+int meta_policy_add(struct meta *m, const struct meta_policy *p, int64_t *version);
+/*
+ * Version version (0: the latest) with its yaml (free it with
+ * meta_policy_clear); UT_ENOTFOUND when none.
+ */
+int meta_policy_get(struct meta *m, int64_t version, struct meta_policy *out);
+void meta_policy_clear(struct meta_policy *p);
+/* Every version, oldest first, without yaml. */
+int meta_policy_list(struct meta *m,
+    int (*fn)(const struct meta_policy *p, void *arg), void *arg);
+
+/* A device's latest acknowledgement of the control state. */
+struct meta_ack {
+	int64_t device_id;
+	uint64_t state_version;
+	bool paused, recording;
+	int64_t policy_version;             /* 0: none */
+	int64_t acked_ns;
+};
+/*
+ * Records n acks in one transaction; an ack of an older state_version than
+ * the one stored for its device is kept out.
+ */
+int meta_ack_put(struct meta *m, const struct meta_ack *a, size_t n);
+/*
+ * What a device is told of its subject: when the subject's latest consent
+ * (by given_ns, any device) was withdrawn (0: in force, or none), and when
+ * everything was erased (0: never).
+ */
+int meta_control_subject(struct meta *m, const uint8_t subject[META_ID_LEN],
+    int64_t *withdrawn_ns, int64_t *erased_all_ns);
+/* Active (unrevoked) devices, and how many of them acked >= state_version. */
+int meta_ack_count(struct meta *m, uint64_t state_version, uint64_t *acks,
+    uint64_t *devices);
+
 #endif

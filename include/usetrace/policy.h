@@ -87,6 +87,14 @@ bool policy_app_denied(const struct policy *p, const char *app, const char *inst
 bool policy_app_sensitive(const struct policy *p, const char *app, const char *instance);
 bool policy_title_denied(const struct policy *p, const char *title);
 
+/*
+ * What changed from a to b for the person asked to consent (diff.c):
+ * categories added ("  + collected: ...") and removed, and each setting
+ * that differs ("  ~ retention: 30 days -> 90 days"), one line each.
+ * Returns the number of lines written (0: nothing the notice shows).
+ */
+unsigned policy_diff_text(const struct policy *a, const struct policy *b, FILE *f);
+
 /* The notice for the people recorded. */
 void policy_notice_text(const struct policy *p, FILE *f);
 void policy_notice_html(const struct policy *p, FILE *f);

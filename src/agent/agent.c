@@ -8,6 +8,10 @@
  *   RECORDING --[consent invalid / full]-->   WAITING     (capture stopped first)
  *   PAUSED    --[time up | resume]-->         RECORDING
  *   any       --[stop_fd]-->                  done
+ * The organisation's pause (sync.c, "org pause UNTIL") takes the same
+ * RECORDING -> PAUSED path; PAUSED lasts until both the person's and the
+ * organisation's pause ended, and a WAITING agent that gains consent
+ * during an organisation pause goes to PAUSED, not RECORDING.
  *
  * Invariants:
  *  (1) capture_run() runs only in RECORDING, so no X input is read while
@@ -19,11 +23,16 @@
  *  (3) A pause is acknowledged only after (2), a commit and the segment's
  *      close.
  *  (4) Sequence numbers continue across capture restarts (one counter).
+ *  (6) The policy file is watched (stat once a second, recording or not):
+ *      a change or its disappearance stops capture before the new policy
+ *      is loaded (capture holds the old one), and recording resumes only
+ *      when consent matches the policy then in force.
  *  (5) No segment holds records of two UTC days: at 00:00 UTC the segment
  *      is rotated (at the next key frame when frames are recorded, within
  *      a second) and the next one is sealed to the new day's recipient; a
  *      day without one stops recording, saying so.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -32,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -66,6 +76,18 @@ struct agent {
 	char why[512];
 	uint64_t pause_until_mono;
 	int64_t pause_until_wall;
+	/* The two pauses behind PAUSED; pause_until_* is the later of them. */
+	uint64_t local_until_mono;
+	int64_t local_until_wall;
+	uint64_t org_until_mono;   /* 0: no organisation pause */
+	int64_t org_until_wall;
+	bool org_stopping;         /* the STOP_FOR_PAUSE under way is the org's */
+	bool revoked;              /* the server revoked this device */
+	char ctl_note[256];        /* sync.c: where the control state came from */
+	bool capturing;            /* capture_run() holds a->pol */
+	struct stat pol_st;        /* the policy file as last seen (6) */
+	bool pol_exists;
+	uint64_t pol_checked_mono;
 	struct consent consent;
 	struct spool_opts so;
 	struct spool *sp;
@@ -86,6 +108,9 @@ struct agent {
 	bool clock_bad;         /* |clock_off_s| > CLOCK_MAX_OFF_S: not recording */
 	uint8_t rcpt[32];       /* that day's recipient (recipient_for_day) */
 	struct capture_stats total;
+	/* Background upload and the spool budget (agent.h). */
+	bool spool_full;        /* stopped at the budget; see room_again() */
+	uint64_t seg_bytes;     /* the open segment's size at the last tick */
 	/* Windows with typed secrets, blacked in frames across capture runs. */
 	struct capture_masks *masks;
 };
@@ -113,26 +138,49 @@ collecting(const struct agent *a, char *out, size_t n)
 	}
 }
 
+/* s as a JSON string body (our own messages, but escaped anyway). */
+static void
+json_escape(const char *s, char *out, size_t n)
+{
+	size_t i, k = 0;
+
+	for (i = 0; s[i] && k + 3 < n; i++) {
+		if (s[i] == '"' || s[i] == '\\')
+			out[k++] = '\\';
+		out[k++] = (unsigned char)s[i] < 0x20 ? ' ' : s[i];
+	}
+	out[k] = '\0';
+}
+
+static bool
+org_paused(const struct agent *a)
+{
+	return a->org_until_mono != 0 && ut_now_mono_ns() < a->org_until_mono;
+}
+
 static void
 reply_status(struct agent *a, int cfd)
 {
-	char buf[1024], cats[256], why[600];
-	size_t i, k = 0;
+	char buf[3800], cats[256], why[600], note[300], up[2000] = "";
 
 	collecting(a, cats, sizeof(cats));
-	/* why holds only our own messages, but escape quotes anyway. */
-	for (i = 0; a->why[i] && k < sizeof(why) - 2; i++) {
-		if (a->why[i] == '"' || a->why[i] == '\\')
-			why[k++] = '\\';
-		why[k++] = a->why[i];
+	json_escape(a->why, why, sizeof(why));
+	json_escape(a->ctl_note, note, sizeof(note));
+	if (a->o->status_extra != NULL) {
+		up[0] = ',';
+		a->o->status_extra(a->o->upload_arg, up + 1, sizeof(up) - 1);
 	}
-	why[k] = '\0';
 	snprintf(buf, sizeof(buf), "{\"ok\":true,\"state\":\"%s\",\"why\":\"%s\","
 	    "\"until_wall_ns\":%" PRId64 ",\"policy_version\":%" PRIu32
-	    ",\"policy\":\"%.16s\",\"collecting\":[%s],\"pause_max_ms\":%" PRIu64 "}",
+	    ",\"policy\":\"%.16s\",\"collecting\":[%s],\"pause_max_ms\":%" PRIu64
+	    ",\"paused_by\":\"%s\",\"org_pause_until_wall_ns\":%" PRId64
+	    ",\"revoked\":%s,\"control\":\"%s\",\"spool_full\":%s%s}",
 	    state_name(a->st), a->st == ST_RECORDING ? "" : why,
 	    a->st == ST_PAUSED ? a->pause_until_wall : 0, a->pol->version,
-	    a->pol->hash_hex, cats, a->pol->pause_max_ms);
+	    a->pol->hash_hex, cats, a->pol->pause_max_ms,
+	    a->st != ST_PAUSED ? "" : org_paused(a) ? "organisation" : "person",
+	    org_paused(a) ? a->org_until_wall : 0, a->revoked ? "true" : "false",
+	    note, a->spool_full ? "true" : "false", up);
 	control_reply(cfd, buf);
 }
 
@@ -171,7 +219,48 @@ day_recipient(struct agent *a, int32_t day)
 	return UT_ENOTFOUND;
 }
 
-/* Re-reads the policy file and the consent; sets state and why. */
+/*
+ * The policy in force: the file, or the built-in default while a device
+ * policy file (policy_default_if_missing) does not exist yet.
+ */
+static int
+load_policy(const struct agent_opts *o, struct policy **out, char *err,
+    size_t errsz)
+{
+	if (o->policy_path != NULL && o->policy_default_if_missing &&
+	    access(o->policy_path, F_OK) != 0 && errno == ENOENT)
+		return policy_load(NULL, out, err, errsz);
+	return policy_load(o->policy_path, out, err, errsz);
+}
+
+/* Notes the policy file's identity; true when it changed since last (6). */
+static bool
+policy_file_changed(struct agent *a)
+{
+	struct stat st;
+	bool exists, changed;
+
+	if (a->o->policy_path == NULL)
+		return false;
+	exists = stat(a->o->policy_path, &st) == 0;
+	changed = exists != a->pol_exists || (exists &&
+	    (st.st_dev != a->pol_st.st_dev || st.st_ino != a->pol_st.st_ino ||
+	    st.st_size != a->pol_st.st_size ||
+	    st.st_mtim.tv_sec != a->pol_st.st_mtim.tv_sec ||
+	    st.st_mtim.tv_nsec != a->pol_st.st_mtim.tv_nsec ||
+	    st.st_ctim.tv_sec != a->pol_st.st_ctim.tv_sec ||
+	    st.st_ctim.tv_nsec != a->pol_st.st_ctim.tv_nsec));
+	a->pol_exists = exists;
+	if (exists)
+		a->pol_st = st;
+	return changed;
+}
+
+/*
+ * Re-reads the policy file and the consent; sets why.  While capture runs
+ * (it holds a->pol) a different policy is not swapped in: UT_EDENIED
+ * makes the caller stop capture first, and the next recheck loads it.
+ */
 static int
 recheck(struct agent *a)
 {
@@ -179,16 +268,31 @@ recheck(struct agent *a)
 	char err[256];
 	int r;
 
+	if (a->revoked) {
+		snprintf(a->why, sizeof(a->why), "this device was revoked at the "
+		    "server: it records nothing more (enroll it again to record)");
+		return UT_EDENIED;
+	}
 	if (a->o->policy_path != NULL) {
-		if (policy_load(a->o->policy_path, &np, err, sizeof(err)) < 0) {
+		(void)policy_file_changed(a);
+		if (load_policy(a->o, &np, err, sizeof(err)) < 0) {
 			snprintf(a->why, sizeof(a->why), "the policy can no longer "
 			    "be read (%s)", err);
 			return UT_EDENIED;
 		}
-		policy_destroy(a->pol);
-		a->pol = np;
-		/* The filter reads the policy (denied / sensitive apps). */
-		privacy_filter_set_policy(a->pf, a->pol);
+		if (a->capturing) {
+			r = memcmp(np->hash, a->pol->hash, sizeof(np->hash));
+			policy_destroy(np);
+			if (r != 0) {
+				snprintf(a->why, sizeof(a->why), "the policy changed");
+				return UT_EDENIED;
+			}
+		} else {
+			policy_destroy(a->pol);
+			a->pol = np;
+			/* The filter reads the policy (denied / sensitive apps). */
+			privacy_filter_set_policy(a->pf, a->pol);
+		}
 	}
 	if (a->clock_bad) {
 		snprintf(a->why, sizeof(a->why), "this device's clock is %lld s %s "
@@ -203,6 +307,51 @@ recheck(struct agent *a)
 	if (r == 0 && a->sp == NULL)
 		r = day_recipient(a, utc_day(ut_now_wall_ns()));
 	return r;
+}
+
+/* Sets why for PAUSED: whose pause, until when. */
+static void
+paused_why(struct agent *a)
+{
+	char when[40];
+	time_t t;
+	struct tm tm;
+
+	if (!org_paused(a)) {
+		snprintf(a->why, sizeof(a->why), "paused by you");
+		return;
+	}
+	t = (time_t)(a->org_until_wall / 1000000000LL);
+	gmtime_r(&t, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	snprintf(a->why, sizeof(a->why), "paused by organisation until %s", when);
+}
+
+/* pause_until_* := the later of the person's and the organisation's. */
+static void
+pause_span(struct agent *a)
+{
+	bool org = org_paused(a);
+
+	a->pause_until_mono = a->local_until_mono;
+	a->pause_until_wall = a->local_until_wall;
+	if (org && a->org_until_mono > a->pause_until_mono) {
+		a->pause_until_mono = a->org_until_mono;
+		a->pause_until_wall = a->org_until_wall;
+	}
+}
+
+/* Consent is valid: record, unless the organisation's pause holds. */
+static void
+go_recording(struct agent *a)
+{
+	if (org_paused(a)) {
+		a->st = ST_PAUSED;
+		pause_span(a);
+		paused_why(a);
+		return;
+	}
+	a->st = ST_RECORDING;
 }
 
 static void
@@ -242,11 +391,56 @@ static int
 spool_result(struct agent *a, int r)
 {
 	if (r == UT_EFULL)
-		snprintf(a->why, sizeof(a->why), "spool full: the recording "
-		    "reached its disk budget; nothing acknowledged was dropped");
+		snprintf(a->why, sizeof(a->why), "spool full, not recording: the "
+		    "segments waiting in %s fill its disk budget; recording "
+		    "resumes when uploads free room (nothing was dropped)",
+		    a->so.dir);
 	else if (r < 0 && a->err == 0)
 		a->err = r;
 	return r;
+}
+
+/* A segment closed: the uploader (if any) takes note; never blocks. */
+static void
+segment_closed(struct agent *a)
+{
+	if (a->o->segment_closed != NULL)
+		a->o->segment_closed(a->o->upload_arg);
+}
+
+/* Bytes of the spool directory's segments (closed and open). */
+static uint64_t
+spool_used(const char *dir)
+{
+	char path[4200];
+	struct dirent *de;
+	struct stat sb;
+	uint64_t sum = 0;
+	DIR *dp;
+
+	if ((dp = opendir(dir)) == NULL)
+		return 0;
+	while ((de = readdir(dp)) != NULL) {
+		if (strncmp(de->d_name, "seg-", 4) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		if (stat(path, &sb) == 0)
+			sum += (uint64_t)sb.st_size;
+	}
+	closedir(dp);
+	return sum;
+}
+
+/*
+ * After a full spool: true once the segments left (uploads) free a
+ * quarter of the budget, so recording does not stop and start at the edge.
+ */
+static bool
+room_again(struct agent *a)
+{
+	size_t b = a->so.budget_bytes;
+
+	return b == 0 || spool_used(a->so.dir) <= b - b / 4;
 }
 
 /* Filter output -> spool, dropping what came after a stop request (2). */
@@ -333,6 +527,16 @@ sink_tick(void *arg)
 		return r;
 	if ((r = day_change(a)) != 0)
 		return r;
+	/* (6): once a second, a changed policy file stops capture first. */
+	if (a->o->policy_path != NULL &&
+	    ut_now_mono_ns() - a->pol_checked_mono >= 1000000000ull) {
+		a->pol_checked_mono = ut_now_mono_ns();
+		if (policy_file_changed(a)) {
+			a->cutoff = ut_now_mono_ns();
+			snprintf(a->why, sizeof(a->why), "the policy file changed");
+			return STOP_FOR_CONSENT;
+		}
+	}
 	if (a->pol->categories & UT_CAT_FRAMES) {
 		uint64_t bytes, age;
 
@@ -343,7 +547,17 @@ sink_tick(void *arg)
 			a->key_req = 1;
 		}
 	}
-	return spool_result(a, spool_commit(a->sp));
+	r = spool_result(a, spool_commit(a->sp));
+	{
+		uint64_t bytes, age;
+
+		/* The open segment shrank: the last one closed (upload). */
+		spool_segment_size(a->sp, &bytes, &age);
+		if (bytes < a->seg_bytes)
+			segment_closed(a);
+		a->seg_bytes = bytes;
+	}
+	return r;
 }
 
 static void
@@ -379,6 +593,81 @@ parse_pause(struct agent *a, const char *arg, int cfd, uint64_t *ms)
 }
 
 /*
+ * The requests of the control thread (sync.c), "org ..." from this user:
+ *   org pause UNTIL_WALL_NS  the organisation's pause, acknowledged once
+ *                            capture stopped (like a local pause)
+ *   org resume               it ended
+ *   org revoked              the server revoked this device: stop
+ *   org note TEXT            where the control state came from (status)
+ * Replies {"ok":true,"recording":bool}.
+ */
+static int
+handle_org(struct agent *a, const char *arg, int cfd)
+{
+	char *end;
+	long long until;
+	int64_t now = ut_now_wall_ns();
+
+	if (strncmp(arg, "note ", 5) == 0 || strcmp(arg, "note") == 0) {
+		snprintf(a->ctl_note, sizeof(a->ctl_note), "%s",
+		    arg[4] ? arg + 5 : "");
+		control_reply(cfd, "{\"ok\":true}");
+		return 0;
+	}
+	if (strcmp(arg, "revoked") == 0) {
+		a->revoked = true;
+		(void)recheck(a); /* sets why */
+		if (a->st == ST_RECORDING) {
+			a->cutoff = ut_now_mono_ns();
+			a->ack_fd = cfd;
+			return STOP_FOR_CONSENT;
+		}
+		a->st = ST_WAITING;
+		control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+		return 0;
+	}
+	if (strcmp(arg, "resume") == 0) {
+		a->org_until_mono = 0;
+		a->org_until_wall = 0;
+		if (a->st == ST_PAUSED) {
+			pause_span(a); /* 0 unless the person's own pause holds */
+			paused_why(a);
+		}
+		control_reply(cfd, a->st == ST_RECORDING ?
+		    "{\"ok\":true,\"recording\":true}" :
+		    "{\"ok\":true,\"recording\":false}");
+		return 0;
+	}
+	if (strncmp(arg, "pause ", 6) != 0) {
+		reply_err(cfd, "unknown request");
+		return 0;
+	}
+	until = strtoll(arg + 6, &end, 10);
+	if (*end != '\0' || end == arg + 6) {
+		reply_err(cfd, "bad pause end");
+		return 0;
+	}
+	if (until <= now)
+		return handle_org(a, "resume", cfd);
+	a->org_until_wall = until;
+	a->org_until_mono = ut_now_mono_ns() + (uint64_t)(until - now);
+	if (a->st == ST_RECORDING) {
+		pause_span(a);
+		a->cutoff = ut_now_mono_ns();
+		a->ack_fd = cfd;
+		a->org_stopping = true;
+		return STOP_FOR_PAUSE;
+	}
+	if (a->st == ST_PAUSED) {
+		pause_span(a);
+		paused_why(a);
+	}
+	/* WAITING stays WAITING; go_recording() will honour the pause. */
+	control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+	return 0;
+}
+
+/*
  * Handles one control request.  While recording, returns STOP_FOR_* to
  * make capture stop; the requester is then answered after the stop (3).
  */
@@ -410,22 +699,34 @@ handle_request(struct agent *a)
 		}
 		if (parse_pause(a, req[5] ? req + 6 : "", cfd, &ms) < 0)
 			return 0;
-		a->pause_until_mono = ut_now_mono_ns() + ms * 1000000ull;
-		a->pause_until_wall = ut_now_wall_ns() + (int64_t)ms * 1000000;
+		a->local_until_mono = ut_now_mono_ns() + ms * 1000000ull;
+		a->local_until_wall = ut_now_wall_ns() + (int64_t)ms * 1000000;
+		pause_span(a);
 		if (a->st == ST_PAUSED) {
 			reply_status(a, cfd); /* extends the pause */
 			return 0;
 		}
 		a->cutoff = ut_now_mono_ns();
 		a->ack_fd = cfd;
+		a->org_stopping = false;
 		return STOP_FOR_PAUSE;
 	}
 	if (strcmp(req, "resume") == 0) {
+		a->local_until_mono = 0;
+		a->local_until_wall = 0;
+		if (a->st == ST_PAUSED && org_paused(a)) {
+			pause_span(a);
+			reply_err(cfd, "paused by your organisation: recording "
+			    "resumes when the organisation ends its pause");
+			return 0;
+		}
 		if (a->st == ST_PAUSED)
 			a->pause_until_mono = 0; /* the wait loop resumes */
 		control_reply(cfd, "{\"ok\":true}");
 		return 0;
 	}
+	if (strncmp(req, "org ", 4) == 0)
+		return handle_org(a, req + 4, cfd);
 	/*
 	 * "clock OFFSET": `usetrace upload` compared this device's clock with
 	 * the server's (OFFSET seconds, device minus server).  More than
@@ -444,8 +745,10 @@ handle_request(struct agent *a)
 		a->clock_bad = off > CLOCK_MAX_OFF_S || off < -CLOCK_MAX_OFF_S;
 		if (recheck(a) == 0) {
 			if (a->st == ST_WAITING)
-				a->st = ST_RECORDING;
-			control_reply(cfd, "{\"ok\":true,\"recording\":true}");
+				go_recording(a);
+			control_reply(cfd, a->st == ST_RECORDING ?
+			    "{\"ok\":true,\"recording\":true}" :
+			    "{\"ok\":true,\"recording\":false}");
 			return 0;
 		}
 		if (a->st == ST_RECORDING) {
@@ -460,8 +763,10 @@ handle_request(struct agent *a)
 	if (strcmp(req, "consent") == 0) {
 		if (recheck(a) == 0) {
 			if (a->st == ST_WAITING)
-				a->st = ST_RECORDING;
-			control_reply(cfd, "{\"ok\":true,\"recording\":true}");
+				go_recording(a);
+			control_reply(cfd, a->st == ST_RECORDING ?
+			    "{\"ok\":true,\"recording\":true}" :
+			    "{\"ok\":true,\"recording\":false}");
 			return 0;
 		}
 		if (a->st == ST_RECORDING) {
@@ -535,11 +840,36 @@ wait_loop(struct agent *a)
 			return 0;
 		now = ut_now_mono_ns();
 		if (a->st == ST_PAUSED && now >= a->pause_until_mono) {
+			a->org_until_mono = 0;
+			if (a->sp == NULL && recheck(a) != 0) {
+				/* An org pause began while waiting for consent. */
+				a->st = ST_WAITING;
+				continue;
+			}
 			a->st = ST_RECORDING;
 			return write_marker(a, UT_EV_RESUME, "resumed");
 		}
+		/* (6): a changed policy file may make consent match again. */
+		if (policy_file_changed(a) && a->st == ST_WAITING &&
+		    recheck(a) == 0) {
+			go_recording(a);
+			continue;
+		}
+		if (a->st == ST_WAITING && a->spool_full && room_again(a)) {
+			a->spool_full = false;
+			if (recheck(a) == 0) {
+				log_info("the uploads freed room in the spool: "
+				    "recording again");
+				go_recording(a);
+				continue;
+			}
+			log_info("not recording: %s", a->why);
+		}
 		timeout = a->st == ST_PAUSED ?
-		    (int)((a->pause_until_mono - now) / 1000000ull) + 1 : -1;
+		    (int)((a->pause_until_mono - now) / 1000000ull) + 1 :
+		    a->spool_full ? 1000 : -1;
+		if (a->o->policy_path != NULL && (timeout < 0 || timeout > 1000))
+			timeout = 1000;
 		p[0].fd = a->o->stop_fd;
 		p[1].fd = a->lfd;
 		p[0].events = p[1].events = POLLIN;
@@ -619,7 +949,9 @@ record_once(struct agent *a)
 	sink.arg = a;
 	memset(&st, 0, sizeof(st));
 	a->cutoff = 0;
+	a->capturing = true;
 	r = capture_run(&co, &sink, &st);
+	a->capturing = false;
 	a->total.records += st.records;
 	a->total.keys += st.keys;
 	a->total.buttons += st.buttons;
@@ -644,10 +976,13 @@ record_once(struct agent *a)
 		return r < 0 ? r : 1;
 	case STOP_FOR_PAUSE:
 		a->st = ST_PAUSED;
-		snprintf(a->why, sizeof(a->why), "paused by you");
-		r = write_marker(a, UT_EV_PAUSE, "paused by the person recorded");
+		paused_why(a);
+		r = write_marker(a, UT_EV_PAUSE, a->org_stopping ? "paused by the "
+		    "organisation" : "paused by the person recorded");
+		a->org_stopping = false;
 		if (r == 0)
 			r = spool_rotate(a->sp);
+		segment_closed(a);
 		snprintf(msg, sizeof(msg), "{\"ok\":%s,\"until_wall_ns\":%" PRId64 "}",
 		    r == 0 ? "true" : "false", a->pause_until_wall);
 		control_reply(a->ack_fd, msg);
@@ -664,17 +999,32 @@ record_once(struct agent *a)
 		if (r == 0)
 			r = spool_close(a->sp);
 		a->sp = NULL;
+		segment_closed(a);
 		if (a->ack_fd >= 0)
 			control_reply(a->ack_fd, "{\"ok\":true,\"recording\":false}");
 		a->ack_fd = -1;
+		/* Capture let go of the policy: load the one now in force (6). */
+		if (r == 0 && recheck(a) == 0) {
+			go_recording(a);
+			log_info("the policy changed; consent matches it: recording");
+			return 0;
+		}
 		log_info("not recording: %s", a->why);
 		return r;
 	case UT_EFULL:
+		/*
+		 * Stop at the budget, drop nothing written: close the segment
+		 * (its trailer fits the reserve) so it can upload, and wait in
+		 * wait_loop() until room_again().
+		 */
 		a->st = ST_WAITING;
+		a->spool_full = true;
 		log_error("%s", a->why);
-		if ((r = spool_commit(a->sp)) == UT_EFULL)
-			r = 0;
-		return r;
+		r = spool_close(a->sp);
+		a->sp = NULL;
+		a->seg_bytes = 0;
+		segment_closed(a);
+		return r == UT_EFULL ? 0 : r;
 	default:
 		if (a->err < 0)
 			log_error("writing to %s failed: %s; records acknowledged "
@@ -719,7 +1069,16 @@ agent_run(const struct agent_opts *o)
 	a.lfd = -1;
 	a.ack_fd = -1;
 	a.masks = capture_masks_create();
-	if ((r = policy_load(o->policy_path, &a.pol, err, sizeof(err))) < 0) {
+	a.revoked = o->revoked;
+	if (o->control_note != NULL)
+		snprintf(a.ctl_note, sizeof(a.ctl_note), "%s", o->control_note);
+	if (o->org_pause_until_wall_ns > ut_now_wall_ns()) {
+		a.org_until_wall = o->org_pause_until_wall_ns;
+		a.org_until_mono = ut_now_mono_ns() +
+		    (uint64_t)(o->org_pause_until_wall_ns - ut_now_wall_ns());
+	}
+	(void)policy_file_changed(&a);
+	if ((r = load_policy(o, &a.pol, err, sizeof(err))) < 0) {
 		log_error("policy %s: %s", o->policy_path ? o->policy_path :
 		    "(built-in default)", err);
 		capture_masks_destroy(a.masks);
@@ -738,8 +1097,10 @@ agent_run(const struct agent_opts *o)
 	}
 	if (!o->no_control)
 		ind = spawn_indicator(o->display);
-	a.st = recheck(&a) == 0 ? ST_RECORDING : ST_WAITING;
-	if (a.st == ST_WAITING)
+	a.st = ST_WAITING;
+	if (recheck(&a) == 0)
+		go_recording(&a);
+	if (a.st != ST_RECORDING)
 		log_info("not recording: %s", a.why);
 	for (;;) {
 		if ((r = wait_loop(&a)) != 0)

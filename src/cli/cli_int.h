@@ -59,6 +59,8 @@ int cli_fetch_frames(const char *cmd, const struct client_cfg *c, const char *ba
     const char *purpose, const char *dir);
 int cmd_admin_assign(int argc, char **argv);
 int cmd_admin_segments(int argc, char **argv);
+/* cmd_admin_ctl.c: admin pause|resume|pause-status|policy (argv[0]). */
+int cmd_admin_ctl(int argc, char **argv);
 /* `usetrace training steps --export NAME` (trainers). */
 int cmd_training(int argc, char **argv);
 
@@ -202,5 +204,47 @@ void device_cfg_free(struct device_cfg *d);
 /* The ingest key for day (YYYY-MM-DD), or NULL when d has none. */
 const uint8_t *device_cfg_ingest_key(const struct device_cfg *d,
     const char *day);
+
+/*
+ * An enrolled device talking to its server (device_sync.c), for `usetrace
+ * upload` and the recorder's background uploader.  Each function logs why
+ * it failed (prefix "upload:") and returns 0 or -1.
+ */
+struct ut_device_key;
+struct upload_dev;
+struct cli_device {
+	char home[4096];             /* keys_home() */
+	struct client_cfg c;         /* from device.json */
+	struct device_cfg *d;
+	struct ut_device_key *dk;
+	bool erased_all;             /* the server said: everything erased */
+};
+/* Loads device.json and the device key into a zeroed u. */
+int cli_device_open(struct cli_device *u);
+/*
+ * GET /v1/device/control: the coming days' ingest keys and the server's
+ * receipt and audit keys into device.json, erased_all, and the clock check
+ * (a running recorder is told the offset).
+ */
+int cli_device_sync_control(struct cli_device *u);
+/*
+ * POST /v1/device/consents for consent.json (none: a warning, 0); a
+ * consent withdrawn at the server is withdrawn here (a running recorder
+ * is told).
+ */
+int cli_device_post_consent(struct cli_device *u);
+/* Frees what cli_device_open() loaded; NULL is a no-op. */
+void cli_device_close(struct cli_device *u);
+/* The upload.h view of u (pointers into u). */
+void cli_device_upload_dev(struct cli_device *u, struct upload_dev *ud);
+/*
+ * `usetrace record` on an enrolled device (record_upload.c): starts the
+ * background uploader of dir and fills ao's upload hooks; 0, or -1
+ * (logged: recording goes on without upload).  Stop it with
+ * record_upload_stop() after agent_run().
+ */
+struct agent_opts;
+int record_upload_start(const char *dir, struct agent_opts *ao);
+void record_upload_stop(void);
 
 #endif

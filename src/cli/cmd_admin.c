@@ -1,5 +1,7 @@
 /*
- * cmd_admin.c - `usetrace admin principal add|list|revoke`: an
+ * cmd_admin.c - `usetrace admin principal add|list|revoke` (and the
+ * dispatch to cmd_review.c's assign/segments and cmd_admin_ctl.c's
+ * pause/resume/pause-status/policy): an
  * administrator manages who may use the server (purpose administration).
  * Administrators read no recorded content; these commands see names,
  * roles and times only.  A new principal's claim code is printed once for
@@ -20,7 +22,9 @@ static const char admin_usage[] =
     "       usetrace admin principal revoke NAME\n"
     "       usetrace admin principal reissue NAME\n"
     "       usetrace admin segments [--json]\n"
-    "       usetrace admin assign SEGMENT REVIEWER | --share F REVIEWER\n\n"
+    "       usetrace admin assign SEGMENT REVIEWER | --share F REVIEWER\n"
+    "       usetrace admin pause [DURATION] | resume | pause-status\n"
+    "       usetrace admin policy publish FILE | list | show N\n\n"
     "Manages the server's principals (role admin).  'add' prints a\n"
     "single-use claim code, 'claim CODE', valid for 7 days, which the\n"
     "person turns into their own token with 'usetrace login'.  'revoke'\n"
@@ -219,7 +223,8 @@ cmd_admin(int argc, char **argv)
 {
 	if (argc < 2) {
 		log_error("admin: which? admin principal add|list|revoke, admin "
-		    "segments, admin assign");
+		    "segments, admin assign, admin pause|resume|pause-status, "
+		    "admin policy");
 		fputs(admin_usage, stderr);
 		return EXIT_USAGE;
 	}
@@ -231,6 +236,9 @@ cmd_admin(int argc, char **argv)
 		return cmd_admin_assign(argc - 1, argv + 1);
 	if (strcmp(argv[1], "segments") == 0)
 		return cmd_admin_segments(argc - 1, argv + 1);
+	if (strcmp(argv[1], "pause") == 0 || strcmp(argv[1], "resume") == 0 ||
+	    strcmp(argv[1], "pause-status") == 0 || strcmp(argv[1], "policy") == 0)
+		return cmd_admin_ctl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "principal") != 0) {
 		log_error("admin: unknown subcommand '%s'", argv[1]);
 		fputs(admin_usage, stderr);

@@ -2,8 +2,14 @@
  * cmd_consent.c - `usetrace notice` (the notice generated from a policy)
  * and `usetrace consent` (show the notice, record or withdraw consent,
  * and tell a running agent).
+ *
+ * On an enrolled device the policy in force is HOME/policy.yaml, the
+ * server's (saved by the recorder's control thread), until --policy names
+ * another.  The policy consented to is kept as HOME/consented-policy.yaml
+ * so that the next consent can show what changed since.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -13,9 +19,11 @@
 #include "usetrace/consent.h"
 #include "usetrace/control.h"
 #include "usetrace/err.h"
+#include "usetrace/fsio.h"
 #include "usetrace/keys.h"
 #include "usetrace/log.h"
 #include "usetrace/policy.h"
+#include "usetrace/util.h"
 #include "cli_int.h"
 
 static int
@@ -105,6 +113,132 @@ cmd_notice(int argc, char **argv)
 	return r;
 }
 
+#define DEVICE_POLICY "policy.yaml"
+#define CONSENTED_POLICY "consented-policy.yaml"
+
+/*
+ * The policy file in force when --policy is not given: the server's on
+ * an enrolled device once it has one, else NULL (the built-in default).
+ */
+static const char *
+default_policy_path(const char *home, char *buf, size_t n)
+{
+	char dev[4200];
+
+	snprintf(dev, sizeof(dev), "%s/device.json", home);
+	snprintf(buf, n, "%s/%s", home, DEVICE_POLICY);
+	if (access(dev, F_OK) == 0 && access(buf, F_OK) == 0)
+		return buf;
+	return NULL;
+}
+
+/* The bytes of the policy at path (NULL: the built-in default). */
+static int
+policy_bytes(const char *path, unsigned char **out, size_t *n)
+{
+	const char *d;
+
+	if (path != NULL)
+		return fsio_read_file(path, 1u << 20, out, n);
+	d = policy_default_text();
+	*n = strlen(d);
+	*out = (unsigned char *)xmalloc(*n + 1);
+	memcpy(*out, d, *n + 1);
+	return 0;
+}
+
+/* Keeps a copy of the policy just consented to (for the next diff). */
+static void
+keep_consented(const char *home, const char *path)
+{
+	char dst[4200], tmp[4300];
+	unsigned char *d = NULL;
+	size_t n = 0;
+	int fd, r;
+
+	if (policy_bytes(path, &d, &n) < 0)
+		return;
+	snprintf(dst, sizeof(dst), "%s/%s", home, CONSENTED_POLICY);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", dst);
+	fd = fsio_open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	r = fd < 0 ? fd : fsio_write_all(fd, d, n);
+	if (r == 0)
+		r = fsio_fsync(fd);
+	if (fd >= 0 && fsio_close(fd) < 0 && r == 0)
+		r = -EIO;
+	if (r == 0)
+		r = fsio_rename(tmp, dst);
+	if (r == 0)
+		r = fsio_fsync_dir(home);
+	if (r < 0)
+		log_warn("consent: cannot keep a copy of the policy in %s: %s "
+		    "(the next consent cannot show what changed)", dst,
+		    ut_strerror(r));
+	free(d);
+}
+
+/*
+ * When the person consented before to another policy: what changed since
+ * the version they accepted (from the copy kept then, or the built-in
+ * default when that was it).
+ */
+static void
+show_changes(const char *home, const struct policy *p)
+{
+	struct consent c;
+	struct policy *old = NULL;
+	char path[4200], err[256];
+
+	if (consent_load(home, &c) < 0 || strcmp(c.policy_hash, p->hash_hex) == 0)
+		return;
+	snprintf(path, sizeof(path), "%s/%s", home, CONSENTED_POLICY);
+	if (policy_load(path, &old, err, sizeof(err)) < 0 ||
+	    strcmp(old->hash_hex, c.policy_hash) != 0) {
+		policy_destroy(old);
+		old = NULL;
+		if (policy_load(NULL, &old, err, sizeof(err)) < 0 ||
+		    strcmp(old->hash_hex, c.policy_hash) != 0) {
+			policy_destroy(old);
+			printf("\nThis is a new policy: you accepted version %" PRIu32
+			    " (%.16s) before; its text is not kept on this device, "
+			    "so read the notice above in full.\n", c.policy_version,
+			    c.policy_hash);
+			return;
+		}
+	}
+	printf("\nWhat changed since version %" PRIu32 " (%.16s), which you "
+	    "accepted%s:\n", c.policy_version, c.policy_hash,
+	    c.withdrawn ? " (and later withdrew)" : "");
+	if (policy_diff_text(old, p, stdout) == 0)
+		printf("  nothing the notice shows (the policy file's text differs)\n");
+	policy_destroy(old);
+}
+
+/*
+ * On an enrolled device: the consent (or withdrawal) just stored goes to
+ * the server now, through the same code `usetrace upload` uses
+ * (device_sync.c), so that the server knows it before any segment
+ * recorded under it arrives.  A failure is reported; the next upload
+ * posts it again.
+ */
+static void
+post_to_server(const char *home)
+{
+	struct cli_device u;
+	char dev[4200];
+
+	snprintf(dev, sizeof(dev), "%s/device.json", home);
+	if (access(dev, F_OK) != 0)
+		return;
+	memset(&u, 0, sizeof(u));
+	if (cli_device_open(&u) == 0 && cli_device_post_consent(&u) == 0)
+		printf("the server was told\n");
+	else
+		log_warn("consent: the server could not be told now; the next "
+		    "upload tells it");
+	cli_device_close(&u);
+}
+
 /* Tells a running agent to re-read consent; silent when none runs. */
 static void
 tell_agent(void)
@@ -151,7 +285,7 @@ cmd_consent(int argc, char **argv)
 	struct policy *p = NULL;
 	struct consent c;
 	const char *policy = NULL;
-	char home[4096];
+	char home[4096], devpol[4200];
 	int ch, yes = 0, withdraw = 0, r, status = 1;
 
 	opterr = 0;
@@ -199,11 +333,15 @@ cmd_consent(int argc, char **argv)
 		}
 		printf("consent withdrawn: nothing more will be recorded\n");
 		tell_agent();
+		post_to_server(home);
 		return 0;
 	}
+	if (policy == NULL)
+		policy = default_policy_path(home, devpol, sizeof(devpol));
 	if (load(policy, &p) < 0)
 		return 1;
 	policy_notice_text(p, stdout);
+	show_changes(home, p);
 	fflush(stdout);
 	if (!yes) {
 		r = ask_yes();
@@ -221,9 +359,11 @@ cmd_consent(int argc, char **argv)
 		log_error("consent: cannot store it in %s: %s", home, ut_strerror(r));
 		goto out;
 	}
+	keep_consented(home, policy);
 	printf("\nconsent recorded for policy version %" PRIu32 " (%.16s)\n",
 	    p->version, p->hash_hex);
 	tell_agent();
+	post_to_server(home);
 	status = 0;
 out:
 	policy_destroy(p);

@@ -53,6 +53,49 @@ no_agent(int r)
 	return 1;
 }
 
+/*
+ * The background uploader's part of the status (an enrolled recorder):
+ * what waits, the last upload, the last error, the last final non-stored
+ * outcome.
+ */
+static void
+print_upload(const json_t *j)
+{
+	const json_t *u = json_object_get(j, "upload"), *f;
+	json_int_t n = 0, bytes = 0, last = 0, fails = 0, next = 0, at = 0;
+	const char *err = NULL, *oc = "", *reason = "", *seg = "";
+	char when[32];
+
+	if (!json_is_object(u))
+		return;
+	(void)json_unpack((json_t *)u, "{s?I, s?I, s?I, s?I, s?s, s?I}",
+	    "segments", &n, "bytes", &bytes, "last_upload_ns", &last,
+	    "failures", &fails, "last_error", &err, "next_try_ns", &next);
+	printf("upload: %" JSON_INTEGER_FORMAT " segment%s (%" JSON_INTEGER_FORMAT
+	    " bytes) waiting", n, n == 1 ? "" : "s", bytes);
+	if (last > 0) {
+		fmt_time(when, sizeof(when), last);
+		printf("; last upload %s", when);
+	}
+	printf("\n");
+	if (err != NULL) {
+		printf("last upload error: %s", err);
+		if (fails > 0 && next > 0) {
+			fmt_time(when, sizeof(when), next);
+			printf(" (%" JSON_INTEGER_FORMAT " in a row; next try %s)",
+			    fails, when);
+		}
+		printf("\n");
+	}
+	f = json_object_get(u, "last_final");
+	if (json_is_object(f)) {
+		(void)json_unpack((json_t *)f, "{s?s, s?s, s?s, s?I}", "outcome",
+		    &oc, "reason", &reason, "segment", &seg, "at_ns", &at);
+		fmt_time(when, sizeof(when), at);
+		printf("last not stored: %s %s at %s: %s\n", seg, oc, when, reason);
+	}
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -86,20 +129,32 @@ cmd_status(int argc, char **argv)
 	    "why", &why, "until_wall_ns", &until, "policy_version", &ver,
 	    "policy", &pol);
 	if (!as_json) {
+		const char *by = cli_jstr(j, "paused_by"), *note = cli_jstr(j, "control");
+
 		if (strcmp(state, "recording") == 0)
 			printf("recording\n");
-		else if (strcmp(state, "paused") == 0) {
+		else if (strcmp(state, "paused") == 0 && by != NULL &&
+		    strcmp(by, "organisation") == 0) {
+			fmt_time(when, sizeof(when), until);
+			printf("paused by organisation until %s (recording resumes "
+			    "when the organisation ends its pause)\n", when);
+		} else if (strcmp(state, "paused") == 0) {
 			fmt_time(when, sizeof(when), until);
 			printf("paused until %s (resumes by itself; 'usetrace resume' "
 			    "to resume now)\n", when);
-		} else
+		} else if (json_is_true(json_object_get(j, "spool_full")))
+			printf("%s\n", why); /* "spool full, not recording: ..." */
+		else
 			printf("not recording: %s\n", why);
+		if (note != NULL && note[0] != '\0')
+			printf("server control: %s\n", note);
 		printf("policy: version %" JSON_INTEGER_FORMAT " (%s)\ncollecting:",
 		    ver, pol);
 		cats = json_object_get(j, "collecting");
 		for (i = 0; i < json_array_size(cats); i++)
 			printf(" %s", json_string_value(json_array_get(cats, i)));
 		printf("\n");
+		print_upload(j);
 	}
 	r = strcmp(state, "not-recording") == 0 ? 1 : 0;
 	json_decref(j);

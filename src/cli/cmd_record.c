@@ -173,6 +173,55 @@ out:
 	return r;
 }
 
+/*
+ * An enrolled device's control thread (sync.c): the server's state is
+ * fetched once before capture starts (into ao), then long-polled.  The
+ * device's policy file is HOME/policy.yaml (the server's policy) unless
+ * --policy names one.  NULL when not enrolled or on failure (logged; the
+ * recorder then runs on its local state alone).
+ */
+static struct agent_sync *
+record_sync(const char *home, const char *out, struct agent_opts *ao,
+    char *policy_buf, size_t policy_bufsz)
+{
+	struct agent_sync_opts so;
+	struct agent_sync *s = NULL;
+	struct device_cfg *d = NULL;
+	struct client_cfg c;
+	const char *what = NULL;
+	int r;
+
+	memset(&c, 0, sizeof(c));
+	if (device_cfg_load(home, &d) < 0)
+		return NULL;
+	if (client_cfg_resolve(&c, d->url, d->token, d->pin, true, &what) < 0) {
+		log_error("record: device.json: bad %s; no server control",
+		    what ? what : "entry");
+		goto out;
+	}
+	if (ao->policy_path == NULL) {
+		snprintf(policy_buf, policy_bufsz, "%s/policy.yaml", home);
+		ao->policy_path = policy_buf;
+		ao->policy_default_if_missing = true;
+	}
+	memset(&so, 0, sizeof(so));
+	so.c = &c;
+	so.home = home;
+	so.policy_path = ao->policy_default_if_missing ? ao->policy_path : NULL;
+	so.spool_dir = out;
+	if ((r = agent_sync_create(&so, ao, &s)) < 0 ||
+	    (r = agent_sync_start(s)) < 0) {
+		log_error("record: cannot start the server control thread: %s",
+		    ut_strerror(r));
+		agent_sync_destroy(s);
+		s = NULL;
+	}
+out:
+	client_cfg_finish(&c);
+	device_cfg_free(d);
+	return s;
+}
+
 static void
 usage(FILE *f)
 {
@@ -191,7 +240,10 @@ usage(FILE *f)
 	    "current UTC day, with your subject id in the segment headers, so that\n"
 	    "'usetrace upload DIR' can send them; else to your own recipient key\n"
 	    "pair, created on first use with its secret wrapped by a passphrase\n"
-	    "(docs/KEYS.md).\n\n"
+	    "(docs/KEYS.md).\n"
+	    "Enrolled, it uploads each closed segment in the background and deletes\n"
+	    "it after the server's verified receipt; 'usetrace status' shows what\n"
+	    "waits and the last upload error (docs/AGENT.md).\n\n"
 	    "options:\n"
 	    "  -o, --out DIR       recording directory (created 0700 if missing)\n"
 	    "  -p, --policy FILE   policy (default: the built-in policy)\n"
@@ -202,7 +254,9 @@ usage(FILE *f)
 	    "  --segment-bytes N   close segments at about N bytes (default 4 MiB;\n"
 	    "                      with frames, at the next key frame)\n"
 	    "  --spool-budget BYTES  disk budget of DIR (default: the policy's);\n"
-	    "                      capture pauses when it is reached\n"
+	    "                      recording stops when it is reached ('spool full,\n"
+	    "                      not recording') and resumes when uploads free room\n"
+	    "  --no-upload         enrolled: do not upload in the background\n"
 	    "  -h, --help          this help\n");
 }
 
@@ -217,6 +271,7 @@ cmd_record(int argc, char **argv)
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "spool-budget", required_argument, NULL, 'B' },
 		{ "segment-bytes", required_argument, NULL, 'S' },
+		{ "no-upload", no_argument, NULL, 'U' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -226,9 +281,12 @@ cmd_record(int argc, char **argv)
 	const char *out = NULL, *display = NULL, *policy = NULL;
 	const char *recipient = NULL, *passfile = NULL;
 	struct ut_device_key *dev = NULL;
+	struct agent_sync *sync = NULL;
+	char dev_policy[4200];
 	uint8_t rpk[UT_BOX_PK_LEN], subject_id[16] = { 0 };
 	char home[4096];
 	uint64_t budget = 0, segbytes = 0;
+	bool no_upload = false;
 	int ch, r, status = 1;
 
 	opterr = 0;
@@ -262,6 +320,9 @@ cmd_record(int argc, char **argv)
 				log_error("record: --segment-bytes wants 4096 .. 1 GiB");
 				return EXIT_USAGE;
 			}
+			break;
+		case 'U':
+			no_upload = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -323,9 +384,14 @@ cmd_record(int argc, char **argv)
 		/* Enrolled: each UTC day's segments to that day's ingest key. */
 		ao.recipient_for_day = enrolled_day_key;
 		ao.recipient_arg = home;
+		if (!no_upload) /* background upload (record_upload.c) */
+			(void)record_upload_start(out, &ao);
+		sync = record_sync(home, out, &ao, dev_policy, sizeof(dev_policy));
 	}
 	ao.stop_fd = stop_pipe[0];
 	r = agent_run(&ao);
+	agent_sync_destroy(sync);
+	record_upload_stop();
 	status = r == 0 ? 0 : 1;
 out:
 	keys_device_free(dev);

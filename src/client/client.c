@@ -211,6 +211,8 @@ map_curl(CURLcode cc, bool toobig)
 		return UT_ECRYPTO;
 	case CURLE_COULDNT_CONNECT:
 		return -ECONNREFUSED;
+	case CURLE_ABORTED_BY_CALLBACK:
+		return -ECANCELED;
 	case CURLE_OPERATION_TIMEDOUT:
 		return -ETIMEDOUT;
 	case CURLE_COULDNT_RESOLVE_HOST:
@@ -272,6 +274,20 @@ out:
 	return cc;
 }
 
+/* CURLOPT_XFERINFOFUNCTION: ends the transfer once *c->cancel is set. */
+static int
+on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
+    curl_off_t un)
+{
+	const struct client_cfg *c = arg;
+
+	(void)dt;
+	(void)dn;
+	(void)ut;
+	(void)un;
+	return c->cancel != NULL && *c->cancel != 0;
+}
+
 /* Every option of invariants (1), (2) and (4); the first curl refuses ends it. */
 static CURLcode
 set_options(CURL *h, const struct client_cfg *c, const char *url,
@@ -307,6 +323,11 @@ set_options(CURL *h, const struct client_cfg *c, const char *url,
 	SET(CURLOPT_WRITEDATA, s);
 	if (s->cap > 0 && (uint64_t)s->cap < (uint64_t)INT64_MAX)
 		SET(CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)s->cap);
+	if (c->cancel != NULL) {
+		SET(CURLOPT_XFERINFOFUNCTION, on_progress);
+		SET(CURLOPT_XFERINFODATA, (void *)c);
+		SET(CURLOPT_NOPROGRESS, 0L);
+	}
 out:
 	return cc;
 }

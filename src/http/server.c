@@ -24,6 +24,17 @@
  *      still sent.
  *  (4) A body trickling in below HTTP_MIN_BODY_RATE on average, once
  *      timeout_s has passed, is cut, as is a connection idle timeout_s.
+ *  (5) Parking (long polls): a request is parked iff it is on the parked
+ *      list, and then its connection is suspended (MHD suspend/resume, no
+ *      thread held).  Suspending and linking, unlinking and resuming each
+ *      happen under s->mu, so a resume always follows its suspend and a
+ *      request is resumed once per park.  wake_gen counts
+ *      http_server_wake() calls: a handler that saw generation G is parked
+ *      only if it is still G, so a wake between its look at the state and
+ *      its park is never lost.  At most park_max are parked; the timer
+ *      thread resumes each at its park_until (it sleeps until the
+ *      earliest one or a new earlier one: no polling).  The parking
+ *      functions and the descriptor limit are in park.c.
  *
  * States of a server:  RUNNING -> DRAINING [http_server_stop]
  *          DRAINING -> freed [in flight 0 or timeout]
@@ -49,6 +60,7 @@
 #include "usetrace/log.h"
 #include "usetrace/util.h"
 #include "http_int.h"
+#include "server_int.h"
 
 #define BODY_CAP_DEFAULT (64u << 10)
 #define HTTP_MIN_BODY_RATE 1024u        /* bytes/s, averaged; see (4) */
@@ -63,33 +75,6 @@
  * the connection is cut without an answer.
  */
 #define DISCARD_MAX (1u << 20)
-
-struct http_server {
-	struct MHD_Daemon *d;
-	struct http_server_opts o;      /* listen is not kept */
-	struct http_rl *rl;
-	char *key_pem;                  /* sodium_malloc'd */
-	char *cert_pem;                 /* sodium_malloc'd */
-	size_t key_len, cert_len;
-	unsigned port;
-	char addr[INET6_ADDRSTRLEN + 16];
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	unsigned inflight;
-	bool draining;
-};
-
-struct req {
-	struct http_server *s;
-	char *uri;                      /* raw, as received */
-	struct buf body;
-	uint64_t start_ns;
-	bool started;                   /* headers seen */
-	bool answered;                  /* a response is queued */
-	bool too_big;                   /* the body passed its cap */
-	bool uri_too_long;
-	uint64_t skipped;               /* bytes read past the cap */
-};
 
 /* Options with their defaults applied. */
 static void
@@ -107,6 +92,8 @@ opts_defaults(struct http_server_opts *o)
 		o->rate_per_s = 200;
 	if (o->rate_burst == 0)
 		o->rate_burst = 400;
+	if (o->park_max == 0)
+		o->park_max = 4000;
 }
 
 /*
@@ -334,6 +321,12 @@ request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	if (r == NULL)
 		return;
 	*con_cls = NULL;
+	pthread_mutex_lock(&s->mu);
+	if (r->parked)
+		http__park_unlink(s, r);
+	pthread_mutex_unlock(&s->mu);
+	if (r->park != NULL && r->park_free != NULL)
+		r->park_free(r->park);
 	buf_finish(&r->body);
 	free(r->uri);
 	free(r);
@@ -456,7 +449,31 @@ client_ip(struct MHD_Connection *c, char *out, size_t outsz)
 		    (socklen_t)outsz);
 }
 
-/* The whole body is in: run the handler and queue its response. */
+/* A fresh response for a handler call. */
+static struct http_response *
+response_new(void)
+{
+	struct http_response *rs = xcalloc(1, sizeof(*rs));
+
+	rs->status = 200;
+	snprintf(rs->content_type, sizeof(rs->content_type), "%s",
+	    "application/json");
+	buf_init(&rs->body, HTTP_RESPONSE_MAX);
+	return rs;
+}
+
+static void
+response_free(struct http_response *rs)
+{
+	buf_finish(&rs->body);
+	sodium_memzero(rs, sizeof(*rs));
+	free(rs);
+}
+
+/*
+ * The whole body is in (or a parked request woke): run the handler and
+ * queue its response, or park the request (invariant 5).
+ */
 static enum MHD_Result
 on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 {
@@ -464,36 +481,63 @@ on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 	struct http_request rq;
 	struct http_response *rs;
 	char ip[INET6_ADDRSTRLEN + 1];
-	char *q;
 	enum MHD_Result ret;
 	int hr;
 
 	client_ip(c, ip, sizeof(ip));
-	q = strchr(r->uri, '?');
-	if (q != NULL)
-		*q++ = '\0';
+	if (!r->split) {
+		r->split = true;
+		r->query = strchr(r->uri, '?');
+		if (r->query != NULL)
+			*r->query++ = '\0';
+	}
+	r->conn = c;
 	memset(&rq, 0, sizeof(rq));
 	rq.method = method;
 	rq.path = r->uri;
-	rq.query = q != NULL ? q : "";
+	rq.query = r->query != NULL ? r->query : "";
 	rq.client_ip = ip;
 	rq.body = r->body.len > 0 ? r->body.data : NULL;
 	rq.body_len = r->body.len;
 	rq.conn = c;
-	rs = xcalloc(1, sizeof(*rs));
-	rs->status = 200;
-	snprintf(rs->content_type, sizeof(rs->content_type), "%s",
-	    "application/json");
-	buf_init(&rs->body, HTTP_RESPONSE_MAX);
-	hr = s->o.handler(s->o.app, &rq, rs);
+	for (;;) {
+		rq.resume = r->park;
+		pthread_mutex_lock(&s->mu);
+		rq.wake_gen = s->wake_gen;
+		rq.can_park = !s->draining && s->nparked < s->o.park_max;
+		pthread_mutex_unlock(&s->mu);
+		rs = response_new();
+		hr = s->o.handler(s->o.app, &rq, rs);
+		if (rs->park == NULL || rs->park_until_ns == 0) {
+			if (rs->park != NULL && rs->park != r->park &&
+			    rs->park_free != NULL)
+				rs->park_free(rs->park);
+			break;
+		}
+		if (r->park != NULL && r->park != rs->park && r->park_free != NULL)
+			r->park_free(r->park);
+		r->park = rs->park;
+		r->park_free = rs->park_free;
+		if (http__park_now(r, c, rs->park_until_ns, rq.wake_gen)) {
+			response_free(rs);
+			return MHD_YES;
+		}
+		response_free(rs);
+	}
+	if (r->park != NULL && r->park_free != NULL)
+		r->park_free(r->park);
+	r->park = NULL;
+	if (r->long_timeout) {
+		(void)MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT,
+		    s->o.timeout_s);
+		r->long_timeout = false;
+	}
 	if (hr < 0 && rs->status == 200) {
 		rs->nheaders = 0;
 		http_response_error(rs, 500, "internal", "internal error");
 	}
 	ret = send_response(r, c, rs, false);
-	buf_finish(&rs->body);
-	sodium_memzero(rs, sizeof(*rs));
-	free(rs);
+	response_free(rs);
 	/* The request body is no longer needed: wipe it now. */
 	buf_finish(&r->body);
 	return ret;
@@ -536,6 +580,7 @@ server_free(struct http_server *s)
 	if (s->cert_pem != NULL)
 		sodium_free(s->cert_pem);
 	pthread_cond_destroy(&s->cv);
+	pthread_cond_destroy(&s->timer_cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);
 }
@@ -554,7 +599,9 @@ server_alloc(const struct http_server_opts *o, struct http_server **out)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&s->cv, &ca);
+	pthread_cond_init(&s->timer_cv, &ca);
 	pthread_condattr_destroy(&ca);
+	s->timer_next = UINT64_MAX;
 	r = http_rl_create(s->o.rate_per_s, s->o.rate_burst, HTTP_RL_SOURCES,
 	    &s->rl);
 	if (r < 0) {
@@ -598,8 +645,10 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 
+	http__fit_fd_limit(s);
+	/* epoll (MHD_USE_AUTO on Linux): no FD_SETSIZE cap on connections. */
 	flags = MHD_USE_TLS | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
-	    MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	    MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
@@ -621,6 +670,12 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 		    ut_strerror(r));
 		goto out;
 	}
+	if (pthread_create(&s->timer, NULL, http__timer_main, s) != 0) {
+		MHD_stop_daemon(s->d);
+		r = -EAGAIN;
+		goto out;
+	}
+	s->timer_started = true;
 	di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = di != NULL ? di->port : 0;
 	{
@@ -666,6 +721,8 @@ http_server_stop(struct http_server *s)
 	pthread_mutex_lock(&s->mu);
 	s->draining = true;
 	pthread_mutex_unlock(&s->mu);
+	/* Parked requests answer now; draining, they cannot park again. */
+	http_server_wake(s);
 	lfd = MHD_quiesce_daemon(s->d);
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += (time_t)s->o.timeout_s;
@@ -677,7 +734,11 @@ http_server_stop(struct http_server *s)
 	if (s->inflight > 0)
 		log_warn("http: stopping with %u requests still in flight",
 		    s->inflight);
+	s->timer_stop = true;
+	pthread_cond_signal(&s->timer_cv);
 	pthread_mutex_unlock(&s->mu);
+	if (s->timer_started)
+		pthread_join(s->timer, NULL);
 	MHD_stop_daemon(s->d);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);

@@ -128,6 +128,25 @@ consent_withdraw(const char *home)
 }
 
 int
+consent_server_withdrawn(const char *home, int64_t withdrawn_ns)
+{
+	struct consent c;
+	int r;
+
+	if (withdrawn_ns <= 0)
+		return 0;
+	r = consent_load(home, &c);
+	if (r == UT_ENOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	if (c.withdrawn || c.given_wall_ns >= withdrawn_ns)
+		return 0;
+	r = consent_withdraw(home);
+	return r < 0 ? r : 1;
+}
+
+int
 consent_check(const char *home, const struct policy *p, struct consent *out,
     char *why, size_t whysz)
 {

@@ -268,6 +268,8 @@ api_device_consent(struct srv_req *q)
 		if ((r = meta_consent_withdraw_subject(q->srv->meta,
 		    q->dev.subject_id, q->now_ns)) < 0)
 			goto fail;
+		/* Every device of the person learns it by its long poll. */
+		(void)srv_ctl_bump(q->srv, "consent withdrawn");
 	} else
 		snprintf(q->a_detail, sizeof(q->a_detail), "given");
 	/*
@@ -289,23 +291,24 @@ out:
 	json_decref(body);
 }
 
-void
-api_device_control(struct srv_req *q)
+/*
+ * The control reply's first fields (server time, skew, ingest keys, keys,
+ * checkpoint, erased_all); api_control.c adds the state and long-polls.
+ */
+json_t *
+srv_control_base_json(struct srv_req *q)
 {
 	json_t *keys;
 	char rpk[64], apk[64];
 
-	srv_hex(q->dev.subject_id, 16, q->a_subject, sizeof(q->a_subject));
-	if ((keys = srv_ingest_keys_json(q->srv, &q->dev, q->now_ns)) == NULL) {
-		srv_reply_error(q, 500, "internal", "cannot issue the device's keys");
-		return;
-	}
+	if ((keys = srv_ingest_keys_json(q->srv, &q->dev, q->now_ns)) == NULL)
+		return NULL;
 	srv_b64(q->srv->receipt_pk, 32, rpk, sizeof(rpk));
 	srv_b64(q->srv->audit_pk, 32, apk, sizeof(apk));
-	srv_reply_json(q, 200, json_pack("{s:I, s:I, s:o, s:s, s:s, s:o, s:b}",
+	return json_pack("{s:I, s:I, s:o, s:s, s:s, s:o, s:b}",
 	    "server_time_ns", (json_int_t)q->now_ns, "max_clock_skew_ns",
 	    (json_int_t)SRV_MAX_SKEW_NS, "ingest_keys", keys, "receipt_pk", rpk,
 	    "audit_pk", apk, "audit_checkpoint", srv_checkpoint_json(q->srv),
 	    "erased_all",
-	    srv_erased_all(q->srv, q->dev.subject_id)));
+	    srv_erased_all(q->srv, q->dev.subject_id));
 }

@@ -437,6 +437,9 @@ api_my_erase(struct srv_req *q)
 	if (all)
 		(void)meta_consent_withdraw_subject(q->srv->meta, q->who.subject_id,
 		    q->now_ns);
+	/* The person's devices learn it by their long polls (purge, stop). */
+	if (all)
+		(void)srv_ctl_bump(q->srv, "erased everything");
 	snprintf(q->a_detail, sizeof(q->a_detail), "%u segments", n);
 	srv_reply_json(q, 200, json_pack("{s:s, s:i, s:I}", "erased",
 	    all ? "all" : dtext, "segments", (int)n, "generation",

@@ -351,6 +351,8 @@ api_admin_principal_revoke(struct srv_req *q)
 		srv_reply_error(q, 500, "internal", "cannot revoke");
 		return;
 	}
+	if (p.revoked_ns == 0)
+		(void)srv_ctl_bump(q->srv, "principal revoked");
 	srv_reply_json(q, 200, json_pack("{s:s, s:I}", "name", p.name,
 	    "revoked_ns", (json_int_t)(p.revoked_ns != 0 ? p.revoked_ns : q->now_ns)));
 }
@@ -424,6 +426,8 @@ api_my_device_revoke(struct srv_req *q)
 		srv_reply_error(q, 500, "internal", "cannot revoke");
 		return;
 	}
+	if (d.revoked_ns == 0)
+		(void)srv_ctl_bump(q->srv, "device revoked");
 	srv_reply_json(q, 200, json_pack("{s:I, s:I}", "id", (json_int_t)d.id,
 	    "revoked_ns", (json_int_t)(d.revoked_ns ? d.revoked_ns : q->now_ns)));
 }

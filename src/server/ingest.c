@@ -139,13 +139,19 @@ already_stored(struct upload *u, const struct meta_segment *m)
 	srv_alert_notify(u->q, "upload", "other bytes under a stored segment id");
 }
 
-/* Every rule about the segment's subject, day and consent. */
+/*
+ * Every rule about the segment's subject, day, pause and consent: -1 with
+ * *why and *o for a final refusal; another negative code, *why NULL, when
+ * the store cannot answer.
+ */
 static int
 check_rules(struct upload *u, const char **why, enum outcome *o)
 {
 	struct srv_req *q = u->q;
 	struct meta_consent c;
 	uint32_t keep;
+	int64_t pause_id;
+	int r;
 
 	*o = OUT_REJECTED;
 	if (sodium_memcmp(u->info.subject_id, q->dev.subject_id, 16) != 0) {
@@ -155,6 +161,25 @@ check_rules(struct upload *u, const char **why, enum outcome *o)
 	*o = OUT_DISCARDED;
 	if (u->info.start_wall_ns > q->now_ns + FUTURE_SLACK_NS) {
 		*why = "the segment starts more than 5 minutes ahead of the server";
+		return -1;
+	}
+	/*
+	 * Organisation pause (issue 15), by server time: a segment whose signed
+	 * start falls in a pause, or that began before one and whose signed end
+	 * is more than 30 s into it (an agent offline when the pause came
+	 * recorded through it), is discarded.  The device's clock is within
+	 * 2 minutes of the server's or its agent does not record.
+	 */
+	r = srv_ctl_paused_segment(q->srv, u->info.start_wall_ns,
+	    u->info.end_wall_ns, &pause_id);
+	if (r < 0) {
+		*why = NULL;            /* not a refusal: a 5xx, retried */
+		return r;
+	}
+	if (r > 0) {
+		snprintf(q->a_object, sizeof(q->a_object), "segment:%.60s pause:%lld",
+		    q->param[0], (long long)pause_id);
+		*why = "org_pause";
 		return -1;
 	}
 	if (meta_tombstoned(q->srv->meta, u->info.subject_id, u->day)) {
@@ -348,7 +373,9 @@ api_device_upload(struct srv_req *q)
 		goto out;
 	}
 	u.day = keystore_day_of(u.info.start_wall_ns);
-	if (check_rules(&u, &why, &o) < 0) {
+	if ((r = check_rules(&u, &why, &o)) < 0) {
+		if (why == NULL)
+			goto fail;
 		final(&u, o, why);
 		goto out;
 	}

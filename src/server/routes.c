@@ -72,6 +72,22 @@ static const struct srv_route routes[] = {
 	{ "POST", "/v1/admin/assignments", ADMIN, SRV_P_ADMINISTRATION, "assign",
 	    api_admin_assign, 4 * KIB, "assign a segment, or a share of every "
 	    "subject's segments, to a reviewer", NULL },
+	{ "POST", "/v1/admin/pause", ADMIN, SRV_P_ADMINISTRATION, "org_pause",
+	    api_admin_pause, 4 * KIB, "pause recording organisation-wide "
+	    "(duration_s; resumes by itself at until)", NULL },
+	{ "POST", "/v1/admin/resume", ADMIN, SRV_P_ADMINISTRATION, "org_resume",
+	    api_admin_resume, 4 * KIB, "end the organisation pause", NULL },
+	{ "GET", "/v1/admin/pause", ADMIN, SRV_P_ADMINISTRATION,
+	    "org_pause_status", api_admin_pause_status, 0, "the pause in force "
+	    "and how many devices acknowledged the current state", NULL },
+	{ "POST", "/v1/admin/policies", ADMIN, SRV_P_ADMINISTRATION,
+	    "policy_publish", api_admin_policy_publish, 1024 * KIB, "publish a "
+	    "policy (strictly parsed; stored as the next version)", NULL },
+	{ "GET", "/v1/admin/policies", ADMIN, SRV_P_ADMINISTRATION, "policy_list",
+	    api_admin_policy_list, 0, "every published policy version", NULL },
+	{ "GET", "/v1/admin/policies/{version}", ADMIN, SRV_P_ADMINISTRATION,
+	    "policy_read", api_admin_policy_get, 0, "one published policy with "
+	    "its YAML", NULL },
 
 	{ "GET", "/v1/review/queue", REVIEWER, SRV_P_REVIEW, "review_queue",
 	    api_review_queue, 0, "my pending assignments", NULL },
@@ -142,7 +158,13 @@ static const struct srv_route routes[] = {
 	    "consent", api_device_consent, 4 * KIB,
 	    "record a consent or withdrawal signed by the device key", NULL },
 	{ "GET", "/v1/device/control", SRV_R_DEVICE, SRV_P_INGEST, "control",
-	    api_device_control, 0, "server time, ingest keys, audit checkpoint", NULL },
+	    api_device_control, 0, "server time, ingest keys, audit checkpoint, "
+	    "the control state (long poll: since, wait 0-60 s)", "since,wait" },
+	{ "POST", "/v1/device/ack", SRV_R_DEVICE, SRV_P_INGEST, "control_ack",
+	    api_device_ack, 4 * KIB, "the device applied a control state", NULL },
+	{ "GET", "/v1/device/policy", SRV_R_DEVICE, SRV_P_INGEST, "policy_fetch",
+	    api_device_policy, 0, "the current published policy, or one version",
+	    "version" },
 	{ "PUT", "/v1/device/segments/{id}", SRV_R_DEVICE, SRV_P_INGEST,
 	    "upload", api_device_upload, SEGMENT_UPLOAD_MAX,
 	    "upload a closed segment; answers a signed receipt", NULL },
@@ -476,8 +498,8 @@ outcome_of(const struct srv_req *q)
 }
 
 /* Invariant (2): the entry is durable before the response may leave. */
-static void
-finish_audited(struct srv_req *q, const char *action)
+void
+srv_finish_audited(struct srv_req *q, const char *action)
 {
 	struct audit_event e;
 	int r;
@@ -503,6 +525,11 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 	size_t i;
 	unsigned who_bit;
 
+	/* A parked long poll woke: authenticated and routed at its start. */
+	if (rq->resume != NULL) {
+		srv_control_resume(s, rq, rs);
+		return;
+	}
 	memset(&q, 0, sizeof(q));
 	q.srv = s;
 	q.rq = rq;
@@ -530,7 +557,7 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 			else
 				refuse_query(&q);
 			if (rt->action != NULL && !q.no_audit)
-				finish_audited(&q, rt->action);
+				srv_finish_audited(&q, rt->action);
 			return;
 		}
 	}
@@ -567,7 +594,7 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 			srv_reply_error(&q, 403, "forbidden",
 			    "this role may not do this for this purpose");
 		q.a_outcome = "denied";
-		finish_audited(&q, "denied");
+		srv_finish_audited(&q, "denied");
 		return;
 	}
 	q.route = hit;
@@ -576,7 +603,9 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 		hit->fn(&q);
 	else
 		refuse_query(&q);
-	finish_audited(&q, hit->action);
+	/* A long poll parked, or answering the state it had (api_control.c). */
+	if (!q.no_audit)
+		srv_finish_audited(&q, hit->action);
 }
 
 void

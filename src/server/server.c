@@ -75,6 +75,10 @@ config_defaults(struct srv_config *c)
 	c->rate_burst = 400;
 	c->token_days = 90;
 	c->device_token_days = 365;
+	c->max_connections = 4096;
+	c->max_connections_per_ip = 64;
+	c->longpoll_max = 4000;
+	c->org_pause_max_s = 3600;
 }
 
 static int
@@ -148,6 +152,15 @@ config_load(const char *path, struct srv_config *c, char *err, size_t errsz)
 			r = copy_uint(v, &c->token_days, 1, 3650, k, err, errsz);
 		else if (strcmp(k, "device_token_days") == 0)
 			r = copy_uint(v, &c->device_token_days, 1, 3650, k, err, errsz);
+		else if (strcmp(k, "max_connections") == 0)
+			r = copy_uint(v, &c->max_connections, 16, 1000000, k, err, errsz);
+		else if (strcmp(k, "max_connections_per_ip") == 0)
+			r = copy_uint(v, &c->max_connections_per_ip, 1, 1000000, k, err,
+			    errsz);
+		else if (strcmp(k, "longpoll_max") == 0)
+			r = copy_uint(v, &c->longpoll_max, 1, 1000000, k, err, errsz);
+		else if (strcmp(k, "org_pause_max_s") == 0)
+			r = copy_uint(v, &c->org_pause_max_s, 1, 31 * 86400, k, err, errsz);
 		else if (strcmp(k, "alert_command") == 0)
 			r = copy_str(v, c->alert_command, sizeof(c->alert_command), k,
 			    err, errsz);
@@ -458,6 +471,10 @@ open_all(struct server *s, const struct server_opts *o, bool *first)
 		log_error("serve: the built-in policy does not parse: %s", ut_strerror(r));
 		return r;
 	}
+	if ((r = srv_ctl_open(s)) < 0) {
+		log_error("serve: the control state: %s", ut_strerror(r));
+		return r;
+	}
 	/* Invariant (2). */
 	if ((r = srv_erase_reapply(s, &applied)) < 0) {
 		log_error("serve: reapplying erasures: %s", ut_strerror(r));
@@ -495,6 +512,7 @@ close_all(struct server *s)
 		pthread_join(s->retention_thread, NULL);
 	}
 	http_server_stop(s->http);
+	srv_ctl_close(s);
 	audit_close(s->audit);
 	blob_close(s->blobs);
 	meta_close(s->meta);
@@ -567,6 +585,9 @@ server_run(const struct server_opts *o)
 	ho.threads = s->cfg.threads;
 	ho.rate_per_s = s->cfg.rate_per_s;
 	ho.rate_burst = s->cfg.rate_burst;
+	ho.conn_limit = s->cfg.max_connections;
+	ho.per_ip_conn_limit = s->cfg.max_connections_per_ip;
+	ho.park_max = s->cfg.longpoll_max;
 	ho.handler = http_handler;
 	ho.body_cap = http_body_cap;
 	ho.app = s;

@@ -40,6 +40,36 @@ struct srv_config {
 	unsigned token_days;              /* people's tokens */
 	unsigned device_token_days;
 	char alert_command[SRV_PATH_MAX]; /* "": none; run with the alert JSON */
+	/* Issue 15: long polls and the organisation pause. */
+	unsigned max_connections;         /* MHD connection limit (4096) */
+	unsigned max_connections_per_ip;  /* from one address (64) */
+	unsigned longpoll_max;            /* parked long polls at most (4000) */
+	unsigned org_pause_max_s;         /* default and longest pause (3600) */
+};
+
+/*
+ * orgctl.c: the control state every device long-polls (state_version, the
+ * organisation pause, the current policy), cached here under mu and kept
+ * in the metadata store.
+ */
+struct srv_ctl {
+	bool open;                        /* mu initialised */
+	pthread_mutex_t mu;
+	uint64_t version;                 /* persisted (setting "state_version") */
+	struct meta_org_pause pause;      /* the latest pause; id 0: none */
+	int64_t policy_version;           /* 0: none published */
+	uint8_t policy_sha[32];
+	/*
+	 * Acks waiting for the flusher (one transaction per flush, so a pause
+	 * acked by thousands of devices costs a few commits, not thousands);
+	 * under ack_mu.  Each ack's audit entry is durable before its answer.
+	 */
+	pthread_mutex_t ack_mu;
+	pthread_cond_t ack_cv;
+	struct meta_ack *acks;
+	size_t nacks, acks_cap;
+	bool ack_stop, flusher_started;
+	pthread_t flusher;
 };
 
 struct server {
@@ -65,6 +95,7 @@ struct server {
 	pthread_cond_t stop_cond;
 	bool stopping;
 	unsigned rotate;                  /* SRV_ROTATE_* at this start */
+	struct srv_ctl ctl;
 };
 
 enum srv_purpose {
@@ -127,12 +158,19 @@ struct srv_req {
 	char a_object[96];
 	char a_detail[96];
 	const char *a_outcome;            /* NULL: from the status */
-	bool no_audit;                    /* public, non-audited routes only */
+	/*
+	 * Public, non-audited routes; and a long poll that parks or answers
+	 * an unchanged state (api_control.c), audited only when it answers a
+	 * change.
+	 */
+	bool no_audit;
 };
 
 /* routes.c */
 void srv_dispatch(struct server *s, const struct http_request *rq,
     struct http_response *rs);
+/* The request's audit entry, durable before the response (routes.c (2)). */
+void srv_finish_audited(struct srv_req *q, const char *action);
 size_t srv_body_cap(struct server *s, const char *method, const char *path);
 const struct srv_route *srv_routes(size_t *n);
 
@@ -232,6 +270,68 @@ void api_audit_alerts(struct srv_req *q);
 void api_audit_entries(struct srv_req *q);
 void api_device_control(struct srv_req *q);
 void api_device_upload(struct srv_req *q);
+
+/* orgctl.c: the control state (struct srv_ctl). */
+struct srv_ctl_state {
+	uint64_t version;
+	bool paused;
+	struct meta_org_pause pause;      /* the pause in force when paused */
+	int64_t policy_version;           /* 0: none */
+	uint8_t policy_sha[32];
+};
+int srv_ctl_open(struct server *s) __attribute__((warn_unused_result));
+void srv_ctl_close(struct server *s);
+/*
+ * The state now; a pause past its until_ns is ended ("expiry") first, which
+ * bumps the version.  Never fails: a store error leaves the cached state.
+ */
+void srv_ctl_get(struct server *s, int64_t now_ns, struct srv_ctl_state *out);
+/*
+ * Bumps state_version (durably) and wakes every parked long poll: after an
+ * organisation pause or resume, a policy publish, a subject's withdrawal or
+ * erasure of everything, a device or principal revocation.  why is logged.
+ */
+int srv_ctl_bump(struct server *s, const char *why);
+/* Pauses until until_ns (or changes the pause in force); bumps. */
+int srv_ctl_pause(struct server *s, int64_t now_ns, int64_t until_ns,
+    const char *who, struct meta_org_pause *out) __attribute__((warn_unused_result));
+/* Ends the pause in force; 1 if one was, 0 if none; bumps when 1. */
+int srv_ctl_resume(struct server *s, int64_t now_ns, const char *who)
+	__attribute__((warn_unused_result));
+/*
+ * Queues a device's ack for the store (written within SRV_ACK_FLUSH_MS, in
+ * one transaction with the others queued); srv_ctl_ack_flush() writes the
+ * queue now (before counting).  0 or a store error.
+ */
+#define SRV_ACK_FLUSH_MS 200
+void srv_ctl_ack(struct server *s, const struct meta_ack *a);
+int srv_ctl_ack_flush(struct server *s) __attribute__((warn_unused_result));
+/* A policy version was stored: cache it and bump. */
+int srv_ctl_policy(struct server *s, int64_t version, const uint8_t sha[32])
+	__attribute__((warn_unused_result));
+/*
+ * Ingest: 1 (and *id) when a segment [start_ns, end_ns] (signed wall
+ * times) began during an organisation pause, or began before one and ends
+ * more than SRV_PAUSE_GRACE_NS into it; 0 when not; a negative code when
+ * the store cannot answer (the upload gets a 5xx and is retried).
+ */
+#define SRV_PAUSE_GRACE_NS (30LL * 1000000000LL)
+int srv_ctl_paused_segment(struct server *s, int64_t start_ns, int64_t end_ns,
+    int64_t *id) __attribute__((warn_unused_result));
+
+/* api_control.c: long polls, acks, policies, the admin's pause. */
+void srv_control_resume(struct server *s, const struct http_request *rq,
+    struct http_response *rs);
+void api_device_ack(struct srv_req *q);
+void api_device_policy(struct srv_req *q);
+void api_admin_pause(struct srv_req *q);
+void api_admin_resume(struct srv_req *q);
+void api_admin_pause_status(struct srv_req *q);
+void api_admin_policy_publish(struct srv_req *q);
+void api_admin_policy_list(struct srv_req *q);
+void api_admin_policy_get(struct srv_req *q);
+/* api_device.c: the control reply's fields before issue 15's. */
+json_t *srv_control_base_json(struct srv_req *q);
 
 /* api_device.c: what a device is handed (ingest keys, checkpoint). */
 json_t *srv_ingest_keys_json(struct server *s, const struct meta_device *d,

@@ -6,6 +6,7 @@
  * Invariant: nothing here knows an implementation's storage; a second
  * implementation adds one branch to meta_open_url() and nothing else.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "usetrace/err.h"
@@ -360,4 +361,79 @@ int
 meta_setting_get(struct meta *m, const char *key, void *val, size_t *len)
 {
 	return m->ops->setting_get(m, key, val, len);
+}
+
+int
+meta_org_pause_start(struct meta *m, int64_t now_ns, int64_t until_ns,
+    const char *who, struct meta_org_pause *out)
+{
+	return m->ops->org_pause_start(m, now_ns, until_ns, who, out);
+}
+
+int
+meta_org_pause_end(struct meta *m, int64_t now_ns, const char *who)
+{
+	return m->ops->org_pause_end(m, now_ns, who);
+}
+
+int
+meta_org_pause_last(struct meta *m, struct meta_org_pause *out)
+{
+	return m->ops->org_pause_last(m, out);
+}
+
+int
+meta_org_pause_covering(struct meta *m, int64_t start_ns, int64_t end_ns,
+    int64_t grace_ns, struct meta_org_pause *out)
+{
+	return m->ops->org_pause_covering(m, start_ns, end_ns, grace_ns, out);
+}
+
+int
+meta_policy_add(struct meta *m, const struct meta_policy *p, int64_t *version)
+{
+	return m->ops->policy_add(m, p, version);
+}
+
+int
+meta_policy_get(struct meta *m, int64_t version, struct meta_policy *out)
+{
+	return m->ops->policy_get(m, version, out);
+}
+
+void
+meta_policy_clear(struct meta_policy *p)
+{
+	if (p == NULL)
+		return;
+	free(p->yaml);
+	p->yaml = NULL;
+	p->yaml_len = 0;
+}
+
+int
+meta_policy_list(struct meta *m,
+    int (*fn)(const struct meta_policy *p, void *arg), void *arg)
+{
+	return m->ops->policy_list(m, fn, arg);
+}
+
+int
+meta_ack_put(struct meta *m, const struct meta_ack *a, size_t n)
+{
+	return m->ops->ack_put(m, a, n);
+}
+
+int
+meta_ack_count(struct meta *m, uint64_t state_version, uint64_t *acks,
+    uint64_t *devices)
+{
+	return m->ops->ack_count(m, state_version, acks, devices);
+}
+
+int
+meta_control_subject(struct meta *m, const uint8_t subject[META_ID_LEN],
+    int64_t *withdrawn_ns, int64_t *erased_all_ns)
+{
+	return m->ops->control_subject(m, subject, withdrawn_ns, erased_all_ns);
 }

@@ -3,7 +3,8 @@
  * the schema, the statement cache and the implementation table.  The rows
  * live in meta_sqlite_auth.c (principals, tokens, codes, devices),
  * meta_sqlite_data.c (consents, segments, tombstones, settings),
- * meta_sqlite_review.c (review assignments) and meta_sqlite_audit.c (audit
+ * meta_sqlite_review.c (review assignments), meta_sqlite_ctl.c
+ * (organisation pauses, policies, acks) and meta_sqlite_audit.c (audit
  * rows and checkpoints).
  *
  * Invariants:
@@ -19,8 +20,8 @@
  *      mode with synchronous=FULL: a write returns 0 only after its commit
  *      is fsync'd; a failed commit is rolled back and returns an error.
  *  (3) PRAGMA application_id is UT_META_APP_ID and user_version is
- *      UT_META_SCHEMA; schema 1 is migrated (one named transaction,
- *      migrate_1_2); any other pair is refused with UT_ECORRUPT, never
+ *      UT_META_SCHEMA; schemas 1 and 2 are migrated (one named
+ *      transaction, migrate_to_3); any other pair is refused with UT_ECORRUPT, never
  *      migrated blindly.  The schema is created in one transaction.
  *  (4) Multi-statement changes (revocations, code takes, audit batches) run
  *      in one BEGIN IMMEDIATE transaction; on any error it is rolled back.
@@ -49,10 +50,10 @@
 #include "store_int.h"
 
 #define UT_META_APP_ID 0x55544d44       /* "UTMD" */
-#define UT_META_SCHEMA 2
+#define UT_META_SCHEMA 3
 #define BUSY_TIMEOUT_MS 5000
 
-/* Schema 2 added review assignments; migrate_1_2() adds them to a 1. */
+/* Schema 2 added review assignments (migrate_to_3() adds them to a 1). */
 #define ASSIGNMENT_SQL \
     "CREATE TABLE assignment(n INTEGER PRIMARY KEY, id BLOB NOT NULL UNIQUE," \
     " segment_id BLOB NOT NULL, subject_id BLOB NOT NULL," \
@@ -61,6 +62,24 @@
     " decided_ns INTEGER NOT NULL, state INTEGER NOT NULL, reason TEXT NOT NULL," \
     " UNIQUE(segment_id, reviewer_id));" \
     "CREATE INDEX assignment_reviewer ON assignment(reviewer_id, n);"
+
+/*
+ * Schema 3 added organisation control (issue 15): pauses, published
+ * policies (every version kept) and each device's latest ack;
+ * migrate_to_3() adds them to a 2.
+ */
+#define CONTROL_SQL \
+    "CREATE TABLE org_pause(id INTEGER PRIMARY KEY, since_ns INTEGER NOT NULL," \
+    " until_ns INTEGER NOT NULL, ended_ns INTEGER NOT NULL," \
+    " started_by TEXT NOT NULL, ended_by TEXT NOT NULL);" \
+    "CREATE INDEX org_pause_since ON org_pause(since_ns);" \
+    "CREATE TABLE policy_version(version INTEGER PRIMARY KEY," \
+    " sha256 BLOB NOT NULL, yaml BLOB NOT NULL, published_ns INTEGER NOT NULL," \
+    " published_by TEXT NOT NULL);" \
+    "CREATE TABLE device_ack(device_id INTEGER PRIMARY KEY REFERENCES device(id)," \
+    " state_version INTEGER NOT NULL, paused INTEGER NOT NULL," \
+    " recording INTEGER NOT NULL, policy_version INTEGER NOT NULL," \
+    " acked_ns INTEGER NOT NULL);"
 
 static const char schema_sql[] =
     "CREATE TABLE principal(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE,"
@@ -116,6 +135,8 @@ static const char schema_sql[] =
     " head BLOB NOT NULL, sig BLOB NOT NULL);"
     "CREATE TABLE setting(key TEXT PRIMARY KEY, val BLOB NOT NULL) WITHOUT ROWID;"
     ASSIGNMENT_SQL;
+/* Run after schema_sql, in its transaction (one string would pass C's 4095). */
+static const char control_sql[] = CONTROL_SQL;
 
 static const struct meta_ops msq_ops;
 
@@ -297,6 +318,8 @@ create_schema(sqlite3 *db)
 	if (rc != SQLITE_OK)
 		return msq__err(rc);
 	rc = sqlite3_exec(db, schema_sql, NULL, NULL, &err);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, control_sql, NULL, NULL, &err);
 	if (rc == SQLITE_OK) {
 		snprintf(sql, sizeof(sql), "PRAGMA application_id=%d;"
 		    "PRAGMA user_version=%d", UT_META_APP_ID, UT_META_SCHEMA);
@@ -313,18 +336,23 @@ create_schema(sqlite3 *db)
 	return msq__err(rc);
 }
 
-/* Schema 1 -> 2 (review assignments), in one transaction. */
+/*
+ * Schema 1 -> 3 (review assignments, then organisation control) or 2 -> 3,
+ * in one transaction.
+ */
 static int
-migrate_1_2(sqlite3 *db)
+migrate_to_3(sqlite3 *db, int64_t from)
 {
 	char *err = NULL;
 	int rc;
 
-	rc = sqlite3_exec(db, "BEGIN IMMEDIATE;" ASSIGNMENT_SQL
-	    "PRAGMA user_version=2; COMMIT", NULL, NULL, &err);
+	rc = sqlite3_exec(db, from == 1 ?
+	    "BEGIN IMMEDIATE;" ASSIGNMENT_SQL CONTROL_SQL "PRAGMA user_version=3; COMMIT" :
+	    "BEGIN IMMEDIATE;" CONTROL_SQL "PRAGMA user_version=3; COMMIT",
+	    NULL, NULL, &err);
 	if (rc != SQLITE_OK) {
-		log_error("meta: adding review assignments to a schema 1 store: %s",
-		    err ? err : sqlite3_errstr(rc));
+		log_error("meta: migrating a schema %lld store to 3: %s",
+		    (long long)from, err ? err : sqlite3_errstr(rc));
 		if (!sqlite3_get_autocommit(db))
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	}
@@ -351,13 +379,13 @@ check_schema(sqlite3 *db, bool create, bool readonly)
 		app = UT_META_APP_ID;
 		ver = UT_META_SCHEMA;
 	}
-	/* The one known migration; read-only opens (audit verify) need none. */
-	if (app == UT_META_APP_ID && ver == 1 && !readonly) {
-		if ((r = migrate_1_2(db)) < 0)
+	/* The known migrations; read-only opens (audit verify) need none. */
+	if (app == UT_META_APP_ID && (ver == 1 || ver == 2) && !readonly) {
+		if ((r = migrate_to_3(db, ver)) < 0)
 			return r;
 		ver = UT_META_SCHEMA;
 	}
-	if (app == UT_META_APP_ID && ver == 1 && readonly)
+	if (app == UT_META_APP_ID && (ver == 1 || ver == 2) && readonly)
 		ver = UT_META_SCHEMA;
 	if (app != UT_META_APP_ID || ver != UT_META_SCHEMA) {
 		log_error("meta: not a usetrace store of schema %d (application "
@@ -507,4 +535,14 @@ static const struct meta_ops msq_ops = {
 	.assignment_withdraw_segment = msq__assignment_withdraw_segment,
 	.setting_set = msq__setting_set,
 	.setting_get = msq__setting_get,
+	.org_pause_start = msq__org_pause_start,
+	.org_pause_end = msq__org_pause_end,
+	.org_pause_last = msq__org_pause_last,
+	.org_pause_covering = msq__org_pause_covering,
+	.policy_add = msq__policy_add,
+	.policy_get = msq__policy_get,
+	.policy_list = msq__policy_list,
+	.ack_put = msq__ack_put,
+	.ack_count = msq__ack_count,
+	.control_subject = msq__control_subject,
 };

@@ -76,6 +76,19 @@ struct meta_ops {
 	int (*assignment_withdraw_segment)(struct meta *, const uint8_t *, int64_t);
 	int (*setting_set)(struct meta *, const char *, const void *, size_t);
 	int (*setting_get)(struct meta *, const char *, void *, size_t *);
+	int (*org_pause_start)(struct meta *, int64_t, int64_t, const char *,
+	    struct meta_org_pause *);
+	int (*org_pause_end)(struct meta *, int64_t, const char *);
+	int (*org_pause_last)(struct meta *, struct meta_org_pause *);
+	int (*org_pause_covering)(struct meta *, int64_t, int64_t, int64_t,
+	    struct meta_org_pause *);
+	int (*policy_add)(struct meta *, const struct meta_policy *, int64_t *);
+	int (*policy_get)(struct meta *, int64_t, struct meta_policy *);
+	int (*policy_list)(struct meta *,
+	    int (*)(const struct meta_policy *, void *), void *);
+	int (*ack_put)(struct meta *, const struct meta_ack *, size_t);
+	int (*ack_count)(struct meta *, uint64_t, uint64_t *, uint64_t *);
+	int (*control_subject)(struct meta *, const uint8_t *, int64_t *, int64_t *);
 };
 
 struct meta {
@@ -139,6 +152,10 @@ enum msq_stmt {
 	S_SETTING_SET, S_SETTING_GET,
 	S_ASSIGN_ADD, S_ASSIGN_GET, S_ASSIGN_PAGE, S_ASSIGN_PAGE_ALL,
 	S_ASSIGN_DECIDE, S_ASSIGN_WITHDRAW,
+	S_PAUSE_CUR, S_PAUSE_EXTEND, S_PAUSE_ADD, S_PAUSE_END, S_PAUSE_EXPIRE,
+	S_PAUSE_LAST, S_PAUSE_COVER, S_POLICY_LAST, S_POLICY_ADD, S_POLICY_GET,
+	S_POLICY_PAGE, S_ACK_PUT, S_ACK_COUNT, S_ACK_DEVICES, S_CTL_WITHDRAWN,
+	S_CTL_ERASED,
 	S_COUNT
 };
 
@@ -250,5 +267,19 @@ int msq__audit_ckpt_list(struct meta *,
     int (*)(const struct meta_audit_ckpt *, void *), void *);
 int msq__setting_set(struct meta *, const char *, const void *, size_t);
 int msq__setting_get(struct meta *, const char *, void *, size_t *);
+/* Organisation control (meta_sqlite_ctl.c). */
+int msq__org_pause_start(struct meta *, int64_t, int64_t, const char *,
+    struct meta_org_pause *);
+int msq__org_pause_end(struct meta *, int64_t, const char *);
+int msq__org_pause_last(struct meta *, struct meta_org_pause *);
+int msq__org_pause_covering(struct meta *, int64_t, int64_t, int64_t,
+    struct meta_org_pause *);
+int msq__policy_add(struct meta *, const struct meta_policy *, int64_t *);
+int msq__policy_get(struct meta *, int64_t, struct meta_policy *);
+int msq__policy_list(struct meta *, int (*)(const struct meta_policy *, void *),
+    void *);
+int msq__ack_put(struct meta *, const struct meta_ack *, size_t);
+int msq__ack_count(struct meta *, uint64_t, uint64_t *, uint64_t *);
+int msq__control_subject(struct meta *, const uint8_t *, int64_t *, int64_t *);
 
 #endif

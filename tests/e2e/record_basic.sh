@@ -36,8 +36,12 @@ if [ "$MODE" = server ]; then
 	HOME_A="$XDG_CONFIG_HOME/usetrace"
 	add_person alice "$HOME_A" >/dev/null
 	enroll_here "$HOME_A"
+	# This mode checks `usetrace upload` by hand (replays, forgeries);
+	# background upload has its own tests (upload_background.sh).
+	start_record "$E2E_TMP/rec" --no-upload
+else
+	start_record "$E2E_TMP/rec"
 fi
-start_record "$E2E_TMP/rec"
 
 xdo windowactivate --sync "$MP"
 sleep 0.3

@@ -58,6 +58,15 @@ REF = {
     ("POST", "/v1/device/consents"): (DEV, "ingest", None),
     ("GET", "/v1/device/control"): (DEV, "ingest", None),
     ("PUT", "/v1/device/segments/{id}"): (DEV, "ingest", None),
+    # Issue 15: only admins pause and publish; only devices ack and fetch.
+    ("POST", "/v1/device/ack"): (DEV, "ingest", None),
+    ("GET", "/v1/device/policy"): (DEV, "ingest", None),
+    ("POST", "/v1/admin/pause"): (ADMIN, "administration", None),
+    ("POST", "/v1/admin/resume"): (ADMIN, "administration", None),
+    ("GET", "/v1/admin/pause"): (ADMIN, "administration", None),
+    ("POST", "/v1/admin/policies"): (ADMIN, "administration", None),
+    ("GET", "/v1/admin/policies"): (ADMIN, "administration", None),
+    ("GET", "/v1/admin/policies/{version}"): (ADMIN, "administration", None),
 }
 PUBLIC = {("GET", "/v1/openapi.json"), ("GET", "/v1/health"), ("POST", "/v1/login"),
           ("POST", "/v1/enroll")}
@@ -176,6 +185,9 @@ def variants(key, caller):
         # are aimed at a real person.
         return [("name", path.replace("{name}", objs["throwaway"] if
                  callers[caller]["role"] == ADMIN else "bob") + q, True)]
+    if "{version}" in path:
+        # The policy authz_matrix.sh published.
+        return [("version", path.replace("{version}", "1") + q, True)]
     if "{id}" not in path:
         return [("none", path + q, True)]
     if rule is None:

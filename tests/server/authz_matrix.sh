@@ -22,6 +22,9 @@ login_as tina trainer "$T/tina"
 login_as carol auditor "$T/carol"
 login_as mallory subject "$T/mallory"
 expect_out "^claim " as_admin "$USETRACE" admin principal add zz-throwaway --role subject
+# A published policy, so that reading version 1 and the current one is allowed.
+expect_out "^policy version 1$" as_admin "$USETRACE" admin policy publish \
+	"$SRCDIR/policy/default.yaml"
 expect_out "^revoked" as_admin "$USETRACE" admin principal revoke mallory
 MARK="ZQX-victim-phrase-4471"
 expect 0 "" "$UT_SYNTH" --home "$T/adev" --out "$T/arec" --segments 1 --seed 1

@@ -313,19 +313,21 @@ if len(routes) < 15:
     failures.append("only %d routes parsed from --print-routes" % len(routes)); report()
 KIB = 1024
 CAPS = {("POST", "/v1/login"): 4 * KIB, ("POST", "/v1/enroll"): 8 * KIB,
-        ("PUT", "/v1/device/segments/{id}"): 64 << 20}
+        ("PUT", "/v1/device/segments/{id}"): 64 << 20,
+        ("POST", "/v1/admin/policies"): 1024 * KIB}
 def cap_of(method, pattern):
     if (method, pattern) in CAPS:
         return CAPS[(method, pattern)]
     return 4 * KIB if method == "POST" else 64 * KIB
 # Routes that read no body (a malformed one changes nothing) and the upload,
 # whose answer to bytes that are no segment is a signed "rejected" receipt.
-BODYLESS = {("POST", "/v1/my/enroll-codes")}
+BODYLESS = {("POST", "/v1/my/enroll-codes"), ("POST", "/v1/admin/resume")}
 UPLOAD = ("PUT", "/v1/device/segments/{id}")
 SEG = "00112233445566778899aabbccddeeff"
 def concrete(pattern):
     return (pattern.replace("{id}", "999999" if "devices" in pattern else SEG)
-            .replace("{name}", "nobody").replace("{frame}", "0"))
+            .replace("{name}", "nobody").replace("{frame}", "0")
+            .replace("{version}", "1"))
 def caller(who):
     if who == "anyone": return None
     if who == "device": return "device"

@@ -324,7 +324,8 @@ test_meta_assignments(void)
 	 * writing; a read-only open takes it as it is. */
 	snprintf(path, sizeof(path), "%s/meta.db", dir_buf);
 	T_ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
-	T_ASSERT_EQ(sqlite3_exec(db, "DROP TABLE assignment; PRAGMA user_version=1",
+	T_ASSERT_EQ(sqlite3_exec(db, "DROP TABLE assignment; DROP TABLE org_pause;"
+	    " DROP TABLE policy_version; DROP TABLE device_ack; PRAGMA user_version=1",
 	    NULL, NULL, NULL), SQLITE_OK);
 	sqlite3_close(db);
 	m = NULL;
@@ -1165,11 +1166,131 @@ test_meta_audit_crash(void)
 	}
 }
 
+static int
+count_policy(const struct meta_policy *p, void *arg)
+{
+	int *n = arg;
+
+	T_ASSERT_EQ(p->version, (int64_t)(*n + 1));
+	T_ASSERT(p->yaml == NULL);
+	(*n)++;
+	return 0;
+}
+
+/* Organisation control (issue 15): pauses, policy versions, acks; schema 2 -> 3. */
+static void
+test_meta_control(void)
+{
+	struct meta *m = fresh();
+	struct meta_org_pause p, q;
+	struct meta_policy pol, got;
+	struct meta_device d;
+	struct meta_ack a[2];
+	uint64_t acks, devs;
+	int64_t v, dev, w, e;
+	sqlite3 *db;
+	char path[600];
+	int n = 0;
+
+	T_ASSERT_EQ(meta_org_pause_last(m, &p), UT_ENOTFOUND);
+	T_ASSERT_EQ(meta_org_pause_start(m, 100, 100, "adm", &p), UT_EINVAL);
+	T_ASSERT_EQ(meta_org_pause_start(m, 1000, 5000, "adm", &p), 0);
+	T_ASSERT_EQ(p.since_ns, 1000);
+	/* Pausing while paused moves until, same id. */
+	T_ASSERT_EQ(meta_org_pause_start(m, 2000, 9000, "adm", &q), 0);
+	T_ASSERT_EQ(q.id, p.id);
+	T_ASSERT_EQ(q.until_ns, 9000);
+	T_ASSERT_EQ(q.since_ns, 1000);
+	/* Covering: start inside; start before and end > grace into it. */
+	T_ASSERT_EQ(meta_org_pause_covering(m, 1500, 1600, 30, &q), 0);
+	T_ASSERT_EQ(meta_org_pause_covering(m, 900, 1020, 30, &q), UT_ENOTFOUND);
+	T_ASSERT_EQ(meta_org_pause_covering(m, 900, 1040, 30, &q), 0);
+	T_ASSERT_EQ(meta_org_pause_covering(m, 9000, 9500, 30, &q), UT_ENOTFOUND);
+	/* Ended early: the interval ends then. */
+	T_ASSERT_EQ(meta_org_pause_end(m, 3000, "adm"), 1);
+	T_ASSERT_EQ(meta_org_pause_end(m, 3001, "adm"), 0);
+	T_ASSERT_EQ(meta_org_pause_covering(m, 3500, 3600, 30, &q), UT_ENOTFOUND);
+	T_ASSERT_EQ(meta_org_pause_last(m, &q), 0);
+	T_ASSERT_EQ(q.ended_ns, 3000);
+	T_ASSERT_STREQ(q.ended_by, "adm");
+	/* Expiry: ended at until by "expiry". */
+	T_ASSERT_EQ(meta_org_pause_start(m, 10000, 11000, "adm", &p), 0);
+	T_ASSERT(p.id != q.id);
+	T_ASSERT_EQ(meta_org_pause_end(m, 12000, "adm"), 1);
+	T_ASSERT_EQ(meta_org_pause_last(m, &q), 0);
+	T_ASSERT_EQ(q.ended_ns, 11000);
+	T_ASSERT_STREQ(q.ended_by, "expiry");
+
+	memset(&pol, 0, sizeof(pol));
+	T_ASSERT_EQ(meta_policy_get(m, 0, &got), UT_ENOTFOUND);
+	pol.yaml = (char *)"version: 1\n";
+	pol.yaml_len = strlen(pol.yaml);
+	fill(pol.sha256, 32, 0x11);
+	pol.published_ns = 42;
+	snprintf(pol.published_by, sizeof(pol.published_by), "adm");
+	T_ASSERT_EQ(meta_policy_add(m, &pol, &v), 0);
+	T_ASSERT_EQ(v, 1);
+	pol.yaml = (char *)"version: 2\n";
+	T_ASSERT_EQ(meta_policy_add(m, &pol, &v), 0);
+	T_ASSERT_EQ(v, 2);
+	T_ASSERT_EQ(meta_policy_get(m, 0, &got), 0);
+	T_ASSERT_EQ(got.version, 2);
+	T_ASSERT_STREQ(got.yaml, "version: 2\n");
+	meta_policy_clear(&got);
+	T_ASSERT_EQ(meta_policy_get(m, 1, &got), 0);
+	T_ASSERT_STREQ(got.yaml, "version: 1\n");
+	meta_policy_clear(&got);
+	T_ASSERT_EQ(meta_policy_get(m, 3, &got), UT_ENOTFOUND);
+	T_ASSERT_EQ(meta_policy_list(m, count_policy, &n), 0);
+	T_ASSERT_EQ(n, 2);
+
+	memset(&d, 0, sizeof(d));
+	d.principal_id = add_principal(m, "alice", UT_ROLE_SUBJECT, 0x33);
+	fill(d.pk, 32, 0x44);
+	fill(d.subject_id, META_ID_LEN, 0x33);
+	T_ASSERT_EQ(meta_device_add(m, &d, &dev), 0);
+	memset(a, 0, sizeof(a));
+	a[0].device_id = dev;
+	a[0].state_version = 7;
+	a[0].paused = true;
+	a[1] = a[0];
+	a[1].state_version = 5;      /* older: kept out */
+	T_ASSERT_EQ(meta_ack_put(m, a, 2), 0);
+	T_ASSERT_EQ(meta_ack_count(m, 7, &acks, &devs), 0);
+	T_ASSERT_EQ(acks, 1u);
+	T_ASSERT_EQ(devs, 1u);
+	T_ASSERT_EQ(meta_ack_count(m, 8, &acks, &devs), 0);
+	T_ASSERT_EQ(acks, 0u);
+	T_ASSERT_EQ(meta_device_revoke(m, dev, 50), 0);
+	T_ASSERT_EQ(meta_ack_count(m, 7, &acks, &devs), 0);
+	T_ASSERT_EQ(acks, 0u);
+	T_ASSERT_EQ(devs, 0u);
+	T_ASSERT_EQ(meta_control_subject(m, d.subject_id, &w, &e), 0);
+	T_ASSERT_EQ(w, 0);
+	T_ASSERT_EQ(e, 0);
+	T_ASSERT_EQ(meta_tombstone_add(m, d.subject_id, META_DAY_ALL, 77), 0);
+	T_ASSERT_EQ(meta_control_subject(m, d.subject_id, &w, &e), 0);
+	T_ASSERT_EQ(e, 77);
+	meta_close(m);
+
+	/* A schema-2 store gains the tables, keeping its rows. */
+	snprintf(path, sizeof(path), "%s/meta.db", dir_buf);
+	T_ASSERT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+	T_ASSERT_EQ(sqlite3_exec(db, "DROP TABLE org_pause; DROP TABLE policy_version;"
+	    " DROP TABLE device_ack; PRAGMA user_version=2", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	m = NULL;
+	T_ASSERT_EQ(meta_open(url_buf, false, &m), 0);
+	T_ASSERT_EQ(meta_org_pause_last(m, &q), UT_ENOTFOUND);
+	T_ASSERT_EQ(meta_device_get(m, dev, &d), 0);
+	meta_close(m);
+}
+
 T_LIST(T_CASE(test_meta_roles), T_CASE(test_meta_open_errors),
     T_CASE(test_meta_sqlite_foreign_schema), T_CASE(test_meta_principals),
     T_CASE(test_meta_tokens), T_CASE(test_meta_devices), T_CASE(test_meta_codes),
     T_CASE(test_meta_consents), T_CASE(test_meta_segments),
-    T_CASE(test_meta_assignments),
+    T_CASE(test_meta_assignments), T_CASE(test_meta_control),
     T_CASE(test_meta_tombstones), T_CASE(test_meta_audit),
     T_CASE(test_meta_settings), T_CASE(test_meta_concurrency),
     T_CASE(test_meta_reopen_readonly), T_CASE(test_meta_audit_fsync_fault),
