@@ -24,6 +24,7 @@ static const struct cmd cmds[] = {
 	{ "resume", cmd_resume, "end a pause now" },
 	{ "indicator", cmd_indicator, "the on-screen recording indicator (started by record)" },
 	{ "frames", cmd_frames, "write the stored screen frames as PNG files" },
+	{ "export", cmd_export, "write a training dataset (jsonl, webdataset, pyautogui, osworld, anthropic)" },
 	{ "show", cmd_show, "print the actions (or raw records) of a recording" },
 	{ "scan", cmd_scan, "find secrets and personal data in JSON lines of text" },
 	{ "spool", cmd_spool, "check a spool's segments without decrypting (spool check DIR)" },
