@@ -130,4 +130,25 @@ struct export_local_opts {
 int export_local_recording(const struct export_local_opts *o)
 	__attribute__((warn_unused_result));
 
+struct replay_opts {
+	const char *dir;           /* an export directory (any format but webdataset) */
+	unsigned episode;          /* from 1 */
+	const char *display;       /* NULL: $DISPLAY */
+	const char *stop_key;      /* keysym name; NULL: "Pause" */
+	double speed;              /* > 0; 1.0 the recorded pace */
+	uint32_t max_gap_ms;       /* longest wait between steps */
+	uint32_t key_delay_ms;     /* between typed characters */
+	bool dry_run;              /* print the steps, touch no display */
+	bool quiet;
+};
+
+/*
+ * Performs one exported episode on an X display through XTEST (replay.c).
+ * The stop key (grabbed for the replay's life) ends it at once.  0;
+ * UT_ENOTFOUND (no such episode or no steps file), UT_EPARSE, UT_EX11,
+ * UT_ENOEXT (no XTEST), UT_EINVAL (unknown stop key), UT_ESTATE (stopped
+ * by the stop key).
+ */
+int export_replay(const struct replay_opts *o) __attribute__((warn_unused_result));
+
 #endif

@@ -39,6 +39,8 @@ int cli_open_recording(const char *cmd, const char *dir, const char *passfile,
     struct spool_reader **rd, struct ut_recipient_key **rk);
 int cmd_frames(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_task(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 /* `audit exposure` and `audit alerts` (argv[0] names which). */

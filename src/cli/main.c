@@ -24,6 +24,8 @@ static const struct cmd cmds[] = {
 	{ "resume", cmd_resume, "end a pause now" },
 	{ "indicator", cmd_indicator, "the on-screen recording indicator (started by record)" },
 	{ "frames", cmd_frames, "write the stored screen frames as PNG files" },
+	{ "replay", cmd_replay, "perform an exported episode on a display (XTEST)" },
+	{ "task", cmd_task, "mark the start and end of a task in the running recording" },
 	{ "export", cmd_export, "write a training dataset (jsonl, webdataset, pyautogui, osworld, anthropic)" },
 	{ "show", cmd_show, "print the actions (or raw records) of a recording" },
 	{ "scan", cmd_scan, "find secrets and personal data in JSON lines of text" },

@@ -40,13 +40,26 @@ struct xact {
 	char *text, *keys, *app, *title;
 	struct ut_point *path;
 	uint32_t session, episode;
+	int32_t task;              /* index into collect.tasks, -1: none */
+	uint64_t first_seq;        /* of its first raw record */
 	uint8_t sensitivity;
 	uint32_t screen_w, screen_h;
 };
 
+/* A marked task: records after begin_seq up to end_seq (0: open). */
+struct task {
+	uint64_t begin_seq, end_seq;
+	char *instruction;
+	int outcome;               /* 1, 0, -1 unknown */
+};
+
+#define TASKS_MAX 100000u
+
 struct collect {
 	struct xact *v;
 	size_t n, alloc;
+	struct task *tasks;
+	size_t ntasks;
 	int err;
 	uint32_t session;          /* count of session records seen */
 	uint32_t screen_w, screen_h;
@@ -125,6 +138,8 @@ on_action(const struct ut_action *a, void *arg)
 		sens = 3;
 	x->sensitivity = sens > 4 ? 4 : sens;
 	x->session = c->session;
+	x->first_seq = a->nseqs > 0 ? a->seqs[0].first : 0;
+	x->task = -1;
 	x->screen_w = c->screen_w;
 	x->screen_h = c->screen_h;
 	return 0;
@@ -145,6 +160,9 @@ collect_free(struct collect *c)
 		free(c->v[i].path);
 	}
 	free(c->v);
+	for (i = 0; i < c->ntasks; i++)
+		free(c->tasks[i].instruction);
+	free(c->tasks);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -154,7 +172,32 @@ same_str(const char *a, const char *b)
 	return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
 }
 
-/* Episode numbers from 1: a new session, an idle gap, an app switch. */
+/* The task holding record seq, or -1 (tasks are in seq order). */
+static int32_t
+task_of(const struct collect *c, uint64_t seq)
+{
+	size_t lo = 0, hi = c->ntasks;
+
+	while (lo < hi) { /* the last task beginning before seq */
+		size_t mid = (lo + hi) / 2;
+
+		if (c->tasks[mid].begin_seq < seq)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return -1;
+	lo--;
+	if (c->tasks[lo].end_seq != 0 && seq > c->tasks[lo].end_seq)
+		return -1;
+	return (int32_t)lo;
+}
+
+/*
+ * Episode numbers from 1.  A marked task is one episode; unmarked time
+ * is split at a new session, an idle gap and an application switch.
+ */
 static uint32_t
 split_episodes(struct collect *c, uint32_t idle_ms)
 {
@@ -165,9 +208,12 @@ split_episodes(struct collect *c, uint32_t idle_ms)
 	for (i = 0; i < c->n; i++) {
 		struct xact *x = &c->v[i], *p = i > 0 ? &c->v[i - 1] : NULL;
 
-		if (p == NULL || x->session != p->session ||
+		x->task = task_of(c, x->first_seq);
+		if (p == NULL || x->task != p->task)
+			ep++;
+		else if (x->task < 0 && (x->session != p->session ||
 		    x->a.t_ms > last_end + idle_ms ||
-		    (x->app != NULL && p->app != NULL && !same_str(x->app, p->app)))
+		    (x->app != NULL && p->app != NULL && !same_str(x->app, p->app))))
 			ep++;
 		x->episode = ep;
 		if (x->a.t_ms + x->a.duration_ms > last_end || p == NULL ||
@@ -175,6 +221,35 @@ split_episodes(struct collect *c, uint32_t idle_ms)
 			last_end = x->a.t_ms + x->a.duration_ms;
 	}
 	return ep;
+}
+
+/* A task mark record (docs/FORMAT.md): "task-begin TEXT", "task-end OUTCOME". */
+static void
+on_mark(struct collect *c, const struct ut_event *ev)
+{
+	const char *t = ev->u.mark.text;
+	struct task *k;
+
+	if (strncmp(t, "task-begin ", 11) == 0) {
+		if (c->ntasks == TASKS_MAX)
+			return;
+		if (c->ntasks > 0 && c->tasks[c->ntasks - 1].end_seq == 0)
+			c->tasks[c->ntasks - 1].end_seq = ev->seq; /* begin ends the last */
+		c->tasks = realloc(c->tasks, (c->ntasks + 1) * sizeof(*c->tasks));
+		if (c->tasks == NULL)
+			abort();
+		k = &c->tasks[c->ntasks++];
+		k->begin_seq = ev->seq;
+		k->end_seq = 0;
+		k->instruction = dup_or_null(t + 11);
+		k->outcome = -1;
+	} else if (strncmp(t, "task-end ", 9) == 0 && c->ntasks > 0 &&
+	    c->tasks[c->ntasks - 1].end_seq == 0) {
+		k = &c->tasks[c->ntasks - 1];
+		k->end_seq = ev->seq;
+		k->outcome = strcmp(t + 9, "success") == 0 ? 1 :
+		    strcmp(t + 9, "failure") == 0 ? 0 : -1;
+	}
 }
 
 /* State of the second pass. */
@@ -189,7 +264,7 @@ struct emit {
 	uint8_t *png;
 	size_t png_len;
 	uint32_t fw, fh;
-	const struct export_episode *meta;
+	struct export_episode *meta;
 	bool quiet;
 };
 
@@ -215,6 +290,9 @@ write_step(struct emit *e, const struct xact *x)
 	if (x->episode != e->episode) {
 		if (!e->quiet)
 			fprintf(stderr, "export: episode %u/%u\n", x->episode, e->episodes);
+		e->meta->instruction = x->task >= 0 ?
+		    e->c->tasks[x->task].instruction : NULL;
+		e->meta->outcome = x->task >= 0 ? e->c->tasks[x->task].outcome : -1;
 		if ((r = export_writer_episode(e->w, e->meta)) != 0)
 			return r;
 		e->episode = x->episode;
@@ -297,6 +375,8 @@ pass_one(struct spool_reader *rd, struct collect *c)
 			bad++;
 			continue;
 		}
+		if (ev.type == UT_EV_MARK)
+			on_mark(c, &ev);
 		if (ev.type == UT_EV_SESSION) {
 			/* The reducer delivers the old session's actions first. */
 			(void)action_reducer_push(ar, &ev);
