@@ -67,6 +67,7 @@ struct export_episode {
 	const char *contributor;   /* keyed hash (hex) of the person */
 	const char *consent_ref;   /* keyed hash (hex) of the consent */
 	const char *policy_hash;   /* hex, NULL: unknown */
+	const char *ref;           /* the server's episode id (revoke-check), or NULL */
 };
 
 struct export_writer;
@@ -128,6 +129,33 @@ struct export_local_opts {
  * directory is then left partial, with no manifest).
  */
 int export_local_recording(const struct export_local_opts *o)
+	__attribute__((warn_unused_result));
+
+struct json_t;
+/*
+ * Reads one action as `usetrace show --json` (and the server) prints it
+ * into *a; its drag/move path goes into path (at most npath points).
+ * *frame gets its frame id (-1: none).  0 or UT_EPARSE.
+ */
+int export_action_from_json(const struct json_t *o, struct ut_action *a,
+    struct ut_point *path, size_t npath);
+
+/*
+ * The episodes of an export directory (any format) and their server
+ * episode ids: calls fn(episode number, ref or NULL, arg) once per
+ * episode, in order.  0, UT_ENOTFOUND (not an export), UT_EPARSE.
+ */
+int export_episodes(const char *dir,
+    int (*fn)(unsigned episode, const char *ref, void *arg), void *arg)
+	__attribute__((warn_unused_result));
+
+/*
+ * Removes the given episodes (numbers, sorted or not) from an export
+ * directory: their steps, frames and shard members; then rewrites
+ * MANIFEST.sha256 and records them in DATACARD.json ("pruned_episodes").
+ * Every rewritten file is replaced atomically.  0 or a negative code.
+ */
+int export_prune(const char *dir, const unsigned *episodes, size_t n)
 	__attribute__((warn_unused_result));
 
 struct replay_opts {

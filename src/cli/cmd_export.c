@@ -20,8 +20,11 @@ usage(FILE *f)
 {
 	fprintf(f,
 	    "usage: usetrace export --local RECORDING --out DIR --format F\n"
-	    "                       [--idle-split SECONDS] [--passphrase-file F] [--quiet]\n\n"
-	    "Writes the actions of your own recording, with the frame you saw\n"
+	    "                       [--idle-split SECONDS] [--passphrase-file F] [--quiet]\n"
+	    "       usetrace export --export NAME --out DIR --format F [--idle-split S]\n"
+	    "                       [--quiet] [connection]          (trainers)\n"
+	    "       usetrace export revoke-check DIR [--prune] [connection]\n\n"
+	    "With --local: writes the actions of your own recording, with the frame you saw\n"
 	    "before each one, as a training dataset in DIR (created; must not\n"
 	    "exist or be empty), with MANIFEST.sha256 and DATACARD.md/.json.\n"
 	    "Episodes end at a new recording session, after an idle gap\n"
@@ -35,7 +38,13 @@ usage(FILE *f)
 	    "Contributor and consent ids are keyed hashes made for this export\n"
 	    "alone; no wall-clock date is written.  An export is a copy: erasing\n"
 	    "the recording later does not reach it.\n"
-	    "(Exports of reviewed data from a server are `usetrace training`.)\n");
+	    "\nWith --export NAME (a trainer, through the server): the segments\n"
+	    "reviewers approved, pseudonymised for NAME (the same person has one\n"
+	    "id within an export, unrelated ids across exports), each read in the\n"
+	    "audit log.  revoke-check asks the server which episodes of the\n"
+	    "export DIR their people have since erased or withdrawn, prints\n"
+	    "\"revoked episode N\" for each, and with --prune removes them and\n"
+	    "rewrites MANIFEST.sha256.\n" CONN_HELP);
 }
 
 int
@@ -48,6 +57,11 @@ cmd_export(int argc, char **argv)
 		{ "idle-split", required_argument, NULL, 'i' },
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "export", required_argument, NULL, 'x' },
+		{ "prune", no_argument, NULL, 'p' },
+		{ "server", required_argument, NULL, 'S' },
+		{ "token", required_argument, NULL, 'T' },
+		{ "pin", required_argument, NULL, 'I' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -55,12 +69,20 @@ cmd_export(int argc, char **argv)
 	struct spool_reader *rd = NULL;
 	struct ut_recipient_key *rk = NULL;
 	struct consent cs;
-	const char *fmt = NULL, *passfile = NULL;
+	const char *fmt = NULL, *passfile = NULL, *name = NULL;
+	struct cli_args ca;
+	bool prune = false, revoke = false;
 	char home[4096];
 	uint64_t idle = 0;
 	int ch, r;
 
 	memset(&eo, 0, sizeof(eo));
+	memset(&ca, 0, sizeof(ca));
+	if (argc >= 2 && strcmp(argv[1], "revoke-check") == 0) {
+		revoke = true;
+		argc--;
+		argv++;
+	}
 	opterr = 0;
 	optind = 1;
 	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
@@ -87,6 +109,21 @@ cmd_export(int argc, char **argv)
 		case 'q':
 			eo.quiet = true;
 			break;
+		case 'x':
+			name = optarg;
+			break;
+		case 'p':
+			prune = true;
+			break;
+		case 'S':
+			ca.server = optarg;
+			break;
+		case 'T':
+			ca.token = optarg;
+			break;
+		case 'I':
+			ca.pin = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -99,19 +136,49 @@ cmd_export(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	if (revoke) {
+		if (argc - optind != 1 || eo.recording != NULL || name != NULL ||
+		    fmt != NULL || eo.outdir != NULL) {
+			log_error("export revoke-check: expected an export directory "
+			    "[--prune] [connection]");
+			return EXIT_USAGE;
+		}
+		return cli_export_revoke_check(argv[optind], prune, &ca);
+	}
 	if (optind != argc) {
 		log_error("export: unexpected argument '%s'", argv[optind]);
 		return EXIT_USAGE;
 	}
-	if (eo.recording == NULL || eo.outdir == NULL || fmt == NULL) {
-		log_error("export: expected --local RECORDING, --out DIR and --format F");
+	if (prune) {
+		log_error("export: --prune goes with revoke-check");
+		return EXIT_USAGE;
+	}
+	if ((eo.recording == NULL) == (name == NULL) || eo.outdir == NULL ||
+	    fmt == NULL) {
+		log_error("export: expected --local RECORDING or --export NAME, with "
+		    "--out DIR and --format F");
 		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (name != NULL && (strlen(name) == 0 || strlen(name) > 48 ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-") != strlen(name))) {
+		log_error("export: --export NAME: 1-48 characters of A-Z a-z 0-9 . _ -");
 		return EXIT_USAGE;
 	}
 	if (export_format_parse(fmt, &eo.format) != 0) {
 		log_error("export: unknown format '%s' (jsonl, webdataset, pyautogui, "
 		    "osworld, anthropic)", fmt);
 		return EXIT_USAGE;
+	}
+	if (name != NULL) {
+		if (export_format_parse(fmt, &eo.format) != 0) {
+			log_error("export: unknown format '%s' (jsonl, webdataset, "
+			    "pyautogui, osworld, anthropic)", fmt);
+			return EXIT_USAGE;
+		}
+		return cli_export_server(name, eo.outdir, (int)eo.format, eo.idle_split_s,
+		    eo.quiet, &ca);
 	}
 	if (cli_open_recording("export", eo.recording, passfile, &rd, &rk) < 0)
 		return 1;

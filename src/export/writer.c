@@ -358,6 +358,7 @@ export_writer_episode(struct export_writer *w, const struct export_episode *e)
 	json_object_set_new(prov, "consent", str_or_null(e->consent_ref));
 	json_object_set_new(prov, "policy", str_or_null(e->policy_hash));
 	json_object_set_new(prov, "export", json_string(w->export_id));
+	json_object_set_new(prov, "episode_ref", str_or_null(e->ref));
 	json_object_set_new(w->ep, "provenance", prov);
 	w->outcomes[e->outcome < 0 ? 2 : e->outcome ? 1 : 0]++;
 	if (e->policy_hash != NULL) {
