@@ -33,6 +33,49 @@ def check(cond, msg):
         fail(msg)
 
 
+SCHEMA = json.load(open(os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                   "..", "..", "docs", "export.schema.json")))
+
+
+def validate(v, sch, where):
+    """The JSON Schema keywords docs/export.schema.json uses, nothing more."""
+    types = sch.get("type")
+    if types is not None:
+        names = types if isinstance(types, list) else [types]
+        py = {"object": dict, "array": list, "string": str, "null": type(None),
+              "boolean": bool}
+        ok = False
+        for t in names:
+            if t == "integer":
+                ok |= isinstance(v, int) and not isinstance(v, bool)
+            elif t == "number":
+                ok |= isinstance(v, (int, float)) and not isinstance(v, bool)
+            else:
+                ok |= isinstance(v, py[t])
+        check(ok, "%s: %r is not %s" % (where, v, types))
+    if "enum" in sch:
+        check(v in sch["enum"], "%s: %r not in %r" % (where, v, sch["enum"]))
+    if isinstance(v, str) and "pattern" in sch:
+        import re
+        check(re.search(sch["pattern"], v), "%s: %r !~ %s" % (where, v, sch["pattern"]))
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        check(v >= sch.get("minimum", v) and v <= sch.get("maximum", v),
+              "%s: %r out of range" % (where, v))
+    if isinstance(v, dict):
+        for k in sch.get("required", []):
+            check(k in v, "%s: no %s" % (where, k))
+        props = sch.get("properties", {})
+        for k, x in v.items():
+            if k in props:
+                validate(x, props[k], where + "." + k)
+            else:
+                check(sch.get("additionalProperties", True) is not False,
+                      "%s: unexpected %s" % (where, k))
+    if isinstance(v, list) and "items" in sch:
+        for i, x in enumerate(v):
+            validate(x, sch["items"], "%s[%d]" % (where, i))
+
+
 def png_ok(data, name):
     check(data[:8] == b"\x89PNG\r\n\x1a\n", name + ": not a PNG")
     off, idat, w = 8, b"", None
@@ -198,6 +241,8 @@ def main():
             same_action(s["usetrace"], a, i)
             check(s["app"] == a["app"], "step %d: app %r != %r" % (i, s["app"], a["app"]))
     for i, s in enumerate(steps):
+        if fmt in ("jsonl", "webdataset"):
+            validate(s, SCHEMA, "step %d" % i)
         check(s["sensitivity"] in (1, 2, 3), "sensitivity")
         lossy += check_target(fmt, s, i)
     if "pruned_episodes" not in card:
