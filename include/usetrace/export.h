@@ -48,6 +48,25 @@ enum export_format {
 int export_format_parse(const char *s, enum export_format *f);
 const char *export_format_name(enum export_format f);
 
+/* How frames are stored in an export. */
+enum export_image {
+	EXPORT_IMG_PNG = 0,        /* lossless, as `usetrace frames` */
+	EXPORT_IMG_WEBP,           /* lossy at a quality 1..100, or lossless (101) */
+};
+
+/*
+ * Encodes RGB pixels (3 bytes a pixel) as f at quality (WebP: 1..100, 0 the
+ * default 80, 101 lossless; PNG ignores it) into a malloc'd buffer the
+ * caller wipes and frees.  0 or UT_EINVAL.
+ */
+int export_image_encode(enum export_image f, int quality, const uint8_t *rgb,
+    uint32_t w, uint32_t h, uint8_t **out, size_t *len)
+	__attribute__((warn_unused_result));
+/* The same from a PNG (its size in *w, *h).  0, UT_ECORRUPT, UT_EINVAL. */
+int export_image_from_png(enum export_image f, int quality, const uint8_t *png,
+    size_t pnglen, uint8_t **out, size_t *len, uint32_t *w, uint32_t *h)
+	__attribute__((warn_unused_result));
+
 /* One step handed to the writer; everything is borrowed for the call. */
 struct export_step {
 	const struct ut_action *a;
@@ -56,8 +75,9 @@ struct export_step {
 	const char *title;         /* redacted title, NULL: none / denied */
 	uint8_t sensitivity;       /* 1..4 */
 	uint32_t screen_w, screen_h;
-	const uint8_t *png;        /* the frame before the action, or NULL */
-	size_t png_len;
+	const uint8_t *img;        /* the frame before the action, or NULL: */
+	size_t img_len;            /* in the writer's image format, or */
+	bool img_is_png;           /* a PNG the writer transcodes if needed */
 };
 
 /* One episode's description (borrowed for the call). */
@@ -80,6 +100,11 @@ struct export_writer;
 int export_writer_open(const char *outdir, enum export_format f,
     const char *export_id, struct export_writer **out)
 	__attribute__((warn_unused_result));
+
+/* Frames as f at quality (see export_image_encode); default PNG. */
+void export_writer_set_image(struct export_writer *w, enum export_image f,
+    int quality);
+enum export_image export_writer_image(const struct export_writer *w, int *quality);
 
 /* Starts an episode; steps follow; the next begin ends it. */
 int export_writer_episode(struct export_writer *w, const struct export_episode *e)
@@ -117,6 +142,8 @@ struct export_local_opts {
 	const struct ut_recipient_key *key; /* unlocks it */
 	const char *outdir;
 	enum export_format format;
+	enum export_image image;   /* default PNG */
+	int quality;               /* WebP quality (export_image_encode) */
 	uint32_t idle_split_s;     /* 0: 300; an idle gap this long ends an episode */
 	const char *consent_id;    /* the person's consent id, NULL: unknown */
 	const char *policy_hash;   /* hex, NULL: unknown */

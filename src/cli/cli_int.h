@@ -159,7 +159,7 @@ int cli_call_json(const char *cmd, const struct client_cfg *c,
  * enum export_format); `export revoke-check`.  Exit statuses.
  */
 int cli_export_server(const char *name, const char *outdir, int format,
-    uint32_t idle_s, bool quiet, const struct cli_args *args);
+    int image, int quality, uint32_t idle_s, bool quiet, const struct cli_args *args);
 int cli_export_revoke_check(const char *dir, bool prune, const struct cli_args *args);
 
 /* ns since the epoch as "YYYY-MM-DDTHH:MM:SSZ" (UTC), or "-" when 0. */

@@ -19,14 +19,18 @@ static void
 usage(FILE *f)
 {
 	fprintf(f,
-	    "usage: usetrace export --local RECORDING --out DIR --format F\n"
-	    "                       [--idle-split SECONDS] [--passphrase-file F] [--quiet]\n"
-	    "       usetrace export --export NAME --out DIR --format F [--idle-split S]\n"
-	    "                       [--quiet] [connection]          (trainers)\n"
+	    "usage: usetrace export --local RECORDING --out DIR --format F [--image png|webp]\n"
+	    "                       [--quality Q|lossless] [--idle-split SECONDS]\n"
+	    "                       [--passphrase-file F] [--quiet]\n"
+	    "       usetrace export --export NAME --out DIR --format F [--image png|webp]\n"
+	    "                       [--quality Q|lossless] [--idle-split S] [--quiet]\n"
+	    "                       [connection]                    (trainers)\n"
 	    "       usetrace export revoke-check DIR [--prune] [connection]\n\n"
 	    "With --local: writes the actions of your own recording, with the frame you saw\n"
 	    "before each one, as a training dataset in DIR (created; must not\n"
 	    "exist or be empty), with MANIFEST.sha256 and DATACARD.md/.json.\n"
+	    "Frames are PNG (lossless), or WebP with --image webp at --quality Q\n"
+	    "(1-100, default 80) or lossless.\n"
 	    "Episodes end at a new recording session, after an idle gap\n"
 	    "(default 300 s) and when the focused application changes.\n"
 	    "Formats (docs/EXPORT.md):\n"
@@ -58,6 +62,8 @@ cmd_export(int argc, char **argv)
 		{ "passphrase-file", required_argument, NULL, 'P' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "export", required_argument, NULL, 'x' },
+		{ "image", required_argument, NULL, 'm' },
+		{ "quality", required_argument, NULL, 'Q' },
 		{ "prune", no_argument, NULL, 'p' },
 		{ "server", required_argument, NULL, 'S' },
 		{ "token", required_argument, NULL, 'T' },
@@ -73,7 +79,7 @@ cmd_export(int argc, char **argv)
 	struct cli_args ca;
 	bool prune = false, revoke = false;
 	char home[4096];
-	uint64_t idle = 0;
+	uint64_t idle = 0, q;
 	int ch, r;
 
 	memset(&eo, 0, sizeof(eo));
@@ -111,6 +117,27 @@ cmd_export(int argc, char **argv)
 			break;
 		case 'x':
 			name = optarg;
+			break;
+		case 'm':
+			if (strcmp(optarg, "png") == 0)
+				eo.image = EXPORT_IMG_PNG;
+			else if (strcmp(optarg, "webp") == 0)
+				eo.image = EXPORT_IMG_WEBP;
+			else {
+				log_error("export: --image png or webp");
+				return EXIT_USAGE;
+			}
+			break;
+		case 'Q':
+			if (strcmp(optarg, "lossless") == 0) {
+				eo.quality = 101;
+				break;
+			}
+			if (ut_parse_u64(optarg, &q) < 0 || q < 1 || q > 100) {
+				log_error("export: --quality wants 1-100 or 'lossless'");
+				return EXIT_USAGE;
+			}
+			eo.quality = (int)q;
 			break;
 		case 'p':
 			prune = true;
@@ -153,6 +180,10 @@ cmd_export(int argc, char **argv)
 		log_error("export: --prune goes with revoke-check");
 		return EXIT_USAGE;
 	}
+	if (eo.quality != 0 && eo.image != EXPORT_IMG_WEBP) {
+		log_error("export: --quality goes with --image webp");
+		return EXIT_USAGE;
+	}
 	if ((eo.recording == NULL) == (name == NULL) || eo.outdir == NULL ||
 	    fmt == NULL) {
 		log_error("export: expected --local RECORDING or --export NAME, with "
@@ -177,7 +208,8 @@ cmd_export(int argc, char **argv)
 			    "pyautogui, osworld, anthropic)", fmt);
 			return EXIT_USAGE;
 		}
-		return cli_export_server(name, eo.outdir, (int)eo.format, eo.idle_split_s,
+		return cli_export_server(name, eo.outdir, (int)eo.format,
+		    (int)eo.image, eo.quality, eo.idle_split_s,
 		    eo.quiet, &ca);
 	}
 	if (cli_open_recording("export", eo.recording, passfile, &rd, &rk) < 0)

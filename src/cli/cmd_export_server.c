@@ -123,8 +123,9 @@ one_episode(struct srv_export *x, const json_t *e)
 				r = -1;
 				break;
 			}
-			s.png = x->png.body;
-			s.png_len = x->png.len;
+			s.img = x->png.body;
+			s.img_len = x->png.len;
+			s.img_is_png = true;
 		}
 		s.a = a;
 		s.t_ms = a->t_ms - start;
@@ -149,7 +150,7 @@ out:
 
 int
 cli_export_server(const char *name, const char *outdir, int format,
-    uint32_t idle_s, bool quiet, const struct cli_args *args)
+    int image, int quality, uint32_t idle_s, bool quiet, const struct cli_args *args)
 {
 	const char *cmd = "export";
 	enum export_format f = (enum export_format)format;
@@ -180,6 +181,7 @@ cli_export_server(const char *name, const char *outdir, int format,
 		r = -1;
 		goto out;
 	}
+	export_writer_set_image(x.w, (enum export_image)image, quality);
 	p = (char *)rr.body;
 	end = p + rr.len;
 	for (r = 0; p != NULL && p < end && r == 0; p = nl + 1) {

@@ -260,9 +260,11 @@ struct emit {
 	uint32_t episode;          /* the episode being written */
 	uint32_t episodes;
 	uint64_t ep_start_ms;
-	int64_t png_id;            /* the frame in png, -1: none */
+	int64_t png_id;            /* the frame in png (encoded), -1: none */
 	uint8_t *png;
 	size_t png_len;
+	enum export_image image;
+	int quality;
 	uint32_t fw, fh;
 	struct export_episode *meta;
 	bool quiet;
@@ -310,8 +312,8 @@ write_step(struct emit *e, const struct xact *x)
 	s.screen_w = e->fw != 0 ? e->fw : x->screen_w;
 	s.screen_h = e->fh != 0 ? e->fh : x->screen_h;
 	if (x->a.frame >= 0 && x->a.frame == e->png_id) {
-		s.png = e->png;
-		s.png_len = e->png_len;
+		s.img = e->png;
+		s.img_len = e->png_len;
 	}
 	r = export_writer_step(e->w, &s);
 	sodium_memzero(a.text, sizeof(a.text));
@@ -356,7 +358,8 @@ frame_done(struct emit *e, struct frame_canvas *fc)
 	if (j == e->c->n || e->c->v[j].a.frame != (int64_t)id)
 		return 0;
 	png_drop(e);
-	if ((r = frame_png_encode(rgb, e->fw, e->fh, &e->png, &e->png_len)) != 0)
+	if ((r = export_image_encode(e->image, e->quality, rgb, e->fw, e->fh,
+	    &e->png, &e->png_len)) != 0)
 		return r;
 	e->png_id = (int64_t)id;
 	return 0;
@@ -485,6 +488,9 @@ export_local_recording(const struct export_local_opts *o)
 
 	if ((r = export_writer_open(o->outdir, o->format, export_id, &w)) != 0)
 		goto out;
+	export_writer_set_image(w, o->image, o->quality);
+	e.image = o->image;
+	e.quality = o->quality;
 	e.w = w;
 	e.c = &c;
 	e.png_id = -1;

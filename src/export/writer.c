@@ -3,8 +3,8 @@
  * frames, MANIFEST.sha256 and the datacard.
  *
  * Layout by format (KEY is eNNNNNN_sNNNNNN, episode and step from 1):
- *   jsonl       steps.jsonl + frames/KEY.png
- *   webdataset  shard-NNNNNN.tar of KEY.png + KEY.json (the jsonl step)
+ *   jsonl       steps.jsonl + frames/KEY.png (or .webp)
+ *   webdataset  shard-NNNNNN.tar of KEY.png|webp + KEY.json (the jsonl step)
  *   pyautogui, osworld, anthropic
  *               episodes.jsonl (one episode a line) + images/KEY.png
  * Every step also keeps usetrace's own form of the action ("usetrace"), so
@@ -52,6 +52,8 @@ struct count {
 struct export_writer {
 	char *dir;
 	enum export_format fmt;
+	enum export_image img;
+	int quality;
 	char export_id[64];
 	FILE *lines;               /* steps.jsonl or episodes.jsonl */
 	struct tar shard;
@@ -76,6 +78,21 @@ struct export_writer {
 };
 
 static int episode_end(struct export_writer *w);
+
+void
+export_writer_set_image(struct export_writer *w, enum export_image f, int quality)
+{
+	w->img = f;
+	w->quality = quality;
+}
+
+enum export_image
+export_writer_image(const struct export_writer *w, int *quality)
+{
+	if (quality != NULL)
+		*quality = w->quality;
+	return w->img;
+}
 
 int
 export_format_parse(const char *s, enum export_format *f)
@@ -436,6 +453,8 @@ int
 export_writer_step(struct export_writer *w, const struct export_step *s)
 {
 	char key[32], rel[64], *line = NULL;
+	uint8_t *conv = NULL;
+	size_t conv_len = 0;
 	json_t *st, *tf;
 	const char *img_dir = w->fmt == EXPORT_JSONL ? "frames" : "images";
 	int r = 0;
@@ -460,19 +479,32 @@ export_writer_step(struct export_writer *w, const struct export_step *s)
 	json_object_set_new(st, "sensitivity", json_integer(s->sensitivity));
 	json_object_set_new(st, "target", json_null());
 	json_object_set_new(st, "usetrace", action_json(s->a, s->screen_w, s->screen_h));
-	if (s->png != NULL) {
-		snprintf(rel, sizeof(rel), "%s/%s.png", img_dir, key);
+	if (s->img != NULL) {
+		const uint8_t *img = s->img;
+		size_t n = s->img_len;
+		const char *ext = w->img == EXPORT_IMG_WEBP ? "webp" : "png";
+
+		if (s->img_is_png && w->img != EXPORT_IMG_PNG) {
+			uint32_t iw, ih;
+
+			if ((r = export_image_from_png(w->img, w->quality, s->img,
+			    s->img_len, &conv, &conv_len, &iw, &ih)) != 0)
+				goto done;
+			img = conv;
+			n = conv_len;
+		}
+		snprintf(rel, sizeof(rel), "%s/%s.%s", img_dir, key, ext);
 		json_object_set_new(st, "image", json_string(w->fmt == EXPORT_WEBDATASET ?
 		    rel + strlen(img_dir) + 1 : rel));
 		w->frames++;
-		w->frame_bytes += s->png_len;
+		w->frame_bytes += n;
 		if (w->fmt == EXPORT_WEBDATASET) {
 			char name[48];
 
-			snprintf(name, sizeof(name), "%s.png", key);
-			r = shard_member(w, name, s->png, s->png_len);
+			snprintf(name, sizeof(name), "%s.%s", key, ext);
+			r = shard_member(w, name, img, n);
 		} else {
-			r = write_file(w, rel, s->png, s->png_len);
+			r = write_file(w, rel, img, n);
 		}
 	} else {
 		json_object_set_new(st, "image", json_null());
@@ -519,6 +551,10 @@ done:
 	if (line != NULL) {
 		sodium_memzero(line, strlen(line));
 		free(line);
+	}
+	if (conv != NULL) {
+		sodium_memzero(conv, conv_len);
+		free(conv);
 	}
 	json_decref(st);
 	return r;
@@ -618,6 +654,11 @@ datacard_json(const struct export_writer *w)
 	json_object_set_new(o, "episodes", json_integer(w->episode_no));
 	json_object_set_new(o, "steps", json_integer((json_int_t)w->steps));
 	json_object_set_new(o, "frames", json_integer((json_int_t)w->frames));
+	json_object_set_new(o, "image_format", json_string(w->img == EXPORT_IMG_WEBP ?
+	    (w->quality > 100 ? "webp-lossless" : "webp") : "png"));
+	if (w->img == EXPORT_IMG_WEBP && w->quality <= 100)
+		json_object_set_new(o, "webp_quality", json_integer(w->quality > 0 ?
+		    w->quality : 80));
 	json_object_set_new(o, "frame_bytes", json_integer((json_int_t)w->frame_bytes));
 	for (i = 0; i <= UT_ACT_MOVE; i++)
 		json_object_set_new(k, action_kind_name((enum ut_action_kind)i),

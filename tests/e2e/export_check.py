@@ -76,6 +76,14 @@ def validate(v, sch, where):
             validate(x, sch["items"], "%s[%d]" % (where, i))
 
 
+def webp_ok(data, name):
+    check(data[:4] == b"RIFF" and data[8:12] == b"WEBP", name + ": not a WebP")
+    size, = struct.unpack("<I", data[4:8])
+    check(size + 8 == len(data), name + ": RIFF size %d for %d bytes" % (size, len(data)))
+    check(data[12:16] in (b"VP8 ", b"VP8L", b"VP8X"), name + ": no VP8 chunk")
+    return True
+
+
 def png_ok(data, name):
     check(data[:8] == b"\x89PNG\r\n\x1a\n", name + ": not a PNG")
     off, idat, w = 8, b"", None
@@ -251,7 +259,10 @@ def main():
         check(sum(card["actions"].values()) == len(steps), "datacard actions")
         check(card["frames"] == sum(1 for s in steps if s["image"]), "datacard frames")
     for name, data in images.items():
-        png_ok(data, name)
+        if name.endswith(".webp"):
+            webp_ok(data, name)
+        else:
+            png_ok(data, name)
     for f in files_under(d):
         blob = open(os.path.join(d, f), "rb").read()
         for bad in forbidden:

@@ -209,6 +209,11 @@ if [ "$MODE" = local ]; then
 	done
 	"$USETRACE" export --local "$E2E_TMP/rec" --out "$E2E_TMP/x-jsonl" \
 	    --format jsonl 2>/dev/null && fail "export into a non-empty directory"
+	"$USETRACE" export --local "$E2E_TMP/rec" --out "$E2E_TMP/x-webp" \
+	    --format webdataset --image webp --quality 75 --quiet || fail "webp export"
+	python3 "$CHECK" webdataset "$E2E_TMP/x-webp" "$E2E_TMP/actions.jsonl" \
+	    >"$E2E_TMP/check-webp.out" || { cat "$E2E_TMP/check-webp.out"; fail "export_check webp"; }
+	grep -q '"webp_quality": 75' "$E2E_TMP/x-webp/DATACARD.json" || fail "datacard image format"
 	"$USETRACE" export --local "$E2E_TMP/rec" --out "$E2E_TMP/x2" \
 	    --format jsonl --quiet || fail "second export"
 	python3 "$CHECK" jsonl "$E2E_TMP/x2" "$E2E_TMP/actions.jsonl" \

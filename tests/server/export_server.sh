@@ -50,6 +50,12 @@ for f in jsonl webdataset pyautogui osworld anthropic; do
 done
 [ -d "$T/x-jsonl/frames" ] && [ "$(ls "$T/x-jsonl/frames" | wc -l)" -gt 0 ] ||
 	fail "the export holds no frames"
+# Frames transcoded from the server's PNG to WebP.
+expect 0 "" as "$T/tina" export --export ds1 --out "$T/x-webp" --format jsonl --image webp --quiet
+python3 "$CHECK" jsonl "$T/x-webp" "$T/actions.jsonl" >"$T/check.out" ||
+	{ cat "$T/check.out" >&2; fail "export_check webp"; }
+ls "$T/x-webp/frames" | grep -q '\.webp$' || fail "no WebP frames"
+expect 2 "" as "$T/tina" export --export ds1 --out "$T/x-q" --format jsonl --quality 50
 expect 0 "" as "$T/tina" export --export ds2 --out "$T/x2" --format jsonl --quiet
 python3 "$CHECK" jsonl "$T/x2" - >"$T/c2.out" || { cat "$T/c2.out" >&2; fail "export_check ds2"; }
 python3 "$CHECK" jsonl "$T/x-jsonl" - >"$T/c1.out" || fail "export_check ds1"

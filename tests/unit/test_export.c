@@ -215,7 +215,7 @@ test_writer_webdataset(void)
 	struct ut_action a = at(UT_ACT_CLICK, 3, 4, 1);
 	struct export_step s = { .a = &a, .app = "Mousepad", .title = "x [EMAIL] y",
 	    .sensitivity = 3, .screen_w = 10, .screen_h = 10,
-	    .png = (const uint8_t *)"not-a-png", .png_len = 9 };
+	    .img = (const uint8_t *)"not-a-png", .img_len = 9 };
 	size_t n;
 	struct stat st;
 
