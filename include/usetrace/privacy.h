@@ -181,6 +181,16 @@ int privacy_filter_set_password(struct privacy_filter *pf, bool on)
  */
 void privacy_filter_set_policy(struct privacy_filter *pf, const struct policy *p);
 
+/*
+ * Redacts a text the person gave the recorder (a task instruction) as the
+ * filter redacts titles: detected secrets and personal data become
+ * "[TYPE]" in out (outsz bytes, NUL-terminated, cut at a UTF-8 boundary).
+ * Returns the sensitivity level of the result (2 content, 3 personal data,
+ * 4 a secret was found; a detector failure gives "[REDACTED]" and 4).
+ */
+uint8_t privacy_filter_redact_text(struct privacy_filter *pf, const char *in,
+    char *out, size_t outsz);
+
 /* Wipes whatever is still held (without emitting it) and frees; NULL ok. */
 void privacy_filter_destroy(struct privacy_filter *pf);
 

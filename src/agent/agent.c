@@ -386,6 +386,49 @@ write_marker(struct agent *a, uint8_t type, const char *reason)
 	return 0;
 }
 
+/*
+ * "task begin INSTRUCTION" / "task end success|failure|unknown": a task
+ * mark (docs/FORMAT.md), pushed through the privacy filter behind the
+ * records before it, with the instruction redacted like a title.  Only
+ * while recording: a mark in a pause would say when the person worked.
+ */
+static void
+task_mark(struct agent *a, const char *arg, int cfd)
+{
+	struct ut_event ev;
+	char red[UT_EV_STR_MAX - 16];
+	const char *outcome;
+	uint8_t lvl = UT_SENS_NONE;
+	int r;
+
+	if (a->st != ST_RECORDING || a->pf == NULL) {
+		reply_err(cfd, "not recording");
+		return;
+	}
+	fill_event(a, &ev, UT_EV_MARK);
+	if (strncmp(arg, "begin ", 6) == 0 && arg[6] != '\0') {
+		lvl = privacy_filter_redact_text(a->pf, arg + 6, red, sizeof(red));
+		snprintf(ev.u.mark.text, sizeof(ev.u.mark.text), "task-begin %s", red);
+		sodium_memzero(red, sizeof(red));
+	} else if (strncmp(arg, "end ", 4) == 0 &&
+	    (strcmp(arg + 4, "success") == 0 || strcmp(arg + 4, "failure") == 0 ||
+	    strcmp(arg + 4, "unknown") == 0)) {
+		outcome = arg[4] == 's' ? "success" : arg[4] == 'f' ? "failure" : "unknown";
+		snprintf(ev.u.mark.text, sizeof(ev.u.mark.text), "task-end %s", outcome);
+	} else {
+		reply_err(cfd, "task: expected 'begin INSTRUCTION' or 'end success|failure|unknown'");
+		return;
+	}
+	ev.sensitivity = lvl;
+	r = privacy_filter_push(a->pf, &ev);
+	sodium_memzero(&ev, sizeof(ev));
+	if (r < 0) {
+		reply_err(cfd, "cannot write the task mark");
+		return;
+	}
+	control_reply(cfd, "{\"ok\":true}");
+}
+
 /* Notes a spool error: "full" becomes the reason for not recording. */
 static int
 spool_result(struct agent *a, int r)
@@ -758,6 +801,10 @@ handle_request(struct agent *a)
 		}
 		a->st = ST_WAITING;
 		control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+		return 0;
+	}
+	if (strncmp(req, "task ", 5) == 0) {
+		task_mark(a, req + 5, cfd);
 		return 0;
 	}
 	if (strcmp(req, "consent") == 0) {

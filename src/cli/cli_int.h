@@ -38,6 +38,9 @@ struct ut_recipient_key;
 int cli_open_recording(const char *cmd, const char *dir, const char *passfile,
     struct spool_reader **rd, struct ut_recipient_key **rk);
 int cmd_frames(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_task(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 /* `audit exposure` and `audit alerts` (argv[0] names which). */
@@ -77,6 +80,11 @@ int cmd_admin(int argc, char **argv);
 int cmd_my(int argc, char **argv);
 int cmd_enroll(int argc, char **argv);
 int cmd_upload(int argc, char **argv);
+
+/* The usage text of the connection options (CLI_O_CONN). */
+#define CONN_HELP \
+	"  --server URL --token TOKEN --pin PIN   (default: $USETRACE_SERVER,\n" \
+	"            $USETRACE_TOKEN, $USETRACE_PIN, else your saved login)\n"
 
 /* Which options a server (sub)command takes (cli_args_parse). */
 enum {
@@ -147,6 +155,14 @@ void cli_report(const char *cmd, const struct client_cfg *c, int r,
 int cli_call_json(const char *cmd, const struct client_cfg *c,
     const char *method, const char *path, const char *purpose, json_t *body,
     json_t **out);
+
+/*
+ * cmd_export_server.c: a trainer's export through the server (format: an
+ * enum export_format); `export revoke-check`.  Exit statuses.
+ */
+int cli_export_server(const char *name, const char *outdir, int format,
+    int image, int quality, uint32_t idle_s, bool quiet, const struct cli_args *args);
+int cli_export_revoke_check(const char *dir, bool prune, const struct cli_args *args);
 
 /* ns since the epoch as "YYYY-MM-DDTHH:MM:SSZ" (UTC), or "-" when 0. */
 void cli_fmt_time(int64_t ns, char *out, size_t outsz);

@@ -18,10 +18,6 @@
 #include "usetrace/util.h"
 #include "cli_int.h"
 
-#define CONN_HELP \
-	"  --server URL --token TOKEN --pin PIN   (default: $USETRACE_SERVER,\n" \
-	"            $USETRACE_TOKEN, $USETRACE_PIN, else your saved login)\n"
-
 static const char exposure_usage[] =
     "usage: usetrace audit exposure --principal NAME | --subject NAME\n"
     "                               [--since T] [--until T] [--json] [connection]\n\n"

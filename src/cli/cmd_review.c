@@ -14,10 +14,6 @@
 #include "usetrace/log.h"
 #include "cli_int.h"
 
-#define CONN_HELP \
-	"  --server URL --token TOKEN --pin PIN   (default: $USETRACE_SERVER,\n" \
-	"            $USETRACE_TOKEN, $USETRACE_PIN, else your saved login)\n"
-
 static const char review_usage[] =
     "usage: usetrace review queue [--json]\n"
     "       usetrace review show ID [--json]\n"

@@ -402,6 +402,47 @@ emit_denied_focus(struct privacy_filter *pf, const struct ut_event *ev)
 }
 
 /*
+ * Copies t (len bytes) into dst (dstsz, NUL-terminated) with detected
+ * spans and identities replaced by "[TYPE]"; *lvl becomes the highest
+ * level found (unchanged without findings).  A detector failure fails
+ * closed: dst is "[REDACTED]" and *lvl secret.
+ */
+static void
+redact_into(struct privacy_filter *pf, const char *t, size_t len, char *dst,
+    size_t dstsz, uint8_t *lvl)
+{
+	const struct pf_span *sp;
+	size_t pos = 0, w = 0, room;
+	char ph[40];
+	int i, n;
+
+	n = find_spans(pf, t, len, 0);
+	if (n < 0) {
+		snprintf(dst, dstsz, "[REDACTED]");
+		*lvl = UT_SENS_SECRET;
+		return;
+	}
+	memset(dst, 0, dstsz);
+	sp = pf->spans;
+	for (i = 0; i < n; i++) {
+		room = dstsz - 1 - w;
+		w += ut_strlcpy_utf8(dst + w, t + pos, UT_MIN(sp[i].start - pos, room),
+		    room + 1);
+		snprintf(ph, sizeof(ph), "[%s]", sp[i].why);
+		room = dstsz - 1 - w;
+		if (strlen(ph) <= room) {
+			memcpy(dst + w, ph, strlen(ph));
+			w += strlen(ph);
+		}
+		pos = sp[i].end;
+		*lvl = UT_MAX(*lvl, sp[i].level);
+	}
+	room = dstsz - 1 - w;
+	w += ut_strlcpy_utf8(dst + w, t + pos, UT_MIN(len - pos, room), room + 1);
+	dst[w] = '\0';
+}
+
+/*
  * FOCUS: detected spans and identities in the title become "[TYPE]".
  * Level 1 without findings, 3 with personal data only, 4 with a secret
  * (the record is still written, with the placeholder); at least 3 for a
@@ -410,48 +451,17 @@ emit_denied_focus(struct privacy_filter *pf, const struct ut_event *ev)
 static int
 emit_focus(struct privacy_filter *pf, const struct ut_event *ev)
 {
-	const struct pf_span *sp;
 	struct ut_event out;
-	const char *t = ev->u.focus.title;
-	char *dst;
-	size_t len = strnlen(t, sizeof(ev->u.focus.title)), pos = 0, w = 0, room;
 	uint8_t lvl = UT_SENS_NONE;
-	char ph[40];
-	int i, n, r;
+	int r;
 
 	if (pf->denied)
 		return emit_denied_focus(pf, ev);
 	pf->denied_shown = false;
 	out = *ev;
-	dst = out.u.focus.title;
-	n = find_spans(pf, t, len, 0);
-	if (n < 0) {
-		/* Fail closed. */
-		snprintf(dst, sizeof(out.u.focus.title), "[REDACTED]");
-		lvl = UT_SENS_SECRET;
-		goto out;
-	}
-	if (n == 0)
-		goto out;
-	sp = pf->spans;
-	memset(dst, 0, sizeof(out.u.focus.title));
-	for (i = 0; i < n; i++) {
-		room = sizeof(out.u.focus.title) - 1 - w;
-		w += ut_strlcpy_utf8(dst + w, t + pos, UT_MIN(sp[i].start - pos, room),
-		    room + 1);
-		snprintf(ph, sizeof(ph), "[%s]", sp[i].why);
-		room = sizeof(out.u.focus.title) - 1 - w;
-		if (strlen(ph) <= room) {
-			memcpy(dst + w, ph, strlen(ph));
-			w += strlen(ph);
-		}
-		pos = sp[i].end;
-		lvl = UT_MAX(lvl, sp[i].level);
-	}
-	room = sizeof(out.u.focus.title) - 1 - w;
-	w += ut_strlcpy_utf8(dst + w, t + pos, UT_MIN(len - pos, room), room + 1);
-	dst[w] = '\0';
-out:
+	redact_into(pf, ev->u.focus.title, strnlen(ev->u.focus.title,
+	    sizeof(ev->u.focus.title)), out.u.focus.title,
+	    sizeof(out.u.focus.title), &lvl);
 	out.sensitivity = at_least(ev, floor_level(pf, UT_EV_FOCUS, lvl));
 	r = pf->emit(pf->arg, &out);
 	sodium_memzero(&out, sizeof(out));
@@ -1116,4 +1126,18 @@ privacy_filter_set_password(struct privacy_filter *pf, bool on)
 	r = release_burst(pf, false);
 	pf->password = on;
 	return r;
+}
+
+/*
+ * A text the person gave the recorder (a task instruction): scanned like a
+ * title, spans replaced by "[TYPE]".  Returns the sensitivity level (1..4).
+ */
+uint8_t
+privacy_filter_redact_text(struct privacy_filter *pf, const char *in,
+    char *out, size_t outsz)
+{
+	uint8_t lvl = UT_SENS_CONTENT;
+
+	redact_into(pf, in, strlen(in), out, outsz, &lvl);
+	return lvl;
 }

@@ -36,8 +36,8 @@ static const uint8_t zero_id[16];   /* an empty slot of the seen set */
 /* Unknown policies export nothing above this (0 none .. 4 secret). */
 #define UNKNOWN_POLICY_MAX_SENS 1u
 
-static bool
-export_name_ok(const char *s)
+bool
+srv_export_name_ok(const char *s)
 {
 	size_t i, n = s != NULL ? strlen(s) : 0;
 
@@ -52,8 +52,8 @@ export_name_ok(const char *s)
 }
 
 /* The export's salt, made (and stored) on its first read. */
-static int
-export_salt(struct server *s, const char *name, uint8_t salt[32])
+int
+srv_export_salt(struct server *s, const char *name, uint8_t salt[32])
 {
 	char key[META_NAME_MAX];
 	size_t n = 32;
@@ -69,8 +69,9 @@ export_salt(struct server *s, const char *name, uint8_t salt[32])
 	return meta_setting_set(s->meta, key, salt, 32);
 }
 
-static void
-pseud(const uint8_t salt[32], const char *what, const uint8_t id[16], char out[33])
+void
+srv_export_pseud(const uint8_t salt[32], const char *what, const uint8_t id[16],
+    char out[33])
 {
 	uint8_t h[16], m[32];
 	size_t n = strlen(what);
@@ -84,6 +85,7 @@ pseud(const uint8_t salt[32], const char *what, const uint8_t id[16], char out[3
 
 struct steps {
 	struct srv_req *q;
+	const char *name;       /* the export */
 	uint8_t salt[32];
 	struct detect *d;
 	uint8_t (*seen)[16];    /* set of segment ids (seen_before) */
@@ -136,6 +138,12 @@ max_sensitivity(struct server *s, const uint8_t policy_hash[32])
 	return UNKNOWN_POLICY_MAX_SENS;
 }
 
+bool
+srv_export_sensitivity_ok(struct server *s, const struct meta_segment *m)
+{
+	return m->sensitivity_max <= max_sensitivity(s, m->policy_hash);
+}
+
 /* One episode line: {"episode", "subject", "sensitivity", "actions": [...]} */
 static int
 episode(struct steps *st, const struct meta_assignment *a,
@@ -144,7 +152,7 @@ episode(struct steps *st, const struct meta_assignment *a,
 	struct srv_req *q = st->q;
 	struct srv_segment g;
 	struct srv_render out;
-	char seg[33], ep[33], sub[33], head[160];
+	char seg[33], ep[33], sub[33], con[33], pol[65], head[320], detail[64];
 	struct http_response *rs = q->rs;
 	const char *p, *end, *nl;
 	int r;
@@ -162,12 +170,14 @@ episode(struct steps *st, const struct meta_assignment *a,
 	srv_segment_free(&g);
 	if (r < 0)
 		return r;
-	pseud(st->salt, "episode", a->segment_id, ep);
-	pseud(st->salt, "subject", a->subject_id, sub);
+	srv_export_pseud(st->salt, "episode", a->segment_id, ep);
+	srv_export_pseud(st->salt, "subject", a->subject_id, sub);
+	srv_export_pseud(st->salt, "consent", m->consent_id, con);
+	srv_hex(m->policy_hash, 32, pol, sizeof(pol));
 	/* The actions are NDJSON lines: join them into one array. */
 	snprintf(head, sizeof(head), "{\"episode\":\"%s\",\"subject\":\"%s\","
-	    "\"sensitivity\":%u,\"actions\":[", ep, sub,
-	    (unsigned)m->sensitivity_max);
+	    "\"consent\":\"%s\",\"policy\":\"%s\",\"sensitivity\":%u,"
+	    "\"actions\":[", ep, sub, con, pol, (unsigned)m->sensitivity_max);
 	r = buf_append(&rs->body, head, strlen(head));
 	for (p = out.text, end = out.text + out.len; r == 0 && p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
@@ -184,7 +194,9 @@ episode(struct steps *st, const struct meta_assignment *a,
 	/* One entry per episode, with its subject (exposure, my audit). */
 	srv_hex(a->subject_id, 16, q->a_subject, sizeof(q->a_subject));
 	snprintf(q->a_object, sizeof(q->a_object), "segment:%s", seg);
-	r = srv_audit_now(q, "training_read", "ok", NULL);
+	/* The detail makes the audit log the export's lineage (api_export.c). */
+	snprintf(detail, sizeof(detail), "export:%s", st->name);
+	r = srv_audit_now(q, "training_read", "ok", detail);
 	q->a_subject[0] = '\0';
 	return r;
 }
@@ -200,7 +212,7 @@ step_one(const struct meta_assignment *a, void *arg)
 		return 0;
 	if (meta_segment_get(st->q->srv->meta, a->segment_id, &m) < 0)
 		return 0;   /* erased */
-	if (m.sensitivity_max > max_sensitivity(st->q->srv, m.policy_hash))
+	if (!srv_export_sensitivity_ok(st->q->srv, &m))
 		return 0;
 	if (st->nseen > EPISODES_MAX)
 		return 1;
@@ -221,13 +233,14 @@ api_training_steps(struct srv_req *q)
 
 	memset(&st, 0, sizeof(st));
 	st.q = q;
-	if (!export_name_ok(name)) {
+	st.name = name;
+	if (!srv_export_name_ok(name)) {
 		srv_reply_error(q, 400, "bad_request", "export=NAME is required "
 		    "(1-48 characters of A-Z a-z 0-9 . _ -)");
 		return;
 	}
 	snprintf(q->a_object, sizeof(q->a_object), "export:%s", name);
-	if ((r = export_salt(q->srv, name, st.salt)) < 0 ||
+	if ((r = srv_export_salt(q->srv, name, st.salt)) < 0 ||
 	    (st.d = srv_review_detect()) == NULL) {
 		srv_reply_error(q, 500, "internal", "cannot start the export");
 		goto out;

@@ -108,6 +108,14 @@ static const struct srv_route routes[] = {
 	{ "GET", "/v1/training/steps", TRAINER, SRV_P_TRAINING, "training_export",
 	    api_training_steps, 0, "approved segments' actions, pseudonymised "
 	    "per export (NDJSON, one episode a line)", "export" },
+	{ "GET", "/v1/training/frames", TRAINER, SRV_P_TRAINING, "training_read",
+	    api_training_frame, 0, "one stored frame of an episode the caller "
+	    "exported, as PNG (404 once erased, withdrawn or unapproved)",
+	    "export,episode,frame" },
+	{ "GET", "/v1/training/revoked", TRAINER, SRV_P_TRAINING,
+	    "training_revoke_check", api_training_revoked, 0, "the caller's "
+	    "episodes of an export whose person has since erased or withdrawn",
+	    "export" },
 
 	{ "POST", "/v1/my/enroll-codes", SUBJ, SRV_P_SELF_ACCESS,
 	    "enroll_code", api_my_enroll_code, 4 * KIB,

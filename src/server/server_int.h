@@ -244,6 +244,20 @@ void api_review_approve(struct srv_req *q);
 void api_review_reject(struct srv_req *q);
 void api_my_withdraw_review(struct srv_req *q);
 void api_training_steps(struct srv_req *q);
+/* api_export.c: an exported episode's frames; the export's revoked episodes. */
+void api_training_frame(struct srv_req *q);
+void api_training_revoked(struct srv_req *q);
+/*
+ * api_training.c, shared with api_export.c: export names (1-48 of
+ * A-Z a-z 0-9 . _ -); the export's salt (made on first use); an id's
+ * keyed hash under it ("episode", "subject", "consent"); whether a segment
+ * is at or below the export threshold of the policy it was recorded under.
+ */
+bool srv_export_name_ok(const char *s);
+int srv_export_salt(struct server *s, const char *name, uint8_t salt[32]);
+void srv_export_pseud(const uint8_t salt[32], const char *what,
+    const uint8_t id[16], char out[33]);
+bool srv_export_sensitivity_ok(struct server *s, const struct meta_segment *m);
 void api_audit_canary_add(struct srv_req *q);
 void api_admin_claim_reissue(struct srv_req *q);
 void api_my_claim_confirm(struct srv_req *q);

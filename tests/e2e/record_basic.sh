@@ -192,3 +192,52 @@ check(all(cover.get(s) == 1 for s in inputs), "each input record in exactly one 
 check(all(x["t_ms"] >= 0 for x in acts), "t_ms")
 print("record_basic: %d raw records, %d actions ok" % (len(raw), len(acts)))
 PY
+
+# The same recording exported in every format and read back by an
+# independent reader (tests/e2e/export_check.py); the frames in the export
+# are the stored frames (`usetrace frames`), byte for byte; nothing names
+# the day; two exports share no contributor id.
+if [ "$MODE" = local ]; then
+	CHECK="$SRCDIR/tests/e2e/export_check.py"
+	TODAY=$(date -u +%Y-%m-%d)
+	"$USETRACE" frames "$E2E_TMP/rec" --out "$E2E_TMP/frames" >/dev/null ||
+		fail "frames"
+	for f in jsonl webdataset pyautogui osworld anthropic; do
+		"$USETRACE" export --local "$E2E_TMP/rec" --out "$E2E_TMP/x-$f" \
+		    --format "$f" --idle-split 600 ||
+			fail "export --format $f"
+		python3 "$CHECK" "$f" "$E2E_TMP/x-$f" "$E2E_TMP/actions.jsonl" \
+		    "$TODAY" >"$E2E_TMP/check-$f.out" ||
+			{ cat "$E2E_TMP/check-$f.out"; fail "export_check $f"; }
+		tail -1 "$E2E_TMP/check-$f.out"
+	done
+	"$USETRACE" export --local "$E2E_TMP/rec" --out "$E2E_TMP/x-jsonl" \
+	    --format jsonl 2>/dev/null && fail "export into a non-empty directory"
+	"$USETRACE" export --local "$E2E_TMP/rec" --out "$E2E_TMP/x-webp" \
+	    --format webdataset --image webp --quality 75 --quiet || fail "webp export"
+	python3 "$CHECK" webdataset "$E2E_TMP/x-webp" "$E2E_TMP/actions.jsonl" \
+	    >"$E2E_TMP/check-webp.out" || { cat "$E2E_TMP/check-webp.out"; fail "export_check webp"; }
+	grep -q '"webp_quality": 75' "$E2E_TMP/x-webp/DATACARD.json" || fail "datacard image format"
+	"$USETRACE" export --local "$E2E_TMP/rec" --out "$E2E_TMP/x2" \
+	    --format jsonl --quiet || fail "second export"
+	python3 "$CHECK" jsonl "$E2E_TMP/x2" "$E2E_TMP/actions.jsonl" \
+	    >"$E2E_TMP/check-2.out" || { cat "$E2E_TMP/check-2.out"; fail "export_check 2"; }
+	[ "$(head -1 "$E2E_TMP/check-2.out")" != "$(head -1 "$E2E_TMP/check-jsonl.out")" ] ||
+		fail "two exports share a contributor id"
+	python3 - "$E2E_TMP" <<'PY' || fail "exported frames differ from the stored ones"
+import json, sys, os
+d = sys.argv[1]
+acts = [json.loads(l) for l in open(d + "/actions.jsonl")]
+steps = [json.loads(l) for l in open(d + "/x-jsonl/steps.jsonl")]
+n = 0
+for a, s in zip(acts, steps):
+    if s["image"] is None:
+        continue
+    want = open("%s/frames/frame-%06d.png" % (d, a["frame"]), "rb").read()
+    got = open(d + "/x-jsonl/" + s["image"], "rb").read()
+    assert want == got, "step %s: frame %d differs" % (s["key"], a["frame"])
+    n += 1
+assert n > 0, "no step has a frame"
+print("export frames equal the stored frames: %d" % n)
+PY
+fi

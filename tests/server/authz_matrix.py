@@ -40,6 +40,8 @@ REF = {
     ("POST", "/v1/review/{id}/approve"): (REV, "review", "assignment"),
     ("POST", "/v1/review/{id}/reject"): (REV, "review", "assignment"),
     ("GET", "/v1/training/steps"): (TRAIN, "training", None),
+    ("GET", "/v1/training/frames"): (TRAIN, "training", "episode"),
+    ("GET", "/v1/training/revoked"): (TRAIN, "training", None),
     ("POST", "/v1/my/enroll-codes"): (SUBJ, "self-access", None),
     ("GET", "/v1/my/devices"): (SUBJ, "self-access", None),
     ("POST", "/v1/my/devices/{id}/revoke"): (SUBJ, "self-access", "device"),
@@ -70,7 +72,9 @@ REF = {
 }
 PUBLIC = {("GET", "/v1/openapi.json"), ("GET", "/v1/health"), ("POST", "/v1/login"),
           ("POST", "/v1/enroll")}
-QUERY = {"/v1/training/steps": "?export=matrix", "/v1/audit/exposure": "?principal=alice"}
+QUERY = {"/v1/training/steps": "?export=matrix", "/v1/audit/exposure": "?principal=alice",
+         "/v1/training/frames": "?export=matrix&episode=" + "0" * 32 + "&frame=1",
+         "/v1/training/revoked": "?export=matrix"}
 # Requests that change state when allowed run last, in this order.
 LATE = ["/v1/review/{id}/approve", "/v1/review/{id}/reject",
         "/v1/my/segments/{id}/withdraw-review", "/v1/my/devices/{id}/revoke",
@@ -188,6 +192,10 @@ def variants(key, caller):
     if "{version}" in path:
         # The policy authz_matrix.sh published.
         return [("version", path.replace("{version}", "1") + q, True)]
+    if rule == "episode":
+        # An episode of an export the caller never read: nobody's to take
+        # (the allowed case, a trainer's own episode, is export_server.sh).
+        return [("unread-episode", path + q, False)]
     if "{id}" not in path:
         return [("none", path + q, True)]
     if rule is None:

@@ -1,0 +1,92 @@
+#!/bin/sh
+# export_tasks - task marks make episodes, and an exported episode replays
+# faithfully.  A scripted session in mousepad between `usetrace task begin`
+# and `usetrace task end --success` (the instruction holds an e-mail
+# address, which the recorder redacts) is exported; the independent reader
+# (export_check.py) finds exactly the recorded actions; the episode carries
+# the redacted instruction and the outcome; `usetrace replay` of it onto a
+# fresh mousepad produces the same saved file as the original session.
+. "$(dirname "$0")/lib.sh"
+
+start_x 1280x800x24
+CHECK="$SRCDIR/tests/e2e/export_check.py"
+A="$E2E_TMP/a.txt"
+B="$E2E_TMP/b.txt"
+: >"$A"
+: >"$B"
+
+editor() { # file -> $MP, placed and sized the same every time
+	start_mousepad "$1"
+	xdotool windowmove --sync "$MP" 300 100 windowsize --sync "$MP" 640 480
+	sleep 0.5
+	wait_editor_ready "$MP" "#"
+	set -- $(xwininfo -id "$MP" | awk '/Absolute upper-left X/ {x=$NF} /Absolute upper-left Y/ {y=$NF} END {print x, y}')
+	MPX=$1; MPY=$2
+}
+
+editor "$A"
+start_record "$E2E_TMP/rec"
+"$USETRACE" task begin "Write the notes for alice@example.com" >/dev/null ||
+	fail "task begin"
+xdo windowactivate --sync "$MP"
+sleep 0.3
+xdo mousemove $((MPX + 200)) $((MPY + 200)) click 1
+sleep 0.5
+xdo key ctrl+End
+xdo type --delay 20 "Meeting notes"
+xdo key Return
+xdo type --delay 20 "first item: ok"
+xdo key Return
+xdo key BackSpace
+xdo type --delay 20 "done."
+sleep 0.3
+xdo key ctrl+s
+sleep 1
+"$USETRACE" task end --success >/dev/null || fail "task end"
+sleep 0.3
+stop_record
+"$USETRACE" task begin "x" >/dev/null 2>&1 && fail "task begin without a recorder"
+
+"$USETRACE" show "$E2E_TMP/rec" --json >"$E2E_TMP/actions.jsonl"
+"$USETRACE" show "$E2E_TMP/rec" --raw >"$E2E_TMP/raw.jsonl"
+grep -q 'alice@example.com' "$E2E_TMP/raw.jsonl" && fail "the instruction's e-mail address was recorded"
+"$USETRACE" export --local "$E2E_TMP/rec" --out "$E2E_TMP/x" --format jsonl ||
+	fail "export"
+python3 "$CHECK" jsonl "$E2E_TMP/x" "$E2E_TMP/actions.jsonl" alice@example.com ||
+	fail "export_check"
+python3 - "$E2E_TMP/x/steps.jsonl" <<'PY' || fail "task episode"
+import json, sys
+steps = [json.loads(l) for l in open(sys.argv[1])]
+eps = {}
+for s in steps:
+    eps.setdefault(s["episode"], []).append(s)
+tasks = [e for e, ss in eps.items() if ss[0]["task"] is not None]
+assert len(tasks) == 1, "one marked task, got %r" % tasks
+ss = eps[tasks[0]]
+assert ss[0]["task"] == "Write the notes for [EMAIL]", ss[0]["task"]
+typed = "".join(s["usetrace"].get("text", "") for s in ss if s["usetrace"]["type"] == "type")
+assert "Meeting notes" in typed and "done." in typed, typed
+assert ss[-1]["usetrace"].get("keys") == "ctrl+s", ss[-1]["usetrace"]
+print("task episode %d: %d steps" % (tasks[0], len(ss)))
+PY
+EP=$(python3 -c "
+import json,sys
+for l in open('$E2E_TMP/x/steps.jsonl'):
+    s=json.loads(l)
+    if s['task']: print(s['episode']); break")
+grep -q '"outcome": "success"' "$E2E_TMP/x/DATACARD.json" 2>/dev/null ||
+	python3 -c "import json;d=json.load(open('$E2E_TMP/x/DATACARD.json'));assert d['outcomes']['success']==1,d" ||
+	fail "datacard outcome"
+
+# Replay onto a fresh editor in the same place.
+kill "$(xdotool getwindowpid "$MP")" 2>/dev/null || true
+sleep 0.5
+"$USETRACE" replay "$E2E_TMP/x" --episode "$EP" --dry-run >"$E2E_TMP/dry.txt" ||
+	fail "replay --dry-run"
+grep -q '"type":"type"' "$E2E_TMP/dry.txt" || fail "dry run lists no typing"
+editor "$B"
+"$USETRACE" replay "$E2E_TMP/x" --episode "$EP" --quiet || fail "replay"
+sleep 1
+cmp "$A" "$B" || { od -c "$A" | head; od -c "$B" | head; fail "the replayed file differs"; }
+"$USETRACE" replay "$E2E_TMP/x" --episode 999 2>/dev/null && fail "replay of a missing episode"
+echo "export_tasks ok: $(wc -c <"$B") bytes replayed identically"
