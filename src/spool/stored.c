@@ -87,6 +87,10 @@ spool_upload_verify(const uint8_t *p, size_t len, bool stored,
 	memcpy(info->chain_head, s.covered_head, SPOOL_HASH_LEN);
 	info->frames = s.covered;
 	info->recovered = (s.trailer_flags & SPOOL_TRAILER_RECOVERED) != 0;
+	info->version = s.version;
+	memcpy(info->prev_segment_id, s.prev_id, SPOOL_SEGID_LEN);
+	memcpy(info->prev_trailer_hash, s.prev_th, SPOOL_HASH_LEN);
+	memcpy(info->trailer_hash, s.trailer_hash, SPOOL_HASH_LEN);
 	return 0;
 }
 
