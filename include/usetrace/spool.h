@@ -161,6 +161,13 @@ struct spool_read_opts {
 	 * their own device key pass it.
 	 */
 	const uint8_t *device_pk;
+	/*
+	 * This device's Ed25519 public key, or NULL.  When device_pk is NULL
+	 * and some segment's header is signed by it, it is the device every
+	 * segment must carry (the reader trusts its own device key; others'
+	 * segments are reported as signed by another device).
+	 */
+	const uint8_t *own_device_pk;
 };
 
 /* How a v2 segment relates to the closed segment before it (FORMAT 2.2). */

@@ -190,6 +190,17 @@ struct spool_reader {
 	struct spool_read_stats stats;
 };
 
+static bool
+has_device(const struct seg_link *all, size_t n, const uint8_t *dev)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (all[i].ok && memcmp(all[i].device, dev, 32) == 0)
+			return true;
+	return false;
+}
+
 int
 spool_reader_open(const char *dir, const struct spool_read_opts *o,
     struct spool_reader **out)
@@ -221,6 +232,10 @@ spool_reader_open(const char *dir, const struct spool_read_opts *o,
 	spool__read_headers(dir, rd->segs, rd->nsegs, &rd->links);
 	if (o->device_pk != NULL) {
 		memcpy(rd->dev, o->device_pk, 32);
+		rd->have_dev = true;
+	} else if (o->own_device_pk != NULL &&
+	    has_device(rd->links, rd->nsegs, o->own_device_pk)) {
+		memcpy(rd->dev, o->own_device_pk, 32);
 		rd->have_dev = true;
 	} else {
 		rd->have_dev = spool__main_device(rd->links, rd->nsegs, rd->dev);
