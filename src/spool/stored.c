@@ -6,8 +6,8 @@
  * Stored form replaces header bytes 176..256 (the sealed segment key) by
  * BLAKE2b-256 of them followed by 48 zero bytes.  The header signature
  * covers M = header[0..176) || BLAKE2b-256(sealed) || header[256..S), S
- * the signature's offset (328; v1: 280), so the verifier of a stored image takes the hash from bytes 176..208 and
- * every signature, the header hash HH, the chain and the secretstream
+ * the signature's offset (328; v1: 280), so the verifier of a stored
+ * image takes the hash from bytes 176..208 and every signature, the header hash HH, the chain and the secretstream
  * additional data are exactly those of the original.
  *
  * Invariants:
