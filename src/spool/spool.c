@@ -27,8 +27,9 @@
  *      pass it (worst case: frame, checkpoint, trailer, next header) return
  *      UT_EFULL; nothing acknowledged is overwritten or dropped.
  *  (7) One writer per directory: the flock on DIR/.lock is taken before
- *      recovery and held until spool_close(), so no second writer ever
- *      recovers (truncates, closes) a live writer's open segment.
+ *      recovery and held until spool_close() (which removes the file
+ *      first), so no second writer ever recovers (truncates, closes) a
+ *      live writer's open segment.
  *  (8) Each v2 header links to the newest segment that was closed with a
  *      valid trailer (this device's) when it was created: its id and the
  *      BLAKE2b-256 of its trailer record; zero when there is none.
@@ -293,42 +294,67 @@ find_link(struct spool *sp, const struct segname *segs, int n)
 /*
  * One writer per directory (invariant 7): an exclusive, non-blocking flock
  * on DIR/.lock, which then holds this writer's pid for the message of the
- * next one.  -EBUSY (logged with the holder's pid) when another holds it.
+ * next one.  The file is removed on close (under the lock), so a writer
+ * that locked a file since unlinked tries again with the new one.  -EBUSY
+ * (logged with the holder's pid) when another writer holds it.
  */
 static int
 take_lock(struct spool *sp)
 {
 	char path[PATH_MAX], pid[32];
+	struct stat a, b;
 	ssize_t n;
-	int fd, len;
+	int fd, len, tries, e;
 
 	snprintf(path, sizeof(path), "%s/.lock", sp->dir);
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
-		return -errno;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		int e = errno;
-
-		if (e == EWOULDBLOCK) {
-			n = pread(fd, pid, sizeof(pid) - 1, 0);
-			pid[n > 0 ? n : 0] = '\0';
-			pid[strcspn(pid, "\n")] = '\0';
-			log_error("spool: %s is in use by another recorder (pid %s); "
-			    "one recorder per directory", sp->dir,
-			    pid[0] != '\0' ? pid : "unknown");
-			e = EBUSY;
+	for (tries = 0; tries < 16; tries++) {
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		if (fd < 0)
+			return -errno;
+		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+			e = errno;
+			if (e == EWOULDBLOCK) {
+				n = pread(fd, pid, sizeof(pid) - 1, 0);
+				pid[n > 0 ? n : 0] = '\0';
+				pid[strcspn(pid, "\n")] = '\0';
+				log_error("spool: %s is in use by another recorder "
+				    "(pid %s); one recorder per directory", sp->dir,
+				    pid[0] != '\0' ? pid : "unknown");
+				e = EBUSY;
+			}
+			close(fd);
+			return -e;
 		}
-		close(fd);
-		return -e;
+		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+			break;
+		close(fd); /* unlinked by its closing holder: again */
+		fd = -1;
 	}
+	if (fd < 0)
+		return -EBUSY;
 	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
 	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-		int e = errno;
-
+		e = errno;
 		close(fd);
 		return -e;
 	}
 	sp->lock_fd = fd;
 	return 0;
+}
+
+/* Removes DIR/.lock while still holding it, then releases it. */
+static void
+drop_lock(struct spool *sp)
+{
+	char path[PATH_MAX];
+
+	if (sp->lock_fd < 0)
+		return;
+	snprintf(path, sizeof(path), "%s/.lock", sp->dir);
+	(void)unlink(path);
+	close(sp->lock_fd);
+	sp->lock_fd = -1;
 }
 
 /* Recovers open segments, sums segment bytes, finds the next index. */
@@ -806,8 +832,7 @@ spool_close(struct spool *sp)
 	ZSTD_freeCCtx(sp->zc);
 	buf_finish(&sp->out);
 	buf_finish(&sp->batch);
-	if (sp->lock_fd >= 0)
-		close(sp->lock_fd); /* releases the flock (invariant 7) */
+	drop_lock(sp); /* invariant 7 */
 	free(sp->dir);
 	sodium_memzero(sp, sizeof(*sp));
 	free(sp);

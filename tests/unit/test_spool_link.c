@@ -185,6 +185,7 @@ test_spool_one_writer_per_dir(void)
 		T_ASSERT_EQ(spool_append(b, &ev), 0);
 	}
 	T_ASSERT_EQ(spool_close(b), 0);
+	T_ASSERT(access(lock, F_OK) != 0); /* removed by the closing writer */
 	read_all(d, k.rk, NULL, &g);
 	T_ASSERT_EQ(g.errs, 0);
 	expect_run(&g, 1, 100); /* nothing twice, nothing lost */
