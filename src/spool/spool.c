@@ -47,6 +47,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -292,55 +293,78 @@ find_link(struct spool *sp, const struct segname *segs, int n)
 }
 
 /*
+ * The pid holding the flock on the file fd refers to, from /proc/locks
+ * ("N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ..."); 0 when not found.
+ * The lock file stays empty: on a full disk it must not take the page
+ * the next segment needs.
+ */
+static long
+lock_holder(int fd)
+{
+	char line[256], type[16];
+	unsigned maj, mn;
+	unsigned long ino;
+	long pid, found = 0;
+	struct stat st;
+	FILE *f;
+
+	if (fstat(fd, &st) < 0 || (f = fopen("/proc/locks", "re")) == NULL)
+		return 0;
+	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", type, &pid,
+		    &maj, &mn, &ino) == 5 && strcmp(type, "FLOCK") == 0 &&
+		    ino == (unsigned long)st.st_ino && maj == major(st.st_dev) &&
+		    mn == minor(st.st_dev))
+			found = pid;
+	}
+	fclose(f);
+	return found;
+}
+
+/*
  * One writer per directory (invariant 7): an exclusive, non-blocking flock
- * on DIR/.lock, which then holds this writer's pid for the message of the
- * next one.  The file is removed on close (under the lock), so a writer
- * that locked a file since unlinked tries again with the new one.  -EBUSY
- * (logged with the holder's pid) when another writer holds it.
+ * on the empty file DIR/.lock.  The file is removed on close (under the
+ * lock), so a writer that locked a file since unlinked tries again with
+ * the new one.  -EBUSY (logged with the holder's pid) when another writer
+ * holds it.
  */
 static int
 take_lock(struct spool *sp)
 {
 	char path[PATH_MAX], pid[32];
 	struct stat a, b;
-	ssize_t n;
-	int fd, len, tries, e;
+	long holder;
+	int fd, tries, e;
 
 	snprintf(path, sizeof(path), "%s/.lock", sp->dir);
 	for (tries = 0; tries < 16; tries++) {
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 		if (fd < 0)
 			return -errno;
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 			e = errno;
 			if (e == EWOULDBLOCK) {
-				n = pread(fd, pid, sizeof(pid) - 1, 0);
-				pid[n > 0 ? n : 0] = '\0';
-				pid[strcspn(pid, "\n")] = '\0';
+				holder = lock_holder(fd);
+				if (holder > 0)
+					snprintf(pid, sizeof(pid), "%ld", holder);
+				else
+					snprintf(pid, sizeof(pid), "unknown");
 				log_error("spool: %s is in use by another recorder "
 				    "(pid %s); one recorder per directory", sp->dir,
-				    pid[0] != '\0' ? pid : "unknown");
+				    pid);
 				e = EBUSY;
 			}
 			close(fd);
 			return -e;
 		}
 		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
-		    a.st_dev == b.st_dev && a.st_ino == b.st_ino)
-			break;
+		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+			sp->lock_fd = fd;
+			return 0;
+		}
 		close(fd); /* unlinked by its closing holder: again */
-		fd = -1;
 	}
-	if (fd < 0)
-		return -EBUSY;
-	len = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len) {
-		e = errno;
-		close(fd);
-		return -e;
-	}
-	sp->lock_fd = fd;
-	return 0;
+	return -EBUSY;
 }
 
 /* Removes DIR/.lock while still holding it, then releases it. */
