@@ -27,9 +27,10 @@
  * returns UT_EFULL and buffers nothing, earlier records still commit, and
  * the caller pauses capture (spool_is_full()).
  *
- * One writer per directory: spool_open() takes an exclusive flock on
- * DIR/.lock (holding the writer's pid) for the spool's life; a second
- * spool_open() of the same directory fails with -EBUSY and logs the pid.
+ * One writer per directory: spool_open() takes an exclusive flock on the
+ * empty file DIR/.lock for the spool's life (spool_close() removes it); a
+ * second spool_open() of the same directory fails with -EBUSY and logs the
+ * holder's pid.
  *
  * States:  OPEN -> OPEN [spool_append, spool_commit, spool_rotate]
  *          OPEN -> FULL [spool_append at the budget]
