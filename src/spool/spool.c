@@ -42,12 +42,10 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <sys/file.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -292,95 +290,6 @@ find_link(struct spool *sp, const struct segname *segs, int n)
 	}
 }
 
-/*
- * The pid holding the flock on the file fd refers to, from /proc/locks
- * ("N: FLOCK ADVISORY WRITE PID MAJ:MIN:INODE ..."); 0 when not found.
- * The lock file stays empty: on a full disk it must not take the page
- * the next segment needs.
- */
-static long
-lock_holder(int fd)
-{
-	char line[256], type[16];
-	unsigned maj, mn;
-	unsigned long ino;
-	long pid, found = 0;
-	struct stat st;
-	FILE *f;
-
-	if (fstat(fd, &st) < 0 || (f = fopen("/proc/locks", "re")) == NULL)
-		return 0;
-	while (found == 0 && fgets(line, sizeof(line), f) != NULL) {
-		if (sscanf(line, "%*d: %15s %*s %*s %ld %x:%x:%lu", type, &pid,
-		    &maj, &mn, &ino) == 5 && strcmp(type, "FLOCK") == 0 &&
-		    ino == (unsigned long)st.st_ino && maj == major(st.st_dev) &&
-		    mn == minor(st.st_dev))
-			found = pid;
-	}
-	fclose(f);
-	return found;
-}
-
-/*
- * One writer per directory (invariant 7): an exclusive, non-blocking flock
- * on the empty file DIR/.lock.  The file is removed on close (under the
- * lock), so a writer that locked a file since unlinked tries again with
- * the new one.  -EBUSY (logged with the holder's pid) when another writer
- * holds it.
- */
-static int
-take_lock(struct spool *sp)
-{
-	char path[PATH_MAX], pid[32];
-	struct stat a, b;
-	long holder;
-	int fd, tries, e;
-
-	snprintf(path, sizeof(path), "%s/.lock", sp->dir);
-	for (tries = 0; tries < 16; tries++) {
-		fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-		if (fd < 0)
-			return -errno;
-		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-			e = errno;
-			if (e == EWOULDBLOCK) {
-				holder = lock_holder(fd);
-				if (holder > 0)
-					snprintf(pid, sizeof(pid), "%ld", holder);
-				else
-					snprintf(pid, sizeof(pid), "unknown");
-				log_error("spool: %s is in use by another recorder "
-				    "(pid %s); one recorder per directory", sp->dir,
-				    pid);
-				e = EBUSY;
-			}
-			close(fd);
-			return -e;
-		}
-		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
-		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
-			sp->lock_fd = fd;
-			return 0;
-		}
-		close(fd); /* unlinked by its closing holder: again */
-	}
-	return -EBUSY;
-}
-
-/* Removes DIR/.lock while still holding it, then releases it. */
-static void
-drop_lock(struct spool *sp)
-{
-	char path[PATH_MAX];
-
-	if (sp->lock_fd < 0)
-		return;
-	snprintf(path, sizeof(path), "%s/.lock", sp->dir);
-	(void)unlink(path);
-	close(sp->lock_fd);
-	sp->lock_fd = -1;
-}
-
 /* Recovers open segments, sums segment bytes, finds the next index. */
 static int
 recover_all(struct spool *sp)
@@ -483,7 +392,8 @@ spool_open(const struct spool_opts *opts, struct spool **out)
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = take_lock(sp)) < 0 || (r = recover_all(sp)) < 0)
+	if ((r = spool__lock_take(sp->dir, &sp->lock_fd)) < 0 ||
+	    (r = recover_all(sp)) < 0)
 		goto out;
 	*out = sp;
 	sp = NULL;
@@ -856,7 +766,8 @@ spool_close(struct spool *sp)
 	ZSTD_freeCCtx(sp->zc);
 	buf_finish(&sp->out);
 	buf_finish(&sp->batch);
-	drop_lock(sp); /* invariant 7 */
+	spool__lock_drop(sp->dir, sp->lock_fd); /* invariant 7 */
+	sp->lock_fd = -1;
 	free(sp->dir);
 	sodium_memzero(sp, sizeof(*sp));
 	free(sp);

@@ -227,6 +227,15 @@ bool spool__header_cut(const uint8_t *p, size_t len);
 int spool__link_check(const struct seg_link *prev, const struct seg_link *cur,
     const struct seg_link *all, size_t n);
 
+/*
+ * Takes the writer's lock on dir (lock.c): *fd (OUT) holds it.  0, -EBUSY
+ * (another writer holds it; logged with its pid) or -errno.
+ */
+int spool__lock_take(const char *dir, int *fd)
+	__attribute__((warn_unused_result));
+/* Removes DIR/.lock while still holding it, then releases it (fd < 0: no-op). */
+void spool__lock_drop(const char *dir, int fd);
+
 /* Parses "seg-NNNNNNNN.uts[.open]"; 1 when it is one, *open set. */
 int spool__seg_name(const char *name, unsigned *index, bool *open);
 
