@@ -4,7 +4,10 @@
  * Writers append privacy-filtered records and commit them; a record is
  * "acknowledged" once a spool_commit() that covers it has returned 0: its
  * frame and a checkpoint signed by the device key are written and fsync'd.
- * Segments (format v1, docs/FORMAT.md section 2) are encrypted with a
+ * Segments (format v2, docs/FORMAT.md section 2; v1 is still read) are
+ * linked: each signed header names the previous segment's id and trailer
+ * hash, so a deleted, reordered or substituted segment shows.  They are
+ * encrypted with a
  * random per-segment key sealed to a recipient public key; the writer
  * cannot read back what it wrote.  Signatures, checkpoints and the BLAKE2b
  * frame chain can be verified without any decryption key (spool_check()).
@@ -23,6 +26,11 @@
  * A full spool (budget_bytes reached) is not a failure: spool_append()
  * returns UT_EFULL and buffers nothing, earlier records still commit, and
  * the caller pauses capture (spool_is_full()).
+ *
+ * One writer per directory: spool_open() takes an exclusive flock on the
+ * empty file DIR/.lock for the spool's life (spool_close() removes it); a
+ * second spool_open() of the same directory fails with -EBUSY and logs the
+ * holder's pid.
  *
  * States:  OPEN -> OPEN [spool_append, spool_commit, spool_rotate]
  *          OPEN -> FULL [spool_append at the budget]
@@ -69,15 +77,23 @@ struct spool_opts {
 	 */
 	int64_t (*wall_clock)(void *arg);
 	void *wall_clock_arg;
+	/*
+	 * Segment format written: 0 the current (2, linked); 1 the retired
+	 * unlinked v1, only for tests that keep v1 spools readable.
+	 */
+	unsigned format_version;
 };
 
 /*
  * Opens dir for appending, after recovering every segment a crash left
  * open (see above); new segments are numbered after any already there.
  * A spool belongs to one device: opening a directory whose newest closed
- * segment another device signed fails with UT_EDENIED.  On success *out owns the spool;
- * free it with spool_close().  Errors: -errno (dir cannot be created,
- * written or recovered), UT_EINVAL (missing key), UT_EDENIED.
+ * segment another device signed fails with UT_EDENIED (logged as "signed
+ * by another device: KEY").  A directory another live writer holds fails
+ * with -EBUSY (logged with that writer's pid).  On success *out owns the
+ * spool; free it with spool_close().  Errors: -errno (dir cannot be
+ * created, written, locked or recovered), UT_EINVAL (missing key or
+ * format), UT_EDENIED.
  */
 int spool_open(const struct spool_opts *opts, struct spool **out)
 	__attribute__((warn_unused_result));
@@ -140,11 +156,32 @@ struct spool_read_opts {
 	const struct ut_recipient_key *key;
 	/*
 	 * Ed25519 public key of the device that must have written every
-	 * segment; NULL: the first segment's device (so a segment copied in
-	 * from another device is refused, unless it is the only one).
+	 * segment; NULL: the device that signed most segments (on a tie,
+	 * the earliest), so a segment copied in from another device is
+	 * refused but does not make the others refused.  Readers that know
+	 * their own device key pass it.
 	 */
 	const uint8_t *device_pk;
+	/*
+	 * This device's Ed25519 public key, or NULL.  When device_pk is NULL
+	 * and some segment's header is signed by it, it is the device every
+	 * segment must carry (the reader trusts its own device key; others'
+	 * segments are reported as signed by another device).
+	 */
+	const uint8_t *own_device_pk;
 };
+
+/* How a v2 segment relates to the closed segment before it (FORMAT 2.2). */
+enum spool_link {
+	SPOOL_LINK_OK = 0,        /* linked, first present, or v1 */
+	SPOOL_LINK_MISSING,       /* the segment it names is not there */
+	SPOOL_LINK_REORDERED,     /* it is there, but not just before it */
+	SPOOL_LINK_SUBSTITUTED,   /* another segment, or another trailer, in its place */
+	SPOOL_LINK_UNLINKED,      /* names none although a closed one precedes it */
+};
+
+/* "the segment before it is missing", ...; "linked" for SPOOL_LINK_OK. */
+const char *spool_link_name(int link);
 
 /*
  * Opens every segment of dir for reading.  Returns UT_ENOTFOUND when dir
@@ -157,11 +194,23 @@ int spool_reader_open(const char *dir, const struct spool_read_opts *o,
  * Reads the next record into ev.  Returns 1 for a record, 0 at the end,
  * or a negative code for a segment that is unreadable (header, signature,
  * foreign device: UT_ECORRUPT / UT_EDENIED; wrong key: UT_EDENIED /
- * UT_ECRYPTO) or, for a closed segment, corrupt after its verified prefix.
- * The reader then moves on to the next segment on the following call.
+ * UT_ECRYPTO) or corrupt after its verified prefix (a closed segment cut
+ * short or with bytes after its trailer; an open segment whose tail is
+ * not a crash's torn tail but corruption).  The reader then moves on to
+ * the next segment on the following call.  A broken link (a missing,
+ * reordered or substituted neighbour) is returned as UT_ECORRUPT once,
+ * before the records of the segment, which follow on the next calls.
+ * spool_reader_error() says in words what each negative return was.
  */
 int spool_reader_next(struct spool_reader *rd, struct ut_event *ev)
 	__attribute__((warn_unused_result));
+
+/*
+ * After a negative spool_reader_next(): "seg-00000002.uts: segment signed
+ * by another device: KEY" and the like, naming the segment and what it
+ * is.  Valid until the next call on rd.
+ */
+const char *spool_reader_error(const struct spool_reader *rd);
 
 struct spool_read_stats {
 	unsigned segments;        /* segment files seen */
@@ -170,6 +219,7 @@ struct spool_read_stats {
 	uint64_t records;
 	unsigned recovered_segments; /* closed by recovery after a crash */
 	unsigned bad_segments;    /* unreadable or corrupt (a negative return) */
+	unsigned broken_links;    /* v2 link problems (reported, records read) */
 };
 
 void spool_reader_stats(const struct spool_reader *rd, struct spool_read_stats *st);
@@ -197,15 +247,22 @@ struct spool_seg_info {
 	int64_t start_wall_ns, end_wall_ns; /* end: 0 unless closed */
 	uint8_t device_pk[32];
 	uint8_t segment_id[16];
+	unsigned version;         /* 1 or 2; 0 when the header is unreadable */
+	int link;                 /* enum spool_link (v2) */
+	bool torn_tail;           /* OPEN: bytes past the last checkpoint, as a crash leaves */
+	char why[160];            /* CORRUPT: what, in words */
 };
 
 /*
  * Verifies every segment of dir without any decryption key: header
- * signature, device (device_pk, or else the first segment's device),
- * segment number, every checkpoint against the BLAKE2b frame chain, and the
- * trailer.  Calls fn once per segment in number order (fn returning non-zero
- * stops the walk and is returned).  *ncorrupt (may be NULL) counts CORRUPT
- * segments.  Returns 0, UT_ENOTFOUND for no segment, or -errno.
+ * signature, device (device_pk, or else the device that signed most
+ * segments), segment number, every checkpoint against the BLAKE2b frame
+ * chain, the trailer, and each v2 segment's link to the one before.  An
+ * open segment whose tail is corrupt (not a crash's torn tail) is CORRUPT.
+ * Calls fn once per segment in number order (fn returning non-zero stops
+ * the walk and is returned).  *ncorrupt (may be NULL) counts CORRUPT
+ * segments and segments with a broken link.  Returns 0, UT_ENOTFOUND for
+ * no segment, or -errno.
  */
 int spool_check(const char *dir, const uint8_t *device_pk,
     int (*fn)(const struct spool_seg_info *si, void *arg), void *arg,
@@ -238,16 +295,21 @@ struct spool_upload_info {
 	uint8_t chain_head[32];       /* after the last frame */
 	uint64_t frames;
 	bool recovered;               /* trailer flag bit 0 */
+	unsigned version;             /* 1 or 2 */
+	/* v2 link (FORMAT 2.2); zero for v1 and for the first segment */
+	uint8_t prev_segment_id[16];
+	uint8_t prev_trailer_hash[32];
+	uint8_t trailer_hash[32];     /* BLAKE2b-256 of this trailer record */
 };
 
 /*
  * Verifies a COMPLETE CLOSED segment image p (len bytes, only read): the
- * header (version 1, signature by the device key in the header; if
+ * header (version 1 or 2, signature by the device key in the header; if
  * expect_device is not NULL it must equal it), every frame and checkpoint
  * against the chain, a valid trailer, and nothing after the trailer.
  * stored: the image is in stored form (a stored-form image is refused with
  * stored false and an original one with stored true).  Fills *info (OUT)
- * on success only.  Returns 0, or UT_EVERSION (not version 1), UT_EDENIED
+ * on success only.  Returns 0, or UT_EVERSION (not version 1 or 2), UT_EDENIED
  * (signed by another device than expect_device), UT_ESTATE (an open
  * segment: it ends cleanly at a checkpoint without a trailer), UT_ECORRUPT
  * (anything else: bad signature, chain, structure, torn tail, bytes after

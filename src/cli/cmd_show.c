@@ -109,8 +109,8 @@ cmd_show(int argc, char **argv)
 		if (r == 0)
 			break;
 		if (r < 0) {
-			log_warn("show: skipping an unreadable segment of %s: %s",
-			    dir, ut_strerror(r));
+			/* Once per problem, naming the segment and what it is. */
+			log_error("show: %s/%s", dir, spool_reader_error(rd));
 			bad++;
 			continue;
 		}
@@ -128,8 +128,11 @@ cmd_show(int argc, char **argv)
 	spool_reader_stats(rd, &rs);
 	if (rs.open_segments > 0 || rs.torn_tails > 0)
 		log_warn("show: %s was not closed cleanly (%u open segment(s), "
-		    "%u torn tail(s)); showing every intact record", dir,
-		    rs.open_segments, rs.torn_tails);
+		    "%u torn tail(s) of a crash); showing every intact record",
+		    dir, rs.open_segments, rs.torn_tails);
+	if (bad > 0)
+		log_error("show: %s: %d problem(s) above; every verified record "
+		    "was shown, nothing unverified", dir, bad);
 	if (!raw && !sc.json)
 		printf("-- %llu actions from %llu records in %u segment(s)\n",
 		    (unsigned long long)sc.n, (unsigned long long)rs.records,

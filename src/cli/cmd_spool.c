@@ -28,8 +28,11 @@ usage(FILE *f)
 	    "       usetrace spool check --stored [--device PUBKEY] FILE...\n\n"
 	    "Lists the segments of the spool DIR with their state (open, closed,\n"
 	    "recovered, corrupt) and verifies the device's signatures, every\n"
-	    "checkpoint against the frame chain, and the trailers.  Needs no\n"
-	    "decryption key.  Exits 1 if any segment is corrupt.\n\n"
+	    "checkpoint against the frame chain, the trailers, and each segment's\n"
+	    "link to the one before (a missing, reordered or substituted\n"
+	    "segment).  The tail a crash leaves in an open segment is reported\n"
+	    "as torn_tail; damage a crash cannot cause is corrupt.  Needs no\n"
+	    "decryption key.  Exits 1 if any segment is corrupt or not linked.\n\n"
 	    "With --stored, verifies each FILE as one segment blob in the\n"
 	    "server's stored form (sealed key replaced by its hash): it must be\n"
 	    "complete and closed.  One line per FILE; exits 1 if any is bad.\n\n"
@@ -54,9 +57,13 @@ print_seg(const struct spool_seg_info *si, void *arg)
 	    spool_seg_state_name(si->state), si->frames, si->checkpoints,
 	    si->bytes, si->verified_bytes);
 	if (si->state == SPOOL_SEG_CORRUPT)
-		printf(" error=\"%s\"", ut_strerror(si->err));
+		printf(" error=\"%s\"", si->why[0] != '\0' ? si->why :
+		    ut_strerror(si->err));
 	else if (si->bytes > si->verified_bytes)
-		printf(" unverified_tail=%" PRIu64, si->bytes - si->verified_bytes);
+		printf(" %s=%" PRIu64, si->torn_tail ? "torn_tail" :
+		    "unverified_tail", si->bytes - si->verified_bytes);
+	if (si->link != SPOOL_LINK_OK)
+		printf(" link=\"%s\"", spool_link_name(si->link));
 	if (si->device_pk[0] | si->device_pk[31])
 		printf(" device=%s", dev);
 	putchar('\n');
@@ -175,8 +182,8 @@ cmd_spool(int argc, char **argv)
 		return 1;
 	}
 	if (bad > 0) {
-		log_error("spool check: %u corrupt segment(s) in %s", bad,
-		    argv[optind]);
+		log_error("spool check: %u segment(s) of %s corrupt or not linked "
+		    "to the one before", bad, argv[optind]);
 		return 1;
 	}
 	return 0;

@@ -1,7 +1,9 @@
 /*
  * recording.c - opening a recording for reading, shared by `show` and
  * `frames`: finds whether the directory holds segments, unlocks the
- * person's recipient key with their passphrase, and opens the reader.
+ * person's recipient key with their passphrase, and opens the reader,
+ * which trusts this device's own key when the recording holds segments
+ * signed by it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -58,6 +60,7 @@ cli_open_recording(const char *cmd, const char *dir, const char *passfile,
     struct spool_reader **rd, struct ut_recipient_key **rk)
 {
 	struct spool_read_opts ro;
+	struct ut_device_key *dk = NULL;
 	int r;
 
 	*rk = NULL;
@@ -66,8 +69,12 @@ cli_open_recording(const char *cmd, const char *dir, const char *passfile,
 		return -1;
 	memset(&ro, 0, sizeof(ro));
 	ro.key = *rk;
+	/* The reader trusts this device's own key (docs/FORMAT.md). */
+	if (r >= 0 && keys_device_load(NULL, false, &dk) == 0)
+		ro.own_device_pk = dk->pk;
 	if (r >= 0)
 		r = spool_reader_open(dir, &ro, rd);
+	keys_device_free(dk);
 	if (r < 0) {
 		keys_recipient_free(*rk);
 		*rk = NULL;

@@ -6,6 +6,8 @@
  *   verify the image (header signature by this device, chain, trailer,
  *   nothing after it) -> the id in the path is the segment's -> a stored
  *   segment with this id: same bytes, same receipt; other bytes: rejected
+ *   and alerted -> the segment it follows (v2 link), if stored here, is
+ *   this device's and its trailer is the one the link names; else rejected
  *   and alerted -> the segment's subject is this device's -> its day is not
  *   erased, not past retention, and it does not start in the future ->
  *   its consent is on record for this device, not withdrawn before the
@@ -137,6 +139,64 @@ already_stored(struct upload *u, const struct meta_segment *m)
 	/* The request's own audit entry is the alert (outcome "alert"). */
 	u->q->a_outcome = "alert";
 	srv_alert_notify(u->q, "upload", "other bytes under a stored segment id");
+}
+
+/*
+ * The v2 link (docs/FORMAT.md 2.2): when the predecessor the segment names
+ * is stored here, it must be this device's and its trailer must hash to
+ * what the segment's signed header says.  A predecessor not stored (not
+ * uploaded yet: uploads may come in any order; or erased) is no reason to
+ * refuse.  0 linked or unknown, 1 broken (*why set), <0 a server error.
+ */
+static int
+check_link(struct upload *u, const char **why)
+{
+	static const uint8_t zero[16];
+	struct srv_req *q = u->q;
+	struct meta_segment *m = NULL;
+	uint8_t *img = NULL, th[32];
+	size_t n = 0;
+	int r;
+
+	if (u->info.version < 2 ||
+	    sodium_memcmp(u->info.prev_segment_id, zero, 16) == 0)
+		return 0;
+	m = xcalloc(1, sizeof(*m));
+	r = meta_segment_get(q->srv->meta, u->info.prev_segment_id, m);
+	if (r == UT_ENOTFOUND) {
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	if (m->device_id != q->dev.id) {
+		*why = "the segment it follows is another device's";
+		r = 1;
+		goto out;
+	}
+	r = blob_get(q->srv->blobs, m->blob_hash, (size_t)m->size + 1, &img, &n);
+	if (r == UT_ENOTFOUND) {
+		r = 0;
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = 0;
+	if (n < 117) { /* a trailer record: docs/FORMAT.md section 2 */
+		*why = "the segment it follows has no trailer here";
+		r = 1;
+		goto out;
+	}
+	crypto_generichash(th, sizeof(th), img + n - 117, 117, NULL, 0);
+	if (sodium_memcmp(th, u->info.prev_trailer_hash, 32) != 0) {
+		*why = "its link does not match the stored segment it follows "
+		    "(a substituted segment)";
+		r = 1;
+	}
+out:
+	free(img);
+	free(m);
+	return r;
 }
 
 /*
@@ -370,6 +430,15 @@ api_device_upload(struct srv_req *q)
 	old = xcalloc(1, sizeof(*old));
 	if (meta_segment_get(q->srv->meta, u.info.segment_id, old) == 0) {
 		already_stored(&u, old);
+		goto out;
+	}
+	if ((r = check_link(&u, &why)) < 0)
+		goto fail;
+	if (r > 0) {
+		final(&u, OUT_REJECTED, why);
+		u.q->a_outcome = "alert";
+		srv_alert_notify(u.q, "upload", "a segment's link to the one "
+		    "before it does not match");
 		goto out;
 	}
 	u.day = keystore_day_of(u.info.start_wall_ns);

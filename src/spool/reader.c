@@ -23,6 +23,7 @@
  *          after the last segment: END (spool_reader_next returns 0)
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -57,7 +58,7 @@ spool__dec_start(struct seg_dec *d, const uint8_t *img,
 	    img + SH_SSHDR, key) != 0)
 		return UT_ECRYPTO;
 	d->img = img;
-	d->off = SPOOL_HDR_LEN;
+	d->off = sc->hdr_len;
 	d->covered_end = sc->covered_end;
 	d->covered = sc->covered;
 	memcpy(d->hh, sc->hh, SPOOL_HASH_LEN);
@@ -170,20 +171,35 @@ spool__dec_next(struct seg_dec *d, struct ut_event *ev)
 struct spool_reader {
 	char *dir;
 	struct segname *segs;
+	struct seg_link *links;  /* one per segment: headers, then trailers */
 	size_t nsegs, cur;      /* cur: next segment to load */
 	const struct ut_recipient_key *key;
 	uint8_t dev[32];
 	bool have_dev;
+	ssize_t last_closed;    /* index of the last valid closed segment, -1 */
 
 	unsigned char *file;    /* current segment bytes */
 	size_t file_len;
 	struct seg_scan sc;
 	bool seg_loaded;
 	int seg_err;            /* returned once the verified prefix is read */
+	char seg_why[96];       /* what seg_err is, in words */
 	struct seg_dec dec;
+	char err[256];          /* spool_reader_error() */
 
 	struct spool_read_stats stats;
 };
+
+static bool
+has_device(const struct seg_link *all, size_t n, const uint8_t *dev)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (all[i].ok && memcmp(all[i].device, dev, 32) == 0)
+			return true;
+	return false;
+}
 
 int
 spool_reader_open(const char *dir, const struct spool_read_opts *o,
@@ -199,6 +215,7 @@ spool_reader_open(const char *dir, const struct spool_read_opts *o,
 	rd = xcalloc(1, sizeof(*rd));
 	rd->dir = xstrdup(dir);
 	rd->key = o->key;
+	rd->last_closed = -1;
 	if ((n = spool__dec_init(&rd->dec)) < 0) {
 		spool_reader_close(rd);
 		return n;
@@ -212,9 +229,16 @@ spool_reader_open(const char *dir, const struct spool_read_opts *o,
 		spool_reader_close(rd);
 		return UT_ENOTFOUND;
 	}
+	spool__read_headers(dir, rd->segs, rd->nsegs, &rd->links);
 	if (o->device_pk != NULL) {
 		memcpy(rd->dev, o->device_pk, 32);
 		rd->have_dev = true;
+	} else if (o->own_device_pk != NULL &&
+	    has_device(rd->links, rd->nsegs, o->own_device_pk)) {
+		memcpy(rd->dev, o->own_device_pk, 32);
+		rd->have_dev = true;
+	} else {
+		rd->have_dev = spool__main_device(rd->links, rd->nsegs, rd->dev);
 	}
 	*out = rd;
 	return 0;
@@ -234,29 +258,81 @@ drop_segment(struct spool_reader *rd)
 	rd->seg_err = 0;
 }
 
+/* Says in rd->err what the segment s is or what is wrong with it. */
+static void __attribute__((format(printf, 3, 4)))
+say(struct spool_reader *rd, const struct segname *s, const char *fmt, ...)
+{
+	int n = snprintf(rd->err, sizeof(rd->err), "%s: ", s->name);
+	va_list ap;
+
+	if (n < 0 || (size_t)n >= sizeof(rd->err))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(rd->err + n, sizeof(rd->err) - (size_t)n, fmt, ap);
+	va_end(ap);
+}
+
+/* Why a closed or open segment's tail is bad; NULL for a torn tail. */
+static const char *
+tail_why(const struct segname *s, const struct seg_scan *sc)
+{
+	if (sc->has_trailer && sc->tail_err != 0)
+		return "bytes after its trailer";
+	if (!s->open && !sc->has_trailer && !sc->tail_corrupt)
+		return "closed segment cut short (no trailer)";
+	if (sc->tail_corrupt)
+		return "corrupt after its verified part";
+	return NULL;
+}
+
+/* The first verdict on a verified header: device, number, recipient. */
+static int
+header_verdict(struct spool_reader *rd, const struct segname *s, int r)
+{
+	char key[UT_PUBKEY_TEXT_MAX];
+
+	if (r == UT_EDENIED) {
+		keys_pubkey_format(rd->links[rd->cur - 1].device, key, sizeof(key));
+		say(rd, s, "segment signed by another device: %s", key);
+	} else if (r == UT_EVERSION) {
+		say(rd, s, "%s", "unsupported format version");
+	} else if (r < 0) {
+		say(rd, s, "%s", "header does not verify (corrupt or not a segment)");
+	}
+	return r;
+}
+
 /* Loads and verifies the next segment; 0 (possibly empty) or an error. */
 static int
 load_segment(struct spool_reader *rd)
 {
-	char path[4096];
+	char path[4096], key_txt[UT_PUBKEY_TEXT_MAX];
+	size_t idx = rd->cur;
 	const struct segname *s = &rd->segs[rd->cur++];
+	struct seg_link *l = &rd->links[idx];
+	const char *why;
 	uint8_t *key = NULL;
-	int r;
+	int r, link;
 
 	rd->stats.segments++;
 	if (s->open)
 		rd->stats.open_segments++;
 	snprintf(path, sizeof(path), "%s/%s", rd->dir, s->name);
-	if ((r = fsio_read_file(path, SPOOL_FILE_CAP, &rd->file, &rd->file_len)) < 0)
+	if ((r = fsio_read_file(path, SPOOL_FILE_CAP, &rd->file, &rd->file_len)) < 0) {
+		say(rd, s, "cannot read: %s", ut_strerror(r));
 		goto bad;
+	}
 	r = spool__scan(rd->file, rd->file_len, rd->have_dev ? rd->dev : NULL,
 	    &rd->sc);
 	if (r < 0) {
 		/* An open segment torn inside its header holds nothing. */
-		if (s->open && rd->file_len < SPOOL_HDR_LEN && r == UT_ECORRUPT) {
+		if (s->open && r == UT_ECORRUPT &&
+		    spool__header_cut(rd->file, rd->file_len)) {
+			rd->stats.torn_tails++;
 			drop_segment(rd);
 			return 0;
 		}
+		(void)header_verdict(rd, s, r);
 		goto bad;
 	}
 	if (!rd->have_dev) {
@@ -265,16 +341,29 @@ load_segment(struct spool_reader *rd)
 	}
 	if (rd->sc.segno != s->index) {
 		r = UT_ECORRUPT; /* renamed, swapped or copied segment */
+		say(rd, s, "%s", "its signed number is not its file name's "
+		    "(renamed or swapped)");
 		goto bad;
 	}
-	if (!s->open && (!rd->sc.has_trailer || rd->sc.tail_err != 0))
+	if ((why = tail_why(s, &rd->sc)) != NULL) {
 		rd->seg_err = rd->sc.tail_err ? rd->sc.tail_err : UT_ECORRUPT;
-	if (s->open && (rd->sc.tail_err != 0 || rd->sc.covered_end != rd->file_len))
+		snprintf(rd->seg_why, sizeof(rd->seg_why), "%s", why);
+	} else if (s->open && (rd->sc.tail_err != 0 ||
+	    rd->sc.covered_end != rd->file_len)) {
 		rd->stats.torn_tails++;
+	}
 	if (rd->sc.has_trailer && (rd->sc.trailer_flags & SPOOL_TRAILER_RECOVERED))
 		rd->stats.recovered_segments++;
+	/* The link to the last closed segment before this one. */
+	link = spool__link_check(rd->last_closed >= 0 ?
+	    &rd->links[rd->last_closed] : NULL, l, rd->links, rd->nsegs);
+	spool__link_close(l, &rd->sc);
+	if (l->closed)
+		rd->last_closed = (ssize_t)idx;
 	if (sodium_memcmp(rd->sc.recipient, rd->key->pk, 32) != 0) {
 		r = UT_EDENIED; /* sealed to another recipient */
+		keys_pubkey_format(rd->sc.recipient, key_txt, sizeof(key_txt));
+		say(rd, s, "segment sealed to another recipient key: %s", key_txt);
 		goto bad;
 	}
 	if ((key = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
@@ -284,12 +373,20 @@ load_segment(struct spool_reader *rd)
 	if (crypto_box_seal_open(key, rd->file + SH_SEALED, SPOOL_SEALED_LEN,
 	    rd->key->pk, rd->key->sk) != 0) {
 		r = UT_EDENIED;
+		say(rd, s, "%s", "the segment key does not open with your key");
 		goto bad;
 	}
-	if ((r = spool__dec_start(&rd->dec, rd->file, &rd->sc, key)) < 0)
+	if ((r = spool__dec_start(&rd->dec, rd->file, &rd->sc, key)) < 0) {
+		say(rd, s, "%s", "cannot decrypt");
 		goto bad;
+	}
 	sodium_free(key);
 	rd->seg_loaded = true;
+	if (link != SPOOL_LINK_OK) {
+		rd->stats.broken_links++;
+		say(rd, s, "broken chain of segments: %s", spool_link_name(link));
+		return UT_ECORRUPT;
+	}
 	return 0;
 bad:
 	if (key != NULL)
@@ -311,8 +408,15 @@ spool_reader_next(struct spool_reader *rd, struct ut_event *ev)
 				rd->stats.records++;
 				return 1;
 			}
-			if (r == 0)
+			if (r == 0) {
 				r = rd->seg_err;
+				if (r < 0)
+					say(rd, &rd->segs[rd->cur - 1], "%s",
+					    rd->seg_why);
+			} else if (r < 0) {
+				say(rd, &rd->segs[rd->cur - 1], "%s",
+				    "a covered frame does not decrypt or decode");
+			}
 			if (r < 0)
 				rd->stats.bad_segments++;
 			drop_segment(rd);
@@ -326,6 +430,12 @@ spool_reader_next(struct spool_reader *rd, struct ut_event *ev)
 	}
 }
 
+const char *
+spool_reader_error(const struct spool_reader *rd)
+{
+	return rd->err[0] != '\0' ? rd->err : "no error";
+}
+
 void
 spool_reader_stats(const struct spool_reader *rd, struct spool_read_stats *st)
 {
@@ -337,6 +447,7 @@ spool_reader_rewind(struct spool_reader *rd)
 {
 	drop_segment(rd);
 	rd->cur = 0;
+	rd->last_closed = -1;
 	memset(&rd->stats, 0, sizeof(rd->stats));
 	return 0;
 }
@@ -348,6 +459,7 @@ spool_reader_close(struct spool_reader *rd)
 		return;
 	drop_segment(rd);
 	spool__dec_finish(&rd->dec);
+	free(rd->links);
 	free(rd->segs);
 	free(rd->dir);
 	free(rd);

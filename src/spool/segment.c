@@ -1,8 +1,8 @@
 /*
- * segment.c - format v1 structure: the signed header message, the BLAKE2b
- * frame chain, checkpoint and trailer messages, and the verifier used by
- * recovery, the reader, spool_check() and the server's view of an uploaded
- * or stored segment (docs/FORMAT.md sections 2 and 2.1).
+ * segment.c - format v1/v2 structure: the signed header message, the
+ * BLAKE2b frame chain, checkpoint and trailer messages, and the verifier
+ * used by recovery, the reader, spool_check() and the server's view of an
+ * uploaded or stored segment (docs/FORMAT.md sections 2, 2.1 and 2.2).
  *
  * Nothing here needs or sees a decryption key: integrity without the key
  * comes from the device's Ed25519 signatures over the header and over
@@ -15,6 +15,13 @@
  *      frame is hashed into a head that a valid device signature covers;
  *      the first record that fails a check ends the scan (tail_err).
  *  (3) A trailer must be the last record of the file.
+ *  (4) tail_corrupt is set only for damage a crash cannot leave.  A crash
+ *      (or power cut) damages only the end of the file: the bytes of its
+ *      last, unsynced commit, cut short, zeroed or garbled to the end.  So
+ *      the tail after the last valid checkpoint is torn unless an
+ *      authentic record follows the first bad byte: a checkpoint or
+ *      trailer whose device signature verifies over what it states, yet
+ *      does not match what precedes it; or any byte after a valid trailer.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -32,8 +39,25 @@
 #include "spool_int.h"
 
 size_t
+spool__hdr_len(unsigned version)
+{
+	return version == SPOOL_VERSION_V1 ? SPOOL_HDR_LEN :
+	    version == 2u ? SPOOL_HDR_LEN_V2 : 0;
+}
+
+static unsigned
+hdr_version(const uint8_t *hdr)
+{
+	return (unsigned)(hdr[SH_VERSION] | (hdr[SH_VERSION + 1] << 8));
+}
+
+size_t
 spool__header_msg_form(const uint8_t *hdr, bool stored, uint8_t *msg)
 {
+	size_t sig = spool__hdr_len(hdr_version(hdr)) - 64u;
+
+	if (sig + 64u == 0)
+		sig = SH_SIG;
 	/*
 	 * The sealed key is signed through its hash, so a server may drop it:
 	 * in stored form the hash itself sits at SH_SEALED (section 2.1).
@@ -44,9 +68,8 @@ spool__header_msg_form(const uint8_t *hdr, bool stored, uint8_t *msg)
 	else
 		crypto_generichash(msg + SH_SEALED, SPOOL_HASH_LEN,
 		    hdr + SH_SEALED, SPOOL_SEALED_LEN, NULL, 0);
-	memcpy(msg + SH_SEALED + SPOOL_HASH_LEN, hdr + SH_SSHDR,
-	    SH_SIG - SH_SSHDR);
-	return SH_SEALED + SPOOL_HASH_LEN + (SH_SIG - SH_SSHDR);
+	memcpy(msg + SH_SEALED + SPOOL_HASH_LEN, hdr + SH_SSHDR, sig - SH_SSHDR);
+	return SH_SEALED + SPOOL_HASH_LEN + (sig - SH_SSHDR);
 }
 
 size_t
@@ -58,7 +81,7 @@ spool__header_msg(const uint8_t *hdr, uint8_t *msg)
 void
 spool__header_hash(const uint8_t *hdr, uint8_t hh[SPOOL_HASH_LEN])
 {
-	uint8_t msg[SPOOL_HDR_LEN];
+	uint8_t msg[SPOOL_HDR_MAX];
 	size_t n = spool__header_msg(hdr, msg);
 
 	crypto_generichash(hh, SPOOL_HASH_LEN, msg, n, NULL, 0);
@@ -149,20 +172,26 @@ static int
 check_header(const uint8_t *p, size_t len, bool stored,
     const uint8_t *expect_dev, struct seg_scan *s)
 {
-	uint8_t msg[SPOOL_HDR_LEN];
-	size_t n;
+	uint8_t msg[SPOOL_HDR_MAX];
+	size_t n, hl;
 
 	if (len < 16 || memcmp(p, SPOOL_MAGIC, 8) != 0)
 		return UT_ECORRUPT;
-	if ((p[SH_VERSION] | (p[SH_VERSION + 1] << 8)) != SPOOL_VERSION)
+	s->version = hdr_version(p);
+	if ((hl = spool__hdr_len(s->version)) == 0)
 		return UT_EVERSION;
-	if (len < SPOOL_HDR_LEN || get_u32le(p + SH_HLEN) != SPOOL_HDR_LEN)
+	if (len < hl || get_u32le(p + SH_HLEN) != hl)
 		return UT_ECORRUPT;
 	if (stored && !stored_pad_ok(p))
 		return UT_ECORRUPT;
 	n = spool__header_msg_form(p, stored, msg);
-	if (crypto_sign_verify_detached(p + SH_SIG, msg, n, p + SH_DEVICE) != 0)
+	if (crypto_sign_verify_detached(p + hl - 64, msg, n, p + SH_DEVICE) != 0)
 		return UT_ECORRUPT;
+	s->hdr_len = hl;
+	if (s->version >= 2u) {
+		memcpy(s->prev_id, p + SH_PREV_ID, SPOOL_SEGID_LEN);
+		memcpy(s->prev_th, p + SH_PREV_TH, SPOOL_HASH_LEN);
+	}
 	if (expect_dev != NULL && sodium_memcmp(expect_dev, p + SH_DEVICE, 32) != 0)
 		return UT_EDENIED;
 	crypto_generichash(s->hh, SPOOL_HASH_LEN, msg, n, NULL, 0);
@@ -172,6 +201,47 @@ check_header(const uint8_t *p, size_t len, bool stored,
 	s->segno = get_u64le(p + SH_SEGNO);
 	s->start_ns = (int64_t)get_u64le(p + SH_START);
 	return 0;
+}
+
+/*
+ * True when a checkpoint or trailer at or after off (where scanning
+ * stopped) carries a valid device signature over what it states
+ * (invariant 4).  Only offsets whose type byte and count are plausible
+ * are tried, so garbage costs about one signature check per 64 KiB.
+ */
+static bool
+authentic_after(const uint8_t *p, size_t len, size_t off,
+    const struct seg_scan *s)
+{
+	uint8_t msg[SPOOL_MSG_MAX];
+	uint64_t count, most;
+	size_t n;
+
+	/* Each frame takes at least 5 + 18 bytes. */
+	most = s->covered + (len - s->covered_end) / 23u + 1u;
+	for (; off < len; off++) {
+		if (p[off] == SPOOL_REC_CKPT && len - off >= SPOOL_CKPT_LEN) {
+			count = get_u64le(p + off + 1);
+			if (count < s->covered || count > most)
+				continue;
+			n = spool__ckpt_msg(s->hh, count, p + off + 9, msg);
+			if (crypto_sign_verify_detached(p + off + 41, msg, n,
+			    s->device) == 0)
+				return true;
+		} else if (p[off] == SPOOL_REC_TRAILER &&
+		    len - off >= SPOOL_TRAILER_LEN) {
+			count = get_u64le(p + off + 13);
+			if ((get_u32le(p + off + 1) & ~SPOOL_TRAILER_RECOVERED) != 0 ||
+			    count < s->covered || count > most)
+				continue;
+			n = spool__trailer_msg(s->hh, get_u32le(p + off + 1),
+			    (int64_t)get_u64le(p + off + 5), count, p + off + 21, msg);
+			if (crypto_sign_verify_detached(p + off + 53, msg, n,
+			    s->device) == 0)
+				return true;
+		}
+	}
+	return false;
 }
 
 int
@@ -186,7 +256,7 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
     const uint8_t *expect_dev, struct seg_scan *s)
 {
 	uint8_t head[SPOOL_HASH_LEN], msg[SPOOL_MSG_MAX];
-	size_t off = SPOOL_HDR_LEN, left, n;
+	size_t off, left, n;
 	uint64_t frames = 0, count;
 	uint32_t flen, flags;
 	int64_t end;
@@ -195,6 +265,7 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 	memset(s, 0, sizeof(*s));
 	if ((r = check_header(p, len, stored, expect_dev, s)) < 0)
 		return r;
+	off = s->hdr_len;
 	spool__chain_init(s->hh, head);
 	memcpy(s->covered_head, head, SPOOL_HASH_LEN);
 	s->covered_end = off;
@@ -202,25 +273,21 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 		left = len - off;
 		switch (p[off]) {
 		case SPOOL_REC_FRAME:
-			if (left < SPOOL_FRAME_HDR) {
-				s->tail_err = UT_ECORRUPT;
-				goto out;
-			}
+			if (left < SPOOL_FRAME_HDR)
+				goto torn;
 			flen = get_u32le(p + off + 1);
 			if (flen <= crypto_secretstream_xchacha20poly1305_ABYTES ||
-			    flen > SPOOL_FRAME_MAX || flen > left - SPOOL_FRAME_HDR) {
-				s->tail_err = UT_ECORRUPT;
-				goto out;
-			}
+			    flen > SPOOL_FRAME_MAX)
+				goto torn;
+			if (flen > left - SPOOL_FRAME_HDR)
+				goto torn;
 			spool__chain_step(head, p + off + SPOOL_FRAME_HDR, flen);
 			frames++;
 			off += SPOOL_FRAME_HDR + flen;
 			break;
 		case SPOOL_REC_CKPT:
-			if (left < SPOOL_CKPT_LEN) {
-				s->tail_err = UT_ECORRUPT;
-				goto out;
-			}
+			if (left < SPOOL_CKPT_LEN)
+				goto torn;
 			count = get_u64le(p + off + 1);
 			n = spool__ckpt_msg(s->hh, count, p + off + 9, msg);
 			if (count != frames ||
@@ -228,7 +295,7 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 			    crypto_sign_verify_detached(p + off + 41, msg, n,
 			    s->device) != 0) {
 				s->tail_err = UT_ECRYPTO;
-				goto out;
+				goto judge;
 			}
 			off += SPOOL_CKPT_LEN;
 			s->checkpoints++;
@@ -237,10 +304,8 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 			memcpy(s->covered_head, head, SPOOL_HASH_LEN);
 			break;
 		case SPOOL_REC_TRAILER:
-			if (left < SPOOL_TRAILER_LEN) {
-				s->tail_err = UT_ECORRUPT;
-				goto out;
-			}
+			if (left < SPOOL_TRAILER_LEN)
+				goto torn;
 			flags = get_u32le(p + off + 1);
 			end = (int64_t)get_u64le(p + off + 5);
 			count = get_u64le(p + off + 13);
@@ -251,8 +316,10 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 			    crypto_sign_verify_detached(p + off + 53, msg, n,
 			    s->device) != 0) {
 				s->tail_err = UT_ECRYPTO;
-				goto out;
+				goto judge;
 			}
+			crypto_generichash(s->trailer_hash, SPOOL_HASH_LEN, p + off,
+			    SPOOL_TRAILER_LEN, NULL, 0);
 			off += SPOOL_TRAILER_LEN;
 			s->covered = frames;
 			s->covered_end = off;
@@ -261,16 +328,24 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 			s->trailer_flags = flags;
 			s->end_ns = end;
 			if (off != len)
-				s->tail_err = UT_ECORRUPT; /* bytes after the trailer */
+				goto corrupt; /* bytes after the trailer */
 			goto out;
 		default:
-			s->tail_err = UT_ECORRUPT;
-			goto out;
+			goto torn;
 		}
 	}
 	/* Clean end of file; frames after the last checkpoint are uncovered. */
 	if (frames != s->covered)
-		s->tail_err = UT_ECORRUPT;
+		goto torn;
+	goto out;
+torn:
+	s->tail_err = UT_ECORRUPT;
+judge:
+	s->tail_corrupt = authentic_after(p, len, off, s);
+	goto out;
+corrupt:
+	s->tail_err = UT_ECORRUPT;
+	s->tail_corrupt = true;
 out:
 	s->frames_seen = frames;
 	return 0;
@@ -335,12 +410,53 @@ spool__list_segments(const char *dir, struct segname **out)
 	return (int)n;
 }
 
+/* Fills si->why for a CORRUPT segment. */
+static void
+check_why(struct spool_seg_info *si, const char *what, const uint8_t *dev)
+{
+	char key[UT_PUBKEY_TEXT_MAX];
+
+	if (dev != NULL) {
+		keys_pubkey_format(dev, key, sizeof(key));
+		snprintf(si->why, sizeof(si->why), "%s: %s", what, key);
+	} else {
+		snprintf(si->why, sizeof(si->why), "%s", what);
+	}
+}
+
+/* Judges one scanned segment (header verified); fills si's state. */
+static void
+check_state(const struct segname *sn, const struct seg_scan *sc,
+    struct spool_seg_info *si)
+{
+	if (sc->segno != sn->index) {
+		si->state = SPOOL_SEG_CORRUPT;
+		si->err = UT_ECORRUPT;
+		check_why(si, "its signed number is not its file name's "
+		    "(renamed or swapped)", NULL);
+	} else if (sc->tail_corrupt || (!sn->open && sc->tail_err != 0) ||
+	    (!sn->open && !sc->has_trailer)) {
+		si->state = SPOOL_SEG_CORRUPT;
+		si->err = sc->tail_err ? sc->tail_err : UT_ECORRUPT;
+		check_why(si, sc->has_trailer ? "bytes after its trailer" :
+		    sc->tail_corrupt ? "corrupt after its verified part" :
+		    "closed segment cut short (no trailer)", NULL);
+	} else if (sn->open) {
+		si->state = SPOOL_SEG_OPEN;
+		si->torn_tail = sc->tail_err != 0;
+	} else {
+		si->state = sc->trailer_flags & SPOOL_TRAILER_RECOVERED ?
+		    SPOOL_SEG_RECOVERED : SPOOL_SEG_CLOSED;
+	}
+}
+
 int
 spool_check(const char *dir, const uint8_t *device_pk,
     int (*fn)(const struct spool_seg_info *si, void *arg), void *arg,
     unsigned *ncorrupt)
 {
 	struct segname *segs = NULL;
+	struct seg_link *links = NULL;
 	struct spool_seg_info si;
 	struct seg_scan sc;
 	uint8_t pinned[32];
@@ -349,7 +465,7 @@ spool_check(const char *dir, const uint8_t *device_pk,
 	size_t flen = 0;
 	char path[4096];
 	unsigned bad = 0;
-	int n, i, r;
+	int n, i, r, last_closed = -1;
 
 	if (sodium_init() < 0)
 		return UT_ECRYPTO;
@@ -359,6 +475,9 @@ spool_check(const char *dir, const uint8_t *device_pk,
 		r = UT_ENOTFOUND;
 		goto out;
 	}
+	spool__read_headers(dir, segs, (size_t)n, &links);
+	if (dev == NULL && spool__main_device(links, (size_t)n, pinned))
+		dev = pinned;
 	r = 0;
 	for (i = 0; i < n && r == 0; i++) {
 		memset(&si, 0, sizeof(si));
@@ -368,6 +487,7 @@ spool_check(const char *dir, const uint8_t *device_pk,
 		if (r < 0) {
 			si.state = SPOOL_SEG_CORRUPT;
 			si.err = r;
+			check_why(&si, ut_strerror(r), NULL);
 			r = 0;
 			goto report;
 		}
@@ -375,9 +495,23 @@ spool_check(const char *dir, const uint8_t *device_pk,
 		r = spool__scan(file, flen, dev, &sc);
 		if (r < 0) {
 			/* An open segment torn inside its header holds nothing. */
-			si.state = segs[i].open && flen < SPOOL_HDR_LEN &&
-			    r == UT_ECORRUPT ? SPOOL_SEG_OPEN : SPOOL_SEG_CORRUPT;
-			si.err = si.state == SPOOL_SEG_CORRUPT ? r : 0;
+			if (segs[i].open && r == UT_ECORRUPT &&
+			    spool__header_cut(file, flen)) {
+				si.state = SPOOL_SEG_OPEN;
+				si.torn_tail = flen > 0;
+			} else {
+				si.state = SPOOL_SEG_CORRUPT;
+				si.err = r;
+				if (r == UT_EDENIED) {
+					memcpy(si.device_pk, links[i].device, 32);
+					check_why(&si, "segment signed by another "
+					    "device", links[i].device);
+				} else {
+					check_why(&si, r == UT_EVERSION ?
+					    "unsupported format version" :
+					    "header does not verify", NULL);
+				}
+			}
 			r = 0;
 			goto report;
 		}
@@ -387,35 +521,31 @@ spool_check(const char *dir, const uint8_t *device_pk,
 		}
 		memcpy(si.device_pk, sc.device, 32);
 		memcpy(si.segment_id, sc.segid, SPOOL_SEGID_LEN);
+		si.version = sc.version;
 		si.segment_no = sc.segno;
 		si.start_wall_ns = sc.start_ns;
 		si.end_wall_ns = sc.end_ns;
 		si.frames = sc.covered;
 		si.checkpoints = sc.checkpoints;
 		si.verified_bytes = sc.covered_end;
-		if (sc.segno != segs[i].index) {
-			si.state = SPOOL_SEG_CORRUPT;
-			si.err = UT_ECORRUPT;
-		} else if (segs[i].open) {
-			si.state = SPOOL_SEG_OPEN;
-		} else if (!sc.has_trailer || sc.tail_err != 0) {
-			si.state = SPOOL_SEG_CORRUPT;
-			si.err = sc.tail_err ? sc.tail_err : UT_ECORRUPT;
-		} else {
-			si.state = sc.trailer_flags & SPOOL_TRAILER_RECOVERED ?
-			    SPOOL_SEG_RECOVERED : SPOOL_SEG_CLOSED;
-		}
+		check_state(&segs[i], &sc, &si);
+		si.link = spool__link_check(last_closed >= 0 ?
+		    &links[last_closed] : NULL, &links[i], links, (size_t)n);
+		spool__link_close(&links[i], &sc);
+		if (links[i].closed && si.state != SPOOL_SEG_CORRUPT)
+			last_closed = i;
 report:
 		if (file != NULL) {
 			free(file);
 			file = NULL;
 		}
-		if (si.state == SPOOL_SEG_CORRUPT)
+		if (si.state == SPOOL_SEG_CORRUPT || si.link != SPOOL_LINK_OK)
 			bad++;
 		if (fn != NULL)
 			r = fn(&si, arg);
 	}
 out:
+	free(links);
 	free(segs);
 	if (ncorrupt != NULL)
 		*ncorrupt = bad;

@@ -1,6 +1,6 @@
 /*
  * spool.c - encrypted, append-only, crash-safe segment writer and crash
- * recovery (format v1, docs/FORMAT.md section 2).
+ * recovery (format v2, docs/FORMAT.md section 2; v1 on request for tests).
  *
  * A spool is a directory of segments.  Each segment is a signed header
  * holding the segment's random key sealed to the recipient, then frames
@@ -26,6 +26,13 @@
  *  (6) The directory never grows past budget_bytes: appends that could
  *      pass it (worst case: frame, checkpoint, trailer, next header) return
  *      UT_EFULL; nothing acknowledged is overwritten or dropped.
+ *  (7) One writer per directory: the flock on DIR/.lock is taken before
+ *      recovery and held until spool_close() (which removes the file
+ *      first), so no second writer ever recovers (truncates, closes) a
+ *      live writer's open segment.
+ *  (8) Each v2 header links to the newest segment that was closed with a
+ *      valid trailer (this device's) when it was created: its id and the
+ *      BLAKE2b-256 of its trailer record; zero when there is none.
  *
  * States:  OPEN -> OPEN [spool_append, spool_commit, spool_rotate]
  *          OPEN -> FULL [spool_append at the budget]
@@ -71,6 +78,11 @@ struct spool {
 	uint8_t subject[16], policy[32], consent[16];
 	int64_t (*wall_clock)(void *arg); /* NULL: ut_now_wall_ns() */
 	void *wall_clock_arg;
+	int lock_fd;            /* DIR/.lock, flock'd; -1 when not held */
+	unsigned version;       /* format written: 1 or 2 */
+	uint8_t prev_id[SPOOL_SEGID_LEN]; /* link for the next header */
+	uint8_t prev_th[SPOOL_HASH_LEN];
+	uint8_t segid[SPOOL_SEGID_LEN];   /* of the open segment */
 	uint8_t hh[SPOOL_HASH_LEN];   /* header hash of the open segment */
 	uint8_t head[SPOOL_HASH_LEN]; /* chain head */
 	uint64_t seg_frames, ckpt_frames;
@@ -160,7 +172,7 @@ recover_one(struct spool *sp, const struct segname *s)
 	seg_path(sp->dir, s->index, false, final, sizeof(final));
 	if ((r = fsio_read_file(path, SPOOL_FILE_CAP, &file, &len)) < 0)
 		goto out;
-	if (len < SPOOL_HDR_LEN) {
+	if (spool__header_cut(file, len)) {
 		if (unlink(path) < 0) {
 			r = -errno;
 			goto out;
@@ -170,6 +182,13 @@ recover_one(struct spool *sp, const struct segname *s)
 	}
 	if (spool__scan(file, len, sp->dev_pk, &sc) < 0 || sc.segno != s->index) {
 		log_warn("spool: %s: unverifiable open segment left as is", path);
+		r = 0;
+		goto out;
+	}
+	if (sc.tail_corrupt) {
+		/* Not a crash's torn tail: keep the evidence for spool check. */
+		log_warn("spool: %s: corrupt after %zu verified bytes (not a torn "
+		    "tail); left as is", path, sc.covered_end);
 		r = 0;
 		goto out;
 	}
@@ -213,10 +232,10 @@ out:
 static int
 check_owner(struct spool *sp, const struct segname *s)
 {
-	uint8_t hdr[SPOOL_HDR_LEN], msg[SPOOL_HDR_LEN];
-	char path[PATH_MAX];
+	uint8_t hdr[SPOOL_HDR_MAX], msg[SPOOL_HDR_MAX];
+	char path[PATH_MAX], key[UT_PUBKEY_TEXT_MAX];
 	ssize_t n;
-	size_t mlen;
+	size_t mlen, hl;
 	int fd;
 
 	seg_path(sp->dir, s->index, false, path, sizeof(path));
@@ -224,15 +243,51 @@ check_owner(struct spool *sp, const struct segname *s)
 		return -errno;
 	n = pread(fd, hdr, sizeof(hdr), 0);
 	close(fd);
-	if (n != (ssize_t)sizeof(hdr) || memcmp(hdr, SPOOL_MAGIC, 8) != 0 ||
-	    (hdr[SH_VERSION] | (hdr[SH_VERSION + 1] << 8)) != SPOOL_VERSION)
+	if (n < (ssize_t)SPOOL_HDR_LEN || memcmp(hdr, SPOOL_MAGIC, 8) != 0 ||
+	    (hl = spool__hdr_len((unsigned)(hdr[SH_VERSION] |
+	    (hdr[SH_VERSION + 1] << 8)))) == 0 || (size_t)n < hl)
 		return 0; /* not ours to judge: spool_check reports it */
 	mlen = spool__header_msg(hdr, msg);
-	if (crypto_sign_verify_detached(hdr + SH_SIG, msg, mlen,
+	if (crypto_sign_verify_detached(hdr + hl - 64, msg, mlen,
 	    hdr + SH_DEVICE) != 0)
 		return 0;
-	return sodium_memcmp(hdr + SH_DEVICE, sp->dev_pk, 32) == 0 ? 0 :
-	    UT_EDENIED;
+	if (sodium_memcmp(hdr + SH_DEVICE, sp->dev_pk, 32) == 0)
+		return 0;
+	keys_pubkey_format(hdr + SH_DEVICE, key, sizeof(key));
+	log_error("spool: %s: segment signed by another device: %s (a spool "
+	    "belongs to one device; record into another directory)", path, key);
+	return UT_EDENIED;
+}
+
+/*
+ * The link for the next header (invariant 8): the newest closed segment
+ * of this device whose trailer verifies, after recovery.
+ */
+static void
+find_link(struct spool *sp, const struct segname *segs, int n)
+{
+	unsigned char *file = NULL;
+	char path[PATH_MAX];
+	struct seg_scan sc;
+	size_t len = 0;
+	int i;
+
+	for (i = n - 1; i >= 0; i--) {
+		if (segs[i].open)
+			continue;
+		seg_path(sp->dir, segs[i].index, false, path, sizeof(path));
+		if (fsio_read_file(path, SPOOL_FILE_CAP, &file, &len) < 0)
+			continue;
+		if (spool__scan(file, len, sp->dev_pk, &sc) == 0 &&
+		    sc.has_trailer && sc.tail_err == 0 && sc.segno == segs[i].index) {
+			memcpy(sp->prev_id, sc.segid, SPOOL_SEGID_LEN);
+			memcpy(sp->prev_th, sc.trailer_hash, SPOOL_HASH_LEN);
+			free(file);
+			return;
+		}
+		free(file);
+		file = NULL;
+	}
 }
 
 /* Recovers open segments, sums segment bytes, finds the next index. */
@@ -269,6 +324,7 @@ recover_all(struct spool *sp)
 		if (stat(path, &st) == 0)
 			sp->dir_bytes += (uint64_t)st.st_size;
 	}
+	find_link(sp, segs, n);
 	if (max >= 99999999u) {
 		r = UT_ETOOBIG;
 		goto out;
@@ -288,7 +344,8 @@ spool_open(const struct spool_opts *opts, struct spool **out)
 	int r;
 
 	if (opts == NULL || opts->dir == NULL || *opts->dir == '\0' ||
-	    opts->device == NULL || opts->recipient_pk == NULL)
+	    opts->device == NULL || opts->recipient_pk == NULL ||
+	    opts->format_version > SPOOL_VERSION)
 		return UT_EINVAL;
 	if (sodium_init() < 0)
 		return UT_ECRYPTO;
@@ -304,6 +361,8 @@ spool_open(const struct spool_opts *opts, struct spool **out)
 	sp = xcalloc(1, sizeof(*sp));
 	sp->dir = xstrdup(opts->dir);
 	sp->fd = -1;
+	sp->lock_fd = -1;
+	sp->version = opts->format_version ? opts->format_version : SPOOL_VERSION;
 	buf_init(&sp->out, OUT_CAP);
 	buf_init(&sp->batch, SPOOL_BATCH_MAX);
 	if ((sp->k = sodium_malloc(sizeof(*sp->k))) == NULL) {
@@ -333,7 +392,8 @@ spool_open(const struct spool_opts *opts, struct spool **out)
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = recover_all(sp)) < 0)
+	if ((r = spool__lock_take(sp->dir, &sp->lock_fd)) < 0 ||
+	    (r = recover_all(sp)) < 0)
 		goto out;
 	*out = sp;
 	sp = NULL;
@@ -349,9 +409,9 @@ out:
 static int
 segment_create(struct spool *sp)
 {
-	uint8_t hdr[SPOOL_HDR_LEN], msg[SPOOL_HDR_LEN];
+	uint8_t hdr[SPOOL_HDR_MAX], msg[SPOOL_HDR_MAX];
 	uint8_t *key = NULL;
-	size_t n;
+	size_t n, hl = spool__hdr_len(sp->version);
 	int fd, r;
 
 	seg_path(sp->dir, sp->seg_index, true, sp->seg_path, sizeof(sp->seg_path));
@@ -364,12 +424,17 @@ segment_create(struct spool *sp)
 	}
 	memset(hdr, 0, sizeof(hdr));
 	memcpy(hdr + SH_MAGIC, SPOOL_MAGIC, 8);
-	hdr[SH_VERSION] = SPOOL_VERSION & 0xff;
-	hdr[SH_VERSION + 1] = (SPOOL_VERSION >> 8) & 0xff;
-	put_u32le(hdr + SH_HLEN, SPOOL_HDR_LEN);
+	hdr[SH_VERSION] = sp->version & 0xff;
+	hdr[SH_VERSION + 1] = (sp->version >> 8) & 0xff;
+	put_u32le(hdr + SH_HLEN, (uint32_t)hl);
 	memcpy(hdr + SH_DEVICE, sp->dev_pk, 32);
 	memcpy(hdr + SH_SUBJECT, sp->subject, 16);
 	randombytes_buf(hdr + SH_SEGID, SPOOL_SEGID_LEN);
+	memcpy(sp->segid, hdr + SH_SEGID, SPOOL_SEGID_LEN);
+	if (sp->version >= 2u) {
+		memcpy(hdr + SH_PREV_ID, sp->prev_id, SPOOL_SEGID_LEN);
+		memcpy(hdr + SH_PREV_TH, sp->prev_th, SPOOL_HASH_LEN);
+	}
 	put_u64le(hdr + SH_SEGNO, sp->seg_index);
 	put_u64le(hdr + SH_START, (uint64_t)wall_now(sp));
 	memcpy(hdr + SH_POLICY, sp->policy, 32);
@@ -384,16 +449,16 @@ segment_create(struct spool *sp)
 		goto fail;
 	}
 	n = spool__header_msg(hdr, msg);
-	if ((r = sign(sp->k, msg, n, hdr + SH_SIG)) < 0)
+	if ((r = sign(sp->k, msg, n, hdr + hl - 64)) < 0)
 		goto fail;
 	crypto_generichash(sp->hh, SPOOL_HASH_LEN, msg, n, NULL, 0);
 	spool__chain_init(sp->hh, sp->head);
 	buf_reset(&sp->out);
-	if ((r = buf_append(&sp->out, hdr, sizeof(hdr))) < 0)
+	if ((r = buf_append(&sp->out, hdr, hl)) < 0)
 		goto fail;
 	sp->fd = fd;
-	sp->seg_bytes = sizeof(hdr);
-	sp->dir_bytes += sizeof(hdr);
+	sp->seg_bytes = hl;
+	sp->dir_bytes += hl;
 	sp->seg_start_mono = ut_now_mono_ns();
 	sp->seg_frames = sp->ckpt_frames = 0;
 	sp->dir_dirty = true;
@@ -461,6 +526,9 @@ segment_finish(struct spool *sp)
 	sp->dir_bytes += sizeof(rec);
 	if ((r = write_out(sp)) < 0 || (r = fsio_fsync(sp->fd)) < 0)
 		return r;
+	/* The next segment links to this one (invariant 8). */
+	memcpy(sp->prev_id, sp->segid, SPOOL_SEGID_LEN);
+	crypto_generichash(sp->prev_th, SPOOL_HASH_LEN, rec, sizeof(rec), NULL, 0);
 	sp->file_dirty = false;
 	sodium_memzero(&sp->k->st, sizeof(sp->k->st));
 	(void)fsio_close(sp->fd);
@@ -560,7 +628,7 @@ reserve_bytes(const struct spool *sp)
 {
 	return ZSTD_COMPRESSBOUND(sp->batch.len + ENC_MAX + 10) +
 	    crypto_secretstream_xchacha20poly1305_ABYTES + SPOOL_FRAME_HDR +
-	    SPOOL_CKPT_LEN + SPOOL_TRAILER_LEN + SPOOL_HDR_LEN;
+	    SPOOL_CKPT_LEN + SPOOL_TRAILER_LEN + SPOOL_HDR_MAX;
 }
 
 int
@@ -698,6 +766,8 @@ spool_close(struct spool *sp)
 	ZSTD_freeCCtx(sp->zc);
 	buf_finish(&sp->out);
 	buf_finish(&sp->batch);
+	spool__lock_drop(sp->dir, sp->lock_fd); /* invariant 7 */
+	sp->lock_fd = -1;
 	free(sp->dir);
 	sodium_memzero(sp, sizeof(*sp));
 	free(sp);

@@ -1,5 +1,5 @@
 /*
- * spool_int.h - segment format v1 constants and the structural verifier
+ * spool_int.h - segment format v1/v2 constants and the structural verifier
  * shared by the writer (recovery), the reader and spool_check().  Private
  * to src/spool/; docs/FORMAT.md section 2 is the normative description.
  */
@@ -16,7 +16,8 @@
 #include "usetrace/event.h"
 
 #define SPOOL_MAGIC "USETRACE"
-#define SPOOL_VERSION 1u
+#define SPOOL_VERSION 2u        /* written; v1 is still read */
+#define SPOOL_VERSION_V1 1u
 #define SPOOL_SEGID_LEN 16u
 #define SPOOL_HASH_LEN 32u
 
@@ -35,8 +36,14 @@
 #define SH_RECIPIENT 144u  /* X25519 public key, 32 */
 #define SH_SEALED 176u     /* crypto_box_seal(segment key), 80 */
 #define SH_SSHDR 256u      /* secretstream header, 24 */
-#define SH_SIG 280u        /* Ed25519 signature, 64 */
-#define SPOOL_HDR_LEN 344u
+#define SH_SIG 280u        /* v1: Ed25519 signature, 64 */
+#define SPOOL_HDR_LEN 344u /* v1 header */
+/* v2: the link to the previous segment, then the signature. */
+#define SH_PREV_ID 280u    /* previous segment's id, 16 (zero: none) */
+#define SH_PREV_TH 296u    /* BLAKE2b-256 of its trailer record, 32 */
+#define SH_SIG_V2 328u
+#define SPOOL_HDR_LEN_V2 392u
+#define SPOOL_HDR_MAX SPOOL_HDR_LEN_V2
 #define SPOOL_SEALED_LEN (crypto_secretstream_xchacha20poly1305_KEYBYTES + \
 	crypto_box_SEALBYTES)
 
@@ -79,9 +86,23 @@ struct seg_scan {
 	uint8_t covered_head[SPOOL_HASH_LEN];
 	bool has_trailer;
 	uint32_t trailer_flags;
+	uint8_t trailer_hash[SPOOL_HASH_LEN]; /* BLAKE2b-256 of the trailer record */
 	int tail_err;                   /* 0: clean end; else why scanning stopped */
+	/*
+	 * Why scanning stopped, when it did: true for a record that is
+	 * complete but fails a check, or bytes no writer writes (corruption);
+	 * false for a record cut by the end of the file, uncovered whole
+	 * frames at the end, or a zero-filled end (the torn tail of a crash).
+	 */
+	bool tail_corrupt;
+	unsigned version;               /* 1 or 2 */
+	size_t hdr_len;                 /* 344 (v1) or 392 (v2) */
+	uint8_t prev_id[SPOOL_SEGID_LEN]; /* v2 link; zero for v1 / none */
+	uint8_t prev_th[SPOOL_HASH_LEN];
 };
 
+/* Header length and signature offset of a v1 or v2 header (0: neither). */
+size_t spool__hdr_len(unsigned version);
 /* Header hash over the signed header message. */
 void spool__header_hash(const uint8_t *hdr, uint8_t hh[SPOOL_HASH_LEN]);
 /* Builds the message that the header signature covers; returns its length. */
@@ -162,6 +183,58 @@ int spool__dec_next(struct seg_dec *d, struct ut_event *ev)
 void spool__dec_stop(struct seg_dec *d);
 /* Stops and frees everything; a zeroed seg_dec is fine. */
 void spool__dec_finish(struct seg_dec *d);
+
+/*
+ * The v2 link between neighbouring segments (link.c, docs/FORMAT.md 2.2).
+ * One summary per segment file, in number order.
+ */
+struct segname;
+
+struct seg_link {
+	bool ok;                        /* header verified */
+	unsigned version;
+	uint8_t device[32];
+	uint64_t segno;
+	uint8_t segid[SPOOL_SEGID_LEN];
+	bool closed;                    /* a valid trailer */
+	uint8_t trailer_hash[SPOOL_HASH_LEN];
+	uint8_t prev_id[SPOOL_SEGID_LEN];
+	uint8_t prev_th[SPOOL_HASH_LEN];
+};
+
+/*
+ * Reads and verifies the header of each of the n segments of dir (any
+ * device); *out (malloc'd, free()) gets one summary each, closed false.
+ */
+void spool__read_headers(const char *dir, const struct segname *segs,
+    size_t n, struct seg_link **out);
+/*
+ * The device that signed most segments whose header verifies (on a tie,
+ * the earliest); false: none verifies.  O(n^2), n is small.
+ */
+bool spool__main_device(const struct seg_link *all, size_t n,
+    uint8_t dev[32]);
+/* Marks l closed with sc's trailer hash when sc is a valid closed scan. */
+void spool__link_close(struct seg_link *l, const struct seg_scan *sc);
+/* True when a file of len bytes is cut inside its header (holds nothing). */
+bool spool__header_cut(const uint8_t *p, size_t len);
+/*
+ * Checks cur's link against prev, the segment before it in the directory
+ * (NULL: cur is the first).  all/n (may be NULL/0) are every segment, to
+ * tell a reordered predecessor from a missing one.  Returns a SPOOL_LINK_*
+ * value (spool.h).
+ */
+int spool__link_check(const struct seg_link *prev, const struct seg_link *cur,
+    const struct seg_link *all, size_t n);
+
+/*
+ * Takes the writer's lock on dir (lock.c): *fd (OUT) holds it.  0, -EBUSY
+ * (another writer holds it; logged with its pid) or -errno.
+ */
+int spool__lock_take(const char *dir, int *fd)
+	__attribute__((warn_unused_result));
+/* Removes DIR/.lock while still holding it, then releases it (fd < 0: no-op). */
+void spool__lock_drop(const char *dir, int fd);
 
 /* Parses "seg-NNNNNNNN.uts[.open]"; 1 when it is one, *open set. */
 int spool__seg_name(const char *name, unsigned *index, bool *open);

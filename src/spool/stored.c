@@ -5,9 +5,9 @@
  *
  * Stored form replaces header bytes 176..256 (the sealed segment key) by
  * BLAKE2b-256 of them followed by 48 zero bytes.  The header signature
- * covers M = header[0..176) || BLAKE2b-256(sealed) || header[256..280), so
- * the verifier of a stored image takes the hash from bytes 176..208 and
- * every signature, the header hash HH, the chain and the secretstream
+ * covers M = header[0..176) || BLAKE2b-256(sealed) || header[256..S), S
+ * the signature's offset (328; v1: 280), so the verifier of a stored
+ * image takes the hash from bytes 176..208 and every signature, the header hash HH, the chain and the secretstream
  * additional data are exactly those of the original.
  *
  * Invariants:
@@ -87,6 +87,10 @@ spool_upload_verify(const uint8_t *p, size_t len, bool stored,
 	memcpy(info->chain_head, s.covered_head, SPOOL_HASH_LEN);
 	info->frames = s.covered;
 	info->recovered = (s.trailer_flags & SPOOL_TRAILER_RECOVERED) != 0;
+	info->version = s.version;
+	memcpy(info->prev_segment_id, s.prev_id, SPOOL_SEGID_LEN);
+	memcpy(info->prev_trailer_hash, s.prev_th, SPOOL_HASH_LEN);
+	memcpy(info->trailer_hash, s.trailer_hash, SPOOL_HASH_LEN);
 	return 0;
 }
 

@@ -29,7 +29,7 @@ struct recoff {
 static size_t
 records(const unsigned char *p, size_t len, struct recoff *v, size_t max)
 {
-	size_t off = 344, n = 0, l;
+	size_t off = get_u32le(p + 12), n = 0, l;
 
 	while (off < len && n < max) {
 		switch (p[off]) {
@@ -245,7 +245,7 @@ thief(const char *spool, const char *home)
 	struct segname *unused = NULL;
 	char path[1024];
 	unsigned char *seg = NULL, *f = NULL;
-	size_t slen, flen, w;
+	size_t slen, flen, w, hl;
 	uint8_t key[32], out[64], hh[32], pt[4096];
 	crypto_secretstream_xchacha20poly1305_state st;
 	unsigned long long ptlen;
@@ -259,7 +259,8 @@ thief(const char *spool, const char *home)
 	dirs[1] = home;
 	snprintf(path, sizeof(path), "%s/seg-00000001.uts", spool);
 	T_ASSERT_EQ(fsio_read_file(path, 1 << 24, &seg, &slen), 0);
-	T_ASSERT(slen > 344 + 5 + 17);
+	hl = get_u32le(seg + 12); /* 392 (v2) */
+	T_ASSERT(slen > hl + 5 + 17);
 	/* The plaintext never appears in any file. */
 	for (d = 0; d < 2; d++) {
 		T_ASSERT((dh = opendir(dirs[d])) != NULL);
@@ -278,8 +279,8 @@ thief(const char *spool, const char *home)
 				    seg + 256, key) == 0) {
 					memset(hh, 0, sizeof(hh));
 					T_ASSERT(crypto_secretstream_xchacha20poly1305_pull(
-					    &st, pt, &ptlen, &tag, seg + 344 + 5,
-					    UT_MIN(get_u32le(seg + 345), 4096),
+					    &st, pt, &ptlen, &tag, seg + hl + 5,
+					    UT_MIN(get_u32le(seg + hl + 1), 4096),
 					    NULL, 0) != 0);
 				}
 				tries++;
@@ -428,7 +429,7 @@ write_corpus(const char *out)
 	} while (0)
 	EMIT("valid.uts", seg, len);
 	EMIT("no-trailer.uts", seg, len - 117);
-	EMIT("header-only.uts", seg, 344);
+	EMIT("header-only.uts", seg, get_u32le(seg + 12));
 	EMIT("empty.uts", seg, 0);
 	for (i = 0; i < 8; i++) {
 		char name[64];
