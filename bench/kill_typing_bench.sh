@@ -16,15 +16,15 @@ xterm -title ut-kill >/dev/null 2>&1 &
 E2E_PIDS="$! $E2E_PIDS"
 W=$(wait_window ut-kill)
 : >"$E2E_TMP/runs"
-i=1
-while [ $i -le "$RUNS" ]; do
-	start_record "$E2E_TMP/rec$i"
+run=1
+while [ $run -le "$RUNS" ]; do
+	start_record "$E2E_TMP/rec$run"
 	xdotool windowactivate --sync "$W"
 	python3 "$SRCDIR/tests/e2e/kill_typing.py" "$USETRACE" "$REC_PID" \
-	    "$E2E_TMP/rec$i" "$SECS" >>"$E2E_TMP/runs"
+	    "$E2E_TMP/rec$run" "$SECS" >>"$E2E_TMP/runs"
 	wait "$REC_PID" 2>/dev/null || true
-	rm -rf "$E2E_TMP/rec$i" "$XDG_RUNTIME_DIR/usetrace"
-	i=$((i + 1))
+	rm -rf "$E2E_TMP/rec$run" "$XDG_RUNTIME_DIR/usetrace"
+	run=$((run + 1))
 done
 python3 - "$E2E_TMP/runs" <<'PY'
 import sys

@@ -33,11 +33,20 @@
  *      masks[] with the board generation from which capture blacks it, so
  *      every later frame with an older masks_gen is blacked here.  The
  *      queue owns the data of held frames (frame_bytes counts them).
+ * (10) Bounded hold (release_part): only a prefix q[0..qcut) of an open
+ *      burst is released early, and only when no match can still reach a
+ *      character in it (detect_reach, identity term length), no span
+ *      straddles qcut and no press in it has its release queued after it;
+ *      frames in it were grabbed before any held character was typed, and
+ *      are blacked by (9) for the spans in it.  The released typed text
+ *      stays in ctx[] (at most PF_CTX_MAX bytes) and is scanned before
+ *      the held text; ctx is wiped with the burst.
  *
  * States:  IDLE -> OPEN [printable key press]
  *          OPEN -> IDLE [release_burst: gap, button press, focus (another
  *                        window, or now denied / sensitive), cap, flush,
  *                        password flag change, secure-input record]
+ *          OPEN -> OPEN [release_part: q[0] older than the hold time]
  *          IDLE -> RUN  [dropped record: denied key/text, secure input]
  *          RUN  -> IDLE [run_flush: any other record, gap, flush]
  */
