@@ -97,6 +97,17 @@ void detect_destroy(struct detect *d);
 int detect_scan(struct detect *d, const char *text, size_t len, unsigned flags,
     const struct detect_span **spans) __attribute__((warn_unused_result));
 
+/*
+ * Where a match could still begin if text[0..len) grew at its end (typing):
+ * the smallest offset that a match ending past len could cover (PCRE2
+ * partial matching of every rule), or len when none could.  Bytes before
+ * it are in no later match, but a later scan still needs the
+ * DETECT_LOOKBEHIND_MAX bytes before it as context (lookbehinds).
+ * Returns 0 (hold everything) on any failure.
+ */
+size_t detect_reach(struct detect *d, const char *text, size_t len);
+#define DETECT_LOOKBEHIND_MAX 16 /* bytes; detect_set_create() checks it */
+
 /* "EMAIL", "CREDIT_CARD", ...; "UNKNOWN" if out of range. */
 const char *detect_type_name(enum detect_type t);
 

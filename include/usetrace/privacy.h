@@ -20,6 +20,12 @@
  *    the place and seq of the first of them: the key log never keeps a key
  *    of redacted text (PRIV-P5-1).  A release that arrives after its burst
  *    was released is dropped if its press was redacted.
+ *  - Bounded hold: once a burst's oldest record is older than the hold
+ *    time (1 s), the part of the burst that no detector or identity match
+ *    can still reach (detect_reach(): bytes no partial match covers, and
+ *    no span straddles) is released, scanned as above; the rest stays
+ *    held.  The last bytes released stay as scan context (lookbehinds,
+ *    BackSpace into them), so a crash loses about the hold time of typing.
  *  - FOCUS titles are scanned; spans become typed placeholders ("[EMAIL]").
  *  - Sensitivity: unredacted KEY records 2; REDACTED records 3 for personal
  *    data (EMAIL, PHONE, IP_ADDRESS, IBAN) and 4 for secrets; FOCUS 1, or
@@ -124,6 +130,12 @@ struct privacy_filter_opts {
 	uint32_t (*mask_window)(void *arg, uint32_t window, const char *text,
 	    size_t len);
 	void *mask_arg;
+	/*
+	 * How long a burst's oldest record is held before the part of the
+	 * burst no detector match can still reach is released (the rest of
+	 * the burst stays held); 0: 1000; UINT32_MAX: hold whole bursts.
+	 */
+	uint32_t hold_ms;
 };
 
 /*

@@ -96,6 +96,8 @@ emit_pointer(struct cap *c, const uint8_t *d)
 	memcpy(&rx, d + 20, 2);
 	memcpy(&ry, d + 22, 2);
 	memcpy(&state, d + 28, 2);
+	if (type == ButtonPress)
+		cap__secure_click(c); /* secure.c: a click may focus a field */
 	/* PRIV-CAT: pointer records exist only when "pointer" is declared. */
 	if (!(c->o->categories & UT_CAT_POINTER))
 		return;

@@ -105,6 +105,8 @@ struct cap_secure;
 int cap__secure_init(struct cap *c, const char *dpyname);
 void cap__secure_poll(struct cap *c);
 bool cap__secure_key(struct cap *c, struct ut_event *ev);
+/* A button press: the next key asks AT-SPI again (a click may move focus). */
+void cap__secure_click(struct cap *c);
 void cap__secure_free(struct cap *c, bool lost);
 
 /*

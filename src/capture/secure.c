@@ -35,7 +35,18 @@
  *      window changed (or after Tab, which moves focus inside a window)
  *      the next key waits until AT-SPI reported a focus change or 200 ms
  *      passed, so the first keys typed into a new password field are not
- *      decided on stale state.
+ *      decided on stale state.  When the focused window's process is
+ *      known, the first key after a focus change - a click too - does not
+ *      rely on focus events (they come late, or never for a field focused
+ *      before its bridge registered or we listened): it asks the AT-SPI
+ *      thread for the role of that process's focused accessible (struct
+ *      at_rq: the application by pid among the desktop's children, its
+ *      focused accessible by Collection, else by a walk).  The answer
+ *      decides; an application without a bridge answers "none" and the
+ *      key goes on as before; no answer within SECURE_QUERY_NS makes the
+ *      key, and every key after it until the answer comes, secure input
+ *      (fail closed).  USETRACE_TEST_ATSPI_DELAY_MS (tests only) delays
+ *      every focus event and question on the AT-SPI thread.
  *
  * Ordering: keys come on the RECORD connection, focus events on ours.
  * The X server queues a client's events in the order it generates them and
@@ -68,7 +79,10 @@
  *      at_recent[] and at_last are the AT-SPI thread's alone.
  *  (4) A text request is freed by exactly one side: the frame thread once
  *      it saw done, the AT-SPI thread when the frame thread abandoned it
- *      (both under req_mu).
+ *      (both under req_mu).  A role question (struct at_rq) likewise:
+ *      capture once it saw done, the AT-SPI thread when capture abandoned
+ *      it (both under rq_mu).
+ *  (5) While a role question is unanswered (s->rq), every key is secure.
  */
 #include <fnmatch.h>
 #include <pthread.h>
@@ -103,6 +117,7 @@
 #endif
 
 #define SECURE_HOLD_NS (200ull * 1000000ull)
+#define SECURE_QUERY_NS (200ull * 1000000ull)	/* a key waits for its answer */
 #define KS_TAB 0xff09u
 #define KS_ISO_LEFT_TAB 0xfe20u
 
@@ -128,6 +143,17 @@ static struct at_state at = {
 	.cv = PTHREAD_COND_INITIALIZER,
 };
 
+/* A role question from capture to the AT-SPI thread (invariant 4). */
+enum { AT_RQ_NOBRIDGE, AT_RQ_OTHER, AT_RQ_PASSWORD };
+struct at_rq {
+	unsigned pid;
+	int result;		/* AT_RQ_* once done */
+	int done, abandoned;
+};
+static pthread_mutex_t rq_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t rq_cv = PTHREAD_COND_INITIALIZER;
+static int at_test_delay_ms;	/* USETRACE_TEST_ATSPI_DELAY_MS */
+
 struct cap_secure {
 	Display *dpy;		/* our own connection */
 	bool lost;		/* its IO failed: do not touch it again */
@@ -146,6 +172,8 @@ struct cap_secure {
 	Window at_win;		/* focused window last seen */
 	uint64_t at_since;	/* when the hold started, 0: none */
 	unsigned long long at_gen0;
+	struct at_rq *rq;	/* the role question not yet answered */
+	uint64_t rq_asked, rq_timeouts;
 
 	uint8_t dropped[256];	/* keycode -> its press was not emitted */
 	uint64_t replaced;
@@ -659,6 +687,145 @@ at_text_job(gpointer data)
 	return G_SOURCE_REMOVE;
 }
 
+/* The desktop's application of process pid (a reference), or NULL. */
+static AtspiAccessible *
+at_app_of(unsigned pid)
+{
+	AtspiAccessible *desk = atspi_get_desktop(0), *a, *app = NULL;
+	GError *err = NULL;
+	gint n, i;
+
+	if (desk == NULL)
+		return NULL;
+	n = atspi_accessible_get_child_count(desk, &err);
+	for (i = 0; err == NULL && i < n && app == NULL; i++) {
+		a = atspi_accessible_get_child_at_index(desk, i, &err);
+		if (a == NULL)
+			continue;
+		if (atspi_accessible_get_process_id(a, &err) == pid && err == NULL)
+			app = a;
+		else
+			g_object_unref(a);
+		g_clear_error(&err);
+	}
+	g_clear_error(&err);
+	g_object_unref(desk);
+	return app;
+}
+
+/*
+ * The focused accessible of app (a reference), or NULL: one Collection
+ * question (the application searches its own tree), else a walk.
+ */
+static AtspiAccessible *
+at_focused_in(AtspiAccessible *app, unsigned pid)
+{
+	AtspiCollection *coll = atspi_accessible_get_collection_iface(app);
+	AtspiAccessible *a = NULL;
+	AtspiStateSet *ss;
+	AtspiMatchRule *rule;
+	GArray *m;
+	GError *err = NULL;
+	guint i;
+	int k;
+
+	if (coll != NULL) {
+		ss = atspi_state_set_new(NULL);
+		atspi_state_set_add(ss, ATSPI_STATE_FOCUSED);
+		rule = atspi_match_rule_new(ss, ATSPI_Collection_MATCH_ALL, NULL,
+		    ATSPI_Collection_MATCH_NONE, NULL, ATSPI_Collection_MATCH_NONE,
+		    NULL, ATSPI_Collection_MATCH_NONE, FALSE);
+		m = atspi_collection_get_matches(coll, rule,
+		    ATSPI_Collection_SORT_ORDER_CANONICAL, 1, TRUE, &err);
+		if (m != NULL) {
+			if (err == NULL && m->len > 0)
+				a = g_object_ref(g_array_index(m, AtspiAccessible *, 0));
+			for (i = 0; i < m->len; i++)
+				g_object_unref(g_array_index(m, AtspiAccessible *, i));
+			g_array_free(m, TRUE);
+		}
+		g_clear_error(&err);
+		g_object_unref(rule);
+		g_object_unref(ss);
+		g_object_unref(coll);
+		if (a != NULL)
+			return a;
+	}
+	if (!at_discover(pid))
+		return NULL;
+	for (k = AT_RECENT - 1; k >= 0; k--)
+		if (at_recent[k].acc != NULL && at_recent[k].pid == pid)
+			return g_object_ref(at_recent[k].acc);
+	return NULL;
+}
+
+/*
+ * Answers a role question (AT-SPI thread): the role of the focused
+ * accessible of q->pid's application, published like a focus event so the
+ * keys after it see it too.  Frees q if capture abandoned it (inv. 4).
+ */
+static gboolean
+at_role_job(gpointer data)
+{
+	struct at_rq *q = data;
+	AtspiAccessible *app, *acc = NULL;
+	GError *err = NULL;
+	AtspiRole role;
+	int result = AT_RQ_NOBRIDGE;
+
+	if (at_test_delay_ms > 0)
+		g_usleep((gulong)at_test_delay_ms * 1000);
+	if ((app = at_app_of(q->pid)) != NULL) {
+		result = AT_RQ_OTHER;
+		acc = at_focused_in(app, q->pid);
+		g_object_unref(app);
+	}
+	if (acc != NULL) {
+		role = atspi_accessible_get_role(acc, &err);
+		if (err != NULL) {
+			g_clear_error(&err);
+			role = ATSPI_ROLE_INVALID;
+		}
+		if (role == ATSPI_ROLE_PASSWORD_TEXT)
+			result = AT_RQ_PASSWORD;
+		at_remember(acc, q->pid);
+		if (at_last != NULL)
+			g_object_unref(at_last);
+		at_last = acc;
+		at_publish(result == AT_RQ_PASSWORD, q->pid);
+	}
+	pthread_mutex_lock(&rq_mu);
+	if (q->abandoned) {
+		pthread_mutex_unlock(&rq_mu);
+		free(q);
+		return G_SOURCE_REMOVE;
+	}
+	q->result = result;
+	q->done = 1;
+	pthread_cond_broadcast(&rq_cv);
+	pthread_mutex_unlock(&rq_mu);
+	return G_SOURCE_REMOVE;
+}
+
+/* Posts a role question about pid to the AT-SPI thread (capture). */
+static struct at_rq *
+at_ask(unsigned pid)
+{
+	struct at_rq *q;
+	GSource *src;
+
+	if (!atomic_load(&at_loop))
+		return NULL;
+	q = xcalloc(1, sizeof(*q));
+	q->pid = pid;
+	src = g_idle_source_new();
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, at_role_job, q, NULL);
+	g_source_attach(src, NULL);
+	g_source_unref(src);
+	return q;
+}
+
 /* Runs once the AT-SPI main loop turns: requests may be queued. */
 static gboolean
 at_loop_started(gpointer data)
@@ -734,6 +901,8 @@ on_focus_event(AtspiEvent *ev, void *arg)
 	(void)arg;
 	if (ev == NULL || ev->source == NULL)
 		goto out;
+	if (at_test_delay_ms > 0)
+		g_usleep((gulong)at_test_delay_ms * 1000); /* a late bridge */
 	if (ev->detail1 == 0) {
 		/*
 		 * Focus left our accessible.  Not a new generation: a hold
@@ -820,6 +989,8 @@ at_start_once(void)
 	pthread_t t;
 	pthread_attr_t a;
 
+	if (getenv("USETRACE_TEST_ATSPI_DELAY_MS") != NULL)
+		at_test_delay_ms = atoi(getenv("USETRACE_TEST_ATSPI_DELAY_MS"));
 	if (getenv("USETRACE_NO_ATSPI") != NULL) {
 		log_info("secure input: AT-SPI turned off (USETRACE_NO_ATSPI)");
 		return;
@@ -856,19 +1027,75 @@ at_start_once(void)
 	log_warn("secure input: built without libatspi; password fields are not "
 	    "detected (keyboard grabs still are)");
 }
+
+static struct at_rq *
+at_ask(unsigned pid)
+{
+	(void)pid;
+	return NULL;
+}
 #endif
 
 /*
+ * Waits until q is answered or deadline (monotonic ns; 0: do not wait).
+ * Returns its AT_RQ_* result, freeing q, or -1 (q still asked).
+ */
+static int
+at_wait(struct at_rq *q, uint64_t deadline)
+{
+	struct timespec ts;
+	uint64_t now;
+	int r;
+
+	pthread_mutex_lock(&rq_mu);
+	while (!q->done && (now = ut_now_mono_ns()) < deadline) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)UT_MIN(deadline - now, 20000000ull);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&rq_cv, &rq_mu, &ts);
+	}
+	if (!q->done) {
+		pthread_mutex_unlock(&rq_mu);
+		return -1;
+	}
+	r = q->result;
+	pthread_mutex_unlock(&rq_mu);
+	free(q);
+	return r;
+}
+
+/* Gives an unanswered question to the AT-SPI thread to free (inv. 4). */
+static void
+at_abandon(struct at_rq *q)
+{
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&rq_mu);
+	if (!q->done) {
+		q->abandoned = 1;
+		pthread_mutex_unlock(&rq_mu);
+		return;
+	}
+	pthread_mutex_unlock(&rq_mu);
+	free(q);
+}
+
+/*
  * (c): the focused accessible is a password field of the focused window's
- * process (any process when the pid is unknown: fail closed).  During a
- * hold (a focus change), first waits until AT-SPI reported a newly focused
- * accessible or SECURE_HOLD_NS passed since the change.
+ * process (any process when the pid is unknown: fail closed).  The first
+ * key after a focus change asks the AT-SPI thread directly when the pid is
+ * known (waiting at most SECURE_QUERY_NS; unanswered: secure, invariant
+ * 5); else it waits until AT-SPI reported a newly focused accessible or
+ * SECURE_HOLD_NS passed since the change.
  */
 static bool
 at_password(struct cap *c, struct cap_secure *s, const struct ut_event *key)
 {
 	uint32_t pid = c->last_focus.u.focus.pid;
-	uint64_t now, deadline;
+	uint64_t now, deadline, t0;
 	unsigned apid;
 	struct timespec ts;
 
@@ -880,9 +1107,24 @@ at_password(struct cap *c, struct cap_secure *s, const struct ut_event *key)
 		if (s->at_since == 0)
 			at_hold(s);
 	}
-	if (s->at_since != 0) {
-		uint64_t t0 = ut_now_mono_ns();
-
+	if (s->rq != NULL) {
+		/* Asked before and not answered in time: secure until it is. */
+		if (at_wait(s->rq, 0) >= 0)
+			s->rq = NULL;
+	} else if (s->at_since != 0 && pid != 0 && (s->rq = at_ask(pid)) != NULL) {
+		t0 = ut_now_mono_ns();
+		s->rq_asked++;
+		if (at_wait(s->rq, t0 + SECURE_QUERY_NS) >= 0)
+			s->rq = NULL;
+		else
+			s->rq_timeouts++;
+		s->at_since = 0;
+		now = ut_now_mono_ns() - t0;
+		s->held_keys++;
+		s->held_ns += now;
+		s->held_max_ns = UT_MAX(s->held_max_ns, now);
+	} else if (s->at_since != 0) {
+		t0 = ut_now_mono_ns();
 		deadline = s->at_since + SECURE_HOLD_NS;
 		pthread_mutex_lock(&at.mu);
 		while (atomic_load(&at.gen) == s->at_gen0 &&
@@ -907,8 +1149,18 @@ at_password(struct cap *c, struct cap_secure *s, const struct ut_event *key)
 	if (key->u.key.down && (key->u.key.keysym == KS_TAB ||
 	    key->u.key.keysym == KS_ISO_LEFT_TAB))
 		at_hold(s);
+	if (s->rq != NULL)
+		return true; /* no answer in time: fail closed (invariant 5) */
 	apid = atomic_load(&at.pid);
 	return atomic_load(&at.password) && (pid == 0 || apid == 0 || apid == pid);
+}
+
+/* A button press may move the focus (a click into a field): hold the next key. */
+void
+cap__secure_click(struct cap *c)
+{
+	if (c->secure != NULL)
+		at_hold(c->secure);
 }
 
 int
@@ -1066,6 +1318,11 @@ cap__secure_free(struct cap *c, bool lost)
 		    (unsigned long long)s->held_keys,
 		    (double)s->held_ns / 1e6 / (double)s->held_keys,
 		    (double)s->held_max_ns / 1e6);
+	if (s->rq_asked > 0)
+		log_info("secure input: %llu focused-role questions, %llu not "
+		    "answered in time", (unsigned long long)s->rq_asked,
+		    (unsigned long long)s->rq_timeouts);
+	at_abandon(s->rq);
 	sodium_memzero(s, sizeof(*s));
 	free(s);
 	c->secure = NULL;

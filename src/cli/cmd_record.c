@@ -230,7 +230,7 @@ usage(FILE *f)
 	    "                       [--recipient PUBKEY] [--passphrase-file F]\n"
 	    "                       [--spool-budget BYTES]\n\n"
 	    "Runs the agent: records the X display into DIR until interrupted\n"
-	    "(SIGINT/SIGTERM), but only while you have consented to the policy in\n"
+	    "(SIGINT/SIGTERM/SIGHUP), but only while you have consented to the policy in\n"
 	    "force ('usetrace consent'), only the data categories it declares, and\n"
 	    "never while paused ('usetrace pause'). A visible indicator shows its\n"
 	    "state; 'usetrace status' says what it is doing and why.\n"
@@ -366,6 +366,7 @@ cmd_record(int argc, char **argv)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL); /* the terminal closed: stop the same way */
 	signal(SIGPIPE, SIG_IGN);
 
 	memset(&so, 0, sizeof(so));
@@ -397,6 +398,7 @@ out:
 	keys_device_free(dev);
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
+	signal(SIGHUP, SIG_DFL);
 	if (stop_pipe[0] >= 0) {
 		close(stop_pipe[0]);
 		close(stop_pipe[1]);

@@ -130,6 +130,7 @@ detect_set_create(struct detect_set **out)
 	hs_compile_error_t *cerr = NULL;
 	PCRE2_SIZE eoff;
 	size_t i;
+	uint32_t lb;
 	int r = UT_EINVAL, ec;
 
 	UT_ASSERT(detect__nrules <= DETECT_RULES_MAX);
@@ -150,6 +151,11 @@ detect_set_create(struct detect_set **out)
 		hsre[i] = ru->hs != NULL ? ru->hs : ru->re;
 		flags[i] = ru->hs != NULL ? 0 : HS_FLAG_PREFILTER;
 		ids[i] = (unsigned)i;
+		if (pcre2_pattern_info(set->re[i], PCRE2_INFO_MAXLOOKBEHIND, &lb) != 0 ||
+		    lb > DETECT_LOOKBEHIND_MAX) {
+			log_error("detect: rule %zu looks behind too far", i);
+			goto out;
+		}
 	}
 	if (hs_compile_multi(hsre, flags, ids, (unsigned)detect__nrules,
 	    HS_MODE_BLOCK, NULL, &set->db, &cerr) != HS_SUCCESS) {
@@ -382,4 +388,41 @@ out:
 	d->text = NULL;
 	d->len = 0;
 	return r;
+}
+
+/* The earliest start of a partial match of rule id in text, or len. */
+static size_t
+reach_rule(struct detect *d, size_t id, const char *text, size_t len)
+{
+	PCRE2_SIZE *ov;
+	size_t off = 0;
+	int rc;
+
+	while (off <= len) {
+		rc = pcre2_match(d->set->re[id], (PCRE2_SPTR)text, len, off,
+		    PCRE2_PARTIAL_HARD, d->md, d->mctx);
+		if (rc == PCRE2_ERROR_NOMATCH)
+			return len;
+		if (rc != PCRE2_ERROR_PARTIAL && rc < 0)
+			return 0; /* match limit: fail closed */
+		ov = pcre2_get_ovector_pointer(d->md);
+		if (rc == PCRE2_ERROR_PARTIAL)
+			return ov[0];
+		/* A complete match that ends before len stays as it is. */
+		off = ov[0] + 1;
+	}
+	return len;
+}
+
+size_t
+detect_reach(struct detect *d, const char *text, size_t len)
+{
+	size_t i, best = len;
+
+	if (d == NULL || (text == NULL && len > 0) || len > DETECT_TEXT_MAX)
+		return 0;
+	pcre2_set_offset_limit(d->mctx, PCRE2_UNSET);
+	for (i = 0; i < d->set->nrules && best > 0; i++)
+		best = UT_MIN(best, reach_rule(d, i, text, len));
+	return best;
 }

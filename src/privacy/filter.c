@@ -33,11 +33,20 @@
  *      masks[] with the board generation from which capture blacks it, so
  *      every later frame with an older masks_gen is blacked here.  The
  *      queue owns the data of held frames (frame_bytes counts them).
+ * (10) Bounded hold (release_part): only a prefix q[0..qcut) of an open
+ *      burst is released early, and only when no match can still reach a
+ *      character in it (detect_reach, identity term length), no span
+ *      straddles qcut and no press in it has its release queued after it;
+ *      frames in it were grabbed before any held character was typed, and
+ *      are blacked by (9) for the spans in it.  The released typed text
+ *      stays in ctx[] (at most PF_CTX_MAX bytes) and is scanned before
+ *      the held text; ctx is wiped with the burst.
  *
  * States:  IDLE -> OPEN [printable key press]
  *          OPEN -> IDLE [release_burst: gap, button press, focus (another
  *                        window, or now denied / sensitive), cap, flush,
  *                        password flag change, secure-input record]
+ *          OPEN -> OPEN [release_part: q[0] older than the hold time]
  *          IDLE -> RUN  [dropped record: denied key/text, secure input]
  *          RUN  -> IDLE [run_flush: any other record, gap, flush]
  */
@@ -59,6 +68,8 @@
 #define PF_NONE UINT32_MAX
 #define PF_FRAME_BYTES_DEFAULT (64ull << 20)
 #define PF_MASKS_MAX 64
+#define PF_HOLD_MS_DEFAULT 1000
+#define PF_CTX_MAX 256		/* released typed bytes kept as scan context */
 
 #define KS_BACKSPACE 0xff08u
 #define KS_TAB 0xff09u
@@ -116,6 +127,18 @@ struct privacy_filter {
 	uint32_t pend[256];	/* keycode -> char of its last press */
 	bool drop_release[256];	/* keycode -> its redacted press is released */
 
+	/*
+	 * Bounded hold (privacy.h): the open burst's part no match can reach
+	 * is released once q[0] is hold_ns old (tried every hold_ns / 4).  ctx
+	 * holds the last typed bytes released from the open burst (nctx
+	 * characters, ctxl[] bytes each), scanned before the held text and
+	 * popped by BackSpace when no held character is left.
+	 */
+	uint64_t hold_ns, hold_try_ns;
+	char ctx[PF_CTX_MAX];
+	uint8_t ctxl[PF_CTX_MAX];
+	uint32_t nctx, ctxlen;
+
 	/* Policy and identities (privacy.h). */
 	const struct policy *policy;
 	struct identity_terms ids;
@@ -160,7 +183,9 @@ burst_wipe(struct privacy_filter *pf)
 		sodium_memzero(pf->raw, pf->rlen);
 	if (pf->chars != NULL)
 		sodium_memzero(pf->chars, (size_t)pf->nchars * sizeof(*pf->chars));
+	sodium_memzero(pf->ctx, sizeof(pf->ctx));
 	pf->nq = pf->rlen = pf->nchars = pf->nstack = 0;
+	pf->nctx = pf->ctxlen = 0;
 	pf->frame_bytes = 0;
 	pf->open = false;
 	pf->edited = false;
@@ -189,7 +214,8 @@ privacy_filter_destroy(struct privacy_filter *pf)
 	free_frames(pf, 0);
 	burst_wipe(pf);
 	if (pf->text != NULL)
-		sodium_memzero(pf->text, (size_t)pf->max_text + UT_EV_TEXT_MAX);
+		sodium_memzero(pf->text, (size_t)pf->max_text + UT_EV_TEXT_MAX +
+		    PF_CTX_MAX);
 	free(pf->q);
 	free(pf->mark);
 	free(pf->textkey);
@@ -224,6 +250,9 @@ privacy_filter_create(const struct privacy_filter_opts *o,
 	pf->max_records = o != NULL && o->max_records ? o->max_records :
 	    PF_MAX_RECORDS_DEFAULT;
 	pf->max_text = o != NULL && o->max_text ? o->max_text : PF_MAX_TEXT_DEFAULT;
+	pf->hold_ns = o != NULL && o->hold_ms == UINT32_MAX ? 0 :
+	    (uint64_t)(o != NULL && o->hold_ms ? o->hold_ms : PF_HOLD_MS_DEFAULT) *
+	    1000000u;
 	pf->policy = o != NULL ? o->policy : NULL;
 	pf->max_frame_bytes = o != NULL && o->max_frame_bytes ?
 	    o->max_frame_bytes : PF_FRAME_BYTES_DEFAULT;
@@ -245,7 +274,7 @@ privacy_filter_create(const struct privacy_filter_opts *o,
 	pf->mark = xreallocarray(NULL, pf->max_records, sizeof(*pf->mark));
 	pf->textkey = xcalloc(pf->max_records, sizeof(*pf->textkey));
 	pf->raw = xmalloc(tmax);
-	pf->text = xmalloc(tmax);
+	pf->text = xmalloc(tmax + PF_CTX_MAX);
 	/* A character is at least one byte and one record. */
 	pf->chars = xreallocarray(NULL, tmax, sizeof(*pf->chars));
 	pf->stack = xreallocarray(NULL, tmax, sizeof(*pf->stack));
@@ -705,36 +734,36 @@ emit_frame(struct privacy_filter *pf, const struct ut_event *ev)
 }
 
 /*
- * Ends the open burst: detect, replace, emit, wipe.  forced: a size cap
- * ended it, so a secret may straddle the cut and be missed by both halves:
- * its window is blacked whole (P4-3, fail closed).
+ * Scans the open burst: the typed text (after the released context ctx)
+ * and, when edited, the raw key sequence; marks the records of each span
+ * with its group, or on a detector error every text key (PRIV-P5-1, fail
+ * closed), and extends the groups over edits.  grp has room for
+ * nchars * 2 + 1 groups; groups 0..*ntyped-1 are spans of pf->text, whose
+ * first *tlen bytes the caller wipes.  Returns the number of groups.
  */
-static int
-release_burst(struct privacy_filter *pf, bool forced)
+static int32_t
+burst_scan(struct privacy_filter *pf, struct pf_group *grp, int32_t *ntyped,
+    size_t *tlen)
 {
-	struct pf_group *grp = NULL;
-	struct ut_event red;
 	uint32_t i, *rawidx = NULL, *rawoff = NULL;
-	int32_t ngrp = 0, ntyped = 0, g;
-	size_t tlen = 0;
-	int r = 0;
+	int32_t ngrp = 0;
+	size_t len = pf->ctxlen;
+	int r;
 
-	if (!pf->open || pf->nq == 0)
-		goto out;
 	for (i = 0; i < pf->nq; i++)
 		pf->mark[i] = -1;
-	/* Up to one group per character per scan. */
-	grp = xcalloc((size_t)pf->nchars * 2 + 1, sizeof(*grp));
+	memcpy(pf->text, pf->ctx, pf->ctxlen);
 	for (i = 0; i < pf->nstack; i++) {
 		struct pf_char *c = &pf->chars[pf->stack[i]];
 
-		pf->toff[i] = (uint32_t)tlen;
-		memcpy(pf->text + tlen, pf->raw + c->off, c->len);
-		tlen += c->len;
+		pf->toff[i] = (uint32_t)len;
+		memcpy(pf->text + len, pf->raw + c->off, c->len);
+		len += c->len;
 	}
-	r = scan_and_mark(pf, pf->text, tlen, pf->stack, pf->toff, pf->nstack, grp,
+	*tlen = len;
+	r = scan_and_mark(pf, pf->text, len, pf->stack, pf->toff, pf->nstack, grp,
 	    &ngrp);
-	ntyped = ngrp; /* groups 0..ntyped-1: spans of pf->text */
+	*ntyped = ngrp;
 	if (r == 0 && pf->edited) {
 		rawidx = xreallocarray(NULL, pf->nchars + 1, sizeof(*rawidx));
 		rawoff = xreallocarray(NULL, pf->nchars + 1, sizeof(*rawoff));
@@ -745,12 +774,13 @@ release_burst(struct privacy_filter *pf, bool forced)
 		r = scan_and_mark(pf, pf->raw, pf->rlen, rawidx, rawoff, pf->nchars,
 		    grp, &ngrp);
 	}
+	free(rawidx);
+	free(rawoff);
 	if (r < 0) {
-		/* PRIV-P5-1, fail closed: every text key of the burst. */
 		log_warn("privacy: detectors failed (%s); redacting the burst",
 		    ut_strerror(r));
 		ngrp = 1;
-		ntyped = 0;
+		*ntyped = 0;
 		grp[0].why = detect_type_name(DETECT_GENERIC_SECRET);
 		grp[0].level = UT_SENS_SECRET;
 		grp[0].pixels = true;
@@ -768,16 +798,24 @@ release_burst(struct privacy_filter *pf, bool forced)
 		}
 	}
 	extend_groups(pf, ngrp);
-	if (forced) {
-		/* An extra group that redacts nothing: it only blacks. */
-		grp[ngrp].why = "cap";
-		grp[ngrp].pixels = true;
-		mask_burst_window(pf, grp, ngrp + 1, ntyped);
-	} else {
-		mask_burst_window(pf, grp, ngrp, ntyped);
-	}
-	r = 0;
-	for (i = 0; i < pf->nq && r == 0; i++) {
+	return ngrp;
+}
+
+/*
+ * Emits q[0..upto): unmarked records as they are, each group as one
+ * REDACTED record in place of its first record.  *done: records handled
+ * (their frames are no longer the queue's).  Returns 0 or an emit error.
+ */
+static int
+emit_held(struct privacy_filter *pf, struct pf_group *grp, uint32_t upto,
+    uint32_t *done)
+{
+	struct ut_event red;
+	uint32_t i;
+	int32_t g;
+	int r = 0;
+
+	for (i = 0; i < upto && r == 0; i++) {
 		const struct ut_event *ev = &pf->q[i];
 
 		if ((g = pf->mark[i]) < 0) {
@@ -801,22 +839,248 @@ release_burst(struct privacy_filter *pf, bool forced)
 		r = pf->emit(pf->arg, &red);
 		r = r < 0 ? r : 0;
 	}
-	free_frames(pf, i); /* not emitted after an error */
-	/* Releases still to come of redacted presses are dropped on arrival. */
-	for (i = 0; i < pf->nchars; i++) {
+	*done = i;
+	return r;
+}
+
+/* Releases still to come of redacted presses of chars[0..n) are dropped. */
+static void
+drop_releases(struct privacy_filter *pf, uint32_t n)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
 		struct pf_char *c = &pf->chars[i];
 
 		if (c->release == PF_NONE && pf->mark[c->press] >= 0)
 			pf->drop_release[c->keycode] = true;
+		if (c->release == PF_NONE && pf->pend[c->keycode] == i)
+			pf->pend[c->keycode] = PF_NONE;
 	}
+}
+
+/*
+ * Ends the open burst: detect, replace, emit, wipe.  forced: a size cap
+ * ended it, so a secret may straddle the cut and be missed by both halves:
+ * its window is blacked whole (P4-3, fail closed).
+ */
+static int
+release_burst(struct privacy_filter *pf, bool forced)
+{
+	struct pf_group *grp = NULL;
+	uint32_t done = 0;
+	int32_t ngrp, ntyped;
+	size_t tlen = 0;
+	int r = 0;
+
+	if (!pf->open || pf->nq == 0)
+		goto out;
+	/* Up to one group per character per scan, and the cap's. */
+	grp = xcalloc((size_t)pf->nchars * 2 + 2, sizeof(*grp));
+	ngrp = burst_scan(pf, grp, &ntyped, &tlen);
+	if (forced) {
+		/* An extra group that redacts nothing: it only blacks. */
+		grp[ngrp].why = "cap";
+		grp[ngrp].pixels = true;
+		mask_burst_window(pf, grp, ngrp + 1, ntyped);
+	} else {
+		mask_burst_window(pf, grp, ngrp, ntyped);
+	}
+	r = emit_held(pf, grp, pf->nq, &done);
+	free_frames(pf, done); /* not emitted after an error */
+	drop_releases(pf, pf->nchars);
 out:
 	if (tlen > 0)
 		sodium_memzero(pf->text, tlen);
 	free(grp);
-	free(rawidx);
-	free(rawoff);
 	burst_wipe(pf);
 	return r;
+}
+
+/* Appends one released character (n bytes) to the scan context. */
+static void
+ctx_push(struct privacy_filter *pf, const char *p, uint32_t n)
+{
+	uint32_t drop = 0, k = 0;
+
+	if (n == 0 || n > PF_CTX_MAX / 2)
+		return;
+	while (pf->ctxlen - drop + n > PF_CTX_MAX)
+		drop += pf->ctxl[k++];
+	if (k > 0) {
+		memmove(pf->ctx, pf->ctx + drop, pf->ctxlen - drop);
+		memmove(pf->ctxl, pf->ctxl + k, pf->nctx - k);
+		pf->ctxlen -= drop;
+		pf->nctx -= k;
+	}
+	memcpy(pf->ctx + pf->ctxlen, p, n);
+	pf->ctxl[pf->nctx++] = (uint8_t)n;
+	pf->ctxlen += n;
+	sodium_memzero(pf->ctx + pf->ctxlen, PF_CTX_MAX - pf->ctxlen);
+}
+
+/*
+ * The queue index before which the open burst can be released: before
+ * the first character (from k0, arrival order) that a match could still
+ * reach, moved back before any group that straddles it and before any
+ * press whose release is already held after it (fixpoint).
+ */
+static uint32_t
+hold_cut(struct privacy_filter *pf, uint32_t k0, int32_t ngrp)
+{
+	uint32_t i, lo, hi, qcut;
+	int32_t g;
+	bool moved;
+
+	qcut = k0 < pf->nchars ? pf->chars[k0].press : pf->nq;
+	do {
+		moved = false;
+		for (g = 0; g < ngrp; g++) {
+			lo = PF_NONE;
+			hi = 0;
+			for (i = 0; i < pf->nq; i++) {
+				if (pf->mark[i] == g) {
+					lo = lo == PF_NONE ? i : lo;
+					hi = i;
+				}
+			}
+			if (lo != PF_NONE && lo < qcut && hi >= qcut) {
+				qcut = lo;
+				moved = true;
+			}
+		}
+		for (i = 0; i < pf->nchars && pf->chars[i].press < qcut; i++) {
+			const struct pf_char *c = &pf->chars[i];
+
+			if (c->release != PF_NONE && c->release >= qcut) {
+				qcut = c->press;
+				moved = true;
+				break;
+			}
+		}
+	} while (moved);
+	return qcut;
+}
+
+/* Drops q[0..qcut) and chars[0..k0) (released) and re-bases the rest. */
+static void
+hold_rebase(struct privacy_filter *pf, uint32_t qcut, uint32_t k0)
+{
+	uint32_t i, j, ns = 0, roff;
+
+	for (ns = 0; ns < pf->nstack && pf->stack[ns] < k0; ns++) {
+		const struct pf_char *c = &pf->chars[pf->stack[ns]];
+
+		ctx_push(pf, pf->raw + c->off, c->len);
+	}
+	roff = k0 < pf->nchars ? pf->chars[k0].off : pf->rlen;
+	memmove(pf->q, pf->q + qcut, (size_t)(pf->nq - qcut) * sizeof(*pf->q));
+	memmove(pf->mark, pf->mark + qcut,
+	    (size_t)(pf->nq - qcut) * sizeof(*pf->mark));
+	memmove(pf->textkey, pf->textkey + qcut, pf->nq - qcut);
+	pf->nq -= qcut;
+	sodium_memzero(pf->q + pf->nq, (size_t)qcut * sizeof(*pf->q));
+	memmove(pf->raw, pf->raw + roff, pf->rlen - roff);
+	sodium_memzero(pf->raw + pf->rlen - roff, roff);
+	pf->rlen -= roff;
+	for (i = k0; i < pf->nchars; i++) {
+		struct pf_char c = pf->chars[i];
+
+		c.press -= qcut;
+		if (c.release != PF_NONE)
+			c.release -= qcut;
+		c.off -= roff;
+		pf->chars[i - k0] = c;
+	}
+	pf->nchars -= k0;
+	sodium_memzero(pf->chars + pf->nchars, (size_t)k0 * sizeof(*pf->chars));
+	for (j = ns; j < pf->nstack; j++)
+		pf->stack[j - ns] = pf->stack[j] - k0;
+	pf->nstack -= ns;
+	for (i = 0; i < 256; i++)
+		if (pf->pend[i] != PF_NONE)
+			pf->pend[i] -= k0;
+	pf->frame_bytes = 0;
+	for (i = 0; i < pf->nq; i++)
+		if (pf->q[i].type == UT_EV_FRAME)
+			pf->frame_bytes += pf->q[i].u.frame.len;
+}
+
+/*
+ * Bounded hold (privacy.h): releases the records of the open burst before
+ * the first character a match can still reach - detect_reach() on the
+ * typed text (with its context) and, when edited, on the raw sequence,
+ * and the longest identity term before either end - and before any span
+ * straddling that point.  The rest stays held; the released typed text
+ * becomes context.  A redacted character's release yet to come is
+ * dropped, as after a whole burst.
+ */
+static int
+release_part(struct privacy_filter *pf)
+{
+	struct pf_group *grp;
+	uint32_t i, k0, qcut, done = 0;
+	int32_t ngrp, ntyped, g;
+	size_t tlen = 0, reach, idmax = 0;
+	int r = 0;
+
+	grp = xcalloc((size_t)pf->nchars * 2 + 2, sizeof(*grp));
+	ngrp = burst_scan(pf, grp, &ntyped, &tlen);
+	for (i = 0; i < pf->ids.n; i++)
+		idmax = UT_MAX(idmax, pf->ids.t[i].len);
+	reach = detect_reach(pf->det, pf->text, tlen);
+	reach = UT_MIN(reach, tlen > idmax ? tlen - idmax : 0);
+	for (i = 0; i < pf->nstack &&
+	    pf->toff[i] + pf->chars[pf->stack[i]].len <= reach; i++)
+		;
+	k0 = i < pf->nstack ? pf->stack[i] : pf->nchars;
+	if (pf->edited) {
+		reach = detect_reach(pf->det, pf->raw, pf->rlen);
+		reach = UT_MIN(reach, pf->rlen > idmax ? pf->rlen - idmax : 0);
+		for (i = 0; i < k0 && pf->chars[i].off + pf->chars[i].len <= reach;
+		    i++)
+			;
+		k0 = i;
+	}
+	qcut = hold_cut(pf, k0, ngrp);
+	if (qcut == 0)
+		goto out;
+	for (k0 = 0; k0 < pf->nchars && pf->chars[k0].press < qcut; k0++)
+		;
+	/* Groups of held records are scanned again later: no pixels yet. */
+	for (g = 0; g < ngrp; g++) {
+		for (i = 0; i < qcut && pf->mark[i] != g; i++)
+			;
+		if (i == qcut)
+			grp[g].pixels = false;
+	}
+	mask_burst_window(pf, grp, ngrp, ntyped);
+	r = emit_held(pf, grp, qcut, &done);
+	if (r < 0) {
+		free_frames(pf, done);
+		burst_wipe(pf);
+		goto out;
+	}
+	drop_releases(pf, k0);
+	hold_rebase(pf, qcut, k0);
+out:
+	if (tlen > 0)
+		sodium_memzero(pf->text, tlen);
+	free(grp);
+	return r;
+}
+
+/* Tries release_part() once q[0] is hold_ns old, every hold_ns / 4. */
+static int
+hold_check(struct privacy_filter *pf, uint64_t now)
+{
+	if (!pf->open || pf->nq == 0 || pf->password || pf->hold_ns == 0)
+		return 0;
+	if (now < pf->q[0].mono_ns + pf->hold_ns ||
+	    now < pf->hold_try_ns + pf->hold_ns / 4)
+		return 0;
+	pf->hold_try_ns = now;
+	return release_part(pf);
 }
 
 static bool
@@ -882,8 +1146,14 @@ push_key(struct privacy_filter *pf, const struct ut_event *ev)
 		pf->last_key_ns = ev->mono_ns;
 	} else if (ev->u.key.down && ev->u.key.keysym == KS_BACKSPACE) {
 		pf->textkey[qi] = 1;
-		if (pf->nstack > 0)
+		if (pf->nstack > 0) {
 			pf->nstack--;
+		} else if (pf->nctx > 0) {
+			/* Deletes released text: it leaves the context. */
+			n = pf->ctxl[--pf->nctx];
+			pf->ctxlen -= (uint32_t)n;
+			sodium_memzero(pf->ctx + pf->ctxlen, n);
+		}
 		/* The raw sequence gets a break, so deleted text stands alone. */
 		if (pf->rlen > 0 && pf->raw[pf->rlen - 1] != '\n')
 			pf->raw[pf->rlen++] = '\n';
@@ -1017,14 +1287,12 @@ drop_frame(const struct ut_event *ev, int r)
 	return r;
 }
 
-int
-privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
+static int
+push_one(struct privacy_filter *pf, const struct ut_event *ev)
 {
 	bool was_denied, was_sensitive;
 	int r;
 
-	if (pf == NULL || ev == NULL)
-		return UT_EINVAL;
 	/* A gap since the last key ends the burst before this record. */
 	if (pf->open && ev->mono_ns > pf->last_key_ns + pf->gap_ns &&
 	    (r = release_burst(pf, false)) < 0)
@@ -1083,6 +1351,18 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 }
 
 int
+privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
+{
+	int r;
+
+	if (pf == NULL || ev == NULL)
+		return UT_EINVAL;
+	if ((r = push_one(pf, ev)) < 0)
+		return r;
+	return hold_check(pf, ev->mono_ns);
+}
+
+int
 privacy_filter_tick(struct privacy_filter *pf, uint64_t now_mono_ns)
 {
 	if (pf == NULL)
@@ -1091,7 +1371,7 @@ privacy_filter_tick(struct privacy_filter *pf, uint64_t now_mono_ns)
 		return release_burst(pf, false);
 	if (pf->run_open && now_mono_ns > pf->run_last_ns + pf->gap_ns)
 		return run_flush(pf);
-	return 0;
+	return hold_check(pf, now_mono_ns);
 }
 
 int

@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,15 +506,29 @@ keys_recipient_free(struct ut_recipient_key *k)
 	sodium_free(k);
 }
 
-/* Reads one line from the terminal with echo off into p (cap bytes). */
+static volatile sig_atomic_t tty_sig;
+
+static void
+tty_on_signal(int sig)
+{
+	tty_sig = sig;
+}
+
+/*
+ * Reads one line from the terminal with echo off into p (cap bytes).  A
+ * signal that ends the process (Ctrl-C, Ctrl-\, hangup, SIGTERM) while
+ * echo is off first restores the terminal, then ends it as before.
+ */
 static int
 tty_read(int fd, const char *prompt, char *p, size_t cap, size_t *len)
 {
+	static const int sigs[] = { SIGINT, SIGQUIT, SIGHUP, SIGTERM };
+	struct sigaction sa, osa[4];
 	struct termios old, noecho;
-	size_t n = 0;
+	size_t n = 0, i;
 	char c;
 	ssize_t got;
-	int r = 0;
+	int r = 0, sig;
 
 	if (tcgetattr(fd, &old) < 0)
 		return -errno;
@@ -521,9 +536,19 @@ tty_read(int fd, const char *prompt, char *p, size_t cap, size_t *len)
 	noecho.c_lflag &= ~(tcflag_t)ECHO;
 	noecho.c_lflag |= ECHONL;
 	(void)!write(fd, prompt, strlen(prompt));
-	if (tcsetattr(fd, TCSAFLUSH, &noecho) < 0)
-		return -errno;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = tty_on_signal; /* no SA_RESTART: read() returns */
+	sigemptyset(&sa.sa_mask);
+	tty_sig = 0;
+	for (i = 0; i < 4; i++)
+		sigaction(sigs[i], &sa, &osa[i]);
+	if (tcsetattr(fd, TCSAFLUSH, &noecho) < 0) {
+		r = -errno;
+		goto out;
+	}
 	for (;;) {
+		if (tty_sig != 0)
+			break;
 		got = read(fd, &c, 1);
 		if (got < 0 && errno == EINTR)
 			continue;
@@ -537,8 +562,18 @@ tty_read(int fd, const char *prompt, char *p, size_t cap, size_t *len)
 	}
 	c = 0;
 	(void)tcsetattr(fd, TCSAFLUSH, &old);
+out:
+	for (i = 0; i < 4; i++)
+		sigaction(sigs[i], &osa[i], NULL);
 	p[n] = '\0';
 	*len = n;
+	if ((sig = tty_sig) != 0) {
+		(void)!write(fd, "\n", 1);
+		sodium_memzero(p, cap);
+		/* As the signal would have: its handler, or the default. */
+		raise(sig);
+		return -EINTR;
+	}
 	return r;
 }
 

@@ -162,7 +162,8 @@ test_filter_card_leaves_no_key(void)
 	size_t i, keys = 0;
 
 	type_str(pf, "card 4111 1111 1111 1111 ok");
-	T_ASSERT_EQ(NOUT, 0); /* held while the burst is open */
+	/* Bounded hold: what no match can reach may be out already. */
+	assert_no_digit_keys();
 	T_ASSERT_EQ(privacy_filter_tick(pf, NOW + 2000 * MS), 0);
 	assert_no_digit_keys();
 	assert_ordered();
@@ -220,7 +221,6 @@ test_filter_holds_other_records_in_order(void)
 	type_str(pf, "mail bob@");
 	motion(pf);
 	type_str(pf, "example.com now");
-	T_ASSERT_EQ(NOUT, 0);
 	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
 	assert_ordered();
 	T_ASSERT(find_redacted("EMAIL") != NULL);

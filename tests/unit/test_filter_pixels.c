@@ -199,6 +199,7 @@ test_pixels_secret_blacks_window(void)
 	size_t fi[8], n;
 
 	memset(&o, 0, sizeof(o));
+	o.hold_ms = UINT32_MAX; /* whole bursts: every frame is held */
 	pf = mk(&o, true);
 	focus(pf, WIN);
 	frame(pf, UT_FRAME_WEBP_LOSSLESS, WIN, 0); /* before: as it was */
