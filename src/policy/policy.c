@@ -345,6 +345,10 @@ f_collect(struct pctx *c, struct policy *p, const yaml_node_t *v)
 
 	if ((r = get_list(c, v, "collect", &l)) < 0)
 		goto out;
+	if (l.n == 0) {
+		r = perr(c, v, "collect", "empty (list the data categories collected)");
+		goto out;
+	}
 	it = v->data.sequence.items.start;
 	for (i = 0; i < l.n; i++, it++) {
 		for (j = 0; j < UT_ARRAY_LEN(cats); j++)

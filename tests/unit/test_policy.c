@@ -67,6 +67,12 @@ test_policy_errors_name_line_and_field(void)
 	parse_err("version: 1\ncollect: [keys\n", "syntax");
 	parse_err("collect: [keys]\n", "version: missing");
 	parse_err("version: 1\n", "collect: missing");
+	/* Errors in and about flow lists name their own line, not line 1. */
+	parse_err("version: 1\ncollect: []\n", "line 2: collect: empty");
+	parse_err("version: 1\ncollect: [keys,\n  text,\n  mouse]\n",
+	    "line 4: collect: unknown category 'mouse'");
+	parse_err("{version: 1,\n collect: [keys],\n colour: 3}\n",
+	    "line 3: colour: unknown field");
 	parse_err("version: 1\ncollect: [text]\n", "'text' needs 'keys'");
 	parse_err("version: x\ncollect: [keys]\n", "line 1: version: expected a whole number");
 	parse_err("version: 1\ncollect: [keys]\nspool:\n  budget: 5 parsecs\n", "spool.budget");
