@@ -50,7 +50,7 @@ usage(FILE *f)
 	    "consent, and turns it into training data.  It is never covert.\n\n"
 	    "commands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-9s %s\n", cmds[i].name, cmds[i].summary);
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
 	fprintf(f, "\noptions:\n"
 	    "  -h, --help     this list (also: usetrace help)\n"
 	    "  -V, --version  the version of usetrace\n"
