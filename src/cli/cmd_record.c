@@ -158,8 +158,11 @@ out_dir(const char *dir)
 			continue;
 		p[i] = '\0';
 		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
-			log_error("record: cannot create %s: %s", p, strerror(errno));
-			return -errno;
+			int e = errno;
+
+			log_error("record: cannot write to %s: cannot create %s: %s",
+			    dir, p, strerror(e));
+			return -e;
 		}
 		p[i] = i == n ? '\0' : '/';
 	}
