@@ -3,7 +3,9 @@
  *
  * The agent (`usetrace record`) listens on a Unix stream socket in a
  * directory only its user can enter (0700): $XDG_RUNTIME_DIR/usetrace, else
- * /tmp/usetrace-UID.  Every connection is checked with SO_PEERCRED: a peer
+ * $TMPDIR/usetrace-UID (/tmp when TMPDIR is unset).  When that directory
+ * belongs to another user (pre-created to block or spoof the agent), a
+ * warning names it and run/ in the key home is used instead.  Every connection is checked with SO_PEERCRED: a peer
  * with another uid is refused (and gets no answer).  The protocol is one
  * request line and one reply line per connection, both short text:
  *

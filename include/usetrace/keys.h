@@ -85,12 +85,22 @@ int keys_recipient_create(const char *home, const char *pass, size_t passlen,
 int keys_recipient_unlock(const char *home, const char *pass, size_t passlen,
     struct ut_recipient_key **out) __attribute__((warn_unused_result));
 void keys_recipient_free(struct ut_recipient_key *k);
+/*
+ * Changes the passphrase of home's recipient key: unlocks it with oldpass
+ * (UT_EDENIED when wrong), wraps the same secret under newpass with a new
+ * salt, and replaces recipient.key atomically (temp file, fsync, rename,
+ * fsync dir): a crash leaves the old file or the new one, never neither.
+ * The key pair, and so every recording sealed to it, stays the same.
+ */
+int keys_recipient_rewrap(const char *home, const char *oldpass,
+    size_t oldlen, const char *newpass, size_t newlen)
+	__attribute__((warn_unused_result));
 
 /*
  * Reads a passphrase: from the file `file` when not NULL, else from the file
  * named by $USETRACE_PASSPHRASE_FILE, else from the terminal (/dev/tty,
  * echo off; asked twice when confirm).  One trailing newline of a file is
- * stripped.  *out is sodium_malloc'd and NUL-terminated; free it with
+ * stripped (a CRLF as well).  *out is sodium_malloc'd and NUL-terminated; free it with
  * keys_passphrase_free().  UT_ENOTFOUND when there is no file and no
  * terminal, UT_EINVAL for an empty passphrase or a mismatched confirmation.
  */

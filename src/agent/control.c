@@ -3,13 +3,16 @@
  *
  * Invariants:
  *  (1) The socket lives in a directory owned by us with mode 0700; we
- *      refuse to use a directory that is not (someone else could have
- *      planted it).
+ *      never use a directory that is not (someone else could have planted
+ *      it): another user's directory is named in a warning and we fall
+ *      back to run/ in the key home (keys_home()); our own directory with
+ *      a loose mode is refused, naming it.
  *  (2) Every accepted connection's peer uid is checked with SO_PEERCRED
  *      before a byte of it is read.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,25 +24,90 @@
 
 #include "usetrace/control.h"
 #include "usetrace/err.h"
+#include "usetrace/keys.h"
+#include "usetrace/log.h"
 #include "usetrace/util.h"
+
+/*
+ * Whether dir (which exists) may hold our socket: 0, or UT_EDENIED with
+ * why filled in (the directory, its owner and mode: the user must be able
+ * to tell what to remove).
+ */
+static int
+dir_check(const char *dir, const struct stat *st, char *why, size_t whysz)
+{
+	if (!S_ISDIR(st->st_mode)) {
+		snprintf(why, whysz, "%s is not a directory", dir);
+		return UT_EDENIED;
+	}
+	if (st->st_uid != getuid()) {
+		snprintf(why, whysz, "%s belongs to uid %u, not to you (uid %u)",
+		    dir, (unsigned)st->st_uid, (unsigned)getuid());
+		return UT_EDENIED;
+	}
+	if ((st->st_mode & 077) != 0) {
+		snprintf(why, whysz, "%s has mode %04o (others may enter; "
+		    "want 0700)", dir, (unsigned)(st->st_mode & 07777));
+		return UT_EDENIED;
+	}
+	return 0;
+}
+
+/*
+ * The usual runtime directory: $XDG_RUNTIME_DIR/usetrace, else
+ * $TMPDIR/usetrace-UID (TMPDIR absolute), else /tmp/usetrace-UID.
+ */
+static void
+primary_dir(char *dir, size_t dirsz)
+{
+	const char *rt = getenv("XDG_RUNTIME_DIR"), *tmp = getenv("TMPDIR");
+
+	if (rt != NULL && *rt == '/' && strlen(rt) < 200)
+		snprintf(dir, dirsz, "%s/usetrace", rt);
+	else if (tmp != NULL && *tmp == '/' && strlen(tmp) < 200)
+		snprintf(dir, dirsz, "%s/usetrace-%u", tmp, (unsigned)getuid());
+	else
+		snprintf(dir, dirsz, "/tmp/usetrace-%u", (unsigned)getuid());
+}
 
 int
 control_socket_path(char *out, size_t outsz, int create)
 {
-	const char *rt = getenv("XDG_RUNTIME_DIR");
-	char dir[256];
+	char dir[PATH_MAX], why[PATH_MAX + 96];
 	struct stat st;
+	int r;
 
-	if (rt != NULL && *rt == '/' && strlen(rt) < 200)
-		snprintf(dir, sizeof(dir), "%s/usetrace", rt);
-	else
-		snprintf(dir, sizeof(dir), "/tmp/usetrace-%u", (unsigned)getuid());
+	primary_dir(dir, sizeof(dir));
 	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
 		return -errno;
 	if (lstat(dir, &st) == 0) {
-		if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
-		    (st.st_mode & 077) != 0)
-			return UT_EDENIED; /* (1) */
+		if (dir_check(dir, &st, why, sizeof(why)) < 0) {
+			/*
+			 * (1) Someone else's directory (another local user can
+			 * pre-create /tmp/usetrace-UID): never use it; fall back
+			 * to run/ in the key home, which only we can create.
+			 * Our own directory with a loose mode is refused, not
+			 * silently tightened.
+			 */
+			if (S_ISDIR(st.st_mode) && st.st_uid == getuid()) {
+				log_error("runtime directory: %s", why);
+				return UT_EDENIED;
+			}
+			if ((r = keys_home(dir, sizeof(dir) - 4, create)) < 0)
+				return r;
+			strcat(dir, "/run");
+			log_warn("runtime directory: %s; using %s instead "
+			    "(remove it, or set XDG_RUNTIME_DIR)", why, dir);
+			if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
+				return -errno;
+			if (lstat(dir, &st) == 0) {
+				if (dir_check(dir, &st, why, sizeof(why)) < 0) {
+					log_error("runtime directory: %s", why);
+					return UT_EDENIED;
+				}
+			} else if (create)
+				return -errno;
+		}
 	} else if (create)
 		return -errno;
 	if ((size_t)snprintf(out, outsz, "%s/agent.sock", dir) >= outsz ||

@@ -27,6 +27,19 @@ int cmd_resume(int argc, char **argv);
 int cmd_consent(int argc, char **argv);
 int cmd_notice(int argc, char **argv);
 int cmd_indicator(int argc, char **argv);
+/* `usetrace keys passwd|show` (cmd_keys.c) and `usetrace list` (cmd_list.c). */
+int cmd_keys(int argc, char **argv);
+int cmd_list(int argc, char **argv);
+/*
+ * Logs why keys_passphrase_get() failed with r, naming the file (passfile
+ * or $USETRACE_PASSPHRASE_FILE) when one was read.  Returns r.
+ */
+int cli_passphrase_error(const char *cmd, const char *passfile, int r);
+/*
+ * Remembers dir (made absolute) in the key home's list of recordings,
+ * which `usetrace list` reads; a failure is only a warning.
+ */
+void cli_recording_remember(const char *home, const char *dir);
 
 struct spool_reader;
 struct ut_recipient_key;
@@ -66,6 +79,15 @@ int cmd_admin_segments(int argc, char **argv);
 int cmd_admin_ctl(int argc, char **argv);
 /* `usetrace training steps --export NAME` (trainers). */
 int cmd_training(int argc, char **argv);
+
+/*
+ * cli_files.c: D exists as a directory of the user's (created now or
+ * before), mode 0700; and a file written 0600 (O_NOFOLLOW, an existing
+ * one's mode reset).  0 or -1 (logged, prefixed with cmd).
+ */
+int cli_private_dir(const char *cmd, const char *d);
+int cli_write_private(const char *cmd, const char *path, const void *data,
+    size_t len);
 
 /* True if argv holds -h or --help (before any "--"). */
 int cli_wants_help(int argc, char **argv);

@@ -42,11 +42,13 @@ fmt_time(char *out, size_t n, int64_t wall_ns)
 	strftime(out, n, "%H:%M:%S", &tm);
 }
 
+#define NO_AGENT "no usetrace agent is running for this user"
+
 static int
 no_agent(int r)
 {
 	if (r == -ENOENT || r == -ECONNREFUSED) {
-		printf("not recording: no usetrace agent is running for this user\n");
+		printf("not recording: " NO_AGENT "\n");
 		return 1;
 	}
 	log_error("cannot reach the agent: %s", ut_strerror(r));
@@ -96,6 +98,25 @@ print_upload(const json_t *j)
 	}
 }
 
+/* `status --json` without an answer from an agent: still JSON. */
+static int
+no_agent_json(int r)
+{
+	json_t *j;
+	char *s;
+
+	j = json_pack("{s:s, s:s, s:b}", "state", "not-recording", "why",
+	    r == -ENOENT || r == -ECONNREFUSED ? NO_AGENT :
+	    "cannot reach the agent", "agent", 0);
+	if (r != -ENOENT && r != -ECONNREFUSED)
+		log_error("cannot reach the agent: %s", ut_strerror(r));
+	s = j != NULL ? json_dumps(j, JSON_COMPACT) : NULL;
+	printf("%s\n", s != NULL ? s : "{\"state\":\"not-recording\"}");
+	free(s);
+	json_decref(j);
+	return 1;
+}
+
 int
 cmd_status(int argc, char **argv)
 {
@@ -114,11 +135,12 @@ cmd_status(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 2 || (argc == 2 && !as_json)) {
-		log_error("status: unexpected argument '%s'", argv[1]);
+		log_error("status: %s '%s'", argv[argc - 1][0] == '-' ?
+		    "unknown option" : "unexpected argument", argv[argc - 1]);
 		return EXIT_USAGE;
 	}
 	if ((r = ask("status", &j)) < 0)
-		return no_agent(r);
+		return as_json ? no_agent_json(r) : no_agent(r);
 	if (as_json) {
 		char *s = json_dumps(j, JSON_COMPACT);
 
@@ -211,6 +233,7 @@ int
 cmd_resume(int argc, char **argv)
 {
 	json_t *j = NULL;
+	const char *state = "";
 	int r;
 
 	if (cli_wants_help(argc, argv)) {
@@ -221,6 +244,17 @@ cmd_resume(int argc, char **argv)
 		log_error("resume: unexpected argument '%s'", argv[1]);
 		return EXIT_USAGE;
 	}
+	/* Only a pause can be ended: say so instead of "resumed". */
+	if ((r = ask("status", &j)) < 0)
+		return no_agent(r);
+	if (json_unpack(j, "{s:s}", "state", &state) < 0 ||
+	    strcmp(state, "paused") != 0) {
+		log_error("resume: not paused (%s)", *state ? state : "state unknown");
+		json_decref(j);
+		return 1;
+	}
+	json_decref(j);
+	j = NULL;
 	if ((r = ask("resume", &j)) < 0)
 		return no_agent(r);
 	printf("resumed\n");
@@ -239,8 +273,19 @@ cmd_indicator(int argc, char **argv)
 		    "Shows REC / PAUSED / NOT RECORDING; a click pauses or resumes.\n");
 		return 0;
 	}
-	r = indicator_run(argc == 3 && strcmp(argv[1], "--display") == 0 ?
-	    argv[2] : NULL);
+	if (argc == 2 && strcmp(argv[1], "--display") == 0) {
+		log_error("indicator: option '--display' needs a value");
+		return EXIT_USAGE;
+	}
+	if (argc != 1 && (argc != 3 || strcmp(argv[1], "--display") != 0)) {
+		log_error("indicator: %s '%s' (usage: usetrace indicator "
+		    "[--display DPY])", argv[1][0] == '-' && strcmp(argv[1],
+		    "--display") != 0 ? "unknown option" : "unexpected argument",
+		    argv[1][0] == '-' && strcmp(argv[1], "--display") != 0 ?
+		    argv[1] : argv[argc - 1]);
+		return EXIT_USAGE;
+	}
+	r = indicator_run(argc == 3 ? argv[2] : NULL);
 	if (r < 0) {
 		log_error("indicator: %s", ut_strerror(r));
 		return 1;

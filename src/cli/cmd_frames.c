@@ -6,6 +6,7 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -25,7 +26,8 @@ usage(FILE *f)
 	    "Writes the screen frames stored in recording DIR as PNG files\n"
 	    "OUTDIR/frame-NNNNNN.png (NNNNNN: the frame id that `show --json`\n"
 	    "gives each action). With --at SEQ, writes only the frame the person\n"
-	    "saw at raw record SEQ: the newest one completed before it.\n");
+	    "saw at raw record SEQ: the newest one completed before it.\n"
+	    "The files are written 0600 in OUTDIR (created, or set, 0700).\n");
 }
 
 /* The id of the newest frame completed before record `at` (0: none). */
@@ -80,6 +82,8 @@ cmd_frames(int argc, char **argv)
 	const uint8_t *rgb;
 	uint64_t at = 0, want = 0, id, written = 0, bad = 0;
 	uint32_t w, h;
+	uint8_t *png = NULL;
+	size_t pnglen = 0;
 	int ch, r, status = 1;
 
 	opterr = 0;
@@ -115,16 +119,15 @@ cmd_frames(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (mkdir(out, 0700) < 0 && errno != EEXIST) {
-		log_error("frames: cannot create %s: %s", out, strerror(errno));
-		return 1;
-	}
+	/* The input is opened (and --at resolved) before OUTDIR is made. */
 	if (cli_open_recording("frames", argv[optind], passfile, &rd, &rk) < 0)
 		return 1;
 	if (at != 0 && (want = frame_at(rd, at)) == 0) {
 		log_error("frames: no frame was stored before record %" PRIu64, at);
 		goto out;
 	}
+	if (cli_private_dir("frames", out) < 0)
+		goto out;
 	fc = frame_canvas_create();
 	while ((r = spool_reader_next(rd, &ev)) != 0) {
 		if (r < 0 || ev.type != UT_EV_FRAME)
@@ -139,10 +142,15 @@ cmd_frames(int argc, char **argv)
 		if (want != 0 && id != want)
 			continue;
 		snprintf(path, sizeof(path), "%s/frame-%06" PRIu64 ".png", out, id);
-		if ((r = frame_write_png(path, rgb, w, h)) < 0) {
-			log_error("frames: writing %s failed: %s", path, ut_strerror(r));
+		if ((r = frame_png_encode(rgb, w, h, &png, &pnglen)) < 0) {
+			log_error("frames: encoding %s failed: %s", path, ut_strerror(r));
 			goto out;
 		}
+		r = cli_write_private("frames", path, png, pnglen);
+		free(png);
+		png = NULL;
+		if (r < 0)
+			goto out;
 		printf("%s\n", path);
 		written++;
 		if (want != 0)

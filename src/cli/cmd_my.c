@@ -204,45 +204,14 @@ cli_print_actions(const char *cmd, const uint8_t *body, size_t len, bool as_is)
 	return 0;
 }
 
-/* D exists (created now or before) as a directory, mode 0700. */
-static int
-out_dir(const char *cmd, const char *d)
-{
-	struct stat st;
-
-	if (mkdir(d, 0700) < 0 && errno != EEXIST) {
-		log_error("%s: cannot create %s: %s", cmd, d, strerror(errno));
-		return -1;
-	}
-	if (lstat(d, &st) < 0 || !S_ISDIR(st.st_mode) || chmod(d, 0700) < 0) {
-		log_error("%s: %s is not a directory of yours", cmd, d);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 write_frame(const char *cmd, const char *d, int64_t id,
     const struct client_resp *rr)
 {
 	char path[4200];
-	int fd, r;
 
 	snprintf(path, sizeof(path), "%s/frame-%06" PRId64 ".png", d, id);
-	fd = fsio_open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	    O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		log_error("%s: cannot write %s: %s", cmd, path, ut_strerror(fd));
-		return -1;
-	}
-	r = fchmod(fd, 0600) < 0 ? -errno : 0;
-	if (r == 0)
-		r = fsio_write_all(fd, rr->body, rr->len);
-	if (fsio_close(fd) < 0 && r == 0)
-		r = -EIO;
-	if (r < 0)
-		log_error("%s: cannot write %s: %s", cmd, path, ut_strerror(r));
-	return r < 0 ? -1 : 0;
+	return cli_write_private(cmd, path, rr->body, rr->len);
 }
 
 static int
@@ -267,7 +236,7 @@ cli_fetch_frames(const char *cmd, const struct client_cfg *c, const char *base,
 	snprintf(path, sizeof(path), "%s/frames", base);
 	if (cli_call_json(cmd, c, "GET", path, purpose, NULL, &ans) < 0)
 		return -1;
-	if (out_dir(cmd, dir) < 0)
+	if (cli_private_dir(cmd, dir) < 0)
 		goto out;
 	json_array_foreach(json_object_get(ans, "frames"), i, f) {
 		if (!json_is_integer(f) || json_integer_value(f) < 0) {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdbool.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -110,6 +111,69 @@ enrolled_day_key(void *arg, int32_t day, uint8_t pk[32])
 }
 
 /*
+ * --passphrase-file given while the recipient key exists: it is not used
+ * to make a key, but a passphrase that does not open the existing key is
+ * a mistake to report now, not when the recording is read.
+ */
+static int
+check_passfile(const char *passfile)
+{
+	struct ut_recipient_key *k = NULL;
+	char *pass = NULL;
+	size_t plen = 0;
+	int r;
+
+	if ((r = keys_passphrase_get(passfile, "", false, &pass, &plen)) < 0) {
+		cli_passphrase_error("record", passfile, r);
+		return UT_EDENIED;
+	}
+	r = keys_recipient_unlock(NULL, pass, plen, &k);
+	keys_passphrase_free(pass);
+	keys_recipient_free(k);
+	if (r == UT_EDENIED)
+		log_error("record: the passphrase in %s does not open your "
+		    "existing recipient key (it was made with another one; "
+		    "`usetrace keys passwd` changes it)", passfile);
+	else if (r < 0)
+		log_error("record: cannot unlock your recipient key: %s",
+		    ut_strerror(r));
+	return r < 0 ? UT_EDENIED : 0; /* never UT_ENOTFOUND: no new key */
+}
+
+/* dir and its missing parents, made 0700. */
+static int
+out_dir(const char *dir)
+{
+	char p[4096];
+	size_t i, n = strlen(dir);
+	struct stat st;
+
+	if (n == 0 || n >= sizeof(p)) {
+		log_error("record: --out: bad directory name");
+		return UT_EINVAL;
+	}
+	memcpy(p, dir, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (p[i] != '/' && p[i] != '\0')
+			continue;
+		p[i] = '\0';
+		if (mkdir(p, 0700) < 0 && errno != EEXIST) {
+			int e = errno;
+
+			log_error("record: cannot write to %s: cannot create %s: %s",
+			    dir, p, strerror(e));
+			return -e;
+		}
+		p[i] = i == n ? '\0' : '/';
+	}
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		log_error("record: --out %s is not a directory", dir);
+		return UT_EINVAL;
+	}
+	return 0;
+}
+
+/*
  * The device key (created on first use), and the recipient public key:
  * --recipient, or the server's ingest key of today when this device is
  * enrolled, or the person's own, created on first use with a passphrase
@@ -135,11 +199,18 @@ record_keys(const char *recipient, const char *passfile,
 			    "or 64 hex digits)");
 		goto out;
 	}
-	if ((r = enrolled_recipient(rpk, subject_id)) != UT_ENOTFOUND)
+	if ((r = enrolled_recipient(rpk, subject_id)) != UT_ENOTFOUND) {
+		if (r == 0 && passfile != NULL)
+			log_warn("record: --passphrase-file is not used: this "
+			    "device is enrolled, and its recordings are sealed "
+			    "to the server's ingest key");
 		goto out;
+	}
 	r = keys_recipient_pub(NULL, rpk);
+	if (r == 0 && passfile != NULL)
+		r = check_passfile(passfile);
 	if (r != UT_ENOTFOUND) {
-		if (r < 0)
+		if (r < 0 && r != UT_EDENIED)
 			log_error("record: cannot read your recipient key: %s",
 			    ut_strerror(r));
 		goto out;
@@ -155,7 +226,7 @@ record_keys(const char *recipient, const char *passfile,
 		goto out;
 	}
 	if (r < 0) {
-		log_error("record: cannot read the passphrase: %s", ut_strerror(r));
+		cli_passphrase_error("record", passfile, r);
 		goto out;
 	}
 	if ((r = keys_recipient_create(NULL, pass, plen, rpk)) < 0)
@@ -245,7 +316,7 @@ usage(FILE *f)
 	    "it after the server's verified receipt; 'usetrace status' shows what\n"
 	    "waits and the last upload error (docs/AGENT.md).\n\n"
 	    "options:\n"
-	    "  -o, --out DIR       recording directory (created 0700 if missing)\n"
+	    "  -o, --out DIR       recording directory (created 0700 with its parents)\n"
 	    "  -p, --policy FILE   policy (default: the built-in policy)\n"
 	    "  -d, --display DPY   X display (default: $DISPLAY)\n"
 	    "  --recipient PUBKEY  seal to this X25519 public key (base64 or hex)\n"
@@ -303,6 +374,11 @@ cmd_record(int argc, char **argv)
 			policy = optarg;
 			break;
 		case 'R':
+			if (keys_pubkey_parse(optarg, rpk) < 0) {
+				log_error("record: --recipient: '%s' is not a public "
+				    "key (base64 or 64 hex digits)", optarg);
+				return EXIT_USAGE;
+			}
 			recipient = optarg;
 			break;
 		case 'P':
@@ -347,6 +423,12 @@ cmd_record(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (recipient != NULL && passfile != NULL) {
+		log_error("record: --recipient and --passphrase-file: give one "
+		    "(a passphrase protects your own key, not another's)");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
 	if (fsio_fault_from_env() < 0) {
 		log_error("record: malformed UT_FSIO_FAULT");
 		return EXIT_USAGE;
@@ -357,6 +439,11 @@ cmd_record(int argc, char **argv)
 	}
 	if (record_keys(recipient, passfile, &dev, rpk, subject_id) < 0)
 		return 1;
+	if ((r = out_dir(out)) < 0) {
+		keys_device_free(dev);
+		return 1;
+	}
+	cli_recording_remember(home, out);
 	if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) < 0) {
 		log_error("record: pipe: %s", strerror(errno));
 		goto out;

@@ -86,6 +86,11 @@ cmd_scan(int argc, char **argv)
 		return 0;
 	}
 	if (argc > 2 || (argc == 2 && argv[1][0] == '-' && argv[1][1] != '\0')) {
+		if (argc == 2 || argv[1][0] == '-')
+			log_error("scan: unknown option '%s'", argv[1]);
+		else
+			log_error("scan: unexpected argument '%s' (one FILE)",
+			    argv[2]);
 		usage(stderr);
 		return EXIT_USAGE;
 	}

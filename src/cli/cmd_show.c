@@ -74,7 +74,7 @@ cmd_show(int argc, char **argv)
 
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'j':
 			sc.json = 1;
@@ -88,11 +88,19 @@ cmd_show(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			log_error("show: option '%s' needs a value", argv[optind - 1]);
+			return EXIT_USAGE;
 		default:
 			log_error("show: unknown option '%s'", argv[optind - 1]);
 			usage(stderr);
 			return EXIT_USAGE;
 		}
+	}
+	if (sc.json && raw) {
+		log_error("show: --json and --raw: give one, not both");
+		usage(stderr);
+		return EXIT_USAGE;
 	}
 	if (argc - optind != 1) {
 		log_error("show: expected one recording directory");

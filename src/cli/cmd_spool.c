@@ -128,7 +128,7 @@ cmd_spool(int argc, char **argv)
 	argv++;
 	opterr = 0;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":h", lo, NULL)) != -1) {
 		switch (ch) {
 		case 'D':
 			if (keys_pubkey_parse(optarg, dev) < 0) {
@@ -143,6 +143,10 @@ cmd_spool(int argc, char **argv)
 		case 'h':
 			usage(stdout);
 			return 0;
+		case ':':
+			log_error("spool check: option '%s' needs a value",
+			    argv[optind - 1]);
+			return EXIT_USAGE;
 		default:
 			log_error("spool check: unknown option '%s'", argv[optind - 1]);
 			usage(stderr);

@@ -39,6 +39,8 @@ static const struct cmd cmds[] = {
 	{ "training", cmd_training, "approved, pseudonymised episodes (training steps --export NAME)" },
 	{ "enroll", cmd_enroll, "enroll this device with a server (enroll URL --code C --pin P)" },
 	{ "upload", cmd_upload, "upload a recording's closed segments now (upload DIR)" },
+	{ "list", cmd_list, "the recordings on this device: time span, size, segments" },
+	{ "keys", cmd_keys, "your keys: change the passphrase (keys passwd), show them" },
 };
 
 static void
@@ -51,8 +53,40 @@ usage(FILE *f)
 	    "consent, and turns it into training data.  It is never covert.\n\n"
 	    "commands:\n");
 	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
-		fprintf(f, "  %-8s %s\n", cmds[i].name, cmds[i].summary);
-	fprintf(f, "\nRun 'usetrace <command> --help' for a command's options.\n");
+		fprintf(f, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(f, "\noptions:\n"
+	    "  -h, --help     this list (also: usetrace help)\n"
+	    "  -V, --version  the version of usetrace\n"
+	    "\nRun 'usetrace help <command>' or 'usetrace <command> --help' for a\n"
+	    "command's options.  Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+/* `usetrace help [COMMAND]`: the command's own --help. */
+static int
+help(int argc, char **argv)
+{
+	char *av[3];
+	size_t i;
+
+	if (argc < 3) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc > 3) {
+		log_error("help: one command at a time");
+		return EXIT_USAGE;
+	}
+	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+		if (strcmp(argv[2], cmds[i].name) == 0) {
+			av[0] = argv[2];
+			av[1] = (char *)"--help";
+			av[2] = NULL;
+			return cmds[i].fn(2, av);
+		}
+	}
+	log_error("help: unknown command '%s'", argv[2]);
+	usage(stderr);
+	return EXIT_USAGE;
 }
 
 int
@@ -79,12 +113,14 @@ main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0 ||
-	    strcmp(argv[1], "help") == 0) {
+	if (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "version") == 0) {
+	if (strcmp(argv[1], "help") == 0)
+		return help(argc, argv);
+	if (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-V") == 0 ||
+	    strcmp(argv[1], "version") == 0) {
 		printf("usetrace %s\n", UT_VERSION);
 		return 0;
 	}

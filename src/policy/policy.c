@@ -23,6 +23,13 @@
 #include "usetrace/util.h"
 
 #define POLICY_FILE_MAX (1u << 20)
+/*
+ * Deepest nesting of mappings and sequences accepted.  A policy needs 3;
+ * libyaml's loader takes quadratic time in the depth (100,000 levels: a
+ * minute), so depth is checked on the event stream first, which stops at
+ * the first level past the cap.
+ */
+#define POLICY_DEPTH_MAX 32
 
 static const struct {
 	uint32_t bit;
@@ -338,6 +345,10 @@ f_collect(struct pctx *c, struct policy *p, const yaml_node_t *v)
 
 	if ((r = get_list(c, v, "collect", &l)) < 0)
 		goto out;
+	if (l.n == 0) {
+		r = perr(c, v, "collect", "empty (list the data categories collected)");
+		goto out;
+	}
 	it = v->data.sequence.items.start;
 	for (i = 0; i < l.n; i++, it++) {
 		for (j = 0; j < UT_ARRAY_LEN(cats); j++)
@@ -460,6 +471,75 @@ policy_destroy(struct policy *p)
 	free(p);
 }
 
+/*
+ * First pass over the events: 0 when no collection nests deeper than
+ * POLICY_DEPTH_MAX, else UT_EPARSE with the line in err.  Syntax errors
+ * are left to the loader (0), which reports them the same way.
+ */
+static int
+check_depth(const char *text, size_t len, char *err, size_t errsz)
+{
+	yaml_parser_t parser;
+	yaml_event_t ev;
+	int depth = 0, r = 0, done = 0;
+
+	if (!yaml_parser_initialize(&parser))
+		ut_fatal("out of memory in yaml_parser_initialize");
+	yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+	while (!done) {
+		if (!yaml_parser_parse(&parser, &ev))
+			break;
+		switch (ev.type) {
+		case YAML_SEQUENCE_START_EVENT:
+		case YAML_MAPPING_START_EVENT:
+			if (++depth > POLICY_DEPTH_MAX) {
+				snprintf(err, errsz, "line %lu: policy: nested "
+				    "deeper than %d levels",
+				    (unsigned long)ev.start_mark.line + 1,
+				    POLICY_DEPTH_MAX);
+				r = UT_EPARSE;
+				done = 1;
+			}
+			break;
+		case YAML_SEQUENCE_END_EVENT:
+		case YAML_MAPPING_END_EVENT:
+			depth--;
+			break;
+		case YAML_STREAM_END_EVENT:
+			done = 1;
+			break;
+		default:
+			break;
+		}
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	return r;
+}
+
+/* A second YAML document ("---") would be ignored silently: refuse it. */
+static int
+only_document(yaml_parser_t *parser, char *err, size_t errsz)
+{
+	yaml_document_t more;
+	int r = 0;
+
+	if (!yaml_parser_load(parser, &more)) {
+		snprintf(err, errsz, "line %lu: syntax: %s",
+		    (unsigned long)parser->problem_mark.line + 1,
+		    parser->problem ? parser->problem : "malformed YAML");
+		return UT_EPARSE;
+	}
+	if (yaml_document_get_root_node(&more) != NULL) {
+		snprintf(err, errsz, "line %lu: policy: a second document "
+		    "(one policy per file)",
+		    (unsigned long)more.start_mark.line + 1);
+		r = UT_EPARSE;
+	}
+	yaml_document_delete(&more);
+	return r;
+}
+
 int
 policy_parse(const char *text, size_t len, struct policy **out, char *err,
     size_t errsz)
@@ -476,6 +556,8 @@ policy_parse(const char *text, size_t len, struct policy **out, char *err,
 		snprintf(err, errsz, "policy larger than %u bytes", POLICY_FILE_MAX);
 		return UT_ETOOBIG;
 	}
+	if (check_depth(text, len, err, errsz) < 0)
+		return UT_EPARSE;
 	p = xcalloc(1, sizeof(*p));
 	p->frame_fps = 1;
 	p->frame_quality = 80;
@@ -505,6 +587,8 @@ policy_parse(const char *text, size_t len, struct policy **out, char *err,
 		goto out;
 	}
 	if ((r = each_pair(&c, p, root, "policy", f_top)) < 0)
+		goto out;
+	if ((r = only_document(&parser, err, errsz)) < 0)
 		goto out;
 	if (p->version == 0) {
 		snprintf(err, errsz, "line 1: version: missing (a whole number, "

@@ -383,16 +383,47 @@ derive(const char *pass, size_t passlen, const uint8_t *salt,
 	return 0;
 }
 
+/*
+ * recipient.key's contents for k's secret wrapped by pass: a fresh salt
+ * and nonce, Argon2id at INTERACTIVE limits.
+ */
+static int
+seal_secret(const struct ut_recipient_key *k, const char *pass,
+    size_t passlen, uint8_t file[RKEY_LEN])
+{
+	unsigned long long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
+	size_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
+	int alg = crypto_pwhash_ALG_ARGON2ID13, r;
+	uint8_t *wk = NULL, *plain;
+
+	if ((plain = sodium_malloc(UT_BOX_SK_LEN + UT_BOX_PK_LEN)) == NULL)
+		return -ENOMEM;
+	memset(file, 0, RKEY_LEN);
+	memcpy(file, RKEY_MAGIC, 8);
+	put_u64le(file + 8, ops);
+	put_u64le(file + 16, mem);
+	put_u32le(file + 24, (uint32_t)alg);
+	randombytes_buf(file + 28, crypto_pwhash_SALTBYTES);
+	randombytes_buf(file + 44, crypto_secretbox_NONCEBYTES);
+	if ((r = derive(pass, passlen, file + 28, ops, mem, alg, &wk)) == 0) {
+		memcpy(plain, k->sk, UT_BOX_SK_LEN);
+		memcpy(plain + UT_BOX_SK_LEN, k->pk, UT_BOX_PK_LEN);
+		crypto_secretbox_easy(file + 68, plain,
+		    UT_BOX_SK_LEN + UT_BOX_PK_LEN, file + 44, wk);
+	}
+	sodium_free(wk);
+	sodium_free(plain);
+	return r;
+}
+
 int
 keys_recipient_create(const char *home, const char *pass, size_t passlen,
     uint8_t pk[UT_BOX_PK_LEN])
 {
 	char path[PATH_MAX], pubpath[PATH_MAX];
 	struct ut_recipient_key *k = NULL;
-	uint8_t file[RKEY_LEN], *wk = NULL, *plain = NULL;
-	unsigned long long ops = crypto_pwhash_OPSLIMIT_INTERACTIVE;
-	size_t mem = crypto_pwhash_MEMLIMIT_INTERACTIVE;
-	int alg = crypto_pwhash_ALG_ARGON2ID13, r;
+	uint8_t file[RKEY_LEN];
+	int r;
 	struct stat st;
 
 	if (sodium_init() < 0)
@@ -404,26 +435,11 @@ keys_recipient_create(const char *home, const char *pass, size_t passlen,
 		return r;
 	if (stat(path, &st) == 0 || stat(pubpath, &st) == 0)
 		return -EEXIST;
-	k = sodium_malloc(sizeof(*k));
-	plain = sodium_malloc(UT_BOX_SK_LEN + UT_BOX_PK_LEN);
-	if (k == NULL || plain == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
+	if ((k = sodium_malloc(sizeof(*k))) == NULL)
+		return -ENOMEM;
 	crypto_box_keypair(k->pk, k->sk);
-	memset(file, 0, sizeof(file));
-	memcpy(file, RKEY_MAGIC, 8);
-	put_u64le(file + 8, ops);
-	put_u64le(file + 16, mem);
-	put_u32le(file + 24, (uint32_t)alg);
-	randombytes_buf(file + 28, crypto_pwhash_SALTBYTES);
-	randombytes_buf(file + 44, crypto_secretbox_NONCEBYTES);
-	if ((r = derive(pass, passlen, file + 28, ops, mem, alg, &wk)) < 0)
+	if ((r = seal_secret(k, pass, passlen, file)) < 0)
 		goto out;
-	memcpy(plain, k->sk, UT_BOX_SK_LEN);
-	memcpy(plain + UT_BOX_SK_LEN, k->pk, UT_BOX_PK_LEN);
-	crypto_secretbox_easy(file + 68, plain, UT_BOX_SK_LEN + UT_BOX_PK_LEN,
-	    file + 44, wk);
 	/* The public half first: a crash leaves no orphaned secret. */
 	if ((r = keys_pubfile_write(pubpath, k->pk)) < 0)
 		goto out;
@@ -434,8 +450,6 @@ keys_recipient_create(const char *home, const char *pass, size_t passlen,
 	if (pk != NULL)
 		memcpy(pk, k->pk, UT_BOX_PK_LEN);
 out:
-	sodium_free(wk);
-	sodium_free(plain);
 	sodium_free(k);
 	return r;
 }
@@ -598,6 +612,8 @@ keys_passphrase_get(const char *file, const char *prompt, bool confirm,
 		len = rawlen;
 		if (len > 0 && raw[len - 1] == '\n')
 			len--;
+		if (len > 0 && raw[len - 1] == '\r')
+			len--; /* a file saved with CRLF line ends */
 		memcpy(p, raw, len);
 		p[len] = '\0';
 	} else {
@@ -646,4 +662,25 @@ void
 keys_passphrase_free(char *p)
 {
 	sodium_free(p);
+}
+
+int
+keys_recipient_rewrap(const char *home, const char *oldpass, size_t oldlen,
+    const char *newpass, size_t newlen)
+{
+	char path[PATH_MAX];
+	struct ut_recipient_key *k = NULL;
+	uint8_t file[RKEY_LEN];
+	int r;
+
+	if (newpass == NULL || newlen == 0)
+		return UT_EINVAL;
+	if ((r = keys_recipient_unlock(home, oldpass, oldlen, &k)) < 0)
+		return r;
+	if ((r = home_path(home, "recipient.key", false, path, sizeof(path))) == 0 &&
+	    (r = seal_secret(k, newpass, newlen, file)) == 0)
+		r = write_atomic(path, file, sizeof(file), 0600); /* one rename */
+	sodium_memzero(file, sizeof(file));
+	keys_recipient_free(k);
+	return r;
 }

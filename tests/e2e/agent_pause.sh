@@ -29,6 +29,12 @@ rc=0
 grep -q "at most 30 minutes" "$E2E_TMP/long.err" || { cat "$E2E_TMP/long.err"; fail "unclear refusal"; }
 "$USETRACE" pause 1s >/dev/null
 "$USETRACE" resume | grep -q resumed || fail "resume"
+# Nothing paused: resume says so (it printed "resumed" before).
+rc=0
+"$USETRACE" resume >"$E2E_TMP/resume.out" 2>"$E2E_TMP/resume.err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "not paused (recording)" "$E2E_TMP/resume.err" &&
+	! grep -q resumed "$E2E_TMP/resume.out" ||
+	{ cat "$E2E_TMP/resume.out" "$E2E_TMP/resume.err"; fail "resume while recording"; }
 stop_record
 
 "$USETRACE" show "$E2E_TMP/rec" --raw >"$E2E_TMP/raw.jsonl"

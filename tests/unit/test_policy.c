@@ -67,6 +67,12 @@ test_policy_errors_name_line_and_field(void)
 	parse_err("version: 1\ncollect: [keys\n", "syntax");
 	parse_err("collect: [keys]\n", "version: missing");
 	parse_err("version: 1\n", "collect: missing");
+	/* Errors in and about flow lists name their own line, not line 1. */
+	parse_err("version: 1\ncollect: []\n", "line 2: collect: empty");
+	parse_err("version: 1\ncollect: [keys,\n  text,\n  mouse]\n",
+	    "line 4: collect: unknown category 'mouse'");
+	parse_err("{version: 1,\n collect: [keys],\n colour: 3}\n",
+	    "line 3: colour: unknown field");
 	parse_err("version: 1\ncollect: [text]\n", "'text' needs 'keys'");
 	parse_err("version: x\ncollect: [keys]\n", "line 1: version: expected a whole number");
 	parse_err("version: 1\ncollect: [keys]\nspool:\n  budget: 5 parsecs\n", "spool.budget");
@@ -75,6 +81,8 @@ test_policy_errors_name_line_and_field(void)
 	    "line 4: applications.deny: expected a list");
 	parse_err("", "empty");
 	parse_err("- a\n- b\n", "expected a mapping");
+	parse_err("version: 1\ncollect: [keys]\n---\nversion: 2\n",
+	    "line 3: policy: a second document");
 }
 
 static void
@@ -190,7 +198,54 @@ test_consent_bound_to_policy_hash(void)
 	policy_destroy(b);
 }
 
+/*
+ * Nesting is capped (the loader is quadratic in depth: 100,000 levels took
+ * a minute).  A cap check that came after loading would not return here
+ * before the suite's timeout; the first level past the cap is named.
+ */
+static void
+test_policy_nesting_capped(void)
+{
+	static const size_t depths[] = { 33, 100000, 500000 };
+	size_t i, k, d, n;
+	char *y;
+	struct policy *p = NULL;
+
+	for (k = 0; k < sizeof(depths) / sizeof(depths[0]); k++) {
+		d = depths[k];
+		n = 0;
+		y = malloc(64 + 2 * d);
+		T_ASSERT(y != NULL);
+		n += (size_t)sprintf(y, "version: 1\ncollect: [keys]\nx: ");
+		for (i = 0; i < d; i++)
+			y[n++] = '[';
+		for (i = 0; i < d; i++)
+			y[n++] = ']';
+		y[n++] = '\n';
+		y[n] = '\0';
+		parse_err(y, "line 3: policy: nested deeper than 32 levels");
+		free(y);
+	}
+	/* Block style too, and 32 levels are still parsed (then refused as
+	 * an unknown field: the depth is not what stops them). */
+	parse_err("version: 1\ncollect: [keys]\nx:\n - - - - - - - - - - - - - - - - "
+	    "- - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - - 1\n",
+	    "line 4: policy: nested deeper than 32 levels");
+	y = malloc(200);
+	T_ASSERT(y != NULL);
+	n = (size_t)sprintf(y, "version: 1\ncollect: [keys]\nx: ");
+	for (i = 0; i < 31; i++)
+		y[n++] = '[';
+	for (i = 0; i < 31; i++)
+		y[n++] = ']';
+	y[n] = '\0';
+	parse_err(y, "line 3: x: unknown field");
+	free(y);
+	T_ASSERT(p == NULL);
+}
+
 T_LIST(T_CASE(test_consent_bound_to_policy_hash),
+    T_CASE(test_policy_nesting_capped),
     T_CASE(test_policy_default_parses),
     T_CASE(test_policy_errors_name_line_and_field),
     T_CASE(test_policy_hash_binds_content),
