@@ -767,11 +767,11 @@ const struct detect_rule detect__rules[] = {
 	 */
 	{ DETECT_GENERIC_SECRET,
 	    "(?i)(?:api[_.\\-]?key|apikey|secret|token|access[_.\\-]?key|auth[_.\\-]?key|"
-	    "credentials?|key|authorization|session(?:[_.\\-]?id)?|sid|sessid|csrftoken|"
+	    "credentials?|key|authorization|session(?:[_.\\-]?id)?|sessid|csrftoken|"
 	    "client[_.\\-]?secret|signature)(?:[_.\\-]?[a-z0-9]{1,20})?[\"']?"
 	    "(?:[ \\t]{0,4}(?::=|=>|=|:)[ \\t]{0,4}|[ \\t]{1,4}(?:is[ \\t]{1,4})?)[\"'`]?"
 	    "([A-Za-z0-9_\\-+/=.~]{16,256})(?![A-Za-z0-9_\\-+/=.~])",
-	    "(?i)(?:key|secret|token|credential|authorization|session|sid|sessid|csrftoken|signature)", 24, 300, detect__v_generic },
+	    "(?i)(?:key|secret|token|credential|authorization|session|sessid|csrftoken|signature)", 24, 300, detect__v_generic },
 	{ DETECT_GENERIC_SECRET,
 	    "(?i)(?<![A-Za-z])bearer[ \\t]{1,4}([A-Za-z0-9_\\-+/=.~]{16,512})"
 	    "(?![A-Za-z0-9_\\-+/=.~])",
