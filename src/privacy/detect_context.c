@@ -113,6 +113,7 @@ static bool
 v_pw_loose(const char *t, size_t len, size_t *s, size_t *e)
 {
 	size_t i, dg = 0, sym = 0, up = 0, n;
+	const char *at;
 
 	if (!v_pw(t, len, s, e))
 		return false;
@@ -128,7 +129,12 @@ v_pw_loose(const char *t, size_t len, size_t *s, size_t *e)
 	if (i < len && t[i] == ':')
 		return false;
 	/* A URL, or a number, time, date or version (10:30, 3.11.7, 1,234). */
-	if (n > 4 && (memcmp(t + *s, "http", 4) == 0 || memchr(t + *s, '@', n) != NULL))
+	if (n > 4 && memcmp(t + *s, "http", 4) == 0)
+		return false;
+	/* an e-mail address (a '@' followed by a dotted domain), or a label */
+	at = memchr(t + *s, '@', n);
+	if ((at != NULL && memchr(at, '.', (size_t)(t + *e - at)) != NULL) ||
+	    t[*e - 1] == ':')
 		return false;
 	for (i = *s; i < *e && (dt_digit(t[i]) || t[i] == '.' || t[i] == ',' ||
 	    t[i] == ':' || t[i] == '/' || t[i] == '-'); i++)
