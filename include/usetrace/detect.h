@@ -42,7 +42,8 @@
 	X(PRIVATE_KEY)                                                    \
 	X(API_KEY)                                                        \
 	X(GENERIC_SECRET)                                                 \
-	X(PASSWORD)
+	X(PASSWORD)                                                       \
+	X(NATIONAL_ID) /* appended: enum values stay stable */
 
 enum detect_type {
 #define DETECT_TYPE_ENUM(name) DETECT_##name,

@@ -36,7 +36,7 @@
 #include "usetrace/util.h"
 #include "detect_int.h"
 
-#define DETECT_RULES_MAX 64
+#define DETECT_RULES_MAX 256
 #define DETECT_CAND_MAX (1u << 22)
 #define DETECT_LOOKAROUND 16	/* bytes beyond a window for lookaheads */
 #define DETECT_MATCH_LIMIT 200000
@@ -44,6 +44,7 @@
 struct detect_set {
 	hs_database_t *db;
 	pcre2_code *re[DETECT_RULES_MAX];
+	const struct detect_rule *rule[DETECT_RULES_MAX]; /* all tables, in order */
 	size_t nrules;
 };
 
@@ -133,10 +134,26 @@ detect_set_create(struct detect_set **out)
 	uint32_t lb;
 	int r = UT_EINVAL, ec;
 
-	UT_ASSERT(detect__nrules <= DETECT_RULES_MAX);
+	const struct {
+		const struct detect_rule *r;
+		size_t n;
+	} tabs[] = {
+		{ detect__rules, detect__nrules },
+		{ detect__vendor_rules, detect__nvendor_rules },
+		{ detect__context_rules, detect__ncontext_rules },
+		{ detect__pii_rules, detect__npii_rules },
+	};
+	size_t total = 0, k, j;
+
 	set = xcalloc(1, sizeof(*set));
-	for (i = 0; i < detect__nrules; i++) {
-		const struct detect_rule *ru = &detect__rules[i];
+	for (k = 0; k < UT_ARRAY_LEN(tabs); k++) {
+		for (j = 0; j < tabs[k].n; j++) {
+			UT_ASSERT(total < DETECT_RULES_MAX);
+			set->rule[total++] = &tabs[k].r[j];
+		}
+	}
+	for (i = 0; i < total; i++) {
+		const struct detect_rule *ru = set->rule[i];
 
 		set->re[i] = pcre2_compile((PCRE2_SPTR)ru->re, PCRE2_ZERO_TERMINATED,
 		    PCRE2_USE_OFFSET_LIMIT, &ec, &eoff, NULL);
@@ -157,7 +174,7 @@ detect_set_create(struct detect_set **out)
 			goto out;
 		}
 	}
-	if (hs_compile_multi(hsre, flags, ids, (unsigned)detect__nrules,
+	if (hs_compile_multi(hsre, flags, ids, (unsigned)total,
 	    HS_MODE_BLOCK, NULL, &set->db, &cerr) != HS_SUCCESS) {
 		log_error("detect: rule %d: Vectorscan: %s",
 		    cerr != NULL ? cerr->expression : -1,
@@ -241,7 +258,7 @@ on_hit(unsigned int id, unsigned long long from, unsigned long long to,
     unsigned int flags, void *ctx)
 {
 	struct detect *d = ctx;
-	const struct detect_rule *ru = &detect__rules[id];
+	const struct detect_rule *ru = d->set->rule[id];
 	PCRE2_SIZE *ov;
 	size_t h = (size_t)to, ws, lim, ms, me, s, e;
 	int rc;
@@ -288,6 +305,12 @@ on_hit(unsigned int id, unsigned long long from, unsigned long long to,
 	if (d->next[id] <= h)
 		d->next[id] = h + 1;
 	return 0;
+}
+
+static int
+add_standalone(void *ctx, size_t s, size_t e)
+{
+	return add_cand(ctx, s, e, DETECT_GENERIC_SECRET);
 }
 
 static int
@@ -366,6 +389,8 @@ detect_scan(struct detect *d, const char *text, size_t len, unsigned flags,
 			goto out;
 		}
 		if ((r = d->err) < 0)
+			goto out;
+		if ((r = detect__standalone(text, len, add_standalone, d)) < 0)
 			goto out;
 	}
 	resolve(d);

@@ -37,8 +37,20 @@ struct detect_rule {
 	detect_valid_fn valid;	/* NULL: no validation */
 };
 
+/*
+ * The rule tables: core formats (detect_rules.c), vendor tokens
+ * (detect_vendors.c), secrets introduced by context (detect_context.c) and
+ * international personal data (detect_pii.c).  detect.c concatenates them;
+ * a rule's id is its index in that order.
+ */
 extern const struct detect_rule detect__rules[];
 extern const size_t detect__nrules;
+extern const struct detect_rule detect__vendor_rules[];
+extern const size_t detect__nvendor_rules;
+extern const struct detect_rule detect__context_rules[];
+extern const size_t detect__ncontext_rules;
+extern const struct detect_rule detect__pii_rules[];
+extern const size_t detect__npii_rules;
 
 /* Overlap priority of a type: higher wins. */
 int detect__priority(enum detect_type t);
@@ -49,5 +61,39 @@ bool detect__iban_ok(const char *s, size_t n);
 uint32_t detect__crc32(const void *p, size_t n);
 double detect__entropy(const char *s, size_t n);
 bool detect__is_placeholder(const char *s, size_t n);
+size_t detect__class_switches(const char *s, size_t n);
+size_t detect__distinct(const char *s, size_t n);
+/* A random-looking token (entropy, not a placeholder): vendor tokens. */
+bool detect__v_token(const char *text, size_t len, size_t *s, size_t *e);
+/* A value after a secret keyword: long, random-looking (GENERIC_SECRET). */
+bool detect__v_generic(const char *text, size_t len, size_t *s, size_t *e);
+/* Social security number rules (area, group, serial). */
+bool detect__v_ssn(const char *text, size_t len, size_t *s, size_t *e);
+
+/*
+ * Standalone high-entropy strings (no keyword): calls add(ctx, s, e) for
+ * each run of token characters that passes the entropy and character-class
+ * tests (detect_entropy.c).  Returns 0 or the first negative add() result.
+ */
+int detect__standalone(const char *t, size_t len,
+    int (*add)(void *ctx, size_t s, size_t e), void *ctx);
+
+static inline bool
+dt_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static inline bool
+dt_upper(char c)
+{
+	return c >= 'A' && c <= 'Z';
+}
+
+static inline bool
+dt_lower(char c)
+{
+	return c >= 'a' && c <= 'z';
+}
 
 #endif

@@ -130,8 +130,8 @@ detect__entropy(const char *s, size_t n)
 	return h;
 }
 
-static size_t
-distinct(const char *s, size_t n)
+size_t
+detect__distinct(const char *s, size_t n)
 {
 	bool seen[256] = { false };
 	size_t i, k = 0;
@@ -146,8 +146,8 @@ distinct(const char *s, size_t n)
 }
 
 /* Switches between lower case, upper case and digits: random strings switch often. */
-static size_t
-class_switches(const char *s, size_t n)
+size_t
+detect__class_switches(const char *s, size_t n)
 {
 	int prev = -1, cur;
 	size_t i, k = 0;
@@ -208,10 +208,29 @@ detect__is_placeholder(const char *s, size_t n)
 static bool
 v_email(const char *t, size_t len, size_t *s, size_t *e)
 {
-	(void)len;
 	/* git@host:org/repo is a remote, not a person. */
+	size_t i;
+
+	(void)len;
 	if (*e - *s > 4 && memcmp(t + *s, "git@", 4) == 0)
 		return false;
+	/* ssh user@host, scp, rsync: a login, not an address. */
+	for (i = *s; i > 0 && t[i - 1] != '\n' && *s - i < 200; i--) {
+		if (i >= 4 && (memcmp(t + i - 4, "ssh ", 4) == 0 ||
+		    memcmp(t + i - 4, "scp ", 4) == 0 ||
+		    memcmp(t + i - 4, "ftp ", 4) == 0))
+			return false;
+		if (i >= 6 && memcmp(t + i - 6, "rsync ", 6) == 0)
+			return false;
+	}
+	/* scheme://user:password@host: credentials, not an address. */
+	for (i = *s; i > 0 && i + 64 > *s; i--) {
+		if (t[i - 1] == ' ' || t[i - 1] == '\n' || t[i - 1] == '"' ||
+		    t[i - 1] == '\'')
+			break;
+		if (i >= 3 && memcmp(t + i - 3, "://", 3) == 0)
+			return false;
+	}
 	return true;
 }
 
@@ -235,7 +254,7 @@ v_phone_intl(const char *t, size_t len, size_t *s, size_t *e)
 	(void)len;
 	if (t[*s] == '0') /* "00" international prefix */
 		n = n >= 2 ? n - 2 : 0;
-	return n >= 8 && n <= 15 && distinct(d, n) >= 3;
+	return n >= 8 && n <= 15 && detect__distinct(d, n) >= 3;
 }
 
 static bool
@@ -245,7 +264,7 @@ v_phone_nat(const char *t, size_t len, size_t *s, size_t *e)
 	size_t n = digits_of(t, *s, *e, d, sizeof(d));
 
 	(void)len;
-	return n >= 9 && n <= 12 && distinct(d, n) >= 3;
+	return n >= 9 && n <= 12 && detect__distinct(d, n) >= 3;
 }
 
 struct card_brand {
@@ -356,8 +375,8 @@ v_card(const char *t, size_t len, size_t *s, size_t *e)
 	return false;
 }
 
-static bool
-v_ssn(const char *t, size_t len, size_t *s, size_t *e)
+bool
+detect__v_ssn(const char *t, size_t len, size_t *s, size_t *e)
 {
 	char d[12];
 	size_t n = digits_of(t, *s, *e, d, sizeof(d));
@@ -372,7 +391,7 @@ v_ssn(const char *t, size_t len, size_t *s, size_t *e)
 	return true;
 }
 
-/* IBAN lengths by country (ISO 13616 registry). */
+/* IBAN lengths by country (SWIFT IBAN registry, release 2024/2025: 89 countries). */
 static int
 iban_len(const char *cc)
 {
@@ -381,19 +400,23 @@ iban_len(const char *cc)
 		int len;
 	} tab[] = {
 		{ "AD", 24 }, { "AE", 23 }, { "AL", 28 }, { "AT", 20 }, { "AZ", 28 },
-		{ "BA", 20 }, { "BE", 16 }, { "BG", 22 }, { "BH", 22 }, { "BR", 29 },
-		{ "CH", 21 }, { "CR", 22 }, { "CY", 28 }, { "CZ", 24 }, { "DE", 22 },
-		{ "DK", 18 }, { "DO", 28 }, { "EE", 20 }, { "EG", 29 }, { "ES", 24 },
-		{ "FI", 18 }, { "FO", 18 }, { "FR", 27 }, { "GB", 22 }, { "GE", 22 },
-		{ "GI", 23 }, { "GL", 18 }, { "GR", 27 }, { "GT", 28 }, { "HR", 21 },
-		{ "HU", 28 }, { "IE", 22 }, { "IL", 23 }, { "IS", 26 }, { "IT", 27 },
-		{ "JO", 30 }, { "KW", 30 }, { "KZ", 20 }, { "LB", 28 }, { "LI", 21 },
-		{ "LT", 20 }, { "LU", 20 }, { "LV", 21 }, { "MC", 27 }, { "MD", 24 },
-		{ "ME", 22 }, { "MK", 19 }, { "MR", 27 }, { "MT", 31 }, { "MU", 30 },
-		{ "NL", 18 }, { "NO", 15 }, { "PK", 24 }, { "PL", 28 }, { "PS", 29 },
-		{ "PT", 25 }, { "QA", 29 }, { "RO", 24 }, { "RS", 22 }, { "SA", 24 },
-		{ "SE", 24 }, { "SI", 19 }, { "SK", 24 }, { "SM", 27 }, { "TN", 24 },
-		{ "TR", 26 }, { "UA", 29 }, { "VG", 24 }, { "XK", 20 },
+		{ "BA", 20 }, { "BE", 16 }, { "BG", 22 }, { "BH", 22 }, { "BI", 27 },
+		{ "BR", 29 }, { "BY", 28 }, { "CH", 21 }, { "CR", 22 }, { "CY", 28 },
+		{ "CZ", 24 }, { "DE", 22 }, { "DJ", 27 }, { "DK", 18 }, { "DO", 28 },
+		{ "EE", 20 }, { "EG", 29 }, { "ES", 24 }, { "FI", 18 }, { "FK", 18 },
+		{ "FO", 18 }, { "FR", 27 }, { "GB", 22 }, { "GE", 22 }, { "GI", 23 },
+		{ "GL", 18 }, { "GR", 27 }, { "GT", 28 }, { "HN", 28 }, { "HR", 21 },
+		{ "HU", 28 }, { "IE", 22 }, { "IL", 23 }, { "IQ", 23 }, { "IS", 26 },
+		{ "IT", 27 }, { "JO", 30 }, { "KW", 30 }, { "KZ", 20 }, { "LB", 28 },
+		{ "LC", 32 }, { "LI", 21 }, { "LT", 20 }, { "LU", 20 }, { "LV", 21 },
+		{ "LY", 25 }, { "MC", 27 }, { "MD", 24 }, { "ME", 22 }, { "MK", 19 },
+		{ "MN", 20 }, { "MR", 27 }, { "MT", 31 }, { "MU", 30 }, { "NI", 28 },
+		{ "NL", 18 }, { "NO", 15 }, { "OM", 23 }, { "PK", 24 }, { "PL", 28 },
+		{ "PS", 29 }, { "PT", 25 }, { "QA", 29 }, { "RO", 24 }, { "RS", 22 },
+		{ "RU", 33 }, { "SA", 24 }, { "SC", 31 }, { "SD", 18 }, { "SE", 24 },
+		{ "SI", 19 }, { "SK", 24 }, { "SM", 27 }, { "SO", 23 }, { "ST", 25 },
+		{ "SV", 28 }, { "TL", 23 }, { "TN", 24 }, { "TR", 26 }, { "UA", 29 },
+		{ "VA", 22 }, { "VG", 24 }, { "XK", 20 }, { "YE", 30 },
 	};
 	size_t i;
 
@@ -508,8 +531,8 @@ v_random(const char *t, size_t s, size_t e, double min_h)
 	    detect__entropy(t + s, e - s) >= min_h;
 }
 
-static bool
-v_token(const char *t, size_t len, size_t *s, size_t *e)
+bool
+detect__v_token(const char *t, size_t len, size_t *s, size_t *e)
 {
 	(void)len;
 	return v_random(t, *s, *e, 3.0);
@@ -621,8 +644,8 @@ v_jwt(const char *t, size_t len, size_t *s, size_t *e)
  * that identifiers and words do not have).  A trailing full stop is
  * sentence punctuation.
  */
-static bool
-v_generic(const char *t, size_t len, size_t *s, size_t *e)
+bool
+detect__v_generic(const char *t, size_t len, size_t *s, size_t *e)
 {
 	size_t n;
 
@@ -635,16 +658,7 @@ v_generic(const char *t, size_t len, size_t *s, size_t *e)
 	/* Publishable keys are meant to be public. */
 	if (memcmp(t + *s, "pk_live_", 8) == 0 || memcmp(t + *s, "pk_test_", 8) == 0)
 		return false;
-	return detect__entropy(t + *s, n) >= 3.3 && class_switches(t + *s, n) >= 4;
-}
-
-static bool
-v_password(const char *t, size_t len, size_t *s, size_t *e)
-{
-	(void)len;
-	while (*e > *s && (t[*e - 1] == ',' || t[*e - 1] == ';'))
-		(*e)--;
-	return *e - *s >= 4 && !detect__is_placeholder(t + *s, *e - *s);
+	return detect__entropy(t + *s, n) >= 3.3 && detect__class_switches(t + *s, n) >= 4;
 }
 
 /* ------------------------------------------------------------------ */
@@ -684,7 +698,7 @@ const struct detect_rule detect__rules[] = {
 	{ DETECT_SSN,
 	    "(?<![" ALNUM "_.\\-/])(?<![0-9] )[0-9]{3}(?:-[0-9]{2}-| [0-9]{2} )[0-9]{4}"
 	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
-	    "[0-9]{3}[\\- ][0-9]{2}[\\- ][0-9]{4}", 11, 11, v_ssn },
+	    "[0-9]{3}[\\- ][0-9]{2}[\\- ][0-9]{4}", 11, 11, detect__v_ssn },
 	{ DETECT_IBAN,
 	    LB "[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?" LA,
 	    "[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4}", 16, 32, v_iban },
@@ -720,25 +734,25 @@ const struct detect_rule detect__rules[] = {
 	    "github_pat_[" ALNUM "]{22}_[" ALNUM "]{59}", 93, 1, v_github },
 	{ DETECT_SLACK_TOKEN,
 	    "(?<![" B64 "])xox[baprseo]-(?:[" ALNUM "]{2,32}-){1,4}[" ALNUM "]{8,48}(?![" B64 "])",
-	    "xox[baprseo]-[" ALNUM "]{2}", 8, 260, v_token },
+	    "xox[baprseo]-[" ALNUM "]{2}", 8, 260, detect__v_token },
 	{ DETECT_SLACK_TOKEN,
 	    "(?<![" B64 "])xapp-[0-9]-[A-Z0-9]{6,16}-[0-9]{6,16}-[a-f0-9]{32,64}(?![" B64 "])",
-	    "xapp-[0-9]-", 8, 120, v_token },
+	    "xapp-[0-9]-", 8, 120, detect__v_token },
 	{ DETECT_SLACK_TOKEN,
 	    "https://hooks\\.slack\\.com/(?:services|workflows)/T[A-Z0-9]{6,12}/"
 	    "B[A-Z0-9]{6,12}/[" ALNUM "]{20,32}" LA,
-	    "hooks\\.slack\\.com/", 27, 120, v_token },
+	    "hooks\\.slack\\.com/", 27, 120, detect__v_token },
 	{ DETECT_STRIPE_KEY,
 	    LB "(?:sk|rk)_(?:live|test)_[" ALNUM "]{16,128}" LA,
-	    "(?:sk|rk)_(?:live|test)_[" ALNUM "]{16}", 26, 120, v_token },
+	    "(?:sk|rk)_(?:live|test)_[" ALNUM "]{16}", 26, 120, detect__v_token },
 	{ DETECT_STRIPE_KEY,
-	    LB "whsec_[" ALNUM "]{32,64}" LA, "whsec_[" ALNUM "]{32}", 38, 40, v_token },
+	    LB "whsec_[" ALNUM "]{32,64}" LA, "whsec_[" ALNUM "]{32}", 38, 40, detect__v_token },
 	{ DETECT_API_KEY,
 	    "(?<![" B64 "])AIza[" B64 "]{35}(?![" B64 "])", "AIza[" B64 "]{35}", 40, 1,
-	    v_token },
+	    detect__v_token },
 	{ DETECT_API_KEY,
 	    "(?<![" B64 "])GOCSPX-[" B64 "]{28}(?![" B64 "])", "GOCSPX-[" B64 "]{28}",
-	    36, 1, v_token },
+	    36, 1, detect__v_token },
 	{ DETECT_JWT,
 	    "(?<![" B64 "])eyJ[" B64 "]{8,}\\.eyJ[" B64 "]{8,}\\.[" B64 "]{16,}(?![" B64 "])",
 	    "eyJ[" B64 "]{8}[" B64 "]*\\.eyJ", 8192, 8192, v_jwt },
@@ -752,24 +766,16 @@ const struct detect_rule detect__rules[] = {
 	 * The span is the value only.
 	 */
 	{ DETECT_GENERIC_SECRET,
-	    "(?i)(?<![A-Za-z])(?:[a-z0-9]{1,20}[_.\\-]?)?"
-	    "(?:api[_.\\-]?key|apikey|secret|token|access[_.\\-]?key|auth[_.\\-]?key|"
-	    "credentials?|key)(?:[_.\\-]?[a-z0-9]{1,20})?[\"']?"
+	    "(?i)(?:api[_.\\-]?key|apikey|secret|token|access[_.\\-]?key|auth[_.\\-]?key|"
+	    "credentials?|key|authorization|session(?:[_.\\-]?id)?|sessid|csrftoken|"
+	    "client[_.\\-]?secret|signature)(?:[_.\\-]?[a-z0-9]{1,20})?[\"']?"
 	    "(?:[ \\t]{0,4}(?::=|=>|=|:)[ \\t]{0,4}|[ \\t]{1,4}(?:is[ \\t]{1,4})?)[\"'`]?"
 	    "([A-Za-z0-9_\\-+/=.~]{16,256})(?![A-Za-z0-9_\\-+/=.~])",
-	    "(?i)(?:key|secret|token|credential)", 40, 300, v_generic },
+	    "(?i)(?:key|secret|token|credential|authorization|session|sessid|csrftoken|signature)", 24, 300, detect__v_generic },
 	{ DETECT_GENERIC_SECRET,
 	    "(?i)(?<![A-Za-z])bearer[ \\t]{1,4}([A-Za-z0-9_\\-+/=.~]{16,512})"
 	    "(?![A-Za-z0-9_\\-+/=.~])",
-	    "(?i)bearer[ \\t]", 8, 520, v_generic },
-	/* Text typed after a password prompt, or a password assignment. */
-	{ DETECT_PASSWORD,
-	    "(?i)(?<![A-Za-z])(?:[a-z0-9]{1,20}[_.\\-])?(?:password|passwort|passwd|"
-	    "passphrase|kennwort|pwd|pin|mot de passe|contrase\xc3\xb1""a|senha)"
-	    "(?:[ \\t]{1,4}(?:for|f\xc3\xbcr|de|para)[ \\t]{1,4}[^:\\n]{1,64}?)?[\"']?"
-	    "[ \\t]{0,4}[:=][ \\t]{0,4}[\"']?([^\\s\"'`]{1,128})",
-	    "(?i)(?:passw|passphrase|kennwort|pwd|pin|mot de passe|contrase|senha)",
-	    40, 240, v_password },
+	    "(?i)bearer[ \\t]", 8, 520, detect__v_generic },
 };
 
 const size_t detect__nrules = UT_ARRAY_LEN(detect__rules);
@@ -794,6 +800,7 @@ detect__priority(enum detect_type t)
 	case DETECT_IBAN:
 		return 70;
 	case DETECT_SSN:
+	case DETECT_NATIONAL_ID:
 		return 65;
 	case DETECT_EMAIL:
 		return 60;

@@ -85,6 +85,24 @@ static const struct {
 	{ "api_key = \"9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c\"", "9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c", DETECT_GENERIC_SECRET },
 	{ "[sudo] password for alice: hunter2x", "hunter2x", DETECT_PASSWORD },
 	{ "Passwort: Geheim!123", "Geheim!123", DETECT_PASSWORD },
+	/* issue 14: context passwords, vendor tokens, standalone, international */
+	{ "the wifi pw is Sunflower#2291 btw", "Sunflower#2291", DETECT_PASSWORD },
+	{ "wifi password\nLm7#pQ2zX", "Lm7#pQ2zX", DETECT_PASSWORD },
+	{ "my pin is 4471", "4471", DETECT_PASSWORD },
+	{ "$ mysql -u root -pR00tpass! -h db", "R00tpass!", DETECT_PASSWORD },
+	{ "psql postgresql://app:Hk8#mQ2vLp@db.internal:5432/x", "Hk8#mQ2vLp", DETECT_PASSWORD },
+	{ "curl -u admin:s3cr3tP4ss https://x", "s3cr3tP4ss", DETECT_PASSWORD },
+	{ "HF_TOKEN=hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", "hf_AbCdEfGhIjKlMnOpQrStUvWxYz01234567", DETECT_API_KEY },
+	{ "key 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 ok", "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", DETECT_API_KEY },
+	{ "npm_Ab3De6Gh9Jk2Mn5Pq8St1Vw4Yz7Bc0Ef3Hi6 x", "npm_Ab3De6Gh9Jk2Mn5Pq8St1Vw4Yz7Bc0Ef3Hi6", DETECT_API_KEY },
+	{ "here mK8x2LqP9vZ4rT7wN1bY6cH3jF0dS5gA ok", "mK8x2LqP9vZ4rT7wN1bY6cH3jF0dS5gA", DETECT_GENERIC_SECRET },
+	{ "mera number 98765 43210", "98765 43210", DETECT_PHONE },
+	{ "Telefone: (21) 99876-5432", "(21) 99876-5432", DETECT_PHONE },
+	{ "ssn# 536221412", "536221412", DETECT_SSN },
+	{ "CPF 111.444.777-35", "111.444.777-35", DETECT_NATIONAL_ID },
+	{ "Aadhaar 2341 2341 2346", "2341 2341 2346", DETECT_NATIONAL_ID },
+	{ "ID 11010519491231002X", "11010519491231002X", DETECT_NATIONAL_ID },
+	{ "codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S", DETECT_NATIONAL_ID },
 };
 
 static void
