@@ -483,6 +483,9 @@ room_again(struct agent *a)
 {
 	size_t b = a->so.budget_bytes;
 
+	/* Without an uploader nothing frees room: stay stopped, saying so. */
+	if (a->o->segment_closed == NULL)
+		return false;
 	return b == 0 || spool_used(a->so.dir) <= b - b / 4;
 }
 

@@ -439,6 +439,18 @@ cmd_record(int argc, char **argv)
 	}
 	if (record_keys(recipient, passfile, &dev, rpk, subject_id) < 0)
 		return 1;
+	/* A malformed policy is refused before anything is created. */
+	if (policy != NULL && access(policy, F_OK) == 0) {
+		struct policy *pp = NULL;
+		char perr[256];
+
+		if (policy_load(policy, &pp, perr, sizeof(perr)) < 0) {
+			log_error("policy %s: %s", policy, perr);
+			keys_device_free(dev);
+			return 1;
+		}
+		policy_destroy(pp);
+	}
 	if ((r = out_dir(out)) < 0) {
 		keys_device_free(dev);
 		return 1;

@@ -41,7 +41,7 @@ for i in range(20000):
 xdotool "$E2E_TMP/moves"
 sleep 1
 "$USETRACE" status >"$E2E_TMP/st" || true
-grep -q "not recording: spool full" "$E2E_TMP/st" || { cat "$E2E_TMP/st" "$REC_LOG"; fail "status does not say spool full"; }
+grep -q "spool full, not recording" "$E2E_TMP/st" || { cat "$E2E_TMP/st" "$REC_LOG"; fail "status does not say spool full"; }
 stop_record
 "$USETRACE" show "$E2E_TMP/full" --raw >"$E2E_TMP/full.jsonl" || fail "full spool unreadable"
 n=$(grep -c '"type":"motion"' "$E2E_TMP/full.jsonl" || true)
