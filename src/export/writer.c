@@ -249,6 +249,8 @@ export_writer_open(const char *outdir, enum export_format f,
 	return 0;
 }
 
+static json_t *str_or_null(const char *s);
+
 /* The usetrace form of an action, times relative to the episode. */
 static json_t *
 action_json(const struct ut_action *a, uint32_t sw, uint32_t sh)
@@ -286,8 +288,7 @@ action_json(const struct ut_action *a, uint32_t sw, uint32_t sh)
 		json_object_set_new(o, "dy", json_integer(a->dy));
 	}
 	if (a->kind == UT_ACT_TYPE)
-		json_object_set_new(o, "text", json_string(a->text) ? json_string(a->text) :
-		    json_string("\xef\xbf\xbd"));
+		json_object_set_new(o, "text", str_or_null(a->text));
 	if (a->kind == UT_ACT_HOTKEY || a->kind == UT_ACT_KEY)
 		json_object_set_new(o, "keys", json_string(a->keys));
 	if (a->repeat > 0)
