@@ -62,52 +62,44 @@ out_printf(struct out *o, const char *fmt, ...)
 	o->len += (size_t)n;
 }
 
-/* A string as a JSON string literal (valid UTF-8 passes through). */
+/*
+ * A string as a quoted literal of the target language: JSON ("..." with
+ * \uXXXX for other control bytes) or Python ('...' with \xXX).  Valid
+ * UTF-8 passes through; the quote, backslash, \n, \t and \r are escaped.
+ */
+static void
+out_quoted(struct out *o, const char *s, char quote)
+{
+	out_printf(o, "%c", quote);
+	for (; *s != '\0' && o->err == 0; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == (unsigned char)quote || c == '\\')
+			out_printf(o, "\\%c", c);
+		else if (c == '\n')
+			out_printf(o, "\\n");
+		else if (c == '\t')
+			out_printf(o, "\\t");
+		else if (c == '\r')
+			out_printf(o, "\\r");
+		else if (c < 0x20 || c == 0x7f)
+			out_printf(o, quote == '"' ? "\\u%04x" : "\\x%02x", c);
+		else
+			out_printf(o, "%c", c);
+	}
+	out_printf(o, "%c", quote);
+}
+
 static void
 out_json_str(struct out *o, const char *s)
 {
-	out_printf(o, "\"");
-	for (; *s != '\0' && o->err == 0; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '"' || c == '\\')
-			out_printf(o, "\\%c", c);
-		else if (c == '\n')
-			out_printf(o, "\\n");
-		else if (c == '\t')
-			out_printf(o, "\\t");
-		else if (c == '\r')
-			out_printf(o, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			out_printf(o, "\\u%04x", c);
-		else
-			out_printf(o, "%c", c);
-	}
-	out_printf(o, "\"");
+	out_quoted(o, s, '"');
 }
 
-/* A string as a Python string literal in single quotes. */
 static void
 out_py_str(struct out *o, const char *s)
 {
-	out_printf(o, "'");
-	for (; *s != '\0' && o->err == 0; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c == '\'' || c == '\\')
-			out_printf(o, "\\%c", c);
-		else if (c == '\n')
-			out_printf(o, "\\n");
-		else if (c == '\t')
-			out_printf(o, "\\t");
-		else if (c == '\r')
-			out_printf(o, "\\r");
-		else if (c < 0x20 || c == 0x7f)
-			out_printf(o, "\\x%02x", c);
-		else
-			out_printf(o, "%c", c);
-	}
-	out_printf(o, "'");
+	out_quoted(o, s, '\'');
 }
 
 static int

@@ -134,6 +134,25 @@ names_free(char **v, size_t n)
 	free(v);
 }
 
+/* One step or episode object: fn once per new episode number. */
+static int
+visit(const char *text, unsigned *last,
+    int (*fn)(unsigned episode, const char *ref, void *arg), void *arg)
+{
+	json_t *o = json_loads(text, 0, NULL);
+	unsigned ep;
+	int r = 0;
+
+	if (o == NULL)
+		return UT_EPARSE;
+	ep = (unsigned)json_integer_value(json_object_get(o, "episode"));
+	if (ep != *last)
+		r = fn(ep, ref_of(o), arg);
+	*last = ep;
+	json_decref(o);
+	return r;
+}
+
 int
 export_episodes(const char *dir,
     int (*fn)(unsigned episode, const char *ref, void *arg), void *arg)
@@ -141,10 +160,9 @@ export_episodes(const char *dir,
 	enum export_format f;
 	char path[4096], *line = NULL, name[101], **sh = NULL, *data;
 	size_t cap = 0, nsh = 0, i;
-	unsigned last = 0, ep;
+	unsigned last = 0;
 	uint64_t size;
 	FILE *fp;
-	json_t *o;
 	int r;
 
 	if ((r = format_of(dir, &f)) != 0)
@@ -167,17 +185,8 @@ export_episodes(const char *dir,
 				}
 				if ((r = read_exact(fp, size, &data)) != 0)
 					break;
-				o = json_loads(data, 0, NULL);
+				r = visit(data, &last, fn, arg);
 				free(data);
-				if (o == NULL) {
-					r = UT_EPARSE;
-					break;
-				}
-				ep = (unsigned)json_integer_value(json_object_get(o, "episode"));
-				if (ep != last)
-					r = fn(ep, ref_of(o), arg);
-				last = ep;
-				json_decref(o);
 			}
 			fclose(fp);
 		}
@@ -188,17 +197,8 @@ export_episodes(const char *dir,
 	    "episodes.jsonl");
 	if ((fp = fopen(path, "r")) == NULL)
 		return UT_ENOTFOUND;
-	while (r == 0 && getline(&line, &cap, fp) > 0) {
-		if ((o = json_loads(line, 0, NULL)) == NULL) {
-			r = UT_EPARSE;
-			break;
-		}
-		ep = (unsigned)json_integer_value(json_object_get(o, "episode"));
-		if (ep != last)
-			r = fn(ep, ref_of(o), arg);
-		last = ep;
-		json_decref(o);
-	}
+	while (r == 0 && getline(&line, &cap, fp) > 0)
+		r = visit(line, &last, fn, arg);
 	free(line);
 	fclose(fp);
 	return r < 0 ? r : 0;

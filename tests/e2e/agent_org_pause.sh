@@ -11,29 +11,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
 
-# Polls `usetrace status` until its output matches $1 (a bound on waiting,
-# not a timing assertion).
-# Gives up after ~90 s: after the server was frozen earlier in this test the
-# control thread may be in its reconnect backoff (up to 60 s) when a state
-# changes; the bound is for a hung test, not a latency claim.
-wait_status() { # regex what
-	i=0
-	until "$USETRACE" status >"$E2E_TMP/st" 2>&1; grep -q "$1" "$E2E_TMP/st"; do
-		i=$((i + 1)); [ $i -gt 900 ] && { cat "$E2E_TMP/st"; fail "$2"; }
-		sleep 0.1
-	done
-}
+# Up to ~90 s: after the server was frozen earlier in this test the control
+# thread may be in its reconnect backoff (up to 60 s) when a state changes.
+WAIT_STATUS_MAX=900
 
-start_x 1280x800x24
-OUT="$E2E_TMP/typed.txt"
-: >"$OUT"
-start_mousepad "$OUT"
-wait_editor_ready "$MP" "#"
-start_server "$E2E_TMP/srv"
-HOME_A="$XDG_CONFIG_HOME/usetrace"
-add_person alice "$HOME_A" >/dev/null
-enroll_here "$HOME_A"
-"$USETRACE" consent --yes >/dev/null || fail "consent"
+enrolled_editor
 start_record "$E2E_TMP/rec"
 wait_status "^recording" "not recording at start"
 xdo windowactivate --sync "$MP"

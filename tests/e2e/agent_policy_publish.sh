@@ -10,24 +10,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
 
-wait_status() { # regex what: polls status (a bound, not a timing assertion)
-	i=0
-	until "$USETRACE" status >"$E2E_TMP/st" 2>&1; grep -q "$1" "$E2E_TMP/st"; do
-		i=$((i + 1)); [ $i -gt 300 ] && { cat "$E2E_TMP/st"; fail "$2"; }
-		sleep 0.1
-	done
-}
-
-start_x 1280x800x24
-OUT="$E2E_TMP/typed.txt"
-: >"$OUT"
-start_mousepad "$OUT"
-wait_editor_ready "$MP" "#"
-start_server "$E2E_TMP/srv"
-HOME_A="$XDG_CONFIG_HOME/usetrace"
-add_person alice "$HOME_A" >/dev/null
-enroll_here "$HOME_A"
-"$USETRACE" consent --yes >/dev/null || fail "consent"
+enrolled_editor
 start_record "$E2E_TMP/rec"
 wait_status "^recording" "not recording at start"
 xdo windowactivate --sync "$MP"

@@ -5,16 +5,6 @@
 # again.  Removed, it stops too; put back as consented, it records again.
 . "$(dirname "$0")/lib.sh"
 
-# Polls `usetrace status` until its output matches $1 (a bound, not a
-# timing assertion: it fails only when the state never comes).
-wait_status() { # regex what
-	i=0
-	until "$USETRACE" status >"$E2E_TMP/st" 2>&1; grep -q "$1" "$E2E_TMP/st"; do
-		i=$((i + 1)); [ $i -gt 300 ] && { cat "$E2E_TMP/st"; fail "$2"; }
-		sleep 0.1
-	done
-}
-
 start_x 1280x800x24
 OUT="$E2E_TMP/typed.txt"
 : >"$OUT"

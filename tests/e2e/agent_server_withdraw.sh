@@ -9,14 +9,6 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
 
-wait_status() { # regex what: polls status (a bound, not a timing assertion)
-	i=0
-	until "$USETRACE" status >"$E2E_TMP/st" 2>&1; grep -q "$1" "$E2E_TMP/st"; do
-		i=$((i + 1)); [ $i -gt 300 ] && { cat "$E2E_TMP/st"; fail "$2"; }
-		sleep 0.1
-	done
-}
-
 agent_req() { # REQUEST: one line on the agent's control socket
 	python3 - "$XDG_RUNTIME_DIR/usetrace/agent.sock" "$1" <<'PY'
 import socket, sys
@@ -32,16 +24,7 @@ closed_segments() { # dir -> how many closed segments
 	find "$1" -name 'seg-*.uts' | wc -l
 }
 
-start_x 1280x800x24
-OUT="$E2E_TMP/typed.txt"
-: >"$OUT"
-start_mousepad "$OUT"
-wait_editor_ready "$MP" "#"
-start_server "$E2E_TMP/srv"
-HOME_A="$XDG_CONFIG_HOME/usetrace"
-add_person alice "$HOME_A" >/dev/null
-enroll_here "$HOME_A"
-"$USETRACE" consent --yes >"$E2E_TMP/consent.out" || fail "consent"
+enrolled_editor
 grep -q "the server was told" "$E2E_TMP/consent.out" || { cat "$E2E_TMP/consent.out"; fail "consent not posted to the server"; }
 # --no-upload: what is on the device stays there for the checks below.
 start_record "$E2E_TMP/rec" --no-upload --segment-bytes 4096

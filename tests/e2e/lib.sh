@@ -131,6 +131,17 @@ stop_record() {
 	[ "$rc" -eq 0 ] || { cat "$REC_LOG" >&2; fail "recorder exited with $rc"; }
 }
 
+# Polls `usetrace status` until its output matches $1; fails with $2 after
+# WAIT_STATUS_MAX tries (default 300, about 30 s): a bound on waiting for a
+# state that should come, not a timing assertion.
+wait_status() { # regex what
+	i=0
+	until "$USETRACE" status >"$E2E_TMP/st" 2>&1; grep -q "$1" "$E2E_TMP/st"; do
+		i=$((i + 1)); [ $i -gt "${WAIT_STATUS_MAX:-300}" ] && { cat "$E2E_TMP/st"; fail "$2"; }
+		sleep 0.1
+	done
+}
+
 # xdotool with a settle delay so the server has processed everything.
 xdo() {
 	xdotool "$@"

@@ -71,3 +71,20 @@ for s in sorted(segs, key=lambda s: s["start_ns"]):
     print(s["id"])
 PY
 }
+
+# The scene of the agent/server tests: Xvfb, mousepad on $OUT (ready for
+# input, $MP), a server, and alice (key home $HOME_A) enrolled on this
+# device with her consent given (`usetrace consent` output in
+# $E2E_TMP/consent.out).
+enrolled_editor() {
+	start_x 1280x800x24
+	OUT="$E2E_TMP/typed.txt"
+	: >"$OUT"
+	start_mousepad "$OUT"
+	wait_editor_ready "$MP" "#"
+	start_server "$E2E_TMP/srv"
+	HOME_A="$XDG_CONFIG_HOME/usetrace"
+	add_person alice "$HOME_A" >/dev/null
+	enroll_here "$HOME_A"
+	"$USETRACE" consent --yes >"$E2E_TMP/consent.out" || fail "consent"
+}
