@@ -4,7 +4,8 @@
 # enrollment, consent), starts a virtual X display (Xvfb) with a window
 # manager and real applications (xterm, mousepad), drives a short scripted
 # session with xdotool while `usetrace record` records it (sealed to the
-# server's ingest key: this device cannot read it back), uploads it, shows
+# server's ingest key: this device cannot read it back) and uploads it in
+# the background (`usetrace upload` sends what is left), shows
 # the person their own data from the server and who read it (`usetrace my
 # audit`), erases the day and shows it gone, and verifies the audit log.
 # Everything is kept under ./demo (override with DEMO_DIR): the server's
@@ -86,10 +87,16 @@ xdo key ctrl+l
 sleep 0.6
 stop_record
 echo
-echo "== the recording is sealed to the server: this device checks it without reading it"
-"$USETRACE" spool check "$DEMO_OUT"
+echo "== the recorder uploaded each closed segment in the background and deleted"
+echo "   it here after its signed receipt; what is left is sealed to the server:"
+echo "   this device checks it without reading it"
+if ls "$DEMO_OUT"/seg-*.uts >/dev/null 2>&1; then
+	"$USETRACE" spool check "$DEMO_OUT"
+else
+	echo "(nothing left: every segment is on the server)"
+fi
 echo
-echo "== usetrace upload: each segment is deleted here after its signed receipt"
+echo "== usetrace upload: sends whatever the recorder had not sent yet"
 "$USETRACE" upload "$DEMO_OUT"
 echo
 echo "== usetrace my list: the person's own data, from the server"
