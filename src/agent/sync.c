@@ -513,6 +513,16 @@ run(void *arg)
 		r = fetch_state(s, true);
 		if (s->stop)
 			break;
+		if (r == UT_EDENIED && !s->cur.revoked) {
+			/*
+			 * The server refuses this device's token (401/403):
+			 * revoked (or expired) while no poll was parked to be
+			 * told so.  Nothing it records can reach the server
+			 * any more: stop as for a revocation.
+			 */
+			s->cur.revoked = true;
+			s->cur.have = true;
+		}
 		if (r < 0) {
 			if (!s->down)
 				log_warn("control: no answer from the server (%s); "
