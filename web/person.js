@@ -20,9 +20,10 @@ function sumRedactions(r) {
 }
 
 function redactionList(r) {
-	const ks = Object.keys(r || {}).sort();
-	if (!ks.length) return h('span', { class: 'muted' }, 'none');
-	return h('ul', { class: 'inline' }, ks.map((k) => h('li', null, h('code', null, k), ' ' + r[k])));
+	const ks = Object.keys(r || {}).filter((k) => Number(r[k]) > 0).sort();
+	if (!ks.length) return null;
+	return ['(', h('ul', { class: 'inline', 'aria-label': 'Redactions by type' },
+		ks.map((k) => h('li', { dataset: { type: k } }, h('code', null, k), ' ' + r[k]))), ')'];
 }
 
 export async function viewDays(main) {
@@ -43,7 +44,7 @@ export async function viewDays(main) {
 				h('li', null, h('span', { class: 'app-name' }, a.app || '(unknown)'), ' ',
 					h('span', { class: 'bar', dataset: { w: String(Math.round(100 * a.active_s / maxApp)) } }),
 					' ' + fmtDur(a.active_s)))),
-			h('p', null, 'Removed before storage: ', sumRedactions(d.redactions) + ' redactions ',
+			h('p', { class: 'removed' }, 'Removed before storage: ' + sumRedactions(d.redactions) + ' redactions ',
 				redactionList(d.redactions), ' · ' + d.blacked_frames + ' frames with blacked-out windows')));
 	}
 	main.append(ol);
