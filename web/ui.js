@@ -17,7 +17,7 @@ export function h(tag, attrs, ...kids) {
 			else el.setAttribute(k, v === true ? '' : String(v));
 		}
 	}
-	for (const k of kids.flat()) {
+	for (const k of kids.flat(Infinity)) {
 		if (k === null || k === undefined || k === false) continue;
 		el.append(k instanceof Node ? k : document.createTextNode(String(k)));
 	}

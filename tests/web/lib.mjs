@@ -17,7 +17,7 @@ export const PURPOSE = (p) => p.startsWith('/v1/my/erase') ? 'erasure' : p.start
 
 // api(token, method, path[, body]) -> { status, json, text, body } with Bearer auth.
 export async function api(token, method, p, body) {
-	const ctx = await pwRequest.newContext({ ignoreHTTPSErrors: true, baseURL: env.url });
+	const ctx = await pwRequest.newContext({ ignoreHTTPSErrors: true, baseURL: env.api_url || env.url });
 	try {
 		const headers = { Authorization: 'Bearer ' + token };
 		if (PURPOSE(p)) headers['Usetrace-Purpose'] = PURPOSE(p);
@@ -35,7 +35,7 @@ export async function api(token, method, p, body) {
 // cli(who, ...args): the usetrace CLI as a person of env ({home, token}).
 export function cli(who, ...args) {
 	return execFileSync(env.usetrace, args, {
-		env: { ...process.env, USETRACE_HOME: who.home, USETRACE_TOKEN: who.token, USETRACE_SERVER: env.url,
+		env: { ...process.env, USETRACE_HOME: who.home, USETRACE_TOKEN: who.token, USETRACE_SERVER: env.api_url || env.url,
 			USETRACE_PIN: env.pin, LC_ALL: 'C.UTF-8' },
 		encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'],
 	});
@@ -64,5 +64,16 @@ export async function shot(page, name) {
 }
 
 export function decodePng(buf) {
+	return PNG.sync.read(buf);
+}
+
+// region(page, selector, w, h): a screenshot of w x h page pixels from the
+// element's top left corner (rounded to whole pixels), decoded.
+export async function region(page, selector, w, h) {
+	const r = await page.locator(selector).evaluate((el) => {
+		const b = el.getBoundingClientRect();
+		return { x: b.left + window.scrollX, y: b.top + window.scrollY };
+	});
+	const buf = await page.screenshot({ fullPage: true, clip: { x: Math.round(r.x), y: Math.round(r.y), width: w, height: h } });
 	return PNG.sync.read(buf);
 }
