@@ -18,8 +18,10 @@
  *     414 uri_too_long         request URI over 8 KiB
  *     429 rate_limited         with Retry-After (seconds)
  *     503 unavailable          the server is draining (Retry-After: 1)
- * Every response carries X-Content-Type-Options: nosniff, and
- * Cache-Control: no-store unless the handler set a Cache-Control.
+ * Every response carries X-Content-Type-Options: nosniff,
+ * Content-Security-Policy: HTTP_CSP, Referrer-Policy: no-referrer,
+ * X-Frame-Options: DENY, and Cache-Control: no-store unless the handler
+ * set a Cache-Control.
  * Broken HTTP framing (a Content-Length that is not a number, a bad chunk
  * size, an unparsable request line, headers beyond the connection's
  * memory) is refused by libmicrohttpd itself before this transport sees
@@ -47,6 +49,10 @@
 
 #define HTTP_PIN_MAX 128u        /* "sha256//" + base64(32) + NUL fits */
 #define HTTP_HEADER_VALUE_MAX 1024u
+/* The web page's Content-Security-Policy (docs/WEB.md), on every response. */
+#define HTTP_CSP "default-src 'none'; script-src 'self'; style-src 'self'; " \
+	"img-src 'self' blob: data:; connect-src 'self'; form-action 'self'; " \
+	"frame-ancestors 'none'; base-uri 'none'"
 
 /* One request, valid only during the handler call. */
 struct http_request {

@@ -247,6 +247,10 @@ send_response(struct req *r, struct MHD_Connection *c, struct http_response *rs,
 		(void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
 		    rs->content_type);
 	(void)MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	/* Issue 13: the web page's headers, on every response (docs/WEB.md). */
+	(void)MHD_add_response_header(resp, "Content-Security-Policy", HTTP_CSP);
+	(void)MHD_add_response_header(resp, "Referrer-Policy", "no-referrer");
+	(void)MHD_add_response_header(resp, "X-Frame-Options", "DENY");
 	for (i = 0; i < rs->nheaders && i < HTTP_RESPONSE_HEADERS; i++) {
 		if (strcasecmp(rs->hname[i], "Cache-Control") == 0)
 			have_cc = true;

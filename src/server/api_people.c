@@ -79,24 +79,24 @@ reissue_waiting(struct srv_req *q, const uint8_t id[META_CODE_ID_LEN])
 	return wait;
 }
 
-void
-api_login(struct srv_req *q)
+/*
+ * Takes a claim code and makes the person's own token (POST /v1/login, and
+ * POST /v1/session from a claim).  0 with token, *t and *p filled, or a
+ * negative code after replying (400, 403, 404, 409, 500) with the audit
+ * fields set.  The caller wipes token.
+ */
+int
+srv_claim_take(struct srv_req *q, const char *code,
+    char token[SRV_TOKEN_TEXT_MAX], struct meta_token *t, struct meta_principal *p)
 {
-	json_t *body = srv_body_json(q), *out;
 	struct meta_code c;
-	struct meta_principal p;
-	struct meta_token t;
 	uint8_t id[META_CODE_ID_LEN], hash[32];
-	char token[SRV_TOKEN_TEXT_MAX], when[32];
-	const char *code;
+	char when[32];
 	int r;
 
-	if (body == NULL)
-		return;
-	code = json_string_value(json_object_get(body, "claim"));
 	if (code == NULL || srv_code_parse(code, id, hash) < 0) {
 		srv_reply_error(q, 400, "bad_request", "\"claim\" must be a claim code");
-		goto out;
+		return UT_EPARSE;
 	}
 	srv_hex(id, sizeof(id), q->a_object, sizeof(q->a_object));
 	if (reissue_waiting(q, id)) {
@@ -105,7 +105,7 @@ api_login(struct srv_req *q)
 		    "administrator for a person who already has a token: it works 24 "
 		    "hours after it was made, or as soon as the person confirms it "
 		    "('usetrace my confirm-claim')");
-		goto out;
+		return UT_EDENIED;
 	}
 	r = meta_code_take(q->srv->meta, META_CODE_CLAIM, id, hash,
 	    q->rq->client_ip, q->now_ns, &c);
@@ -122,41 +122,60 @@ api_login(struct srv_req *q)
 		    c.used_source);
 		q->a_outcome = "code_used";
 		srv_reply_error(q, 409, "code_used", msg);
-		goto out;
+		return r;
 	}
 	if (r == UT_EDENIED) {
 		q->a_outcome = "denied";
 		srv_reply_error(q, 403, "forbidden", "wrong claim code");
-		goto out;
+		return r;
 	}
 	if (r < 0) {
 		q->a_outcome = "denied";
 		srv_reply_error(q, 404, "not_found", "no such claim code, or it expired");
-		goto out;
+		return r;
 	}
-	if ((r = meta_principal_get(q->srv->meta, c.principal_id, &p)) < 0 ||
-	    p.revoked_ns != 0) {
+	if ((r = meta_principal_get(q->srv->meta, c.principal_id, p)) < 0 ||
+	    p->revoked_ns != 0) {
 		q->a_outcome = "denied";
 		srv_reply_error(q, 404, "not_found", "no such claim code, or it expired");
-		goto out;
+		return r < 0 ? r : UT_EDENIED;
 	}
-	snprintf(q->a_principal, sizeof(q->a_principal), "%s", p.name);
-	if (p.role == UT_ROLE_SUBJECT)
-		srv_hex(p.subject_id, 16, q->a_subject, sizeof(q->a_subject));
-	memset(&t, 0, sizeof(t));
-	srv_token_new(false, token, t.hash);
-	t.principal_id = p.id;
-	t.expires_ns = q->now_ns + (int64_t)q->srv->cfg.token_days * NS_PER_DAY;
-	if ((r = meta_token_add(q->srv->meta, &t)) < 0) {
+	snprintf(q->a_principal, sizeof(q->a_principal), "%s", p->name);
+	if (p->role == UT_ROLE_SUBJECT)
+		srv_hex(p->subject_id, 16, q->a_subject, sizeof(q->a_subject));
+	memset(t, 0, sizeof(*t));
+	srv_token_new(false, token, t->hash);
+	t->principal_id = p->id;
+	t->expires_ns = q->now_ns + (int64_t)q->srv->cfg.token_days * NS_PER_DAY;
+	if ((r = meta_token_add(q->srv->meta, t)) < 0) {
+		sodium_memzero(token, SRV_TOKEN_TEXT_MAX);
 		srv_reply_error(q, 500, "internal", "cannot store the token");
-		goto out;
+		return r;
 	}
+	return 0;
+}
+
+void
+api_login(struct srv_req *q)
+{
+	json_t *body = srv_body_json(q), *out;
+	struct meta_principal p;
+	struct meta_token t;
+	char token[SRV_TOKEN_TEXT_MAX];
+
+	memset(token, 0, sizeof(token));
+	if (body == NULL)
+		return;
+	if (srv_claim_take(q, json_string_value(json_object_get(body, "claim")),
+	    token, &t, &p) < 0)
+		goto out;
 	out = json_pack("{s:s, s:s, s:s, s:I}", "token", token, "name", p.name,
 	    "role", ut_role_name(p.role), "expires_ns", (json_int_t)t.expires_ns);
 	srv_no_store(q);
 	srv_reply_json(q, 200, out);
 out:
 	sodium_memzero(token, sizeof(token));
+	sodium_memzero(&t, sizeof(t));
 	json_decref(body);
 }
 

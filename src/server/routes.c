@@ -50,6 +50,18 @@ static const struct srv_route routes[] = {
 	    api_login, 4 * KIB, "turn a claim code into the person's own token", NULL },
 	{ "POST", "/v1/enroll", SRV_R_PUBLIC, SRV_P_NONE, "enroll",
 	    api_enroll, 8 * KIB, "register a device with an enrollment code", NULL },
+	/* Issue 13: the web page (web.c: files, not audited) and its sessions. */
+	{ "GET", "/", SRV_R_PUBLIC, SRV_P_NONE, NULL, api_web_index, 0,
+	    "the web page (web/index.html)", NULL },
+	{ "GET", "/web/{name}", SRV_R_PUBLIC, SRV_P_NONE, NULL, api_web_asset, 0,
+	    "one of the web page's files", NULL },
+	{ "POST", "/v1/session", SRV_R_PUBLIC, SRV_P_NONE, "session_start",
+	    api_session_start, 4 * KIB, "sign the page in with a token or a claim "
+	    "code: a session cookie and its CSRF token", NULL },
+	{ "GET", "/v1/session", SRV_R_PUBLIC, SRV_P_NONE, NULL, api_session_get, 0,
+	    "the page's session: who, role, CSRF token", NULL },
+	{ "DELETE", "/v1/session", SRV_R_PUBLIC, SRV_P_NONE, "session_end",
+	    api_session_end, 0, "sign the page out (X-CSRF-Token)", NULL },
 
 	{ "POST", "/v1/admin/principals", ADMIN, SRV_P_ADMINISTRATION,
 	    "principal_add", api_admin_principal_add, 4 * KIB,
@@ -448,11 +460,16 @@ authenticate(struct srv_req *q)
 {
 	const char *h = http_request_header(q->rq, "Authorization");
 	struct meta_token t;
-	bool device;
+	bool device = false;
 	int r;
 
-	if (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
-	    srv_token_hash(h + 7, &device, q->token_hash) < 0) {
+	/* The page's session cookie stands in for the bearer token (session.c). */
+	if ((r = srv_session_auth(q)) < 0) {
+		q->via_session = true;
+		goto fail;
+	}
+	if (r == 0 && (h == NULL || strncmp(h, "Bearer ", 7) != 0 ||
+	    srv_token_hash(h + 7, &device, q->token_hash) < 0)) {
 		r = UT_EDENIED;
 		goto fail;
 	}
@@ -484,8 +501,9 @@ authenticate(struct srv_req *q)
 	return 0;
 fail:
 	audit_note_auth_failure(q->srv->audit, q->rq->client_ip,
-	    h == NULL ? "no token" : "bad token");
+	    q->via_session ? "bad session" : h == NULL ? "no token" : "bad token");
 	memset(&q->who, 0, sizeof(q->who));
+	q->via_session = false;
 	srv_reply_error(q, 401, "unauthorized",
 	    "a valid, unexpired, unrevoked token is required");
 	return r < 0 ? r : UT_EDENIED;
@@ -569,6 +587,11 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 			return;
 		}
 	}
+	/* Outside the API only the page's files are (web.c): 404, no token. */
+	if (strncmp(rq->path, "/v1/", 4) != 0) {
+		srv_reply_error(&q, 404, "not_found", "no such file");
+		return;
+	}
 	if (audit_is_failed(s->audit)) {
 		srv_reply_error(&q, 503, "audit_unavailable",
 		    "the audit log cannot be written; nothing audited is served");
@@ -576,6 +599,11 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 	}
 	if (authenticate(&q) < 0)
 		return;
+	/* Cookie-authenticated changes need the page's CSRF token. */
+	if (srv_session_csrf(&q) < 0) {
+		srv_finish_audited(&q, "denied");
+		return;
+	}
 	q.purpose = purpose_parse(http_request_header(rq, "Usetrace-Purpose"));
 	who_bit = q.is_device ? SRV_R_DEVICE : SRV_R(q.who.role);
 	for (i = 0; i < UT_ARRAY_LEN(routes); i++) {

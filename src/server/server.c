@@ -79,6 +79,7 @@ config_defaults(struct srv_config *c)
 	c->max_connections_per_ip = 64;
 	c->longpoll_max = 4000;
 	c->org_pause_max_s = 3600;
+	c->session_idle_s = 900;
 }
 
 static int
@@ -161,6 +162,9 @@ config_load(const char *path, struct srv_config *c, char *err, size_t errsz)
 			r = copy_uint(v, &c->longpoll_max, 1, 1000000, k, err, errsz);
 		else if (strcmp(k, "org_pause_max_s") == 0)
 			r = copy_uint(v, &c->org_pause_max_s, 1, 31 * 86400, k, err, errsz);
+		else if (strcmp(k, "session_idle_s") == 0)
+			r = copy_uint(v, &c->session_idle_s, 1, SRV_SESSION_LIFETIME_S, k,
+			    err, errsz);
 		else if (strcmp(k, "alert_command") == 0)
 			r = copy_str(v, c->alert_command, sizeof(c->alert_command), k,
 			    err, errsz);
@@ -475,6 +479,10 @@ open_all(struct server *s, const struct server_opts *o, bool *first)
 		log_error("serve: the control state: %s", ut_strerror(r));
 		return r;
 	}
+	if ((r = srv_sessions_open(s)) < 0) {
+		log_error("serve: the page's sessions: %s", ut_strerror(r));
+		return r;
+	}
 	/* Invariant (2). */
 	if ((r = srv_erase_reapply(s, &applied)) < 0) {
 		log_error("serve: reapplying erasures: %s", ut_strerror(r));
@@ -512,6 +520,7 @@ close_all(struct server *s)
 		pthread_join(s->retention_thread, NULL);
 	}
 	http_server_stop(s->http);
+	srv_sessions_close(s);
 	srv_ctl_close(s);
 	audit_close(s->audit);
 	blob_close(s->blobs);

@@ -45,6 +45,8 @@ struct srv_config {
 	unsigned max_connections_per_ip;  /* from one address (64) */
 	unsigned longpoll_max;            /* parked long polls at most (4000) */
 	unsigned org_pause_max_s;         /* default and longest pause (3600) */
+	/* Issue 13: the web page's sessions (session.c). */
+	unsigned session_idle_s;          /* idle timeout (900) */
 };
 
 /*
@@ -72,6 +74,8 @@ struct srv_ctl {
 	pthread_t flusher;
 };
 
+struct srv_sessions;
+
 struct server {
 	char data_dir[SRV_PATH_MAX];
 	struct srv_config cfg;
@@ -96,6 +100,7 @@ struct server {
 	bool stopping;
 	unsigned rotate;                  /* SRV_ROTATE_* at this start */
 	struct srv_ctl ctl;
+	struct srv_sessions *sessions;    /* session.c: the page's sign-ins */
 };
 
 enum srv_purpose {
@@ -164,6 +169,8 @@ struct srv_req {
 	 * change.
 	 */
 	bool no_audit;
+	/* Authenticated by the page's session cookie (session.c), not Bearer. */
+	bool via_session;
 };
 
 /* routes.c */
@@ -213,6 +220,39 @@ int srv_day_parse(const char *s, int32_t *day) __attribute__((warn_unused_result
 
 /* openapi.c: the document as text (malloc'd). */
 char *srv_openapi_text(void);
+
+/*
+ * api_people.c: takes a claim code and makes the person's own token (as
+ * POST /v1/login); 0, or a negative code after replying.  The caller wipes
+ * token.
+ */
+int srv_claim_take(struct srv_req *q, const char *code,
+    char token[SRV_TOKEN_TEXT_MAX], struct meta_token *t,
+    struct meta_principal *p) __attribute__((warn_unused_result));
+
+/*
+ * session.c: the web page's server-side sessions (see its overview).
+ * srv_session_auth(): when the request has no Authorization header but a
+ * ut_session cookie, 1 with the session's token hash in q->token_hash (the
+ * caller authenticates it like a Bearer token); 0 when there is no cookie;
+ * a negative code when the cookie names no live session.
+ * srv_session_csrf(): 0 when a cookie-authenticated request may change
+ * anything (GET, or X-CSRF-Token right and not Sec-Fetch-Site: cross-site);
+ * else UT_EDENIED after replying 403 {"error":"csrf"}.
+ */
+#define SRV_SESSION_MAX 4096u           /* sessions held at most */
+#define SRV_SESSION_PER_PRINCIPAL 16u   /* the oldest is ended past this */
+#define SRV_SESSION_LIFETIME_S (12u * 3600u)
+int srv_sessions_open(struct server *s) __attribute__((warn_unused_result));
+void srv_sessions_close(struct server *s);
+int srv_session_auth(struct srv_req *q) __attribute__((warn_unused_result));
+int srv_session_csrf(struct srv_req *q) __attribute__((warn_unused_result));
+void api_session_start(struct srv_req *q);
+void api_session_get(struct srv_req *q);
+void api_session_end(struct srv_req *q);
+/* web.c: the page's files built into the binary (web/, web_int.h). */
+void api_web_index(struct srv_req *q);
+void api_web_asset(struct srv_req *q);
 
 /* Handlers. */
 void api_openapi(struct srv_req *q);

@@ -71,7 +71,10 @@ REF = {
     ("GET", "/v1/admin/policies/{version}"): (ADMIN, "administration", None),
 }
 PUBLIC = {("GET", "/v1/openapi.json"), ("GET", "/v1/health"), ("POST", "/v1/login"),
-          ("POST", "/v1/enroll")}
+          ("POST", "/v1/enroll"),
+          # Issue 13: the page's files and its sessions (tests/server/web_session.sh).
+          ("GET", "/"), ("GET", "/web/{name}"), ("POST", "/v1/session"),
+          ("GET", "/v1/session"), ("DELETE", "/v1/session")}
 QUERY = {"/v1/training/steps": "?export=matrix", "/v1/audit/exposure": "?principal=alice",
          "/v1/training/frames": "?export=matrix&episode=" + "0" * 32 + "&frame=1",
          "/v1/training/revoked": "?export=matrix"}
