@@ -53,10 +53,10 @@ test('cookie without CSRF token, or cross-site, is refused; cookie flags', async
 	expect(ck.sameSite).toBe('Strict');
 	const res = await page.evaluate(async () => {
 		const out = {};
-		let r = await fetch('/v1/my/pause', { method: 'POST', credentials: 'same-origin',
+		let r = await fetch('/v1/my/enroll-codes', { method: 'POST', credentials: 'same-origin',
 			headers: { 'Usetrace-Purpose': 'self-access', 'Content-Type': 'application/json' }, body: '{}' });
 		out.noToken = [r.status, (await r.json()).error];
-		r = await fetch('/v1/my/pause', { method: 'POST', credentials: 'same-origin',
+		r = await fetch('/v1/my/enroll-codes', { method: 'POST', credentials: 'same-origin',
 			headers: { 'Usetrace-Purpose': 'self-access', 'Content-Type': 'application/json', 'X-CSRF-Token': 'AAAA' + 'b'.repeat(40) }, body: '{}' });
 		out.badToken = [r.status, (await r.json()).error];
 		return out;
@@ -65,14 +65,15 @@ test('cookie without CSRF token, or cross-site, is refused; cookie flags', async
 	expect(res.badToken).toEqual([403, 'csrf']);
 	// The right token but marked cross-site (as a browser marks a forged request).
 	const sess = await page.evaluate(async () => (await fetch('/v1/session', { credentials: 'same-origin' })).json());
-	const cross = await page.request.post(env.url + '/v1/my/pause', { headers: { 'Usetrace-Purpose': 'self-access',
+	const cross = await page.request.post(env.url + '/v1/my/enroll-codes', { headers: { 'Usetrace-Purpose': 'self-access',
 		'X-CSRF-Token': sess.csrf, 'Sec-Fetch-Site': 'cross-site' }, data: {}, failOnStatusCode: false });
 	expect(cross.status()).toBe(403);
-	expect((await api(A.token, 'GET', '/v1/my/pause')).json.paused).toBe(false);
+	expect((await cross.json()).error).toBe('csrf');
 	// And the same request same-site with the token works (so the refusals above are about CSRF).
-	const ok = await page.request.post(env.url + '/v1/my/resume', { headers: { 'Usetrace-Purpose': 'self-access',
+	const ok = await page.request.post(env.url + '/v1/my/enroll-codes', { headers: { 'Usetrace-Purpose': 'self-access',
 		'X-CSRF-Token': sess.csrf }, data: {}, failOnStatusCode: false });
-	expect(ok.status()).toBe(200);
+	expect(ok.status()).toBe(201);
+	expect((await ok.json()).code).toMatch(/^[0-9a-f]{16}\./);
 });
 
 test('a signed-out cookie is useless', async ({ page, context }) => {
