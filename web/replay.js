@@ -50,10 +50,11 @@ function drawArrow(g, x0, y0, x1, y1) {
 	g.stroke();
 }
 
-export function drawAction(g, a) {
+export function drawAction(g, a, scale) {
 	if (!a || !POINTER.has(a.action) || a.x === null) return;
 	g.save();
-	g.lineWidth = 3;
+	const k = Math.min(4, Math.max(1, scale || 1));
+	g.lineWidth = 3 * k;
 	g.strokeStyle = '#e0007a';
 	g.fillStyle = 'rgba(224,0,122,0.25)';
 	if (a.action === 'drag' || a.action === 'move') {
@@ -81,7 +82,7 @@ export function drawAction(g, a) {
 		const rings = a.action === 'triple_click' ? 3 : a.action === 'double_click' ? 2 : 1;
 		for (let r = 0; r < rings; r++) {
 			g.beginPath();
-			g.arc(a.x, a.y, 12 + r * 8, 0, 2 * Math.PI);
+			g.arc(a.x, a.y, (12 + r * 8) * k, 0, 2 * Math.PI);
 			if (r === 0) g.fill();
 			g.stroke();
 		}
@@ -161,7 +162,9 @@ export function mountReplay(container, src) {
 	function drawOverlay() {
 		const g = over.getContext('2d');
 		g.clearRect(0, 0, over.width, over.height);
-		if (chkOverlay.checked && actions[cur]) drawAction(g, actions[cur]);
+		/* Lines stay about 3 CSS pixels wide however far the frame is scaled down. */
+		const scale = over.clientWidth ? over.width / over.clientWidth : 1;
+		if (chkOverlay.checked && actions[cur]) drawAction(g, actions[cur], scale);
 	}
 
 	function go(i) {

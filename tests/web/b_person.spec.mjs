@@ -101,7 +101,6 @@ test('replay: stored frames and the listed actions', async ({ page }) => {
 		}
 	expect(near).toBeGreaterThan(50);
 	expect(far).toBe(0);
-	await shot(page, 'person-replay-actual');
 });
 
 test('who read my data, policy and consent, pause', async ({ page }) => {
