@@ -57,10 +57,15 @@ export async function viewDevices(main) {
 	const ds = (await getJSON('/v1/admin/devices')).devices || [];
 	main.append(h('h1', null, 'Devices'));
 	main.append(table('Devices', ['Id', 'Owner', 'Enrolled', 'Revoked', 'Last seen', 'Control state acknowledged'],
-		ds.map((d) => [String(d.id), d.owner || d.principal || '', fmtTime(d.enrolled_ns),
-			d.revoked_ns ? fmtTime(d.revoked_ns) : 'no', fmtTime(d.last_seen_ns),
-			d.ack ? JSON.stringify(d.ack) : (d.acked_state_version !== undefined ? String(d.acked_state_version) : '—')]),
+		ds.map((d) => ({ attrs: { dataset: { device: String(d.id) } }, cells: [String(d.id), d.owner || '', fmtTime(d.enrolled_ns),
+			d.revoked_ns ? fmtTime(d.revoked_ns) : 'no', fmtTime(d.last_seen_ns), ackText(d.ack)] })),
 		{ id: 'devices' }));
+}
+
+function ackText(a) {
+	if (!a) return 'never';
+	return 'state ' + a.state_version + ': ' + (a.paused ? 'paused' : a.recording ? 'recording' : 'not recording') +
+		(a.policy_version ? ', policy ' + a.policy_version : '');
 }
 
 export async function viewPolicies(main) {
@@ -83,7 +88,9 @@ export async function viewPolicies(main) {
 			onclick: async () => {
 				try {
 					const d = await getJSON('/v1/admin/policies/' + p.version + '/diff');
-					diff.textContent = typeof d.diff === 'string' ? d.diff : JSON.stringify(d, null, 2);
+					const ch = d.changes || [];
+					diff.textContent = 'Version ' + d.version + ' against ' + (d.previous === 'built-in' ? 'the built-in policy' :
+						'version ' + d.previous) + ':\n' + (ch.length ? ch.join('\n') : '  (nothing a person would notice changed)');
 				} catch (e) { setStatus(errText(e), 'error'); }
 			} }, 'Diff') : '']), { id: 'policies' }), diff);
 }

@@ -128,17 +128,15 @@ export async function viewAudit(main) {
 export async function viewConsent(main) {
 	const r = await getJSON('/v1/my/consent');
 	main.append(h('h1', null, 'Policy and consent'));
-	const p = r.policy;
-	if (!p) main.append(h('p', null, 'No policy is published; the built-in default applies.'));
-	else {
-		main.append(h('section', { class: 'card', 'aria-label': 'Current policy' },
-			h('h2', null, 'Policy version ' + p.version),
-			p.notice ? h('blockquote', { id: 'notice' }, p.notice) : null,
-			p.collect ? h('p', null, 'Collected: ', Array.isArray(p.collect) ? p.collect.join(', ') : JSON.stringify(p.collect)) : null));
-	}
-	main.append(table('My consents', ['Device', 'Policy', 'Given', 'Withdrawn'],
-		(r.consents || r.records || []).map((c) => [String(c.device ?? ''), String(c.version ?? c.policy ?? ''),
-			fmtTime(c.given_ns), c.withdrawn_ns ? fmtTime(c.withdrawn_ns) : 'in force']), { id: 'consents' }));
+	const p = r.policy || {};
+	main.append(h('section', { class: 'card', 'aria-label': 'Current policy' },
+		h('h2', null, p.built_in || p.version === null ? 'The built-in policy (none published)' : 'Policy version ' + p.version),
+		p.collect ? h('p', { id: 'collect' }, 'Collected: ', Array.isArray(p.collect) ? p.collect.join(', ') : String(p.collect)) : null,
+		p.notice ? h('pre', { id: 'notice', class: 'notice', tabindex: 0, 'aria-label': 'Notice' }, p.notice) : null));
+	main.append(table('My consents', ['Device', 'Policy', 'Given', 'Withdrawn', 'State'],
+		(r.consents || []).map((c) => [String(c.device ?? ''),
+			c.policy_version !== null && c.policy_version !== undefined ? 'version ' + c.policy_version : 'built-in / ' + String(c.policy_hash || '').slice(0, 12),
+			fmtTime(c.given_ns), c.withdrawn_ns ? fmtTime(c.withdrawn_ns) : '—', c.state || '']), { id: 'consents' }));
 }
 
 export async function viewPause(main) {
@@ -146,13 +144,12 @@ export async function viewPause(main) {
 	main.append(h('h1', null, 'Pause my recording'));
 	main.append(h('p', { id: 'pause-state', class: 'card' }, r.paused ?
 		'Paused until ' + fmtTime(r.until_ns) + '.' : 'Recording is not paused.'));
-	if (r.devices !== undefined) {
-		const devs = Array.isArray(r.devices) ? r.devices : [];
-		if (devs.length)
-			main.append(table('My devices', ['Device', 'Acknowledged'], devs.map((d) =>
-				[String(d.id ?? d.device ?? ''), d.acked || d.acknowledged ? 'yes' : 'not yet'])));
-		else main.append(h('p', null, (r.acks ?? 0) + ' of ' + r.devices + ' devices acknowledged.'));
-	}
+	const devs = Array.isArray(r.devices) ? r.devices : [];
+	main.append(table('My devices', ['Device', 'Has applied the current state', 'Last report'], devs.map((d) => ({
+		attrs: { dataset: { device: String(d.id) } },
+		cells: [String(d.id), d.acknowledged ? 'yes' : 'not yet',
+			d.acked_ns ? (d.paused ? 'paused' : d.recording ? 'recording' : 'not recording') + ', ' + fmtTime(d.acked_ns) : 'none'] })),
+	{ id: 'my-devices' }));
 	const sel = h('select', { id: 'pause-for' },
 		h('option', { value: '900' }, '15 minutes'), h('option', { value: '3600' }, '1 hour'),
 		h('option', { value: '14400' }, '4 hours'), h('option', { value: '' }, 'until I resume'));
