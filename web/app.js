@@ -52,9 +52,7 @@ function renderChrome() {
 	who.append(h('span', { id: 'principal' }, session.principal + ' (' + session.role + ')'), ' ',
 		h('button', { type: 'button', id: 'sign-out', onclick: async () => {
 			try { await signOut(); } catch (e) { /* gone already */ }
-			setStatus('Signed out.', 'ok');
-			location.hash = '#/signin';
-			render();
+			showSignIn('You have signed out.');
 		} }, 'Sign out'));
 }
 
@@ -68,8 +66,8 @@ function viewSignIn(main, msg) {
 				await signIn(input.value);
 				input.value = '';
 				setStatus('');
-				location.hash = (NAV[session.role] && NAV[session.role][0]) ? NAV[session.role][0][0] : '#/';
-				render();
+				const home = (NAV[session.role] && NAV[session.role][0]) ? NAV[session.role][0][0] : '#/';
+				go(location.hash && location.hash !== '#/signin' ? location.hash : home);
 			} catch (err) {
 				setStatus(err.status === 401 || err.status === 404 || err.status === 409 ?
 					'That token or claim code was not accepted.' : errText(err), 'error');
@@ -145,7 +143,18 @@ async function render(msg) {
 	document.body.dataset.view = (path || '/').split('/')[1] || 'home';
 }
 
-onSignedOut((msg) => { location.hash = '#/signin'; render(msg); });
+/* Shows the view of hash: a hash change renders it, an unchanged one is rendered here. */
+function go(hash, msg) {
+	if (location.hash === hash) render(msg);
+	else location.hash = hash;
+}
+
+function showSignIn(msg) {
+	if (location.hash !== '#/signin') history.replaceState(null, '', '#/signin');
+	render(msg);
+}
+
+onSignedOut(showSignIn);
 window.addEventListener('hashchange', () => { setStatus(''); render(); });
 
 (async () => {
