@@ -441,6 +441,11 @@ int meta_ack_put(struct meta *m, const struct meta_ack *a, size_t n);
  */
 int meta_control_subject(struct meta *m, const uint8_t subject[META_ID_LEN],
     int64_t *withdrawn_ns, int64_t *erased_all_ns);
+/* A device's latest ack; UT_ENOTFOUND when it never acked (issue 13). */
+int meta_ack_get(struct meta *m, int64_t device_id, struct meta_ack *out);
+/* Every consent of the subject (any device), by given_ns (issue 13). */
+int meta_consent_list(struct meta *m, const uint8_t subject[META_ID_LEN],
+    int (*fn)(const struct meta_consent *c, void *arg), void *arg);
 /* Active (unrevoked) devices, and how many of them acked >= state_version. */
 int meta_ack_count(struct meta *m, uint64_t state_version, uint64_t *acks,
     uint64_t *devices);

@@ -112,6 +112,17 @@ ctl_parse(const json_t *j, struct ctl *c)
 	c->version = jint(j, "state_version");
 	c->paused = json_is_true(json_object_get(op, "paused"));
 	c->until_ns = jint(op, "until_ns");
+	/*
+	 * Issue 13: the person's own pause (from their web page) is applied
+	 * exactly as the organisation's; with both, until the later end.
+	 */
+	if (json_is_true(json_object_get(json_object_get(j, "my_pause"), "paused"))) {
+		int64_t mu = jint(json_object_get(j, "my_pause"), "until_ns");
+
+		if (!c->paused || mu > c->until_ns)
+			c->until_ns = mu;
+		c->paused = true;
+	}
 	if (json_is_object(po) && (sha = json_string_value(json_object_get(po,
 	    "sha256"))) != NULL && strlen(sha) == 64 && jint(po, "version") > 0 &&
 	    jint(po, "version") <= UINT32_MAX) {

@@ -93,6 +93,16 @@ reply_state(struct srv_req *q, const struct srv_ctl_state *st, bool revoked)
 	    "until_ns", int_or_null(st->pause.until_ns), "id",
 	    int_or_null(st->pause.id)));
 	json_object_set_new(o, "policy", pol);
+	{
+		/* Issue 13: this person's own pause (api_web_my.c). */
+		struct srv_my_pause mp;
+
+		srv_my_pause_get(q->srv, q->dev.subject_id, q->now_ns, &mp);
+		json_object_set_new(o, "my_pause", json_pack("{s:b, s:o, s:o}",
+		    "paused", mp.paused, "since_ns", int_or_null(mp.paused ?
+		    mp.since_ns : 0), "until_ns", int_or_null(mp.paused ?
+		    mp.until_ns : 0)));
+	}
 	json_object_set_new(o, "consent", json_pack("{s:o, s:o}", "withdrawn_ns",
 	    int_or_null(withdrawn), "erased_all_ns", int_or_null(erased)));
 	json_object_set_new(o, "device", json_pack("{s:b}", "revoked", revoked));

@@ -161,6 +161,32 @@ static const struct srv_route routes[] = {
 	    "let a claim code an admin re-issued for me work now", NULL },
 	{ "GET", "/v1/my/audit", SUBJ, SRV_P_SELF_ACCESS, "read_my_audit",
 	    api_my_audit, 0, "who read or changed my data", NULL },
+	/* Issue 13: the web page's (api_web_my.c, api_web_admin.c). */
+	{ "GET", "/v1/my/days", SUBJ, SRV_P_SELF_ACCESS, "read_my_days",
+	    api_my_days, 0, "my recordings by day: segments, active time, "
+	    "applications, redactions by type, blacked-out frames", NULL },
+	{ "POST", "/v1/my/pause", SUBJ, SRV_P_SELF_ACCESS, "my_pause",
+	    api_my_pause, 4 * KIB, "pause every one of my agents (optional "
+	    "duration_s)", NULL },
+	{ "POST", "/v1/my/resume", SUBJ, SRV_P_SELF_ACCESS, "my_resume",
+	    api_my_resume, 4 * KIB, "resume my agents", NULL },
+	{ "GET", "/v1/my/pause", SUBJ, SRV_P_SELF_ACCESS, "my_pause_status",
+	    api_my_pause_status, 0, "my pause and which of my devices "
+	    "acknowledged it", NULL },
+	{ "GET", "/v1/my/consent", SUBJ, SRV_P_SELF_ACCESS, "read_my_consent",
+	    api_my_consent, 0, "the current policy's notice and my consents", NULL },
+	{ "GET", "/v1/admin/devices", ADMIN, SRV_P_ADMINISTRATION, "device_list_admin",
+	    api_admin_devices, 0, "every device: owner, enrolled, revoked, last "
+	    "acknowledged control state (no content)", NULL },
+	{ "GET", "/v1/admin/policies/{version}/diff", ADMIN, SRV_P_ADMINISTRATION,
+	    "policy_diff", api_admin_policy_diff, 0, "what a policy version "
+	    "changed from the one before", NULL },
+	{ "GET", "/v1/admin/assignments", ADMIN, SRV_P_ADMINISTRATION,
+	    "assignment_list", api_admin_assignments, 0, "review assignments: "
+	    "segment, reviewer, state, times", NULL },
+	{ "GET", "/v1/audit/verify", AUDITOR, SRV_P_AUDIT, "audit_verify",
+	    api_audit_verify, 0, "the audit log's verification now (entries, ok, "
+	    "first bad entry)", NULL },
 
 	{ "GET", "/v1/audit/exposure", AUDITOR, SRV_P_AUDIT, "exposure_report",
 	    api_audit_exposure, 0, "whose data a principal read, or who read a "

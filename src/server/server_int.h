@@ -250,6 +250,27 @@ int srv_session_csrf(struct srv_req *q) __attribute__((warn_unused_result));
 void api_session_start(struct srv_req *q);
 void api_session_get(struct srv_req *q);
 void api_session_end(struct srv_req *q);
+/*
+ * api_web_my.c / api_web_admin.c: the page's routes beyond the CLI's.
+ * srv_my_pause_get(): a person's own pause of their devices (never fails:
+ * none when the store cannot say).
+ */
+struct srv_my_pause {
+	bool paused;                      /* in force now */
+	int64_t since_ns, until_ns, ended_ns;
+	uint64_t version;                 /* the state_version it was told at */
+};
+void srv_my_pause_get(struct server *s, const uint8_t subject[16],
+    int64_t now_ns, struct srv_my_pause *out);
+void api_my_days(struct srv_req *q);
+void api_my_pause(struct srv_req *q);
+void api_my_resume(struct srv_req *q);
+void api_my_pause_status(struct srv_req *q);
+void api_my_consent(struct srv_req *q);
+void api_admin_devices(struct srv_req *q);
+void api_admin_policy_diff(struct srv_req *q);
+void api_admin_assignments(struct srv_req *q);
+void api_audit_verify(struct srv_req *q);
 /* web.c: the page's files built into the binary (web/, web_int.h). */
 void api_web_index(struct srv_req *q);
 void api_web_asset(struct srv_req *q);

@@ -432,6 +432,19 @@ meta_ack_count(struct meta *m, uint64_t state_version, uint64_t *acks,
 }
 
 int
+meta_ack_get(struct meta *m, int64_t device_id, struct meta_ack *out)
+{
+	return m->ops->ack_get(m, device_id, out);
+}
+
+int
+meta_consent_list(struct meta *m, const uint8_t subject[META_ID_LEN],
+    int (*fn)(const struct meta_consent *c, void *arg), void *arg)
+{
+	return m->ops->consent_list(m, subject, fn, arg);
+}
+
+int
 meta_control_subject(struct meta *m, const uint8_t subject[META_ID_LEN],
     int64_t *withdrawn_ns, int64_t *erased_all_ns)
 {

@@ -545,4 +545,6 @@ static const struct meta_ops msq_ops = {
 	.ack_put = msq__ack_put,
 	.ack_count = msq__ack_count,
 	.control_subject = msq__control_subject,
+	.ack_get = msq__ack_get,
+	.consent_list = msq__consent_list,
 };

@@ -453,3 +453,32 @@ msq__control_subject(struct meta *m, const uint8_t *subject, int64_t *withdrawn_
 	}
 	return r;
 }
+
+int
+msq__ack_get(struct meta *m, int64_t device_id, struct meta_ack *out)
+{
+	struct msq *q = msq__rd(m);
+	sqlite3_stmt *s;
+	int r = 0, rc;
+
+	pthread_mutex_lock(&q->lock);
+	s = msq__stmt(q, S_ACK_GET, "SELECT state_version, paused, recording,"
+	    " policy_version, acked_ns FROM device_ack WHERE device_id = ?", &r);
+	if (s != NULL) {
+		sqlite3_bind_int64(s, 1, device_id);
+		rc = sqlite3_step(s);
+		if (rc == SQLITE_ROW) {
+			memset(out, 0, sizeof(*out));
+			out->device_id = device_id;
+			out->state_version = (uint64_t)sqlite3_column_int64(s, 0);
+			out->paused = sqlite3_column_int(s, 1) != 0;
+			out->recording = sqlite3_column_int(s, 2) != 0;
+			out->policy_version = sqlite3_column_int64(s, 3);
+			out->acked_ns = sqlite3_column_int64(s, 4);
+		} else
+			r = rc == SQLITE_DONE ? UT_ENOTFOUND : msq__err(rc);
+		msq__done(s);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return r;
+}

@@ -92,6 +92,49 @@ msq__consent_get(struct meta *m, int64_t device_id, const uint8_t *id,
 	return r;
 }
 
+/* A person has a handful of devices and consents: read them all at once. */
+#define CONSENT_LIST_MAX 4096
+
+int
+msq__consent_list(struct meta *m, const uint8_t *subject,
+    int (*fn)(const struct meta_consent *, void *), void *arg)
+{
+	struct msq *q = msq__rd(m);
+	struct meta_consent *v = NULL, *c;
+	size_t n = 0, cap = 0, i;
+	sqlite3_stmt *s;
+	int r = 0, rc;
+
+	pthread_mutex_lock(&q->lock);
+	s = msq__stmt(q, S_CONSENT_LIST, "SELECT " CONSENT_COLS " FROM consent"
+	    " WHERE subject_id = ? ORDER BY given_ns, device_id LIMIT ?", &r);
+	if (s != NULL) {
+		msq__bind_blob(s, 1, subject, META_ID_LEN);
+		sqlite3_bind_int(s, 2, CONSENT_LIST_MAX);
+		while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+			if (n == cap) {
+				cap = cap ? 2 * cap : 16;
+				v = xreallocarray(v, cap, sizeof(*v));
+			}
+			c = &v[n++];
+			memset(c, 0, sizeof(*c));
+			msq__col_blob(s, 0, c->consent_id, META_ID_LEN);
+			c->device_id = sqlite3_column_int64(s, 1);
+			msq__col_blob(s, 2, c->subject_id, META_ID_LEN);
+			msq__col_blob(s, 3, c->policy_hash, META_HASH_LEN);
+			c->given_ns = sqlite3_column_int64(s, 4);
+			c->withdrawn_ns = sqlite3_column_int64(s, 5);
+		}
+		r = msq__err(rc);
+		msq__done(s);
+	}
+	pthread_mutex_unlock(&q->lock);
+	for (i = 0; r == 0 && i < n; i++)
+		r = fn(&v[i], arg);
+	free(v);
+	return r;
+}
+
 int
 msq__consent_withdraw(struct meta *m, int64_t device_id, const uint8_t *id,
     int64_t when_ns)

@@ -89,6 +89,9 @@ struct meta_ops {
 	int (*ack_put)(struct meta *, const struct meta_ack *, size_t);
 	int (*ack_count)(struct meta *, uint64_t, uint64_t *, uint64_t *);
 	int (*control_subject)(struct meta *, const uint8_t *, int64_t *, int64_t *);
+	int (*ack_get)(struct meta *, int64_t, struct meta_ack *);
+	int (*consent_list)(struct meta *, const uint8_t *,
+	    int (*)(const struct meta_consent *, void *), void *);
 };
 
 struct meta {
@@ -155,7 +158,7 @@ enum msq_stmt {
 	S_PAUSE_CUR, S_PAUSE_EXTEND, S_PAUSE_ADD, S_PAUSE_END, S_PAUSE_EXPIRE,
 	S_PAUSE_LAST, S_PAUSE_COVER, S_POLICY_LAST, S_POLICY_ADD, S_POLICY_GET,
 	S_POLICY_PAGE, S_ACK_PUT, S_ACK_COUNT, S_ACK_DEVICES, S_CTL_WITHDRAWN,
-	S_CTL_ERASED,
+	S_CTL_ERASED, S_ACK_GET, S_CONSENT_LIST,
 	S_COUNT
 };
 
@@ -281,5 +284,8 @@ int msq__policy_list(struct meta *, int (*)(const struct meta_policy *, void *),
 int msq__ack_put(struct meta *, const struct meta_ack *, size_t);
 int msq__ack_count(struct meta *, uint64_t, uint64_t *, uint64_t *);
 int msq__control_subject(struct meta *, const uint8_t *, int64_t *, int64_t *);
+int msq__ack_get(struct meta *, int64_t, struct meta_ack *);
+int msq__consent_list(struct meta *, const uint8_t *,
+    int (*)(const struct meta_consent *, void *), void *);
 
 #endif

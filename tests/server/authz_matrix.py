@@ -69,6 +69,16 @@ REF = {
     ("POST", "/v1/admin/policies"): (ADMIN, "administration", None),
     ("GET", "/v1/admin/policies"): (ADMIN, "administration", None),
     ("GET", "/v1/admin/policies/{version}"): (ADMIN, "administration", None),
+    # Issue 13: the web page's routes.
+    ("GET", "/v1/my/days"): (SUBJ, "self-access", None),
+    ("POST", "/v1/my/pause"): (SUBJ, "self-access", None),
+    ("POST", "/v1/my/resume"): (SUBJ, "self-access", None),
+    ("GET", "/v1/my/pause"): (SUBJ, "self-access", None),
+    ("GET", "/v1/my/consent"): (SUBJ, "self-access", None),
+    ("GET", "/v1/admin/devices"): (ADMIN, "administration", None),
+    ("GET", "/v1/admin/policies/{version}/diff"): (ADMIN, "administration", None),
+    ("GET", "/v1/admin/assignments"): (ADMIN, "administration", None),
+    ("GET", "/v1/audit/verify"): (AUD, "audit", None),
 }
 PUBLIC = {("GET", "/v1/openapi.json"), ("GET", "/v1/health"), ("POST", "/v1/login"),
           ("POST", "/v1/enroll"),
