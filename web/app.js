@@ -11,7 +11,7 @@
  *   admin:    #/principals #/devices #/policies #/assignments #/orgpause
  *   auditor:  #/verify #/exposure?principal=P|subject=S  #/alerts
  */
-import { h, setStatus, errText } from './ui.js';
+import { h, setStatus, clearStaleStatus, errText } from './ui.js';
 import { session, loadSession, signIn, signOut, onSignedOut } from './api.js';
 import * as person from './person.js';
 import * as reviewer from './reviewer.js';
@@ -155,7 +155,7 @@ function showSignIn(msg) {
 }
 
 onSignedOut(showSignIn);
-window.addEventListener('hashchange', () => { setStatus(''); render(); });
+window.addEventListener('hashchange', () => { clearStaleStatus(); render(); });
 
 (async () => {
 	await loadSession();

@@ -43,10 +43,23 @@ export function fmtMs(ms) {
 	return s + '.' + String(ms % 1000).padStart(3, '0') + ' s';
 }
 
+/*
+ * The status line.  A message set just before a navigation (a view that
+ * saves, then shows the list again) survives that one navigation:
+ * clearStaleStatus() clears only messages that have already been seen.
+ */
+let statusFresh = false;
+
 export function setStatus(msg, kind) {
 	const st = document.getElementById('status');
 	st.textContent = msg || '';
 	st.className = 'status' + (kind ? ' ' + kind : '');
+	statusFresh = !!msg;
+}
+
+export function clearStaleStatus() {
+	if (statusFresh) statusFresh = false;
+	else setStatus('');
 }
 
 export function errText(e) {

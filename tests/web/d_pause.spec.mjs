@@ -32,9 +32,13 @@ test('pause and resume my agents', async ({ page }) => {
 	const ack = await api(A.device_token, 'POST', '/v1/device/ack',
 		{ state_version: ctl.state_version, paused: true, policy_version: null, recording: false });
 	expect(ack.status).toBe(200);
-	await page.reload();
-	await ready(page, 'pause');
-	await expect(page.locator('#my-devices tbody tr')).toContainText('yes');
+	// The server stores acks in batches (a flush in progress can hide one for
+	// a moment from GET /v1/my/pause): look again until it is there.
+	await expect(async () => {
+		await page.reload();
+		await ready(page, 'pause');
+		await expect(page.locator('#my-devices tbody tr')).toContainText('yes', { timeout: 1000 });
+	}).toPass({ timeout: 15000 });
 	await expect(page.locator('#my-devices tbody tr')).toContainText('paused');
 	await shot(page, 'person-pause');
 
