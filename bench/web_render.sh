@@ -13,14 +13,14 @@
 # request, headers included) and the requests.  Prints each run and the
 # medians; results: docs/BENCHMARKS.md, "Web page (issue 13)".
 #
-# Settings (environment): SEGMENTS (6), BYTES (2000000), REPS (5).
+# Settings (environment): SEGMENTS (4: about 500 actions), BYTES (2000000), REPS (5).
 # Needs: a build, chromium, tests/web/node_modules (scripts/deps.sh).
 set -eu
 cd "$(dirname "$0")/.."
 SRCDIR=$PWD
 BUILD=$(cd "${1:-build}" && pwd)
 export USETRACE="$BUILD/src/cli/usetrace" UT_SYNTH="$BUILD/tests/tools/ut-synth" SRCDIR
-SEGMENTS=${SEGMENTS:-6}
+SEGMENTS=${SEGMENTS:-4}
 BYTES=${BYTES:-2000000}
 REPS=${REPS:-5}
 . "$SRCDIR/tests/server/cli_lib.sh"
