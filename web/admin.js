@@ -91,6 +91,7 @@ export async function viewPolicies(main) {
 					const ch = d.changes || [];
 					diff.textContent = 'Version ' + d.version + ' against ' + (d.previous === 'built-in' ? 'the built-in policy' :
 						'version ' + d.previous) + ':\n' + (ch.length ? ch.join('\n') : '  (nothing a person would notice changed)');
+					diff.focus();
 				} catch (e) { setStatus(errText(e), 'error'); }
 			} }, 'Diff') : '']), { id: 'policies' }), diff);
 }
