@@ -38,5 +38,14 @@ expect 0 "" "$UT_SYNTH" --home "$T/dev" --out "$T/rec" --segments "$SEGMENTS" --
 expect_out "^uploaded $SEGMENTS, kept 0$" as "$T/dev" upload "$T/rec"
 expect 0 "" as "$T/alice" my list --json
 cp "$T/out" "$T/list.json"
+# The API calls behind the views, timed alone (curl, bearer token): where the time goes.
+BIG=$(python3 -c 'import json,sys
+s = json.load(open(sys.argv[1]))["segments"]
+print(max(s, key=lambda x: x["summary"]["actions"])["id"])' "$T/list.json")
+for p in /v1/my/days /v1/my/segments "/v1/my/segments/$BIG/actions" "/v1/my/segments/$BIG/frames" \
+    "/v1/my/segments/$BIG/frames/1"; do
+	curl -sk -o /dev/null -w "api $p: %{time_total} s, %{size_download} bytes\n" \
+		-H "Authorization: Bearer $TOKEN" -H "Usetrace-Purpose: self-access" "$SRV_URL$p"
+done
 cd "$SRCDIR/tests/web"
 UT_CHROMIUM=${UT_CHROMIUM:-/usr/bin/chromium} node bench_render.mjs "$SRV_URL" "$TOKEN" "$T/list.json" "$REPS"

@@ -91,3 +91,20 @@ test('a signed-out cookie is useless', async ({ page, context }) => {
 	await page.goto(env.url + '/#/days');
 	await ready(page, 'signin');
 });
+
+test('when the session ends on the server, the page asks to sign in again', async ({ page }) => {
+	await signIn(page, A.token, 'subject');
+	await ready(page, 'days');
+	// End the session behind the page's back (as the idle timeout does).
+	const st = await page.evaluate(async () => {
+		const s = await (await fetch('/v1/session', { credentials: 'same-origin' })).json();
+		const r = await fetch('/v1/session', { method: 'DELETE', credentials: 'same-origin', headers: { 'X-CSRF-Token': s.csrf } });
+		return r.status;
+	});
+	expect(st).toBe(204);
+	await page.getByRole('link', { name: 'Who read my data' }).click();
+	await ready(page, 'signin');
+	await expect(page.locator('main')).toContainText('Your session has ended');
+	await expect(page.locator('#nav a')).toHaveCount(0);
+	await expect(page.locator('#audit')).toHaveCount(0);
+});
