@@ -42,8 +42,11 @@ cp "$T/out" "$T/list.json"
 BIG=$(python3 -c 'import json,sys
 s = json.load(open(sys.argv[1]))["segments"]
 print(max(s, key=lambda x: x["summary"]["actions"])["id"])' "$T/list.json")
+expect 0 "" as "$T/alice" my show "$BIG" --json
+F1=$(python3 -c 'import json,sys
+print(next(a["frame"] for a in map(json.loads, open(sys.argv[1])) if a["frame"] is not None))' "$T/out")
 for p in /v1/my/days /v1/my/segments "/v1/my/segments/$BIG/actions" "/v1/my/segments/$BIG/frames" \
-    "/v1/my/segments/$BIG/frames/1"; do
+    "/v1/my/segments/$BIG/frames/$F1"; do
 	curl -sk -o /dev/null -w "api $p: %{time_total} s, %{size_download} bytes\n" \
 		-H "Authorization: Bearer $TOKEN" -H "Usetrace-Purpose: self-access" "$SRV_URL$p"
 done

@@ -107,12 +107,13 @@ export async function viewDay(main, day) {
 }
 
 export async function viewSegment(main, id) {
-	const [actions, fr] = await Promise.all([
-		getLines('/v1/my/segments/' + enc(id) + '/actions'),
-		getJSON('/v1/my/segments/' + enc(id) + '/frames'),
-	]);
+	/* The frame list is slow to make (the server decodes the segment): the first
+	 * frame is asked for as soon as the actions name it, not after the list. */
+	const frames = getJSON('/v1/my/segments/' + enc(id) + '/frames').then((f) => f.frames || []);
+	frames.catch(() => {});
+	const actions = await getLines('/v1/my/segments/' + enc(id) + '/actions');
 	main.append(h('h1', null, 'Replay of segment ', h('code', null, id)));
-	return mountReplay(main, { actions, frames: fr.frames || [], frameBlob: ownFrames(id) });
+	return mountReplay(main, { actions, frames, frameBlob: ownFrames(id) });
 }
 
 export async function viewAudit(main) {

@@ -91,12 +91,14 @@ export function drawAction(g, a, scale) {
 }
 
 /*
- * mountReplay(container, src) with src = { actions: [...], frames: [ids],
- * frameUrl(id) -> path }.  Returns { step(delta), go(i), index() } for
+ * mountReplay(container, src) with src = { actions: [...], frames: [ids] or
+ * a promise of them, frameBlob(id) -> Promise<Blob> }.  Returns { step(delta), go(i), index() } for
  * keyboard shortcuts.
  */
 export function mountReplay(container, src) {
-	const { actions, frames } = src;
+	const { actions } = src;
+	/* The frame list may still be on its way: actions name their frames. */
+	let frames = [], framesKnown = false;
 	let cur = 0, shownFrame;
 	const base = h('canvas', { id: 'frame', class: 'frame', role: 'img', 'aria-label': 'Screen as stored' });
 	const over = h('canvas', { id: 'overlay', class: 'overlay', 'aria-hidden': 'true' });
@@ -138,7 +140,7 @@ export function mountReplay(container, src) {
 		if (id === shownFrame) return;
 		shownFrame = id;
 		if (id === null) {
-			caption.textContent = 'No stored frame for this segment.';
+			caption.textContent = framesKnown ? 'No stored frame for this segment.' : 'Loading the frames…';
 			base.width = base.height = over.width = over.height = 0;
 			return;
 		}
@@ -185,6 +187,14 @@ export function mountReplay(container, src) {
 	chkOverlay.addEventListener('change', drawOverlay);
 	chkActual.addEventListener('change', () => stage.classList.toggle('actual', chkActual.checked));
 	go(0);
+	Promise.resolve(src.frames).catch(() => []).then((f) => {
+		frames = f || [];
+		framesKnown = true;
+		if (shownFrame === null || shownFrame === undefined) {
+			shownFrame = undefined;
+			go(cur);
+		}
+	});
 	return { step: (d) => go(cur + d), go, index: () => cur };
 }
 

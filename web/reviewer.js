@@ -28,10 +28,9 @@ const SHORTCUTS = [['a', 'approve'], ['r', 'reject (asks for a reason)'], ['j', 
 	['k', 'previous action'], ['n', 'next assignment in the queue']];
 
 export async function viewReview(main, id, keys) {
-	const [actions, fr] = await Promise.all([
-		getLines('/v1/review/' + enc(id)),
-		getJSON('/v1/review/' + enc(id) + '/frames'),
-	]);
+	const frames = getJSON('/v1/review/' + enc(id) + '/frames').then((f) => f.frames || []);
+	frames.catch(() => {});
+	const actions = await getLines('/v1/review/' + enc(id));
 	main.append(h('h1', null, 'Review of assignment ' + id));
 	const decided = h('p', { id: 'decision', role: 'status' });
 	const approve = async () => {
@@ -63,7 +62,7 @@ export async function viewReview(main, id, keys) {
 	decided,
 	h('details', { class: 'shortcuts' }, h('summary', null, 'Keyboard shortcuts'),
 		h('dl', null, SHORTCUTS.map(([k, v]) => [h('dt', null, h('kbd', null, k)), h('dd', null, v)]))));
-	const r = mountReplay(main, { actions, frames: fr.frames || [],
+	const r = mountReplay(main, { actions, frames,
 		frameBlob: (f) => getBlob('/v1/review/' + enc(id) + '/frames/' + enc(f)) });
 	keys({ a: approve, r: reject, j: () => r.step(1), k: () => r.step(-1), n: nextInQueue });
 }
