@@ -11,7 +11,9 @@ fails the test), every role x every purpose x every object kind is sent, and:
   - a request it allows is not refused for authorization (no 401/403/404),
   - every authenticated request, allowed or denied, is one audit entry of
     the caller, durable before its response (read from meta.db, read-only).
-The insider suite then tries path, id, query and body tricks from every
+The same plan runs again (each route's own purpose and none) with the web
+page's session cookie and CSRF token instead of Bearer (issue 13), with the
+same expectations.  The insider suite then tries path, id, query and body tricks from every
 role against another person's content, and checks that a phrase planted in
 the victim's recording appears in no response body.
 """
@@ -120,13 +122,17 @@ class Conn:
             if spki_pin(der) != PIN:
                 sys.exit("FAIL: the server's key does not match the pin")
             self.good_der = der
-    def req(self, method, path, token=None, purpose=None, body=None):
+    def req(self, method, path, token=None, purpose=None, body=None, session=None):
         for attempt in range(3):
             try:
                 if self.c is None:
                     self.open()
                 h = {}
-                if token is not None:
+                if session is not None:
+                    # The web page's session (issue 13): cookie and CSRF token.
+                    h["Cookie"] = "ut_session=" + session[0]
+                    h["X-CSRF-Token"] = session[1]
+                elif token is not None:
                     h["Authorization"] = "Bearer " + token
                 if purpose is not None:
                     h["Usetrace-Purpose"] = purpose
@@ -259,6 +265,53 @@ for key in routes:
                 plan.append((late, LATE.index(key[1]) if late else -1, key, caller,
                              purpose, kind, path, allowed))
 plan.sort(key=lambda p: (p[0], p[1]))
+
+# The same plan with the web page's session cookie instead of Bearer (issue
+# 13): the same role and owner checks and audit entries.  Each person
+# signs in once; devices cannot.  Only the route's own purpose and none (the
+# purpose check is the same code for both), and no LATE (state-changing)
+# request (they run last, in the Bearer pass below, which this pass
+# precedes so that the objects they change are still as the plan expects).
+sessions = {}
+for caller in callers:
+    if callers[caller]["role"] == DEV:
+        continue
+    # Sign in as the page does; the cookie comes back in Set-Cookie.
+    if conn.c is None:
+        conn.open()
+    conn.c.request("POST", "/v1/session", body=json.dumps(
+        {"token": callers[caller]["token"]}).encode(),
+        headers={"Content-Type": "application/json"})
+    r = conn.c.getresponse()
+    data = r.read()
+    cookie = r.getheader("Set-Cookie", "")
+    if r.status != 200 or not cookie.startswith("ut_session="):
+        sys.exit("FAIL: no session for %s: %d %s" % (caller, r.status, data[:200]))
+    sessions[caller] = (cookie[len("ut_session="):].split(";")[0], json.loads(data)["csrf"])
+for late, _, key, caller, purpose, kind, path, allowed in plan:
+    if late or caller not in sessions or purpose not in (REF[key][1], None):
+        continue
+    method = key[0]
+    before = last_seq()
+    st, data = conn.req(method, path, None, purpose, body_for(method), sessions[caller])
+    mine = [r for r in new_rows(before) if r[0] == callers[caller]["audit_name"]]
+    what = "COOKIE %s as %s (%s) purpose %s object %s" % (method + " " + path, caller,
+                                                          callers[caller]["role"], purpose, kind)
+    if allowed:
+        counts["allowed"] += 1
+        if st in (401, 403, 404) or st >= 500:
+            fails.append("allowed but refused %d: %s" % (st, what))
+        if not any(r[1] == route_action(method, key[1]) for r in mine):
+            fails.append("allowed, no audit entry: %s" % what)
+    else:
+        counts["denied"] += 1
+        if 200 <= st < 300:
+            fails.append("UNAUTHORISED SUCCESS %d: %s" % (st, what))
+        elif st not in (400, 403, 404, 405):
+            fails.append("denied with %d: %s" % (st, what))
+        if not any(r[2] in ("denied", "refused") for r in mine):
+            fails.append("denied, not audited as such: %s" % what)
+
 for late, _, key, caller, purpose, kind, path, allowed in plan:
     method = key[0]
     before = last_seq()
