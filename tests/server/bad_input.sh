@@ -321,7 +321,8 @@ def cap_of(method, pattern):
     return 4 * KIB if method == "POST" else 64 * KIB
 # Routes that read no body (a malformed one changes nothing) and the upload,
 # whose answer to bytes that are no segment is a signed "rejected" receipt.
-BODYLESS = {("POST", "/v1/my/enroll-codes"), ("POST", "/v1/admin/resume")}
+BODYLESS = {("POST", "/v1/my/enroll-codes"), ("POST", "/v1/admin/resume"),
+            ("POST", "/v1/my/resume")}
 UPLOAD = ("PUT", "/v1/device/segments/{id}")
 SEG = "00112233445566778899aabbccddeeff"
 def concrete(pattern):
@@ -434,7 +435,10 @@ tricks = [
     ("GET", "/v1/my/segments?" + "x=" + "y" * 9000, A, {414}),
     ("GET", "/" + "a" * 9000, [], {414}),
     ("GET", "/v1/nothing", A, {404}), ("GET", "/v2/health", A, {404}),
-    ("GET", "/", [], {401}), ("GET", "/v1/admin/principals/admin", ADM, {404}),
+    # Outside /v1/ only the web page's files are (issue 13): no token asked.
+    ("GET", "/nothing", [], {404}), ("GET", "/web/nothing.js", [], {404}),
+    ("GET", "/web/../v1/health", [], {404}), ("POST", "/", [], {404}),
+    ("GET", "/v1/admin/principals/admin", ADM, {404}),
     ("DELETE", "/v1/my/segments", A, {403}), ("PUT", "/v1/my/erase", A, {403}),
     ("DELETE", "/v1/health", [], {401}), ("POST", "/v1/health", [], {401}),
     ("PATCH", "/v1/health", [], {405}), ("OPTIONS", "/v1/my/segments", A, {405}),
