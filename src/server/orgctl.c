@@ -23,6 +23,10 @@
  *      SRV_ACK_FLUSH_MS in one transaction, or at once when the queue is
  *      full, counted (srv_ctl_ack_flush) or the server stops; an ack lost
  *      in a crash before its flush is still in the audit log.
+ *  (6) ack_flushing counts batches taken off the queue but not yet written;
+ *      srv_ctl_ack_flush() returns only when it is 0, so an ack queued
+ *      before the call is in the store when the call returns, even when the
+ *      flusher had just taken it.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -53,12 +57,15 @@ flush_locked(struct server *s)
 	n = c->nacks;
 	c->acks = xcalloc(c->acks_cap, sizeof(*c->acks));
 	c->nacks = 0;
+	c->ack_flushing++;
 	pthread_mutex_unlock(&c->ack_mu);
 	r = meta_ack_put(s->meta, batch, n);
 	if (r < 0)
 		log_error("serve: cannot store %zu device acks: %s", n, ut_strerror(r));
 	free(batch);
 	pthread_mutex_lock(&c->ack_mu);
+	if (--c->ack_flushing == 0)
+		pthread_cond_broadcast(&c->ack_idle_cv);
 	return r;
 }
 
@@ -104,6 +111,8 @@ srv_ctl_ack_flush(struct server *s)
 
 	pthread_mutex_lock(&s->ctl.ack_mu);
 	r = flush_locked(s);
+	while (s->ctl.ack_flushing > 0) /* (6): a batch the flusher holds */
+		pthread_cond_wait(&s->ctl.ack_idle_cv, &s->ctl.ack_mu);
 	pthread_mutex_unlock(&s->ctl.ack_mu);
 	return r;
 }
@@ -124,6 +133,7 @@ srv_ctl_open(struct server *s)
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&c->ack_cv, &ca);
+	pthread_cond_init(&c->ack_idle_cv, NULL);
 	pthread_condattr_destroy(&ca);
 	c->acks_cap = ACKS_MAX;
 	c->acks = xcalloc(c->acks_cap, sizeof(*c->acks));
@@ -170,6 +180,7 @@ srv_ctl_close(struct server *s)
 	free(c->acks);
 	c->acks = NULL;
 	pthread_cond_destroy(&c->ack_cv);
+	pthread_cond_destroy(&c->ack_idle_cv);
 	pthread_mutex_destroy(&c->ack_mu);
 	pthread_mutex_destroy(&c->mu);
 	c->open = false;

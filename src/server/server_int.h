@@ -68,8 +68,10 @@ struct srv_ctl {
 	 */
 	pthread_mutex_t ack_mu;
 	pthread_cond_t ack_cv;
+	pthread_cond_t ack_idle_cv;	/* ack_flushing fell to 0 */
 	struct meta_ack *acks;
 	size_t nacks, acks_cap;
+	unsigned ack_flushing;		/* batches being written */
 	bool ack_stop, flusher_started;
 	pthread_t flusher;
 };
