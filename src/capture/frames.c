@@ -617,9 +617,8 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 			continue;
 		if (strcmp(wi[i].inst, "usetrace-indicator") == 0)
 			deny[i] = 1;
-		else if (f->policy != NULL &&
-		    (policy_app_denied(f->policy, wi[i].cls, wi[i].inst) ||
-		    (wi[i].title[0] && policy_title_denied(f->policy, wi[i].title))))
+		else if (policy_window_denied(f->policy, wi[i].cls, wi[i].inst,
+		    wi[i].title))
 			deny[i] = 2;
 		if (deny[i] == 2 && nd < BLACKOUT_MAX) {
 			dpid[nd] = wi[i].pid;

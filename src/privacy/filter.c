@@ -1269,9 +1269,8 @@ focus_state(struct privacy_filter *pf, const struct ut_event *ev)
 	const struct policy *p = pf->policy;
 
 	/* Capture sets denied itself when apps or titles are not collected. */
-	pf->denied = ev->u.focus.denied || (p != NULL &&
-	    (policy_app_denied(p, ev->u.focus.app, ev->u.focus.instance) ||
-	    policy_title_denied(p, ev->u.focus.title)));
+	pf->denied = ev->u.focus.denied || policy_window_denied(p,
+	    ev->u.focus.app, ev->u.focus.instance, ev->u.focus.title);
 	pf->sensitive = p != NULL && !pf->denied &&
 	    policy_app_sensitive(p, ev->u.focus.app, ev->u.focus.instance);
 }
