@@ -27,6 +27,7 @@
 
 #include "usetrace/action.h"
 #include "usetrace/jsonw.h"
+#include "usetrace/typing.h"
 #include "usetrace/util.h"
 
 #define QUEUE_MAX 512
@@ -35,12 +36,6 @@
 #define FRAME_WAIT_NS (1500ull * 1000000ull) /* frames arrive after input */
 #define FORCE_AFTER_NS (5000ull * 1000000ull)
 #define MS(ns) ((ns) / 1000000ull)
-
-/* X core modifier masks. */
-#define SHIFT_MASK 0x01
-#define CONTROL_MASK 0x04
-#define MOD1_MASK 0x08
-#define MOD4_MASK 0x40
 
 enum modbit { MB_CTRL = 1, MB_ALT = 2, MB_SHIFT = 4, MB_SUPER = 8,
 	MB_ALTGR = 16, MB_HYPER = 32, MB_LOCK = 64 };
@@ -475,37 +470,20 @@ chord_name(char *out, size_t outsz, int mods, const struct ut_event *ev)
 	strncat(out, name, outsz - strlen(out) - 1);
 }
 
-/* Text a key press types, or NULL when it is not plain typing. */
-static const char *
-typed_text(const struct ut_event *ev)
-{
-	const char *t = ev->u.key.text;
-
-	if (t[0] == '\0')
-		return NULL;
-	if (strcmp(t, "\r") == 0 || strcmp(t, "\n") == 0)
-		return "\n";
-	if (strcmp(t, "\t") == 0)
-		return "\t";
-	if ((unsigned char)t[0] < 0x20 || (unsigned char)t[0] == 0x7f)
-		return NULL;
-	return t;
-}
-
 static void
 key_press(struct action_reducer *ar, const struct ut_event *ev)
 {
 	struct held *h = &ar->held[ev->u.key.keycode];
 	struct pact *p;
 	const char *text;
-	int mods, chord;
+	int mods;
 	size_t n;
 
 	if (h->down && h->id != 0 && (p = find(ar, h->id)) != NULL) {
 		/* Autorepeat: the press continues its action. */
 		touch(p, ev);
 		p->a.repeat++;
-		if (p->a.kind == UT_ACT_TYPE && (text = typed_text(ev)) != NULL &&
+		if (p->a.kind == UT_ACT_TYPE && (text = ut_key_typed(ev)) != NULL &&
 		    p->textlen + strlen(text) < UT_ACTION_TEXT_MAX) {
 			memcpy(p->a.text + p->textlen, text, strlen(text) + 1);
 			p->textlen += strlen(text);
@@ -523,18 +501,22 @@ key_press(struct action_reducer *ar, const struct ut_event *ev)
 		return; /* owned by whatever it modifies, or a lone tap */
 
 	mods = held_mods(ar);
-	if (ev->u.key.state & CONTROL_MASK)
+	if (ev->u.key.state & UT_MOD_CONTROL)
 		mods |= MB_CTRL;
-	if (ev->u.key.state & MOD1_MASK)
+	if (ev->u.key.state & UT_MOD_MOD1)
 		mods |= MB_ALT;
-	if (ev->u.key.state & MOD4_MASK)
+	if (ev->u.key.state & UT_MOD_MOD4)
 		mods |= MB_SUPER;
-	if (ev->u.key.state & SHIFT_MASK)
+	if (ev->u.key.state & UT_MOD_SHIFT)
 		mods |= MB_SHIFT;
-	chord = mods & (MB_CTRL | MB_ALT | MB_SUPER | MB_HYPER);
-	text = typed_text(ev);
+	/*
+	 * Typing or not is the one rule of typing.h, which the privacy filter
+	 * uses for the bursts it scans: a held modifier key outside the event's
+	 * core state does not make a chord of typed text here alone.
+	 */
+	text = ut_key_typed(ev);
 
-	if (!chord && text != NULL) {
+	if (text != NULL) {
 		p = find(ar, ar->type_id);
 		n = strlen(text);
 		if (p == NULL || !p->open || p->textlen + n >= UT_ACTION_TEXT_MAX ||

@@ -59,6 +59,7 @@
 #include "usetrace/log.h"
 #include "usetrace/policy.h"
 #include "usetrace/privacy.h"
+#include "usetrace/typing.h"
 #include "usetrace/util.h"
 #include "privacy_int.h"
 
@@ -71,11 +72,6 @@
 #define PF_HOLD_MS_DEFAULT 1000
 #define PF_CTX_MAX 256		/* released typed bytes kept as scan context */
 
-#define KS_BACKSPACE 0xff08u
-#define KS_TAB 0xff09u
-#define KS_RETURN 0xff0du
-#define KS_KP_ENTER 0xff8du
-#define MOD_HOTKEY (0x04u | 0x08u | 0x40u) /* Control, Mod1 (Alt), Mod4 */
 
 struct pf_char {
 	uint32_t press, release;	/* queue indices, PF_NONE if none */
@@ -1081,19 +1077,6 @@ hold_check(struct privacy_filter *pf, uint64_t now)
 	return release_part(pf);
 }
 
-static bool
-is_printable_press(const struct ut_event *ev)
-{
-	const unsigned char *t = (const unsigned char *)ev->u.key.text;
-
-	if (!ev->u.key.down || (ev->u.key.state & MOD_HOTKEY))
-		return false;
-	if (ev->u.key.keysym == KS_RETURN || ev->u.key.keysym == KS_KP_ENTER ||
-	    ev->u.key.keysym == KS_TAB)
-		return true;
-	return t[0] >= 0x20 && t[0] != 0x7f;
-}
-
 /* Appends ev to the queue (the caller checked the room). */
 static uint32_t
 enqueue(struct privacy_filter *pf, const struct ut_event *ev)
@@ -1117,19 +1100,14 @@ push_key(struct privacy_filter *pf, const struct ut_event *ev)
 	}
 	if (ev->u.key.down)
 		pf->drop_release[kc] = false;
-	if (!pf->open && !is_printable_press(ev))
+	t = ut_key_typed(ev); /* the one typing rule (typing.h) */
+	if (!pf->open && t == NULL)
 		return emit_pass(pf, ev);
 	pf->open = true;
 	qi = enqueue(pf, ev);
 	pf->textkey[qi] = 0;
-	if (is_printable_press(ev)) {
+	if (t != NULL) {
 		pf->textkey[qi] = 1;
-		if (ev->u.key.keysym == KS_RETURN || ev->u.key.keysym == KS_KP_ENTER)
-			t = "\n";
-		else if (ev->u.key.keysym == KS_TAB)
-			t = "\t";
-		else
-			t = ev->u.key.text;
 		n = strnlen(t, UT_EV_TEXT_MAX);
 		ci = pf->nchars++;
 		pf->chars[ci].press = qi;
@@ -1142,7 +1120,7 @@ push_key(struct privacy_filter *pf, const struct ut_event *ev)
 		pf->stack[pf->nstack++] = ci;
 		pf->pend[kc] = ci;
 		pf->last_key_ns = ev->mono_ns;
-	} else if (ev->u.key.down && ev->u.key.keysym == KS_BACKSPACE) {
+	} else if (ev->u.key.down && ev->u.key.keysym == UT_KS_BACKSPACE) {
 		pf->textkey[qi] = 1;
 		if (pf->nstack > 0) {
 			pf->nstack--;
@@ -1157,7 +1135,7 @@ push_key(struct privacy_filter *pf, const struct ut_event *ev)
 			pf->raw[pf->rlen++] = '\n';
 		pf->edited = true;
 		pf->last_key_ns = ev->mono_ns;
-	} else if (!ev->u.key.down && ev->u.key.keysym == KS_BACKSPACE) {
+	} else if (!ev->u.key.down && ev->u.key.keysym == UT_KS_BACKSPACE) {
 		pf->textkey[qi] = 1;
 	} else if (!ev->u.key.down && pf->pend[kc] != PF_NONE) {
 		pf->textkey[qi] = 1;
