@@ -489,7 +489,10 @@ room_again(struct agent *a)
 	return b == 0 || spool_used(a->so.dir) <= b - b / 4;
 }
 
-/* Filter output -> spool, dropping what came after a stop request (2). */
+/*
+ * Filter output -> spool, dropping what came after a stop request (2).
+ * Takes ownership of a FRAME's data on every return, success or error.
+ */
 static int
 to_spool(void *arg, const struct ut_event *ev)
 {
@@ -498,8 +501,7 @@ to_spool(void *arg, const struct ut_event *ev)
 	int r;
 
 	if (a->cutoff != 0 && ev->mono_ns > a->cutoff) {
-		if (ev->type == UT_EV_FRAME)
-			free((void *)ev->u.frame.data);
+		event_dispose(ev);
 		return 0;
 	}
 	if (ev->type == UT_EV_FRAME) {
@@ -512,26 +514,26 @@ to_spool(void *arg, const struct ut_event *ev)
 			a->rotate_pending = 0;
 			r = spool_rotate(a->sp);
 			if (r < 0) {
-				free((void *)ev->u.frame.data);
+				event_dispose(ev);
 				return spool_result(a, r);
 			}
 		}
 		/* The spool copies the bytes; the frame's data was ours. */
 		r = spool_result(a, spool_append(a->sp, ev));
-		free((void *)ev->u.frame.data);
+		event_dispose(ev);
 		return r;
 	}
 	return spool_result(a, spool_append(a->sp, ev));
 }
 
+/* Capture -> filter; takes a FRAME's data on every return (capture.h). */
 static int
 sink_emit(void *arg, const struct ut_event *ev)
 {
 	struct agent *a = arg;
 
 	if (a->st != ST_RECORDING) {
-		if (ev->type == UT_EV_FRAME)
-			free((void *)ev->u.frame.data);
+		event_dispose(ev); /* raw pixels: wiped, not just freed */
 		return 0;
 	}
 	return privacy_filter_push(a->pf, ev);

@@ -70,8 +70,10 @@ cap__emit(struct cap *c, struct ut_event *ev)
 {
 	int r;
 
-	if (c->err)
+	if (c->err) {
+		event_dispose(ev); /* a frame's data is ours to release */
 		return;
+	}
 	ev->seq = c->o->seq != NULL ? ++*c->o->seq : ++c->seq;
 	ev->mono_ns = ut_now_mono_ns();
 	ev->wall_ns = ut_now_wall_ns();
@@ -130,7 +132,7 @@ emit_frame(void *arg, struct ut_event *ev)
 	static uint64_t own_counter;
 
 	if (c->err) {
-		free((void *)ev->u.frame.data);
+		event_dispose(ev);
 		return;
 	}
 	if (ctr == NULL)

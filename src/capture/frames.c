@@ -617,9 +617,8 @@ blackout_rects(struct frames *f, struct rect *out, unsigned max,
 			continue;
 		if (strcmp(wi[i].inst, "usetrace-indicator") == 0)
 			deny[i] = 1;
-		else if (f->policy != NULL &&
-		    (policy_app_denied(f->policy, wi[i].cls, wi[i].inst) ||
-		    (wi[i].title[0] && policy_title_denied(f->policy, wi[i].title))))
+		else if (policy_window_denied(f->policy, wi[i].cls, wi[i].inst,
+		    wi[i].title))
 			deny[i] = 2;
 		if (deny[i] == 2 && nd < BLACKOUT_MAX) {
 			dpid[nd] = wi[i].pid;
@@ -886,7 +885,7 @@ regions(struct frames *f, const struct grab *g, int key, struct region **out)
 
 static int
 encode(struct frames *f, const struct grab *g, const struct region *rg,
-    uint8_t **out, size_t *outlen)
+    struct ut_frame_data **out)
 {
 	WebPConfig cfg;
 	WebPPicture pic;
@@ -916,12 +915,14 @@ encode(struct frames *f, const struct grab *g, const struct region *rg,
 	ok = WebPEncode(&cfg, &pic);
 	WebPPictureFree(&pic);
 	if (!ok || wr.size > UT_FRAME_DATA_MAX) {
+		if (wr.mem != NULL)
+			sodium_memzero(wr.mem, wr.size);
 		WebPMemoryWriterClear(&wr);
 		return UT_ETOOBIG;
 	}
-	*out = xmalloc(wr.size);
-	memcpy(*out, wr.mem, wr.size);
-	*outlen = wr.size;
+	*out = ut_frame_data_new(wr.size);
+	memcpy((*out)->bytes, wr.mem, wr.size);
+	sodium_memzero(wr.mem, wr.size); /* recorded pixels */
 	WebPMemoryWriterClear(&wr);
 	return 0;
 }
@@ -934,7 +935,7 @@ queue_out(struct frames *f, const struct ut_event *ev)
 	pthread_mutex_lock(&f->mu);
 	if (f->nout == FRAME_OUT_MAX) {
 		pthread_mutex_unlock(&f->mu);
-		free((void *)ev->u.frame.data);
+		event_dispose(ev);
 		f->skipped++;
 		return;
 	}
@@ -953,8 +954,8 @@ store(struct frames *f, struct grab *g)
 {
 	struct region *rg = NULL;
 	struct ut_event ev;
-	size_t n, i, len;
-	uint8_t *data;
+	struct ut_frame_data *data;
+	size_t n, i;
 	int key = f->stored == 0 || f->since_key >= FRAME_KEY_EVERY ||
 	    (f->key_req != NULL && __atomic_load_n(f->key_req, __ATOMIC_ACQUIRE));
 	uint64_t t0 = ut_now_mono_ns();
@@ -968,10 +969,9 @@ store(struct frames *f, struct grab *g)
 		return; /* identical to the stored frame */
 	}
 	for (i = 0; i < n; i++) {
-		if (encode(f, g, &rg[i], &data, &len) < 0) {
+		if (encode(f, g, &rg[i], &data) < 0) {
 			log_warn("frames: a region could not be encoded");
 			data = NULL;
-			len = 0;
 		}
 		memset(&ev, 0, sizeof(ev));
 		ev.type = UT_EV_FRAME;
@@ -991,8 +991,7 @@ store(struct frames *f, struct grab *g)
 		ev.u.frame.format = f->lossless ? UT_FRAME_WEBP_LOSSLESS :
 		    UT_FRAME_WEBP_LOSSY;
 		ev.u.frame.skipped = (uint32_t)UT_MIN(f->skipped, UINT32_MAX);
-		ev.u.frame.len = (uint32_t)len;
-		ev.u.frame.data = data;
+		event_frame_attach(&ev, data);
 		ev.u.frame.masks_gen = g->masks_gen;
 		ev.u.frame.fwin = g->fwin;
 		ev.u.frame.fx = g->fx;
@@ -1256,7 +1255,7 @@ frames_destroy(struct frames *f)
 			XCloseDisplay(f->d);
 	}
 	for (i = 0; i < f->nout; i++)
-		free((void *)f->out[i].u.frame.data);
+		event_dispose(&f->out[i]);
 	free(f->out);
 	free(f->stored_hash);
 	if (f->ms != NULL)

@@ -679,3 +679,11 @@ policy_title_denied(const struct policy *p, const char *title)
 {
 	return list_match(&p->deny_titles, title, FNM_CASEFOLD);
 }
+
+bool
+policy_window_denied(const struct policy *p, const char *app,
+    const char *instance, const char *title)
+{
+	return p != NULL && (policy_app_denied(p, app, instance) ||
+	    policy_title_denied(p, title));
+}

@@ -196,9 +196,8 @@ free_frames(struct privacy_filter *pf, uint32_t from)
 
 	for (i = from; pf->q != NULL && i < pf->nq; i++)
 		if (pf->q[i].type == UT_EV_FRAME) {
-			privacy__frame_data_free(pf->q[i].u.frame.data,
-			    pf->q[i].u.frame.len);
-			pf->q[i].u.frame.data = NULL;
+			event_dispose(&pf->q[i]);
+			event_frame_attach(&pf->q[i], NULL);
 		}
 }
 
@@ -627,9 +626,8 @@ black_frame(struct privacy_filter *pf, struct ut_event *ev,
 	if (r < 0) {
 		log_warn("privacy: a frame region could not be re-encoded (%s); "
 		    "it is left out", ut_strerror(r));
-		privacy__frame_data_free(ev->u.frame.data, ev->u.frame.len);
-		ev->u.frame.data = NULL;
-		ev->u.frame.len = 0;
+		event_dispose(ev);
+		event_frame_attach(ev, NULL);
 	}
 }
 
@@ -1249,9 +1247,8 @@ focus_state(struct privacy_filter *pf, const struct ut_event *ev)
 	const struct policy *p = pf->policy;
 
 	/* Capture sets denied itself when apps or titles are not collected. */
-	pf->denied = ev->u.focus.denied || (p != NULL &&
-	    (policy_app_denied(p, ev->u.focus.app, ev->u.focus.instance) ||
-	    policy_title_denied(p, ev->u.focus.title)));
+	pf->denied = ev->u.focus.denied || policy_window_denied(p,
+	    ev->u.focus.app, ev->u.focus.instance, ev->u.focus.title);
 	pf->sensitive = p != NULL && !pf->denied &&
 	    policy_app_sensitive(p, ev->u.focus.app, ev->u.focus.instance);
 }
@@ -1260,8 +1257,7 @@ focus_state(struct privacy_filter *pf, const struct ut_event *ev)
 static int
 drop_frame(const struct ut_event *ev, int r)
 {
-	if (ev->type == UT_EV_FRAME)
-		privacy__frame_data_free(ev->u.frame.data, ev->u.frame.len);
+	event_dispose(ev);
 	return r;
 }
 
@@ -1333,8 +1329,10 @@ privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 {
 	int r;
 
-	if (pf == NULL || ev == NULL)
+	if (pf == NULL || ev == NULL) {
+		event_dispose(ev); /* ours on every return */
 		return UT_EINVAL;
+	}
 	if ((r = push_one(pf, ev)) < 0)
 		return r;
 	return hold_check(pf, ev->mono_ns);
