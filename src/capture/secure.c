@@ -1284,13 +1284,9 @@ cap__secure_key(struct cap *c, struct ut_event *ev)
 	/* (1) PRIV-P4-2: the key itself is never emitted. */
 	if (ev->u.key.down) {
 		s->dropped[kc] = 1;
-		memset(&red, 0, sizeof(red));
-		red.type = UT_EV_REDACTED;
-		red.sensitivity = UT_SENS_SECRET;
+		/* seq and clocks are capture's to give, at emit. */
+		event_redacted(&red, NULL, "keys", why, 1, UT_SENS_SECRET);
 		red.xtime = ev->xtime;
-		snprintf(red.u.redacted.what, sizeof(red.u.redacted.what), "keys");
-		snprintf(red.u.redacted.why, sizeof(red.u.redacted.why), "%s", why);
-		red.u.redacted.count = 1;
 		s->replaced++;
 		sodium_memzero(ev, sizeof(*ev));
 		cap__emit(c, &red);
