@@ -456,52 +456,21 @@ teardown(struct cap *c)
 	c->ctl = c->data = NULL;
 }
 
-int
-capture_run(const struct capture_opts *o, const struct capture_sink *sink,
-    struct capture_stats *st)
+/*
+ * The loop: RECORD data, control-connection events, secure input, frames
+ * ready, ticks, the owner's fd and stop_fd, until a stop, a lost display
+ * or a sink error (its code).
+ */
+static int
+run_loop(struct cap *c, const char *dpyname)
 {
-	struct cap *c = xcalloc(1, sizeof(*c));
-	const char *dpyname = o->display ? o->display : getenv("DISPLAY");
+	const struct capture_opts *o = c->o;
+	const struct capture_sink *sink = c->sink;
 	struct pollfd pfd[5];
 	uint64_t tick_ns = (o->tick_ms ? o->tick_ms : 200) * 1000000ull;
 	uint64_t next_tick, now;
 	XEvent e;
 	int r, timeout, nfds;
-
-	XInitThreads(); /* the frame thread has a Display of its own */
-	io_lost = 0;
-	c->o = o;
-	if ((o->categories & UT_CAT_ALL) == 0) {
-		log_error("no data category to collect");
-		r = UT_EINVAL;
-		goto out;
-	}
-	c->sink = sink;
-	if (dpyname == NULL || *dpyname == '\0') {
-		log_error("no display: set DISPLAY or pass --display");
-		r = UT_EX11;
-		goto out;
-	}
-	XSetErrorHandler(on_x_error);
-	XSetIOErrorHandler(on_io_error);
-	if ((r = setup(c, dpyname)) < 0) {
-		if (r == UT_EX11)
-			log_error("cannot open display %s", dpyname);
-		else
-			log_error("display %s: %s (RECORD and XKB are required)",
-			    dpyname, ut_strerror(r));
-		goto out;
-	}
-	emit_session(c, dpyname);
-	cap__monitors(c);
-	cap__focus_update(c, 0);
-	if ((o->categories & UT_CAT_FRAMES) &&
-	    frames_start(dpyname, o->frame_fps, o->frame_lossless,
-	    o->frame_quality, o->key_frame_request, o->policy, o->masks,
-	    &c->frames) < 0)
-		log_warn("cannot start screen frames");
-	if (sink->ready != NULL)
-		sink->ready(sink->arg, dpyname);
 
 	next_tick = ut_now_mono_ns() + tick_ns;
 	r = 0;
@@ -576,6 +545,53 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 			break;
 		}
 	}
+	return r;
+}
+
+int
+capture_run(const struct capture_opts *o, const struct capture_sink *sink,
+    struct capture_stats *st)
+{
+	struct cap *c = xcalloc(1, sizeof(*c));
+	const char *dpyname = o->display ? o->display : getenv("DISPLAY");
+	int r;
+
+	XInitThreads(); /* the frame thread has a Display of its own */
+	io_lost = 0;
+	c->o = o;
+	if ((o->categories & UT_CAT_ALL) == 0) {
+		log_error("no data category to collect");
+		r = UT_EINVAL;
+		goto out;
+	}
+	c->sink = sink;
+	if (dpyname == NULL || *dpyname == '\0') {
+		log_error("no display: set DISPLAY or pass --display");
+		r = UT_EX11;
+		goto out;
+	}
+	XSetErrorHandler(on_x_error);
+	XSetIOErrorHandler(on_io_error);
+	if ((r = setup(c, dpyname)) < 0) {
+		if (r == UT_EX11)
+			log_error("cannot open display %s", dpyname);
+		else
+			log_error("display %s: %s (RECORD and XKB are required)",
+			    dpyname, ut_strerror(r));
+		goto out;
+	}
+	emit_session(c, dpyname);
+	cap__monitors(c);
+	cap__focus_update(c, 0);
+	if ((o->categories & UT_CAT_FRAMES) &&
+	    frames_start(dpyname, o->frame_fps, o->frame_lossless,
+	    o->frame_quality, o->key_frame_request, o->policy, o->masks,
+	    &c->frames) < 0)
+		log_warn("cannot start screen frames");
+	if (sink->ready != NULL)
+		sink->ready(sink->arg, dpyname);
+
+	r = run_loop(c, dpyname);
 out:
 	frames_stop(c->frames);
 	frames_stats(c->frames, &c->st);
