@@ -211,6 +211,16 @@ void event_dispose(const struct ut_event *ev);
 const char *event_type_name(unsigned type);
 
 /*
+ * The one builder of a REDACTED record: fills *out (zeroed first) with
+ * what ("keys", "text" ...), why (a detector type, "password-field" ...),
+ * count and sensitivity level, standing in for the record `at`: its seq,
+ * clocks and X time (at NULL: all zero, the caller's to set).  what and
+ * why are cut to their fields.
+ */
+void event_redacted(struct ut_event *out, const struct ut_event *at,
+    const char *what, const char *why, uint32_t count, uint8_t level);
+
+/*
  * Batch codec state: records in a batch are delta-encoded against the
  * previous record and the last pointer position.  Initialise one codec per
  * batch, for writing and for reading alike.

@@ -843,8 +843,7 @@ on_control(void *arg)
 static int
 open_spool(struct agent *a)
 {
-	size_t i;
-	unsigned v;
+	size_t idlen = 0;
 	int r;
 
 	if (a->sp != NULL)
@@ -869,11 +868,10 @@ open_spool(struct agent *a)
 		a->so.recipient_pk = a->rcpt;
 	}
 	memcpy(a->so.policy_hash, a->pol->hash, sizeof(a->so.policy_hash));
-	for (i = 0; i < sizeof(a->so.consent_id); i++) {
-		if (sscanf(a->consent.id + 2 * i, "%2x", &v) != 1)
-			return UT_ECORRUPT;
-		a->so.consent_id[i] = (uint8_t)v;
-	}
+	if (sodium_hex2bin(a->so.consent_id, sizeof(a->so.consent_id),
+	    a->consent.id, strlen(a->consent.id), NULL, &idlen, NULL) != 0 ||
+	    idlen != sizeof(a->so.consent_id))
+		return UT_ECORRUPT;
 	if ((r = spool_open(&a->so, &a->sp)) < 0)
 		log_error("cannot write to %s: %s", a->so.dir, ut_strerror(r));
 	return r;

@@ -121,13 +121,9 @@ key_dispatch(struct cap *c, int down, uint8_t kc, uint32_t xtime,
 		cap__emit(c, &ev);
 		return;
 	case CAP_KEY_REDACT:
-		memset(&red, 0, sizeof(red));
-		red.type = UT_EV_REDACTED;
-		red.sensitivity = UT_SENS_SECRET;
+		/* seq and clocks are capture's to give, at emit. */
+		event_redacted(&red, NULL, "keys", why, 1, UT_SENS_SECRET);
 		red.xtime = ev.xtime;
-		snprintf(red.u.redacted.what, sizeof(red.u.redacted.what), "keys");
-		snprintf(red.u.redacted.why, sizeof(red.u.redacted.why), "%s", why);
-		red.u.redacted.count = 1;
 		sodium_memzero(&ev, sizeof(ev));
 		cap__emit(c, &red);
 		return;

@@ -819,17 +819,8 @@ emit_held(struct privacy_filter *pf, struct pf_group *grp, uint32_t upto,
 		if (grp[g].emitted)
 			continue;
 		grp[g].emitted = true;
-		memset(&red, 0, sizeof(red));
-		red.seq = ev->seq;
-		red.mono_ns = ev->mono_ns;
-		red.wall_ns = ev->wall_ns;
-		red.xtime = ev->xtime;
-		red.type = UT_EV_REDACTED;
-		red.sensitivity = floor_level(pf, UT_EV_REDACTED, grp[g].level);
-		snprintf(red.u.redacted.what, sizeof(red.u.redacted.what), "keys");
-		snprintf(red.u.redacted.why, sizeof(red.u.redacted.why), "%s",
-		    grp[g].why);
-		red.u.redacted.count = grp[g].count;
+		event_redacted(&red, ev, "keys", grp[g].why, grp[g].count,
+		    floor_level(pf, UT_EV_REDACTED, grp[g].level));
 		r = pf->emit(pf->arg, &red);
 		r = r < 0 ? r : 0;
 	}
@@ -1177,17 +1168,7 @@ run_add(struct privacy_filter *pf, const struct ut_event *ev, const char *what,
 	    strcmp(pf->run.u.redacted.why, why) != 0) && (r = run_flush(pf)) < 0)
 		return r;
 	if (!pf->run_open) {
-		memset(&pf->run, 0, sizeof(pf->run));
-		pf->run.seq = ev->seq;
-		pf->run.mono_ns = ev->mono_ns;
-		pf->run.wall_ns = ev->wall_ns;
-		pf->run.xtime = ev->xtime;
-		pf->run.type = UT_EV_REDACTED;
-		pf->run.sensitivity = UT_SENS_SECRET;
-		snprintf(pf->run.u.redacted.what, sizeof(pf->run.u.redacted.what),
-		    "%s", what);
-		snprintf(pf->run.u.redacted.why, sizeof(pf->run.u.redacted.why),
-		    "%s", why);
+		event_redacted(&pf->run, ev, what, why, 0, UT_SENS_SECRET);
 		pf->run_open = true;
 	}
 	pf->run.u.redacted.count += count;

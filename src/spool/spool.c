@@ -143,12 +143,12 @@ make_trailer(const struct seg_secrets *k, const uint8_t hh[SPOOL_HASH_LEN],
 	size_t n;
 
 	rec[0] = SPOOL_REC_TRAILER;
-	put_u32le(rec + 1, flags);
-	put_u64le(rec + 5, (uint64_t)end);
-	put_u64le(rec + 13, count);
-	memcpy(rec + 21, head, SPOOL_HASH_LEN);
+	put_u32le(rec + ST_FLAGS, flags);
+	put_u64le(rec + ST_END, (uint64_t)end);
+	put_u64le(rec + ST_COUNT, count);
+	memcpy(rec + ST_HEAD, head, SPOOL_HASH_LEN);
 	n = spool__trailer_msg(hh, flags, end, count, head, msg);
-	return sign(k, msg, n, rec + 53);
+	return sign(k, msg, n, rec + ST_SIG);
 }
 
 /*
@@ -498,10 +498,10 @@ append_checkpoint(struct spool *sp)
 	int r;
 
 	rec[0] = SPOOL_REC_CKPT;
-	put_u64le(rec + 1, sp->seg_frames);
-	memcpy(rec + 9, sp->head, SPOOL_HASH_LEN);
+	put_u64le(rec + SC_COUNT, sp->seg_frames);
+	memcpy(rec + SC_HEAD, sp->head, SPOOL_HASH_LEN);
 	n = spool__ckpt_msg(sp->hh, sp->seg_frames, sp->head, msg);
-	if ((r = sign(sp->k, msg, n, rec + 41)) < 0 ||
+	if ((r = sign(sp->k, msg, n, rec + SC_SIG)) < 0 ||
 	    (r = buf_append(&sp->out, rec, sizeof(rec))) < 0)
 		return r;
 	sp->seg_bytes += sizeof(rec);
@@ -605,7 +605,7 @@ seal_frame(struct spool *sp)
 		return UT_ECRYPTO;
 	sodium_memzero(sp->zbuf, clen);
 	fh[0] = SPOOL_REC_FRAME;
-	put_u32le(fh + 1, (uint32_t)ctlen);
+	put_u32le(fh + SF_LEN, (uint32_t)ctlen);
 	if ((r = buf_append(&sp->out, fh, sizeof(fh))) < 0 ||
 	    (r = buf_append(&sp->out, sp->cbuf, (size_t)ctlen)) < 0)
 		return r;

@@ -245,6 +245,41 @@ test_frame_data_wiped_on_free(void)
 	event_dispose(NULL);
 }
 
+/* The one REDACTED builder: the place of the record it stands for. */
+static void
+test_event_redacted_builder(void)
+{
+	struct ut_event at, red;
+	char longwhy[200];
+
+	memset(&at, 0, sizeof(at));
+	at.type = UT_EV_KEY;
+	at.seq = 42;
+	at.mono_ns = 7;
+	at.wall_ns = -3;
+	at.xtime = 9;
+	snprintf(at.u.key.text, sizeof(at.u.key.text), "s");
+	memset(&red, 0xaa, sizeof(red));
+	event_redacted(&red, &at, "keys", "CREDIT_CARD", 16, UT_SENS_SECRET);
+	T_ASSERT_EQ(red.type, UT_EV_REDACTED);
+	T_ASSERT_EQ(red.seq, 42);
+	T_ASSERT_EQ(red.mono_ns, 7);
+	T_ASSERT_EQ(red.wall_ns, -3);
+	T_ASSERT_EQ(red.xtime, 9);
+	T_ASSERT_EQ(red.sensitivity, UT_SENS_SECRET);
+	T_ASSERT_STREQ(red.u.redacted.what, "keys");
+	T_ASSERT_STREQ(red.u.redacted.why, "CREDIT_CARD");
+	T_ASSERT_EQ(red.u.redacted.count, 16);
+	/* No place given: zero, the caller's to set; why cut to its field. */
+	memset(longwhy, 'w', sizeof(longwhy) - 1);
+	longwhy[sizeof(longwhy) - 1] = '\0';
+	event_redacted(&red, NULL, "text", longwhy, 1, 3);
+	T_ASSERT_EQ(red.seq, 0);
+	T_ASSERT_EQ(red.xtime, 0);
+	T_ASSERT_EQ(strlen(red.u.redacted.why), sizeof(red.u.redacted.why) - 1);
+	T_ASSERT_EQ(red.sensitivity, 3);
+}
+
 T_LIST(T_CASE(test_event_roundtrip_all_types), T_CASE(test_event_rejects_bad_type),
     T_CASE(test_event_truncations_fail_cleanly), T_CASE(test_event_type_names),
-    T_CASE(test_frame_data_wiped_on_free))
+    T_CASE(test_frame_data_wiped_on_free), T_CASE(test_event_redacted_builder))
