@@ -328,3 +328,34 @@ cap__monitors(struct cap *c)
 	ev.u.monitors.n = i;
 	cap__emit(c, &ev);
 }
+
+static Bool
+property_before(Display *d, XEvent *e, XPointer arg)
+{
+	uint32_t xtime = *(const uint32_t *)(const void *)arg;
+
+	(void)d;
+	return e->type == PropertyNotify &&
+	    (int32_t)((uint32_t)e->xproperty.time - xtime) <= 0;
+}
+
+/*
+ * Focus changes the server made before it processed this key are emitted
+ * before the key: the filter decides denied windows by the FOCUS record in
+ * force when a key arrives (PRIV-P4-1), and RECORD data (keys) and the
+ * control connection's events (focus) otherwise reach us in either order.
+ * A round trip on the control connection brings every PropertyNotify sent
+ * before the key into its queue; those not later than the key are handled
+ * now, in order, the others stay for the capture loop.
+ */
+void
+cap__focus_before_key(struct cap *c, uint32_t xtime)
+{
+	XEvent e;
+
+	if (c->ctl == NULL || xtime == 0)
+		return;
+	while (!c->err && XCheckIfEvent(c->ctl, &e, property_before,
+	    (XPointer)&xtime))
+		cap__focus_event(c, &e);
+}
