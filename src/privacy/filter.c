@@ -21,8 +21,8 @@
  *  (6) PRIV-P4-1: while the focused window is denied (set by each FOCUS
  *      record), no KEY or TEXT record is emitted; a run of them becomes one
  *      REDACTED record.  The release of a dropped press is always dropped
- *      (key_dropped[]), whatever the focus is by then.
- *  (7) A run (run_open) and a burst (open) are never open at once, and a
+ *      (runs.key_dropped[]), whatever the focus is by then.
+ *  (7) A run (runs.open) and a burst (burst.open) are never open at once; a
  *      run is emitted before any record that arrived after it.
  *  (8) PRIV-P5-2: identity terms are matched in the same texts as the
  *      detectors (titles, typed and raw burst text) and redacted the same
@@ -30,9 +30,9 @@
  *  (9) PRIV-P4-3: no FRAME record is emitted while a burst is open; when
  *      its scan found a detector span, every held frame is blacked over
  *      the burst's window before it is emitted, and that window is in
- *      masks[] with the board generation from which capture blacks it, so
+ *      pix.masks[] with the board generation from which capture blacks it, so
  *      every later frame with an older masks_gen is blacked here.  The
- *      queue owns the data of held frames (frame_bytes counts them).
+ *      queue owns the data of held frames (pix.bytes counts them).
  * (10) Bounded hold (release_part): only a prefix q[0..qcut) of an open
  *      burst is released early, and only when no match can still reach a
  *      character in it (detect_reach, identity term length), no span
@@ -68,17 +68,17 @@ privacy_filter_destroy(struct privacy_filter *pf)
 		return;
 	pf__free_frames(pf, 0);
 	pf__burst_wipe(pf);
-	if (pf->text != NULL)
-		sodium_memzero(pf->text, (size_t)pf->max_text + UT_EV_TEXT_MAX +
+	if (pf->burst.text != NULL)
+		sodium_memzero(pf->burst.text, (size_t)pf->max_text + UT_EV_TEXT_MAX +
 		    PF_CTX_MAX);
-	free(pf->q);
-	free(pf->mark);
-	free(pf->textkey);
-	free(pf->raw);
-	free(pf->text);
-	free(pf->toff);
-	free(pf->chars);
-	free(pf->stack);
+	free(pf->burst.q);
+	free(pf->burst.mark);
+	free(pf->burst.textkey);
+	free(pf->burst.raw);
+	free(pf->burst.text);
+	free(pf->burst.toff);
+	free(pf->burst.chars);
+	free(pf->burst.stack);
 	free(pf->idsp);
 	free(pf->spans);
 	detect_destroy(pf->det);
@@ -105,16 +105,16 @@ privacy_filter_create(const struct privacy_filter_opts *o,
 	pf->max_records = o != NULL && o->max_records ? o->max_records :
 	    PF_MAX_RECORDS_DEFAULT;
 	pf->max_text = o != NULL && o->max_text ? o->max_text : PF_MAX_TEXT_DEFAULT;
-	pf->hold_ns = o != NULL && o->hold_ms == UINT32_MAX ? 0 :
+	pf->burst.hold_ns = o != NULL && o->hold_ms == UINT32_MAX ? 0 :
 	    (uint64_t)(o != NULL && o->hold_ms ? o->hold_ms : PF_HOLD_MS_DEFAULT) *
 	    1000000u;
 	pf->policy = o != NULL ? o->policy : NULL;
-	pf->max_frame_bytes = o != NULL && o->max_frame_bytes ?
+	pf->pix.max_bytes = o != NULL && o->max_frame_bytes ?
 	    o->max_frame_bytes : PF_FRAME_BYTES_DEFAULT;
-	pf->frame_quality = o != NULL && o->frame_quality ?
+	pf->pix.quality = o != NULL && o->frame_quality ?
 	    (int)UT_MIN(o->frame_quality, 100) : 80;
-	pf->mask_window = o != NULL ? o->mask_window : NULL;
-	pf->mask_arg = o != NULL ? o->mask_arg : NULL;
+	pf->pix.mask_window = o != NULL ? o->mask_window : NULL;
+	pf->pix.mask_arg = o != NULL ? o->mask_arg : NULL;
 	privacy__identity_terms(o != NULL ? o->identity : NULL, &pf->ids);
 	set = o != NULL ? o->detectors : NULL;
 	if (set == NULL) {
@@ -125,15 +125,15 @@ privacy_filter_create(const struct privacy_filter_opts *o,
 	if (detect_create(set, &pf->det) < 0)
 		goto fail;
 	tmax = (size_t)pf->max_text + UT_EV_TEXT_MAX;
-	pf->q = xreallocarray(NULL, pf->max_records, sizeof(*pf->q));
-	pf->mark = xreallocarray(NULL, pf->max_records, sizeof(*pf->mark));
-	pf->textkey = xcalloc(pf->max_records, sizeof(*pf->textkey));
-	pf->raw = xmalloc(tmax);
-	pf->text = xmalloc(tmax + PF_CTX_MAX);
+	pf->burst.q = xreallocarray(NULL, pf->max_records, sizeof(*pf->burst.q));
+	pf->burst.mark = xreallocarray(NULL, pf->max_records, sizeof(*pf->burst.mark));
+	pf->burst.textkey = xcalloc(pf->max_records, sizeof(*pf->burst.textkey));
+	pf->burst.raw = xmalloc(tmax);
+	pf->burst.text = xmalloc(tmax + PF_CTX_MAX);
 	/* A character is at least one byte and one record. */
-	pf->chars = xreallocarray(NULL, tmax, sizeof(*pf->chars));
-	pf->stack = xreallocarray(NULL, tmax, sizeof(*pf->stack));
-	pf->toff = xreallocarray(NULL, tmax, sizeof(*pf->toff));
+	pf->burst.chars = xreallocarray(NULL, tmax, sizeof(*pf->burst.chars));
+	pf->burst.stack = xreallocarray(NULL, tmax, sizeof(*pf->burst.stack));
+	pf->burst.toff = xreallocarray(NULL, tmax, sizeof(*pf->burst.toff));
 	pf__burst_wipe(pf);
 	return pf;
 fail:
@@ -158,7 +158,7 @@ span_level(enum detect_type t)
 uint8_t
 pf__floor_level(const struct privacy_filter *pf, uint8_t type, uint8_t lvl)
 {
-	if (!pf->sensitive || lvl >= UT_SENS_PERSONAL)
+	if (!pf->focus.sensitive || lvl >= UT_SENS_PERSONAL)
 		return lvl;
 	switch (type) {
 	case UT_EV_KEY:
@@ -259,12 +259,12 @@ emit_denied_focus(struct privacy_filter *pf, const struct ut_event *ev)
 	struct ut_event out;
 	int r;
 
-	if (pf->denied_shown &&
-	    pf->denied_last.u.focus.window == ev->u.focus.window &&
-	    pf->denied_last.u.focus.x == ev->u.focus.x &&
-	    pf->denied_last.u.focus.y == ev->u.focus.y &&
-	    pf->denied_last.u.focus.w == ev->u.focus.w &&
-	    pf->denied_last.u.focus.h == ev->u.focus.h)
+	if (pf->focus.denied_shown &&
+	    pf->focus.denied_last.u.focus.window == ev->u.focus.window &&
+	    pf->focus.denied_last.u.focus.x == ev->u.focus.x &&
+	    pf->focus.denied_last.u.focus.y == ev->u.focus.y &&
+	    pf->focus.denied_last.u.focus.w == ev->u.focus.w &&
+	    pf->focus.denied_last.u.focus.h == ev->u.focus.h)
 		return 0;
 	memset(&out, 0, sizeof(out));
 	out.seq = ev->seq;
@@ -279,8 +279,8 @@ emit_denied_focus(struct privacy_filter *pf, const struct ut_event *ev)
 	out.u.focus.h = ev->u.focus.h;
 	out.u.focus.denied = 1;
 	out.sensitivity = at_least(ev, UT_SENS_NONE);
-	pf->denied_last = out;
-	pf->denied_shown = true;
+	pf->focus.denied_last = out;
+	pf->focus.denied_shown = true;
 	r = pf->emit(pf->arg, &out);
 	return r < 0 ? r : 0;
 }
@@ -339,9 +339,9 @@ emit_focus(struct privacy_filter *pf, const struct ut_event *ev)
 	uint8_t lvl = UT_SENS_NONE;
 	int r;
 
-	if (pf->denied)
+	if (pf->focus.denied)
 		return emit_denied_focus(pf, ev);
-	pf->denied_shown = false;
+	pf->focus.denied_shown = false;
 	out = *ev;
 	redact_into(pf, ev->u.focus.title, strnlen(ev->u.focus.title,
 	    sizeof(ev->u.focus.title)), out.u.focus.title,
@@ -385,9 +385,9 @@ focus_state(struct privacy_filter *pf, const struct ut_event *ev)
 	const struct policy *p = pf->policy;
 
 	/* Capture sets denied itself when apps or titles are not collected. */
-	pf->denied = ev->u.focus.denied || policy_window_denied(p,
+	pf->focus.denied = ev->u.focus.denied || policy_window_denied(p,
 	    ev->u.focus.app, ev->u.focus.instance, ev->u.focus.title);
-	pf->sensitive = p != NULL && !pf->denied &&
+	pf->focus.sensitive = p != NULL && !pf->focus.denied &&
 	    policy_app_sensitive(p, ev->u.focus.app, ev->u.focus.instance);
 }
 
@@ -406,7 +406,7 @@ push_one(struct privacy_filter *pf, const struct ut_event *ev)
 	int r;
 
 	/* A gap since the last key ends the burst before this record. */
-	if (pf->open && ev->mono_ns > pf->last_key_ns + pf->gap_ns &&
+	if (pf->burst.open && ev->mono_ns > pf->burst.last_key_ns + pf->gap_ns &&
 	    (r = pf__release_burst(pf, false)) < 0)
 		return drop_frame(ev, r);
 	if ((r = pf__route_dropped(pf, ev)) != 0)
@@ -422,14 +422,14 @@ push_one(struct privacy_filter *pf, const struct ut_event *ev)
 		 * document is modified) does not split what is being typed,
 		 * unless it makes the window denied or sensitive.
 		 */
-		was_denied = pf->denied;
-		was_sensitive = pf->sensitive;
+		was_denied = pf->focus.denied;
+		was_sensitive = pf->focus.sensitive;
 		focus_state(pf, ev);
-		if (pf->open && ev->u.focus.window == pf->focus_window &&
-		    pf->denied == was_denied && pf->sensitive == was_sensitive)
+		if (pf->burst.open && ev->u.focus.window == pf->focus.window &&
+		    pf->focus.denied == was_denied && pf->focus.sensitive == was_sensitive)
 			break;
-		pf->denied = was_denied;
-		pf->sensitive = was_sensitive;
+		pf->focus.denied = was_denied;
+		pf->focus.sensitive = was_sensitive;
 		if ((r = pf__release_burst(pf, false)) < 0)
 			return r;
 		focus_state(pf, ev);
@@ -446,18 +446,18 @@ push_one(struct privacy_filter *pf, const struct ut_event *ev)
 		break;
 	}
 	if (ev->type == UT_EV_FOCUS) {
-		pf->focus_window = ev->u.focus.window;
-		pf->focus_x = ev->u.focus.x;
-		pf->focus_y = ev->u.focus.y;
-		pf->focus_w = ev->u.focus.w;
-		pf->focus_h = ev->u.focus.h;
+		pf->focus.window = ev->u.focus.window;
+		pf->focus.x = ev->u.focus.x;
+		pf->focus.y = ev->u.focus.y;
+		pf->focus.w = ev->u.focus.w;
+		pf->focus.h = ev->u.focus.h;
 	}
-	if (!pf->open)
+	if (!pf->burst.open)
 		return pf__emit_pass(pf, ev);
-	pf->textkey[pf__enqueue(pf, ev)] = 0;
+	pf->burst.textkey[pf__enqueue(pf, ev)] = 0;
 	if (ev->type == UT_EV_FRAME)
-		pf->frame_bytes += ev->u.frame.len;
-	if (pf->nq >= pf->max_records || pf->frame_bytes >= pf->max_frame_bytes)
+		pf->pix.bytes += ev->u.frame.len;
+	if (pf->burst.nq >= pf->max_records || pf->pix.bytes >= pf->pix.max_bytes)
 		return pf__release_burst(pf, true);
 	return 0;
 }
@@ -481,9 +481,9 @@ privacy_filter_tick(struct privacy_filter *pf, uint64_t now_mono_ns)
 {
 	if (pf == NULL)
 		return UT_EINVAL;
-	if (pf->open && now_mono_ns > pf->last_key_ns + pf->gap_ns)
+	if (pf->burst.open && now_mono_ns > pf->burst.last_key_ns + pf->gap_ns)
 		return pf__release_burst(pf, false);
-	if (pf->run_open && now_mono_ns > pf->run_last_ns + pf->gap_ns)
+	if (pf->runs.open && now_mono_ns > pf->runs.last_ns + pf->gap_ns)
 		return pf__run_flush(pf);
 	return pf__hold_check(pf, now_mono_ns);
 }

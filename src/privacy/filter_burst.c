@@ -20,19 +20,21 @@
 void
 pf__burst_wipe(struct privacy_filter *pf)
 {
-	if (pf->q != NULL)
-		sodium_memzero(pf->q, (size_t)pf->nq * sizeof(*pf->q));
-	if (pf->raw != NULL)
-		sodium_memzero(pf->raw, pf->rlen);
-	if (pf->chars != NULL)
-		sodium_memzero(pf->chars, (size_t)pf->nchars * sizeof(*pf->chars));
-	sodium_memzero(pf->ctx, sizeof(pf->ctx));
-	pf->nq = pf->rlen = pf->nchars = pf->nstack = 0;
-	pf->nctx = pf->ctxlen = 0;
-	pf->frame_bytes = 0;
-	pf->open = false;
-	pf->edited = false;
-	memset(pf->pend, 0xff, sizeof(pf->pend));
+	struct pf_burst *b = &pf->burst;
+
+	if (b->q != NULL)
+		sodium_memzero(b->q, (size_t)b->nq * sizeof(*b->q));
+	if (b->raw != NULL)
+		sodium_memzero(b->raw, b->rlen);
+	if (b->chars != NULL)
+		sodium_memzero(b->chars, (size_t)b->nchars * sizeof(*b->chars));
+	sodium_memzero(b->ctx, sizeof(b->ctx));
+	b->nq = b->rlen = b->nchars = b->nstack = 0;
+	b->nctx = b->ctxlen = 0;
+	pf->pix.bytes = 0;
+	b->open = false;
+	b->edited = false;
+	memset(b->pend, 0xff, sizeof(b->pend));
 }
 
 /* Marks the records of chars[first..last] with group g. */
@@ -40,16 +42,17 @@ static void
 mark_chars(struct privacy_filter *pf, const uint32_t *idx, size_t nidx,
     size_t first, size_t last, struct pf_group *grp, int32_t g)
 {
+	struct pf_burst *b = &pf->burst;
 	size_t k;
 
 	for (k = first; k <= last && k < nidx; k++) {
-		struct pf_char *c = &pf->chars[idx[k]];
+		struct pf_char *c = &b->chars[idx[k]];
 
 		grp[g].count++;
-		if (pf->mark[c->press] < 0)
-			pf->mark[c->press] = g;
-		if (c->release != PF_NONE && pf->mark[c->release] < 0)
-			pf->mark[c->release] = g;
+		if (b->mark[c->press] < 0)
+			b->mark[c->press] = g;
+		if (c->release != PF_NONE && b->mark[c->release] < 0)
+			b->mark[c->release] = g;
 	}
 }
 
@@ -62,6 +65,7 @@ scan_and_mark(struct privacy_filter *pf, const char *text, size_t len,
     const uint32_t *idx, const uint32_t *off, size_t nidx, struct pf_group *grp,
     int32_t *ngrp)
 {
+	struct pf_burst *b = &pf->burst;
 	const struct pf_span *sp;
 	size_t k = 0, first;
 	int i, n;
@@ -72,7 +76,7 @@ scan_and_mark(struct privacy_filter *pf, const char *text, size_t len,
 	sp = pf->spans;
 	for (i = 0; i < n; i++) {
 		/* First character ending after the span start. */
-		while (k < nidx && off[k] + pf->chars[idx[k]].len <= sp[i].start)
+		while (k < nidx && off[k] + b->chars[idx[k]].len <= sp[i].start)
 			k++;
 		first = k;
 		while (k < nidx && off[k] < sp[i].end)
@@ -100,21 +104,22 @@ scan_and_mark(struct privacy_filter *pf, const char *text, size_t len,
 static void
 extend_groups(struct privacy_filter *pf, int32_t ngrp)
 {
+	struct pf_burst *b = &pf->burst;
 	uint32_t i, lo, hi;
 	int32_t g;
 
 	for (g = 0; g < ngrp; g++) {
 		lo = PF_NONE;
 		hi = 0;
-		for (i = 0; i < pf->nq; i++) {
-			if (pf->mark[i] == g) {
+		for (i = 0; i < b->nq; i++) {
+			if (b->mark[i] == g) {
 				lo = lo == PF_NONE ? i : lo;
 				hi = i;
 			}
 		}
 		for (i = lo; lo != PF_NONE && i <= hi; i++)
-			if (pf->mark[i] < 0 && pf->textkey[i])
-				pf->mark[i] = g;
+			if (b->mark[i] < 0 && b->textkey[i])
+				b->mark[i] = g;
 	}
 }
 
@@ -123,40 +128,41 @@ extend_groups(struct privacy_filter *pf, int32_t ngrp)
  * and, when edited, the raw key sequence; marks the records of each span
  * with its group, or on a detector error every text key (PRIV-P5-1, fail
  * closed), and extends the groups over edits.  grp has room for
- * nchars * 2 + 1 groups; groups 0..*ntyped-1 are spans of pf->text, whose
+ * nchars * 2 + 1 groups; groups 0..*ntyped-1 are spans of b->text, whose
  * first *tlen bytes the caller wipes.  Returns the number of groups.
  */
 static int32_t
 burst_scan(struct privacy_filter *pf, struct pf_group *grp, int32_t *ntyped,
     size_t *tlen)
 {
+	struct pf_burst *b = &pf->burst;
 	uint32_t i, *rawidx = NULL, *rawoff = NULL;
 	int32_t ngrp = 0;
-	size_t len = pf->ctxlen;
+	size_t len = b->ctxlen;
 	int r;
 
-	for (i = 0; i < pf->nq; i++)
-		pf->mark[i] = -1;
-	memcpy(pf->text, pf->ctx, pf->ctxlen);
-	for (i = 0; i < pf->nstack; i++) {
-		struct pf_char *c = &pf->chars[pf->stack[i]];
+	for (i = 0; i < b->nq; i++)
+		b->mark[i] = -1;
+	memcpy(b->text, b->ctx, b->ctxlen);
+	for (i = 0; i < b->nstack; i++) {
+		struct pf_char *c = &b->chars[b->stack[i]];
 
-		pf->toff[i] = (uint32_t)len;
-		memcpy(pf->text + len, pf->raw + c->off, c->len);
+		b->toff[i] = (uint32_t)len;
+		memcpy(b->text + len, b->raw + c->off, c->len);
 		len += c->len;
 	}
 	*tlen = len;
-	r = scan_and_mark(pf, pf->text, len, pf->stack, pf->toff, pf->nstack, grp,
+	r = scan_and_mark(pf, b->text, len, b->stack, b->toff, b->nstack, grp,
 	    &ngrp);
 	*ntyped = ngrp;
-	if (r == 0 && pf->edited) {
-		rawidx = xreallocarray(NULL, pf->nchars + 1, sizeof(*rawidx));
-		rawoff = xreallocarray(NULL, pf->nchars + 1, sizeof(*rawoff));
-		for (i = 0; i < pf->nchars; i++) {
+	if (r == 0 && b->edited) {
+		rawidx = xreallocarray(NULL, b->nchars + 1, sizeof(*rawidx));
+		rawoff = xreallocarray(NULL, b->nchars + 1, sizeof(*rawoff));
+		for (i = 0; i < b->nchars; i++) {
 			rawidx[i] = i;
-			rawoff[i] = pf->chars[i].off;
+			rawoff[i] = b->chars[i].off;
 		}
-		r = scan_and_mark(pf, pf->raw, pf->rlen, rawidx, rawoff, pf->nchars,
+		r = scan_and_mark(pf, b->raw, b->rlen, rawidx, rawoff, b->nchars,
 		    grp, &ngrp);
 	}
 	free(rawidx);
@@ -171,15 +177,15 @@ burst_scan(struct privacy_filter *pf, struct pf_group *grp, int32_t *ntyped,
 		grp[0].pixels = true;
 		grp[0].count = 0;
 		grp[0].emitted = false;
-		for (i = 0; i < pf->nq; i++)
-			pf->mark[i] = -1;
-		for (i = 0; i < pf->nchars; i++) {
-			struct pf_char *c = &pf->chars[i];
+		for (i = 0; i < b->nq; i++)
+			b->mark[i] = -1;
+		for (i = 0; i < b->nchars; i++) {
+			struct pf_char *c = &b->chars[i];
 
 			grp[0].count++;
-			pf->mark[c->press] = 0;
+			b->mark[c->press] = 0;
 			if (c->release != PF_NONE)
-				pf->mark[c->release] = 0;
+				b->mark[c->release] = 0;
 		}
 	}
 	extend_groups(pf, ngrp);
@@ -195,15 +201,16 @@ static int
 emit_held(struct privacy_filter *pf, struct pf_group *grp, uint32_t upto,
     uint32_t *done)
 {
+	struct pf_burst *b = &pf->burst;
 	struct ut_event red;
 	uint32_t i;
 	int32_t g;
 	int r = 0;
 
 	for (i = 0; i < upto && r == 0; i++) {
-		const struct ut_event *ev = &pf->q[i];
+		const struct ut_event *ev = &b->q[i];
 
-		if ((g = pf->mark[i]) < 0) {
+		if ((g = b->mark[i]) < 0) {
 			r = pf__emit_pass(pf, ev);
 			continue;
 		}
@@ -223,15 +230,16 @@ emit_held(struct privacy_filter *pf, struct pf_group *grp, uint32_t upto,
 static void
 drop_releases(struct privacy_filter *pf, uint32_t n)
 {
+	struct pf_burst *b = &pf->burst;
 	uint32_t i;
 
 	for (i = 0; i < n; i++) {
-		struct pf_char *c = &pf->chars[i];
+		struct pf_char *c = &b->chars[i];
 
-		if (c->release == PF_NONE && pf->mark[c->press] >= 0)
-			pf->drop_release[c->keycode] = true;
-		if (c->release == PF_NONE && pf->pend[c->keycode] == i)
-			pf->pend[c->keycode] = PF_NONE;
+		if (c->release == PF_NONE && b->mark[c->press] >= 0)
+			b->drop_release[c->keycode] = true;
+		if (c->release == PF_NONE && b->pend[c->keycode] == i)
+			b->pend[c->keycode] = PF_NONE;
 	}
 }
 
@@ -243,16 +251,17 @@ drop_releases(struct privacy_filter *pf, uint32_t n)
 int
 pf__release_burst(struct privacy_filter *pf, bool forced)
 {
+	struct pf_burst *b = &pf->burst;
 	struct pf_group *grp = NULL;
 	uint32_t done = 0;
 	int32_t ngrp, ntyped;
 	size_t tlen = 0;
 	int r = 0;
 
-	if (!pf->open || pf->nq == 0)
+	if (!b->open || b->nq == 0)
 		goto out;
 	/* Up to one group per character per scan, and the cap's. */
-	grp = xcalloc((size_t)pf->nchars * 2 + 2, sizeof(*grp));
+	grp = xcalloc((size_t)b->nchars * 2 + 2, sizeof(*grp));
 	ngrp = burst_scan(pf, grp, &ntyped, &tlen);
 	if (forced) {
 		/* An extra group that redacts nothing: it only blacks. */
@@ -262,12 +271,12 @@ pf__release_burst(struct privacy_filter *pf, bool forced)
 	} else {
 		pf__mask_burst_window(pf, grp, ngrp, ntyped);
 	}
-	r = emit_held(pf, grp, pf->nq, &done);
+	r = emit_held(pf, grp, b->nq, &done);
 	pf__free_frames(pf, done); /* not emitted after an error */
-	drop_releases(pf, pf->nchars);
+	drop_releases(pf, b->nchars);
 out:
 	if (tlen > 0)
-		sodium_memzero(pf->text, tlen);
+		sodium_memzero(b->text, tlen);
 	free(grp);
 	pf__burst_wipe(pf);
 	return r;
@@ -277,22 +286,23 @@ out:
 static void
 ctx_push(struct privacy_filter *pf, const char *p, uint32_t n)
 {
+	struct pf_burst *b = &pf->burst;
 	uint32_t drop = 0, k = 0;
 
 	if (n == 0 || n > PF_CTX_MAX / 2)
 		return;
-	while (pf->ctxlen - drop + n > PF_CTX_MAX)
-		drop += pf->ctxl[k++];
+	while (b->ctxlen - drop + n > PF_CTX_MAX)
+		drop += b->ctxl[k++];
 	if (k > 0) {
-		memmove(pf->ctx, pf->ctx + drop, pf->ctxlen - drop);
-		memmove(pf->ctxl, pf->ctxl + k, pf->nctx - k);
-		pf->ctxlen -= drop;
-		pf->nctx -= k;
+		memmove(b->ctx, b->ctx + drop, b->ctxlen - drop);
+		memmove(b->ctxl, b->ctxl + k, b->nctx - k);
+		b->ctxlen -= drop;
+		b->nctx -= k;
 	}
-	memcpy(pf->ctx + pf->ctxlen, p, n);
-	pf->ctxl[pf->nctx++] = (uint8_t)n;
-	pf->ctxlen += n;
-	sodium_memzero(pf->ctx + pf->ctxlen, PF_CTX_MAX - pf->ctxlen);
+	memcpy(b->ctx + b->ctxlen, p, n);
+	b->ctxl[b->nctx++] = (uint8_t)n;
+	b->ctxlen += n;
+	sodium_memzero(b->ctx + b->ctxlen, PF_CTX_MAX - b->ctxlen);
 }
 
 /*
@@ -304,18 +314,19 @@ ctx_push(struct privacy_filter *pf, const char *p, uint32_t n)
 static uint32_t
 hold_cut(struct privacy_filter *pf, uint32_t k0, int32_t ngrp)
 {
+	struct pf_burst *b = &pf->burst;
 	uint32_t i, lo, hi, qcut;
 	int32_t g;
 	bool moved;
 
-	qcut = k0 < pf->nchars ? pf->chars[k0].press : pf->nq;
+	qcut = k0 < b->nchars ? b->chars[k0].press : b->nq;
 	do {
 		moved = false;
 		for (g = 0; g < ngrp; g++) {
 			lo = PF_NONE;
 			hi = 0;
-			for (i = 0; i < pf->nq; i++) {
-				if (pf->mark[i] == g) {
+			for (i = 0; i < b->nq; i++) {
+				if (b->mark[i] == g) {
 					lo = lo == PF_NONE ? i : lo;
 					hi = i;
 				}
@@ -325,8 +336,8 @@ hold_cut(struct privacy_filter *pf, uint32_t k0, int32_t ngrp)
 				moved = true;
 			}
 		}
-		for (i = 0; i < pf->nchars && pf->chars[i].press < qcut; i++) {
-			const struct pf_char *c = &pf->chars[i];
+		for (i = 0; i < b->nchars && b->chars[i].press < qcut; i++) {
+			const struct pf_char *c = &b->chars[i];
 
 			if (c->release != PF_NONE && c->release >= qcut) {
 				qcut = c->press;
@@ -342,44 +353,45 @@ hold_cut(struct privacy_filter *pf, uint32_t k0, int32_t ngrp)
 static void
 hold_rebase(struct privacy_filter *pf, uint32_t qcut, uint32_t k0)
 {
+	struct pf_burst *b = &pf->burst;
 	uint32_t i, j, ns = 0, roff;
 
-	for (ns = 0; ns < pf->nstack && pf->stack[ns] < k0; ns++) {
-		const struct pf_char *c = &pf->chars[pf->stack[ns]];
+	for (ns = 0; ns < b->nstack && b->stack[ns] < k0; ns++) {
+		const struct pf_char *c = &b->chars[b->stack[ns]];
 
-		ctx_push(pf, pf->raw + c->off, c->len);
+		ctx_push(pf, b->raw + c->off, c->len);
 	}
-	roff = k0 < pf->nchars ? pf->chars[k0].off : pf->rlen;
-	memmove(pf->q, pf->q + qcut, (size_t)(pf->nq - qcut) * sizeof(*pf->q));
-	memmove(pf->mark, pf->mark + qcut,
-	    (size_t)(pf->nq - qcut) * sizeof(*pf->mark));
-	memmove(pf->textkey, pf->textkey + qcut, pf->nq - qcut);
-	pf->nq -= qcut;
-	sodium_memzero(pf->q + pf->nq, (size_t)qcut * sizeof(*pf->q));
-	memmove(pf->raw, pf->raw + roff, pf->rlen - roff);
-	sodium_memzero(pf->raw + pf->rlen - roff, roff);
-	pf->rlen -= roff;
-	for (i = k0; i < pf->nchars; i++) {
-		struct pf_char c = pf->chars[i];
+	roff = k0 < b->nchars ? b->chars[k0].off : b->rlen;
+	memmove(b->q, b->q + qcut, (size_t)(b->nq - qcut) * sizeof(*b->q));
+	memmove(b->mark, b->mark + qcut,
+	    (size_t)(b->nq - qcut) * sizeof(*b->mark));
+	memmove(b->textkey, b->textkey + qcut, b->nq - qcut);
+	b->nq -= qcut;
+	sodium_memzero(b->q + b->nq, (size_t)qcut * sizeof(*b->q));
+	memmove(b->raw, b->raw + roff, b->rlen - roff);
+	sodium_memzero(b->raw + b->rlen - roff, roff);
+	b->rlen -= roff;
+	for (i = k0; i < b->nchars; i++) {
+		struct pf_char c = b->chars[i];
 
 		c.press -= qcut;
 		if (c.release != PF_NONE)
 			c.release -= qcut;
 		c.off -= roff;
-		pf->chars[i - k0] = c;
+		b->chars[i - k0] = c;
 	}
-	pf->nchars -= k0;
-	sodium_memzero(pf->chars + pf->nchars, (size_t)k0 * sizeof(*pf->chars));
-	for (j = ns; j < pf->nstack; j++)
-		pf->stack[j - ns] = pf->stack[j] - k0;
-	pf->nstack -= ns;
+	b->nchars -= k0;
+	sodium_memzero(b->chars + b->nchars, (size_t)k0 * sizeof(*b->chars));
+	for (j = ns; j < b->nstack; j++)
+		b->stack[j - ns] = b->stack[j] - k0;
+	b->nstack -= ns;
 	for (i = 0; i < 256; i++)
-		if (pf->pend[i] != PF_NONE)
-			pf->pend[i] -= k0;
-	pf->frame_bytes = 0;
-	for (i = 0; i < pf->nq; i++)
-		if (pf->q[i].type == UT_EV_FRAME)
-			pf->frame_bytes += pf->q[i].u.frame.len;
+		if (b->pend[i] != PF_NONE)
+			b->pend[i] -= k0;
+	pf->pix.bytes = 0;
+	for (i = 0; i < b->nq; i++)
+		if (b->q[i].type == UT_EV_FRAME)
+			pf->pix.bytes += b->q[i].u.frame.len;
 }
 
 /*
@@ -394,26 +406,27 @@ hold_rebase(struct privacy_filter *pf, uint32_t qcut, uint32_t k0)
 static int
 release_part(struct privacy_filter *pf)
 {
+	struct pf_burst *b = &pf->burst;
 	struct pf_group *grp;
 	uint32_t i, k0, qcut, done = 0;
 	int32_t ngrp, ntyped, g;
 	size_t tlen = 0, reach, idmax = 0;
 	int r = 0;
 
-	grp = xcalloc((size_t)pf->nchars * 2 + 2, sizeof(*grp));
+	grp = xcalloc((size_t)b->nchars * 2 + 2, sizeof(*grp));
 	ngrp = burst_scan(pf, grp, &ntyped, &tlen);
 	for (i = 0; i < pf->ids.n; i++)
 		idmax = UT_MAX(idmax, pf->ids.t[i].len);
-	reach = detect_reach(pf->det, pf->text, tlen);
+	reach = detect_reach(pf->det, b->text, tlen);
 	reach = UT_MIN(reach, tlen > idmax ? tlen - idmax : 0);
-	for (i = 0; i < pf->nstack &&
-	    pf->toff[i] + pf->chars[pf->stack[i]].len <= reach; i++)
+	for (i = 0; i < b->nstack &&
+	    b->toff[i] + b->chars[b->stack[i]].len <= reach; i++)
 		;
-	k0 = i < pf->nstack ? pf->stack[i] : pf->nchars;
-	if (pf->edited) {
-		reach = detect_reach(pf->det, pf->raw, pf->rlen);
-		reach = UT_MIN(reach, pf->rlen > idmax ? pf->rlen - idmax : 0);
-		for (i = 0; i < k0 && pf->chars[i].off + pf->chars[i].len <= reach;
+	k0 = i < b->nstack ? b->stack[i] : b->nchars;
+	if (b->edited) {
+		reach = detect_reach(pf->det, b->raw, b->rlen);
+		reach = UT_MIN(reach, b->rlen > idmax ? b->rlen - idmax : 0);
+		for (i = 0; i < k0 && b->chars[i].off + b->chars[i].len <= reach;
 		    i++)
 			;
 		k0 = i;
@@ -421,11 +434,11 @@ release_part(struct privacy_filter *pf)
 	qcut = hold_cut(pf, k0, ngrp);
 	if (qcut == 0)
 		goto out;
-	for (k0 = 0; k0 < pf->nchars && pf->chars[k0].press < qcut; k0++)
+	for (k0 = 0; k0 < b->nchars && b->chars[k0].press < qcut; k0++)
 		;
 	/* Groups of held records are scanned again later: no pixels yet. */
 	for (g = 0; g < ngrp; g++) {
-		for (i = 0; i < qcut && pf->mark[i] != g; i++)
+		for (i = 0; i < qcut && b->mark[i] != g; i++)
 			;
 		if (i == qcut)
 			grp[g].pixels = false;
@@ -441,7 +454,7 @@ release_part(struct privacy_filter *pf)
 	hold_rebase(pf, qcut, k0);
 out:
 	if (tlen > 0)
-		sodium_memzero(pf->text, tlen);
+		sodium_memzero(b->text, tlen);
 	free(grp);
 	return r;
 }
@@ -450,12 +463,14 @@ out:
 int
 pf__hold_check(struct privacy_filter *pf, uint64_t now)
 {
-	if (!pf->open || pf->nq == 0 || pf->password || pf->hold_ns == 0)
+	struct pf_burst *b = &pf->burst;
+
+	if (!b->open || b->nq == 0 || pf->password || b->hold_ns == 0)
 		return 0;
-	if (now < pf->q[0].mono_ns + pf->hold_ns ||
-	    now < pf->hold_try_ns + pf->hold_ns / 4)
+	if (now < b->q[0].mono_ns + b->hold_ns ||
+	    now < b->hold_try_ns + b->hold_ns / 4)
 		return 0;
-	pf->hold_try_ns = now;
+	b->hold_try_ns = now;
 	return release_part(pf);
 }
 
@@ -463,68 +478,71 @@ pf__hold_check(struct privacy_filter *pf, uint64_t now)
 uint32_t
 pf__enqueue(struct privacy_filter *pf, const struct ut_event *ev)
 {
-	pf->q[pf->nq] = *ev;
-	return pf->nq++;
+	struct pf_burst *b = &pf->burst;
+
+	b->q[b->nq] = *ev;
+	return b->nq++;
 }
 
 int
 pf__push_key(struct privacy_filter *pf, const struct ut_event *ev)
 {
+	struct pf_burst *b = &pf->burst;
 	uint8_t kc = ev->u.key.keycode;
 	uint32_t qi, ci;
 	size_t n;
 	const char *t;
 
-	if (!ev->u.key.down && pf->drop_release[kc] &&
-	    !(pf->open && pf->pend[kc] != PF_NONE)) {
-		pf->drop_release[kc] = false; /* PRIV-P5-1 */
+	if (!ev->u.key.down && b->drop_release[kc] &&
+	    !(b->open && b->pend[kc] != PF_NONE)) {
+		b->drop_release[kc] = false; /* PRIV-P5-1 */
 		return 0;
 	}
 	if (ev->u.key.down)
-		pf->drop_release[kc] = false;
+		b->drop_release[kc] = false;
 	t = ut_key_typed(ev); /* the one typing rule (typing.h) */
-	if (!pf->open && t == NULL)
+	if (!b->open && t == NULL)
 		return pf__emit_pass(pf, ev);
-	pf->open = true;
+	b->open = true;
 	qi = pf__enqueue(pf, ev);
-	pf->textkey[qi] = 0;
+	b->textkey[qi] = 0;
 	if (t != NULL) {
-		pf->textkey[qi] = 1;
+		b->textkey[qi] = 1;
 		n = strnlen(t, UT_EV_TEXT_MAX);
-		ci = pf->nchars++;
-		pf->chars[ci].press = qi;
-		pf->chars[ci].release = PF_NONE;
-		pf->chars[ci].off = pf->rlen;
-		pf->chars[ci].len = (uint32_t)n;
-		pf->chars[ci].keycode = kc;
-		memcpy(pf->raw + pf->rlen, t, n);
-		pf->rlen += (uint32_t)n;
-		pf->stack[pf->nstack++] = ci;
-		pf->pend[kc] = ci;
-		pf->last_key_ns = ev->mono_ns;
+		ci = b->nchars++;
+		b->chars[ci].press = qi;
+		b->chars[ci].release = PF_NONE;
+		b->chars[ci].off = b->rlen;
+		b->chars[ci].len = (uint32_t)n;
+		b->chars[ci].keycode = kc;
+		memcpy(b->raw + b->rlen, t, n);
+		b->rlen += (uint32_t)n;
+		b->stack[b->nstack++] = ci;
+		b->pend[kc] = ci;
+		b->last_key_ns = ev->mono_ns;
 	} else if (ev->u.key.down && ev->u.key.keysym == UT_KS_BACKSPACE) {
-		pf->textkey[qi] = 1;
-		if (pf->nstack > 0) {
-			pf->nstack--;
-		} else if (pf->nctx > 0) {
+		b->textkey[qi] = 1;
+		if (b->nstack > 0) {
+			b->nstack--;
+		} else if (b->nctx > 0) {
 			/* Deletes released text: it leaves the context. */
-			n = pf->ctxl[--pf->nctx];
-			pf->ctxlen -= (uint32_t)n;
-			sodium_memzero(pf->ctx + pf->ctxlen, n);
+			n = b->ctxl[--b->nctx];
+			b->ctxlen -= (uint32_t)n;
+			sodium_memzero(b->ctx + b->ctxlen, n);
 		}
 		/* The raw sequence gets a break, so deleted text stands alone. */
-		if (pf->rlen > 0 && pf->raw[pf->rlen - 1] != '\n')
-			pf->raw[pf->rlen++] = '\n';
-		pf->edited = true;
-		pf->last_key_ns = ev->mono_ns;
+		if (b->rlen > 0 && b->raw[b->rlen - 1] != '\n')
+			b->raw[b->rlen++] = '\n';
+		b->edited = true;
+		b->last_key_ns = ev->mono_ns;
 	} else if (!ev->u.key.down && ev->u.key.keysym == UT_KS_BACKSPACE) {
-		pf->textkey[qi] = 1;
-	} else if (!ev->u.key.down && pf->pend[kc] != PF_NONE) {
-		pf->textkey[qi] = 1;
-		pf->chars[pf->pend[kc]].release = qi;
-		pf->pend[kc] = PF_NONE;
+		b->textkey[qi] = 1;
+	} else if (!ev->u.key.down && b->pend[kc] != PF_NONE) {
+		b->textkey[qi] = 1;
+		b->chars[b->pend[kc]].release = qi;
+		b->pend[kc] = PF_NONE;
 	}
-	if (pf->nq >= pf->max_records || pf->rlen >= pf->max_text)
+	if (b->nq >= pf->max_records || b->rlen >= pf->max_text)
 		return pf__release_burst(pf, true);
 	return 0;
 }

@@ -59,15 +59,12 @@ struct pf_group {
 	bool emitted;
 };
 
-struct privacy_filter {
-	struct detect_set *own;
-	struct detect *det;
-	int (*emit)(void *, const struct ut_event *);
-	void *arg;
-	uint64_t gap_ns;
-	uint32_t max_records, max_text;
-	bool password;
-
+/*
+ * The typing burst (filter_burst.c).  While open, every record goes into
+ * q[]; each printable press adds a character to chars[] (its bytes in
+ * raw[]); stack[] lists the characters still in the typed text.
+ */
+struct pf_burst {
 	bool open;
 	uint64_t last_key_ns;
 	struct ut_event *q;
@@ -97,6 +94,50 @@ struct privacy_filter {
 	char ctx[PF_CTX_MAX];
 	uint8_t ctxl[PF_CTX_MAX];
 	uint32_t nctx, ctxlen;
+};
+
+/* The focused window, as the FOCUS records say (filter.c). */
+struct pf_focus {
+	uint32_t window;
+	bool denied, sensitive;
+	bool denied_shown;		/* the last FOCUS emitted was denied ... */
+	struct ut_event denied_last;	/* ... with this window and geometry */
+	int32_t x, y;			/* geometry of the last FOCUS record */
+	uint32_t w, h;
+};
+
+/* The run of dropped records (filter_runs.c; invariants 6, 7). */
+struct pf_runs {
+	struct ut_event ev;		/* the REDACTED record being counted */
+	bool open;
+	uint64_t last_ns;
+	bool key_dropped[256];		/* keycode -> its press was dropped */
+};
+
+/* Typed secrets in pixels (filter_masks.c; invariant 9). */
+struct pf_mask {
+	uint32_t window, gen;	/* frames with masks_gen < gen */
+	int32_t x, y;		/* the window's last known rectangle */
+	uint32_t w, h;
+};
+
+struct pf_pixels {
+	uint32_t (*mask_window)(void *, uint32_t, const char *, size_t);
+	void *mask_arg;
+	int quality;
+	uint64_t max_bytes, bytes;	/* encoded frame bytes held */
+	struct pf_mask masks[PF_MASKS_MAX];
+	size_t nmasks, next;
+};
+
+struct privacy_filter {
+	struct detect_set *own;
+	struct detect *det;
+	int (*emit)(void *, const struct ut_event *);
+	void *arg;
+	uint64_t gap_ns;
+	uint32_t max_records, max_text;
+	bool password;
 
 	/* Policy and identities (privacy.h). */
 	const struct policy *policy;
@@ -106,31 +147,11 @@ struct privacy_filter {
 	struct pf_span *spans;		/* merged spans of the last scan */
 	size_t spcap;
 
-	/* The focused window (set by FOCUS records). */
-	uint32_t focus_window;
-	bool denied, sensitive;
-	bool denied_shown;		/* the last FOCUS emitted was denied ... */
-	struct ut_event denied_last;	/* ... with this window and geometry */
-
-	/* The run of dropped records (invariants 6, 7). */
-	struct ut_event run;
-	bool run_open;
-	uint64_t run_last_ns;
-	bool key_dropped[256];		/* keycode -> its press was dropped */
-
-	/* Typed secrets in pixels (invariant 9). */
-	uint32_t (*mask_window)(void *, uint32_t, const char *, size_t);
-	void *mask_arg;
-	int frame_quality;
-	uint64_t max_frame_bytes, frame_bytes;
-	int32_t focus_x, focus_y;	/* geometry of the last FOCUS record */
-	uint32_t focus_w, focus_h;
-	struct pf_mask {
-		uint32_t window, gen;	/* frames with masks_gen < gen */
-		int32_t x, y;		/* the window's last known rectangle */
-		uint32_t w, h;
-	} masks[PF_MASKS_MAX];
-	size_t nmasks, mask_next;
+	/* The four state machines, one file each. */
+	struct pf_burst burst;
+	struct pf_focus focus;
+	struct pf_runs runs;
+	struct pf_pixels pix;
 };
 
 /* filter.c */

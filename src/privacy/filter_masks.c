@@ -22,10 +22,10 @@ pf__free_frames(struct privacy_filter *pf, uint32_t from)
 {
 	uint32_t i;
 
-	for (i = from; pf->q != NULL && i < pf->nq; i++)
-		if (pf->q[i].type == UT_EV_FRAME) {
-			event_dispose(&pf->q[i]);
-			event_frame_attach(&pf->q[i], NULL);
+	for (i = from; pf->burst.q != NULL && i < pf->burst.nq; i++)
+		if (pf->burst.q[i].type == UT_EV_FRAME) {
+			event_dispose(&pf->burst.q[i]);
+			event_frame_attach(&pf->burst.q[i], NULL);
 		}
 }
 
@@ -45,10 +45,10 @@ black_frame(struct privacy_filter *pf, struct ut_event *ev,
 	if (m->window != 0 && f->u.frame.fwin == m->window && f->u.frame.fw > 0 &&
 	    f->u.frame.fh > 0)
 		r = privacy__frame_black(ev, f->u.frame.fx, f->u.frame.fy,
-		    f->u.frame.fw, f->u.frame.fh, pf->frame_quality);
+		    f->u.frame.fw, f->u.frame.fh, pf->pix.quality);
 	else
 		r = privacy__frame_black(ev, m->x, m->y, m->w, m->h,
-		    pf->frame_quality);
+		    pf->pix.quality);
 	if (r < 0) {
 		log_warn("privacy: a frame region could not be re-encoded (%s); "
 		    "it is left out", ut_strerror(r));
@@ -63,7 +63,7 @@ black_frame(struct privacy_filter *pf, struct ut_event *ev,
  * (the top-level, with the window-manager frame), else the FOCUS geometry,
  * else (no window known) the whole screen.  The window goes on the capture
  * board, with each secret as typed (groups 0..ntyped-1 are spans of
- * pf->text) so capture can find it through AT-SPI; a secret found only in
+ * pf->burst.text) so capture can find it through AT-SPI; a secret found only in
  * the raw key sequence (the typed-text model does not follow cursor moves)
  * or by failing closed asks for the whole window.  It also goes into
  * masks[] (the oldest entry makes room: with frames, entries are only
@@ -81,13 +81,13 @@ pf__mask_burst_window(struct privacy_filter *pf, const struct pf_group *grp,
 	bool any = false, framed = false;
 
 	memset(&m, 0, sizeof(m));
-	m.window = pf->focus_window;
-	m.x = pf->focus_x;
-	m.y = pf->focus_y;
-	m.w = pf->focus_w;
-	m.h = pf->focus_h;
-	for (i = 0; i < pf->nq; i++) {
-		const struct ut_event *f = &pf->q[i];
+	m.window = pf->focus.window;
+	m.x = pf->focus.x;
+	m.y = pf->focus.y;
+	m.w = pf->focus.w;
+	m.h = pf->focus.h;
+	for (i = 0; i < pf->burst.nq; i++) {
+		const struct ut_event *f = &pf->burst.q[i];
 
 		if (f->type == UT_EV_FRAME && m.window != 0 &&
 		    f->u.frame.fwin == m.window && f->u.frame.fw > 0 &&
@@ -113,28 +113,28 @@ pf__mask_burst_window(struct privacy_filter *pf, const struct pf_group *grp,
 		if (!grp[g].pixels)
 			continue;
 		any = true;
-		if (pf->mask_window == NULL)
+		if (pf->pix.mask_window == NULL)
 			continue;
 		if (g < ntyped)
-			gen = pf->mask_window(pf->mask_arg, m.window,
-			    pf->text + grp[g].start, grp[g].end - grp[g].start);
+			gen = pf->pix.mask_window(pf->pix.mask_arg, m.window,
+			    pf->burst.text + grp[g].start, grp[g].end - grp[g].start);
 		else
-			gen = pf->mask_window(pf->mask_arg, m.window, NULL, 0);
+			gen = pf->pix.mask_window(pf->pix.mask_arg, m.window, NULL, 0);
 		m.gen = UT_MAX(m.gen, gen);
 	}
 	if (!any)
 		return;
-	if (pf->mask_window == NULL)
+	if (pf->pix.mask_window == NULL)
 		m.gen = UINT32_MAX;
-	for (i = 0; i < pf->nmasks && pf->masks[i].window != m.window; i++)
+	for (i = 0; i < pf->pix.nmasks && pf->pix.masks[i].window != m.window; i++)
 		;
-	if (i == pf->nmasks) {
-		if (pf->nmasks < PF_MASKS_MAX)
-			i = (uint32_t)pf->nmasks++;
+	if (i == pf->pix.nmasks) {
+		if (pf->pix.nmasks < PF_MASKS_MAX)
+			i = (uint32_t)pf->pix.nmasks++;
 		else
-			i = (uint32_t)(pf->mask_next++ % PF_MASKS_MAX);
+			i = (uint32_t)(pf->pix.next++ % PF_MASKS_MAX);
 	}
-	pf->masks[i] = m;
+	pf->pix.masks[i] = m;
 }
 
 /* Every frame leaves here: black the windows its grab did not black yet. */
@@ -145,9 +145,9 @@ pf__emit_frame(struct privacy_filter *pf, const struct ut_event *ev)
 	size_t i;
 	int r;
 
-	for (i = 0; i < pf->nmasks; i++)
-		if (out.u.frame.masks_gen < pf->masks[i].gen)
-			black_frame(pf, &out, &pf->masks[i]);
+	for (i = 0; i < pf->pix.nmasks; i++)
+		if (out.u.frame.masks_gen < pf->pix.masks[i].gen)
+			black_frame(pf, &out, &pf->pix.masks[i]);
 	r = pf__emit_level(pf, &out, pf__pass_level(&out));
 	sodium_memzero(&out, sizeof(out));
 	return r;

@@ -20,13 +20,13 @@ pf__run_flush(struct privacy_filter *pf)
 {
 	int r = 0;
 
-	if (!pf->run_open)
+	if (!pf->runs.open)
 		return 0;
-	pf->run_open = false;
+	pf->runs.open = false;
 	/* A run of releases only (their presses were counted) leaves nothing. */
-	if (pf->run.u.redacted.count > 0)
-		r = pf__emit_level(pf, &pf->run, UT_SENS_SECRET);
-	sodium_memzero(&pf->run, sizeof(pf->run));
+	if (pf->runs.ev.u.redacted.count > 0)
+		r = pf__emit_level(pf, &pf->runs.ev, UT_SENS_SECRET);
+	sodium_memzero(&pf->runs.ev, sizeof(pf->runs.ev));
 	return r;
 }
 
@@ -40,15 +40,15 @@ run_add(struct privacy_filter *pf, const struct ut_event *ev, const char *what,
 {
 	int r;
 
-	if (pf->run_open && (strcmp(pf->run.u.redacted.what, what) != 0 ||
-	    strcmp(pf->run.u.redacted.why, why) != 0) && (r = pf__run_flush(pf)) < 0)
+	if (pf->runs.open && (strcmp(pf->runs.ev.u.redacted.what, what) != 0 ||
+	    strcmp(pf->runs.ev.u.redacted.why, why) != 0) && (r = pf__run_flush(pf)) < 0)
 		return r;
-	if (!pf->run_open) {
-		event_redacted(&pf->run, ev, what, why, 0, UT_SENS_SECRET);
-		pf->run_open = true;
+	if (!pf->runs.open) {
+		event_redacted(&pf->runs.ev, ev, what, why, 0, UT_SENS_SECRET);
+		pf->runs.open = true;
 	}
-	pf->run.u.redacted.count += count;
-	pf->run_last_ns = ev->mono_ns;
+	pf->runs.ev.u.redacted.count += count;
+	pf->runs.last_ns = ev->mono_ns;
 	return 0;
 }
 
@@ -75,20 +75,20 @@ pf__route_dropped(struct privacy_filter *pf, const struct ut_event *ev)
 		return r < 0 ? r : 1;
 	case UT_EV_KEY:
 		kc = ev->u.key.keycode;
-		if (pf->denied) {
+		if (pf->focus.denied) {
 			r = run_add(pf, ev, "keys", "denied-app", ev->u.key.down ? 1 : 0);
-			pf->key_dropped[kc] = ev->u.key.down;
+			pf->runs.key_dropped[kc] = ev->u.key.down;
 			return r < 0 ? r : 1;
 		}
-		if (!ev->u.key.down && pf->key_dropped[kc]) {
-			pf->key_dropped[kc] = false;
+		if (!ev->u.key.down && pf->runs.key_dropped[kc]) {
+			pf->runs.key_dropped[kc] = false;
 			return 1;
 		}
 		if (ev->u.key.down)
-			pf->key_dropped[kc] = false;
+			pf->runs.key_dropped[kc] = false;
 		return 0;
 	case UT_EV_TEXT:
-		if (!pf->denied)
+		if (!pf->focus.denied)
 			return 0;
 		r = run_add(pf, ev, "text", "denied-app", 1);
 		return r < 0 ? r : 1;
