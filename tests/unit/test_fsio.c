@@ -68,5 +68,21 @@ test_fsio_env_names_every_op(void)
 	fsio_fault_clear();
 }
 
+const char *fsio_release_env(const char *name); /* fsio_release.c */
+
+/* A release build's view of the same environment: nothing. */
+static void
+test_fsio_release_build_ignores_env(void)
+{
+	setenv("UT_FSIO_FAULT", "write:1:crash", 1);
+	setenv("USETRACE_TEST_ATSPI_DELAY_MS", "5", 1);
+	T_ASSERT(ut_test_env("UT_FSIO_FAULT") != NULL);
+	T_ASSERT(fsio_release_env("UT_FSIO_FAULT") == NULL);
+	T_ASSERT(fsio_release_env("USETRACE_TEST_ATSPI_DELAY_MS") == NULL);
+	unsetenv("UT_FSIO_FAULT");
+	unsetenv("USETRACE_TEST_ATSPI_DELAY_MS");
+}
+
 T_LIST(T_CASE(test_fsio_unlink_mkdir_counted_and_faulted),
-    T_CASE(test_fsio_env_names_every_op))
+    T_CASE(test_fsio_env_names_every_op),
+    T_CASE(test_fsio_release_build_ignores_env))
