@@ -32,8 +32,7 @@ static int
 sink(void *arg, const struct ut_event *ev)
 {
 	(void)arg;
-	if (ev->type == UT_EV_FRAME)
-		free((void *)ev->u.frame.data);
+	event_dispose(ev);
 	return 0;
 }
 
@@ -116,6 +115,7 @@ run(int secret, int delta, int lossless, int reps)
 	struct privacy_filter *pf = filter(secret);
 	uint64_t *ns = calloc((size_t)reps, sizeof(*ns)), t0;
 	struct ut_event ev;
+	struct ut_frame_data *fd;
 	int i;
 	double med;
 
@@ -130,10 +130,10 @@ run(int secret, int delta, int lossless, int reps)
 		ev.u.frame.rh = delta ? 128 : SH;
 		ev.u.frame.nparts = 1;
 		ev.u.frame.format = lossless ? UT_FRAME_WEBP_LOSSLESS : UT_FRAME_WEBP_LOSSY;
-		ev.u.frame.len = (uint32_t)(delta ? len_delta[lossless] : len_key[lossless]);
-		ev.u.frame.data = xmalloc(ev.u.frame.len);
-		memcpy((void *)ev.u.frame.data, delta ? enc_delta[lossless] :
-		    enc_key[lossless], ev.u.frame.len);
+		fd = ut_frame_data_new(delta ? len_delta[lossless] : len_key[lossless]);
+		memcpy(fd->bytes, delta ? enc_delta[lossless] : enc_key[lossless],
+		    fd->len);
+		event_frame_attach(&ev, fd);
 		ev.mono_ns = 9000000000ull + (uint64_t)i;
 		t0 = ut_now_mono_ns();
 		if (privacy_filter_push(pf, &ev) < 0)

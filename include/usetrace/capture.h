@@ -25,8 +25,10 @@ struct policy;
 struct capture_sink {
 	/*
 	 * Called for every record, with seq, mono_ns, wall_ns set.  ev is
-	 * only valid during the call.  A non-zero return stops capture and
-	 * is returned by capture_run().
+	 * only valid during the call, but emit takes ownership of a FRAME
+	 * record's frame data (u.frame.owned, event.h) on every return,
+	 * success or error: it releases it (event_dispose) or passes it on.
+	 * A non-zero return stops capture and is returned by capture_run().
 	 */
 	int (*emit)(void *arg, const struct ut_event *ev);
 	/* Called about every tick_ms (group commit).  As emit for errors. */

@@ -5,7 +5,9 @@
  * server time where there is one (0 otherwise), a wall-clock time (ns since
  * the Unix epoch), a type and a sensitivity level (DESIGN.md "Event model").
  * Records are fixed-size values: strings are bounded arrays, so a record can
- * be copied, queued and wiped without ownership questions.
+ * be copied, queued and wiped without ownership questions - apart from an
+ * in-memory FRAME record's encoded pixels (struct ut_frame_data), which
+ * have one owner and one destructor that wipes them.
  *
  * The focused window of a record is not repeated in every record: a FOCUS
  * record is written on every change of the active window or its title, and
@@ -58,6 +60,8 @@ enum ut_sensitivity {
 #define UT_FRAME_DATA_MAX (8u << 20)
 #define UT_FRAME_WEBP_LOSSY 1
 #define UT_FRAME_WEBP_LOSSLESS 2
+
+struct ut_frame_data;
 
 struct ut_monitor {
 	int32_t x, y;
@@ -135,11 +139,15 @@ struct ut_event {
 		 * One region of a stored screen frame (docs/FORMAT.md).  A
 		 * frame is nparts region records with the same frame_id; a
 		 * key frame (base_id 0) covers the whole screen, a delta
-		 * frame only the tiles changed since frame base_id.  data:
-		 * the encoded region (WebP); whoever holds the record owns
-		 * the bytes (capture mallocs them, the agent frees them after
-		 * the spool has copied them); records from event_decode()
-		 * point into the reader's buffer, valid until its next call.
+		 * frame only the tiles changed since frame base_id.
+		 * data/len: the encoded region (WebP), read-only for every
+		 * reader.  owned: in memory only (capture -> privacy filter
+		 * -> agent), the frame data that holds those bytes; whoever
+		 * holds the record owns it and disposes of it with
+		 * event_dispose() / ut_frame_data_free() (set it with
+		 * event_frame_attach(), which keeps data/len on its bytes).
+		 * Records from event_decode() own nothing (owned NULL): data
+		 * points into the reader's buffer, valid until its next call.
 		 */
 		struct {
 			uint64_t frame_id;
@@ -153,6 +161,7 @@ struct ut_event {
 			uint32_t skipped;      /* grabs skipped: encoder behind */
 			uint32_t len;
 			const uint8_t *data;
+			struct ut_frame_data *owned;
 			/*
 			 * In memory only (capture -> privacy filter), never
 			 * stored: the capture_masks generation the grab was
@@ -167,8 +176,49 @@ struct ut_event {
 	} u;
 };
 
+/*
+ * Encoded frame bytes in memory: recorded pixels on their way from capture
+ * through the privacy filter to the spool.  One owner at a time (the
+ * holder of the FRAME record that carries them, see u.frame.owned);
+ * ut_frame_data_free() is the only way they are released, and it wipes
+ * them (sodium_memzero) before freeing.  Every function that receives a
+ * FRAME record carrying frame data takes ownership of it on every return,
+ * success or error, unless its contract says otherwise.
+ */
+struct ut_frame_data {
+	uint32_t len;
+	uint8_t bytes[];
+};
+
+/* len bytes (not initialised), len <= UT_FRAME_DATA_MAX; aborts on OOM. */
+struct ut_frame_data *ut_frame_data_new(size_t len)
+	__attribute__((malloc, returns_nonnull));
+/* Wipes and frees fd; NULL ok. */
+void ut_frame_data_free(struct ut_frame_data *fd);
+/*
+ * FRAME record ev takes fd (NULL: no data): owned = fd and data/len its
+ * bytes.  Whatever ev owned before is not released: the caller has.
+ */
+void event_frame_attach(struct ut_event *ev, struct ut_frame_data *fd);
+/*
+ * Releases what record ev owns (a FRAME's frame data: wiped, freed); the
+ * record itself is left as it was, so the caller drops it.  Other records
+ * and decoded FRAME records own nothing: nothing happens.  NULL ok.
+ */
+void event_dispose(const struct ut_event *ev);
+
 /* Human name of a type ("key", "button", ...); "unknown" if out of range. */
 const char *event_type_name(unsigned type);
+
+/*
+ * The one builder of a REDACTED record: fills *out (zeroed first) with
+ * what ("keys", "text" ...), why (a detector type, "password-field" ...),
+ * count and sensitivity level, standing in for the record `at`: its seq,
+ * clocks and X time (at NULL: all zero, the caller's to set).  what and
+ * why are cut to their fields.
+ */
+void event_redacted(struct ut_event *out, const struct ut_event *at,
+    const char *what, const char *why, uint32_t count, uint8_t level);
 
 /*
  * Batch codec state: records in a batch are delta-encoded against the

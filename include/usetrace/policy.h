@@ -86,6 +86,15 @@ const char *policy_category_desc(uint32_t bit);
 bool policy_app_denied(const struct policy *p, const char *app, const char *instance);
 bool policy_app_sensitive(const struct policy *p, const char *app, const char *instance);
 bool policy_title_denied(const struct policy *p, const char *title);
+/*
+ * "Is this window denied?" - the one rule every reader uses (capture's
+ * FOCUS records, the frame blackout, the privacy filter): its application
+ * (WM_CLASS class / instance) is denied, or its title is.  p NULL: no
+ * window is denied.  Empty or NULL strings match nothing (an empty class
+ * is still outside a non-empty allow list).
+ */
+bool policy_window_denied(const struct policy *p, const char *app,
+    const char *instance, const char *title);
 
 /*
  * What changed from a to b for the person asked to consent (diff.c):

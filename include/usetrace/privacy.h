@@ -66,9 +66,10 @@
  *    the secrets' AT-SPI text extents where capture can find them), and every later
  *    frame grabbed at an older board generation (frame.masks_gen) is
  *    blacked here too.  Without mask_window every later frame is blacked
- *    here, at the window's last known rectangle.  FRAME data pushed into
- *    the filter must be malloc'd: the filter owns it until it hands the
- *    record to emit (which then owns it), and may replace it.
+ *    here, at the window's last known rectangle.  The frame data of a
+ *    FRAME record (u.frame.owned, event.h) passes to the filter with the
+ *    push, on every return, success or error; the filter may replace it
+ *    (re-encoded), and hands it on to emit with the record.
  *  - Everything held is wiped (sodium_memzero) once released.
  *  - If the detectors fail (size limits), the filter fails closed: every
  *    key record holding text in that burst is redacted as GENERIC_SECRET.
@@ -151,7 +152,10 @@ struct privacy_filter;
 
 /*
  * Creates a filter.  o may be NULL (defaults).  emit is called with each
- * output record, in order; the record is only valid during the call.  A
+ * output record, in order; the record is only valid during the call, and
+ * emit takes ownership of a FRAME record's frame data (u.frame.owned) on
+ * every return, success or error: it must release it (event_dispose) or
+ * keep it.  A
  * negative return from emit stops the current release and is returned by
  * the push/tick/flush call that triggered it (records not yet emitted are
  * wiped and lost: the caller treats it as a failed recording).
@@ -162,7 +166,9 @@ struct privacy_filter *privacy_filter_create(const struct privacy_filter_opts *o
 
 /*
  * Takes one raw record (seq order).  Returns 0 or a negative UT_E* / emit
- * error.  ev is only read.
+ * error.  ev itself is only read, but the filter takes ownership of a
+ * FRAME record's frame data (u.frame.owned) on every return, success or
+ * error (pf NULL included): the caller must not touch it again.
  */
 int privacy_filter_push(struct privacy_filter *pf, const struct ut_event *ev)
 	__attribute__((warn_unused_result));

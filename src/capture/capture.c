@@ -13,6 +13,11 @@
  * request and the XKB requests that replace the keymap or lock state, so
  * keymap changes are applied in stream order (capture/keymap.c).
  *
+ * The files of the backend call one way: this file (the loop and the
+ * dispatch of each RECORD item) calls keymap.c (translation), focus.c,
+ * secure.c, frames.c and emit.c; none of them calls back up.  The AT-SPI
+ * service (atspi.c) and emit.c are at the bottom.
+ *
  * A lost display (IO error) is noticed through XSetIOErrorExitHandler,
  * which sets a flag instead of exiting; the loop then emits an END record
  * and returns UT_EX11 without touching the dead connection again.
@@ -26,11 +31,13 @@
 
 #include <X11/XKBlib.h>
 #include <X11/Xproto.h>
+#include <sodium.h>
 #include <xcb/randr.h>
 
 #include "usetrace/err.h"
 #include "usetrace/log.h"
 #include "usetrace/policy.h"
+#include "usetrace/typing.h"
 #include "usetrace/util.h"
 #include "capture_int.h"
 
@@ -65,22 +72,66 @@ on_io_exit(Display *d, void *arg)
 	io_lost = 1;
 }
 
-void
-cap__emit(struct cap *c, struct ut_event *ev)
+/*
+ * The one route of a key (issue 16): keymap.c translates it; here, and
+ * only here, the frame before it is requested, the category gate applied,
+ * focus changes made before it emitted, secure input decided and the
+ * record emitted.  Every call goes down (keymap, frames, focus, secure,
+ * emit) and comes back here.
+ */
+static void
+key_dispatch(struct cap *c, int down, uint8_t kc, uint32_t xtime,
+    uint16_t state)
 {
-	int r;
+	struct ut_event ev, red;
+	const char *why = NULL, *t;
+	uint64_t now;
+	int typing;
 
-	if (c->err)
+	cap__key_translate(c, down, kc, xtime, state, &ev);
+	/*
+	 * Ask for the frame seen before this press if it can start an
+	 * action: not for a key that continues a typing run (typed text,
+	 * not a line break or tab, within 2 s of the previous one), which
+	 * shares the frame of the run's first key.
+	 */
+	if (down) {
+		now = ut_now_mono_ns();
+		t = ut_key_typed(&ev);
+		typing = t != NULL && t[0] != '\n' && t[0] != '\t';
+		if (!typing || now - c->last_type_ns > 2000000000ull)
+			frames_request(c->frames, xtime);
+		if (typing)
+			c->last_type_ns = now;
+	}
+	c->st.keys++;
+	/* PRIV-CAT: key records only with "keys", their text only with "text". */
+	if (!(c->o->categories & UT_CAT_KEYS)) {
+		sodium_memzero(&ev, sizeof(ev));
 		return;
-	ev->seq = c->o->seq != NULL ? ++*c->o->seq : ++c->seq;
-	ev->mono_ns = ut_now_mono_ns();
-	ev->wall_ns = ut_now_wall_ns();
-	if (ev->sensitivity == 0)
-		ev->sensitivity = UT_SENS_NONE;
-	c->st.records++;
-	r = c->sink->emit(c->sink->arg, ev);
-	if (r != 0)
-		c->err = r;
+	}
+	if (!(c->o->categories & UT_CAT_TEXT))
+		memset(ev.u.key.text, 0, sizeof(ev.u.key.text));
+	/* The window that had the focus when the server took the key. */
+	if (cap__secure_watching(c))
+		cap__focus_before_key(c, xtime);
+	/* PRIV-P4-2: keys typed into secure input never leave capture. */
+	switch (cap__secure_key(c, &ev, &why)) {
+	case CAP_KEY_PASS:
+		cap__emit(c, &ev);
+		return;
+	case CAP_KEY_REDACT:
+		/* seq and clocks are capture's to give, at emit. */
+		event_redacted(&red, NULL, "keys", why, 1, UT_SENS_SECRET);
+		red.xtime = ev.xtime;
+		sodium_memzero(&ev, sizeof(ev));
+		cap__emit(c, &red);
+		return;
+	case CAP_KEY_DROP:
+	default:
+		sodium_memzero(&ev, sizeof(ev));
+		return;
+	}
 }
 
 static void
@@ -130,7 +181,7 @@ emit_frame(void *arg, struct ut_event *ev)
 	static uint64_t own_counter;
 
 	if (c->err) {
-		free((void *)ev->u.frame.data);
+		event_dispose(ev);
 		return;
 	}
 	if (ctr == NULL)
@@ -164,7 +215,7 @@ record_cb(XPointer arg, XRecordInterceptData *d)
 		case KeyRelease:
 			memcpy(&xtime, p + 4, 4);
 			memcpy(&state, p + 28, 2);
-			cap__key_event(c, (p[0] & 0x7f) == KeyPress, p[1], xtime,
+			key_dispatch(c, (p[0] & 0x7f) == KeyPress, p[1], xtime,
 			    state);
 			break;
 		case ButtonPress:
@@ -401,52 +452,21 @@ teardown(struct cap *c)
 	c->ctl = c->data = NULL;
 }
 
-int
-capture_run(const struct capture_opts *o, const struct capture_sink *sink,
-    struct capture_stats *st)
+/*
+ * The loop: RECORD data, control-connection events, secure input, frames
+ * ready, ticks, the owner's fd and stop_fd, until a stop, a lost display
+ * or a sink error (its code).
+ */
+static int
+run_loop(struct cap *c, const char *dpyname)
 {
-	struct cap *c = xcalloc(1, sizeof(*c));
-	const char *dpyname = o->display ? o->display : getenv("DISPLAY");
+	const struct capture_opts *o = c->o;
+	const struct capture_sink *sink = c->sink;
 	struct pollfd pfd[5];
 	uint64_t tick_ns = (o->tick_ms ? o->tick_ms : 200) * 1000000ull;
 	uint64_t next_tick, now;
 	XEvent e;
 	int r, timeout, nfds;
-
-	XInitThreads(); /* the frame thread has a Display of its own */
-	io_lost = 0;
-	c->o = o;
-	if ((o->categories & UT_CAT_ALL) == 0) {
-		log_error("no data category to collect");
-		r = UT_EINVAL;
-		goto out;
-	}
-	c->sink = sink;
-	if (dpyname == NULL || *dpyname == '\0') {
-		log_error("no display: set DISPLAY or pass --display");
-		r = UT_EX11;
-		goto out;
-	}
-	XSetErrorHandler(on_x_error);
-	XSetIOErrorHandler(on_io_error);
-	if ((r = setup(c, dpyname)) < 0) {
-		if (r == UT_EX11)
-			log_error("cannot open display %s", dpyname);
-		else
-			log_error("display %s: %s (RECORD and XKB are required)",
-			    dpyname, ut_strerror(r));
-		goto out;
-	}
-	emit_session(c, dpyname);
-	cap__monitors(c);
-	cap__focus_update(c, 0);
-	if ((o->categories & UT_CAT_FRAMES) &&
-	    frames_start(dpyname, o->frame_fps, o->frame_lossless,
-	    o->frame_quality, o->key_frame_request, o->policy, o->masks,
-	    &c->frames) < 0)
-		log_warn("cannot start screen frames");
-	if (sink->ready != NULL)
-		sink->ready(sink->arg, dpyname);
 
 	next_tick = ut_now_mono_ns() + tick_ns;
 	r = 0;
@@ -521,6 +541,53 @@ capture_run(const struct capture_opts *o, const struct capture_sink *sink,
 			break;
 		}
 	}
+	return r;
+}
+
+int
+capture_run(const struct capture_opts *o, const struct capture_sink *sink,
+    struct capture_stats *st)
+{
+	struct cap *c = xcalloc(1, sizeof(*c));
+	const char *dpyname = o->display ? o->display : getenv("DISPLAY");
+	int r;
+
+	XInitThreads(); /* the frame thread has a Display of its own */
+	io_lost = 0;
+	c->o = o;
+	if ((o->categories & UT_CAT_ALL) == 0) {
+		log_error("no data category to collect");
+		r = UT_EINVAL;
+		goto out;
+	}
+	c->sink = sink;
+	if (dpyname == NULL || *dpyname == '\0') {
+		log_error("no display: set DISPLAY or pass --display");
+		r = UT_EX11;
+		goto out;
+	}
+	XSetErrorHandler(on_x_error);
+	XSetIOErrorHandler(on_io_error);
+	if ((r = setup(c, dpyname)) < 0) {
+		if (r == UT_EX11)
+			log_error("cannot open display %s", dpyname);
+		else
+			log_error("display %s: %s (RECORD and XKB are required)",
+			    dpyname, ut_strerror(r));
+		goto out;
+	}
+	emit_session(c, dpyname);
+	cap__monitors(c);
+	cap__focus_update(c, 0);
+	if ((o->categories & UT_CAT_FRAMES) &&
+	    frames_start(dpyname, o->frame_fps, o->frame_lossless,
+	    o->frame_quality, o->key_frame_request, o->policy, o->masks,
+	    &c->frames) < 0)
+		log_warn("cannot start screen frames");
+	if (sink->ready != NULL)
+		sink->ready(sink->arg, dpyname);
+
+	r = run_loop(c, dpyname);
 out:
 	frames_stop(c->frames);
 	frames_stats(c->frames, &c->st);

@@ -63,13 +63,17 @@ struct cap {
 	uint64_t frame_last_local, frame_last_global, frame_prev_global;
 };
 
-/* Fills seq and clocks and hands ev to the sink; sets c->err on failure. */
+/*
+ * emit.c: fills seq and clocks and hands ev to the sink; sets c->err on
+ * failure.  Takes a FRAME record's data (released once c->err is set).
+ */
 void cap__emit(struct cap *c, struct ut_event *ev);
 
 int cap__keymap_load(struct cap *c);
 void cap__keymap_free(struct cap *c);
-void cap__key_event(struct cap *c, int down, uint8_t keycode, uint32_t xtime,
-    uint16_t state);
+/* keymap.c: the KEY record of a key event (translation only; emits nothing). */
+void cap__key_translate(struct cap *c, int down, uint8_t keycode,
+    uint32_t xtime, uint16_t state, struct ut_event *ev);
 void cap__keymap_core_change(struct cap *c, const uint8_t *req, size_t len,
     bool swapped);
 
@@ -94,24 +98,52 @@ void frames_destroy(struct frames *f);
 /*
  * Secure input (capture/secure.c, docs/SECURE-INPUT.md).  init opens a
  * connection of its own and starts the AT-SPI thread once per process;
- * UT_EX11 if the display cannot be opened.  cap__secure_key() is called
- * with every key record just before it would be emitted: it returns true
- * when the key went to secure input, in which case it has emitted a
- * REDACTED record instead (or nothing, for a release) and wiped ev.
+ * UT_EX11 if the display cannot be opened.  cap__secure_key() decides on
+ * every key record just before it would be emitted (it emits nothing):
+ * PASS, emit it; REDACT, a press into secure input: emit a REDACTED
+ * record (why set) instead and wipe the key; DROP, the release of a
+ * replaced press: wipe it.  cap__secure_watching(): its connection is up
+ * (the dispatcher then first brings in focus changes made before the key).
  * cap__secure_poll() handles queued events (call it from the loop).
  * cap__secure_free(c, lost): lost = the display is gone; NULL-safe.
  */
 struct cap_secure;
+enum cap_key_verdict { CAP_KEY_PASS, CAP_KEY_REDACT, CAP_KEY_DROP };
 int cap__secure_init(struct cap *c, const char *dpyname);
 void cap__secure_poll(struct cap *c);
-bool cap__secure_key(struct cap *c, struct ut_event *ev);
+bool cap__secure_watching(const struct cap *c);
+enum cap_key_verdict cap__secure_key(struct cap *c, const struct ut_event *ev,
+    const char **why);
 /* A button press: the next key asks AT-SPI again (a click may move focus). */
 void cap__secure_click(struct cap *c);
 void cap__secure_free(struct cap *c, bool lost);
 
 /*
- * PRIV-P4-3 (capture/secure.c, AT-SPI thread; called from the frame
- * thread): the bounding box, in screen coordinates, of every place where
+ * The AT-SPI service (capture/atspi.c): a thread of its own, started once
+ * per process by cap__atspi_start() (logged and off without a session
+ * bus, libatspi or with USETRACE_NO_ATSPI).  live: it listens to focus
+ * events.  gen: focus events seen; wait_gen waits until gen differs from
+ * gen0 or deadline (monotonic ns) passed.  password(pid): the focused
+ * accessible is a password field of pid (or either pid is unknown).
+ * ask/wait/abandon: a role question about pid's focused accessible;
+ * ask returns NULL when the service does not answer questions; wait
+ * returns its CAP_AT_* answer and frees it, or -1 at deadline (0: do not
+ * wait; still asked); abandon gives an unanswered one back (NULL ok).
+ */
+enum { CAP_AT_NOBRIDGE, CAP_AT_OTHER, CAP_AT_PASSWORD };
+struct at_rq;
+void cap__atspi_start(void);
+bool cap__atspi_live(void);
+unsigned long long cap__atspi_gen(void);
+void cap__atspi_wait_gen(unsigned long long gen0, uint64_t deadline);
+bool cap__atspi_password(uint32_t pid);
+struct at_rq *cap__atspi_ask(unsigned pid);
+int cap__atspi_wait(struct at_rq *q, uint64_t deadline);
+void cap__atspi_abandon(struct at_rq *q);
+
+/*
+ * PRIV-P4-3 (capture/atspi.c, answered on the AT-SPI thread; called from
+ * the frame thread): the bounding box, in screen coordinates, of every place where
  * the text of a recently focused accessible of process pid, in a window at
  * the X top-level rectangle (wx, wy, ww, wh), shows one of m's secrets
  * (each must be found, at most 16 places, the text re-read at each place).
@@ -128,6 +160,8 @@ int cap__atspi_text_box(uint32_t pid, const struct capture_mask *m, int wx,
 int cap__focus_init(struct cap *c);
 void cap__focus_update(struct cap *c, uint32_t xtime);
 void cap__focus_event(struct cap *c, XEvent *e);
+/* Emits the FOCUS changes the server made before server time xtime. */
+void cap__focus_before_key(struct cap *c, uint32_t xtime);
 void cap__monitors(struct cap *c);
 
 #endif

@@ -106,34 +106,36 @@ deny_check(struct cap *c, Window w, struct ut_event *ev)
 	const struct policy *p = c->o->policy;
 	XClassHint ch = { NULL, NULL };
 	char title[UT_EV_TITLE_MAX];
-	int denied = 0;
+	const char *app = ev->u.focus.app, *inst = ev->u.focus.instance;
+	const char *t = ev->u.focus.title;
 
 	if (p == NULL)
 		return;
-	if (c->o->categories & UT_CAT_APPS) {
-		denied = policy_app_denied(p, ev->u.focus.app,
-		    ev->u.focus.instance);
-	} else if (p->deny_apps.n > 0 || p->allow_apps.n > 0) {
-		/* No WM_CLASS: "" (denied when an allow list is set). */
-		if (!XGetClassHint(c->ctl, w, &ch))
+	/*
+	 * What the record does not carry (its category is not collected)
+	 * is read here for the rule alone, and not kept.  No WM_CLASS: ""
+	 * (denied when an allow list is set).
+	 */
+	if (!(c->o->categories & UT_CAT_APPS)) {
+		app = inst = "";
+		if ((p->deny_apps.n > 0 || p->allow_apps.n > 0) &&
+		    !XGetClassHint(c->ctl, w, &ch))
 			ch.res_class = ch.res_name = NULL;
-		denied = policy_app_denied(p, ch.res_class ? ch.res_class : "",
-		    ch.res_name ? ch.res_name : "");
-		if (ch.res_class != NULL)
-			XFree(ch.res_class);
-		if (ch.res_name != NULL)
-			XFree(ch.res_name);
+		app = ch.res_class ? ch.res_class : "";
+		inst = ch.res_name ? ch.res_name : "";
 	}
-	if (!denied && (c->o->categories & UT_CAT_TITLES)) {
-		denied = ev->u.focus.title[0] != '\0' &&
-		    policy_title_denied(p, ev->u.focus.title);
-	} else if (!denied && p->deny_titles.n > 0) {
-		title[0] = '\0';
-		read_title(c, w, title, sizeof(title));
-		denied = title[0] != '\0' && policy_title_denied(p, title);
-		sodium_memzero(title, sizeof(title));
+	title[0] = '\0';
+	if (!(c->o->categories & UT_CAT_TITLES)) {
+		t = title;
+		if (p->deny_titles.n > 0)
+			read_title(c, w, title, sizeof(title));
 	}
-	ev->u.focus.denied = (uint8_t)denied;
+	ev->u.focus.denied = (uint8_t)policy_window_denied(p, app, inst, t);
+	if (ch.res_class != NULL)
+		XFree(ch.res_class);
+	if (ch.res_name != NULL)
+		XFree(ch.res_name);
+	sodium_memzero(title, sizeof(title));
 }
 
 static void
@@ -325,4 +327,35 @@ cap__monitors(struct cap *c)
 	}
 	ev.u.monitors.n = i;
 	cap__emit(c, &ev);
+}
+
+static Bool
+property_before(Display *d, XEvent *e, XPointer arg)
+{
+	uint32_t xtime = *(const uint32_t *)(const void *)arg;
+
+	(void)d;
+	return e->type == PropertyNotify &&
+	    (int32_t)((uint32_t)e->xproperty.time - xtime) <= 0;
+}
+
+/*
+ * Focus changes the server made before it processed this key are emitted
+ * before the key: the filter decides denied windows by the FOCUS record in
+ * force when a key arrives (PRIV-P4-1), and RECORD data (keys) and the
+ * control connection's events (focus) otherwise reach us in either order.
+ * A round trip on the control connection brings every PropertyNotify sent
+ * before the key into its queue; those not later than the key are handled
+ * now, in order, the others stay for the capture loop.
+ */
+void
+cap__focus_before_key(struct cap *c, uint32_t xtime)
+{
+	XEvent e;
+
+	if (c->ctl == NULL || xtime == 0)
+		return;
+	while (!c->err && XCheckIfEvent(c->ctl, &e, property_before,
+	    (XPointer)&xtime))
+		cap__focus_event(c, &e);
 }

@@ -17,6 +17,10 @@
  * Modifiers and group come from each event's core state field (the
  * server's state before the event, as applications see it).  Dead keys go
  * through xkb_compose.
+ *
+ * This file only translates: what happens to a key record afterwards (its
+ * frame, the category gate, secure input, emitting) is capture.c's
+ * key_dispatch().
  */
 #include <locale.h>
 #include <stdlib.h>
@@ -24,7 +28,6 @@
 
 #include "usetrace/err.h"
 #include "usetrace/log.h"
-#include "usetrace/policy.h"
 #include "usetrace/util.h"
 #include "capture_int.h"
 
@@ -195,90 +198,61 @@ state_from_core(struct cap *c, uint16_t state)
 }
 
 void
-cap__key_event(struct cap *c, int down, uint8_t kc, uint32_t xtime,
-    uint16_t state)
+cap__key_translate(struct cap *c, int down, uint8_t kc, uint32_t xtime,
+    uint16_t state, struct ut_event *ev)
 {
-	struct ut_event ev;
 	const struct key_override *o = &c->ovr[kc];
+	enum xkb_compose_status cs = XKB_COMPOSE_NOTHING;
 	uint32_t sym;
 	int n;
 
-	memset(&ev, 0, sizeof(ev));
-	ev.type = UT_EV_KEY;
-	ev.sensitivity = UT_SENS_CONTENT;
-	ev.xtime = xtime;
-	ev.u.key.keycode = kc;
-	ev.u.key.down = (uint8_t)down;
-	ev.u.key.state = state;
-	ev.u.key.repeat = down && c->down[kc];
+	memset(ev, 0, sizeof(*ev));
+	ev->type = UT_EV_KEY;
+	ev->sensitivity = UT_SENS_CONTENT;
+	ev->xtime = xtime;
+	ev->u.key.keycode = kc;
+	ev->u.key.down = (uint8_t)down;
+	ev->u.key.state = state;
+	ev->u.key.repeat = down && c->down[kc];
 	c->down[kc] = (uint8_t)down;
 	state_from_core(c, state);
-	ev.u.key.group = (uint8_t)xkb_state_serialize_layout(c->ks,
+	ev->u.key.group = (uint8_t)xkb_state_serialize_layout(c->ks,
 	    XKB_STATE_LAYOUT_EFFECTIVE);
 
 	if (o->set)
 		sym = override_sym(c, o);
 	else
 		sym = xkb_state_key_get_one_sym(c->ks, kc);
-	ev.u.key.keysym = sym;
-	if (xkb_keysym_get_name(sym, ev.u.key.name, sizeof(ev.u.key.name)) < 0)
-		ev.u.key.name[0] = '\0';
-
-	if (down) {
-		enum xkb_compose_status cs = XKB_COMPOSE_NOTHING;
-
-		if (c->cst != NULL && sym != XKB_KEY_NoSymbol) {
-			xkb_compose_state_feed(c->cst, sym);
-			cs = xkb_compose_state_get_status(c->cst);
-		}
-		switch (cs) {
-		case XKB_COMPOSE_COMPOSING:
-			break; /* dead key: no text yet */
-		case XKB_COMPOSE_COMPOSED:
-			xkb_compose_state_get_utf8(c->cst, ev.u.key.text,
-			    sizeof(ev.u.key.text));
-			xkb_compose_state_reset(c->cst);
-			break;
-		case XKB_COMPOSE_CANCELLED:
-			xkb_compose_state_reset(c->cst);
-			break;
-		case XKB_COMPOSE_NOTHING:
-		default:
-			if (o->set)
-				n = xkb_keysym_to_utf8(sym, ev.u.key.text,
-				    sizeof(ev.u.key.text));
-			else
-				n = xkb_state_key_get_utf8(c->ks, kc, ev.u.key.text,
-				    sizeof(ev.u.key.text));
-			if (n < 0 || (size_t)n >= sizeof(ev.u.key.text))
-				ev.u.key.text[0] = '\0';
-			break;
-		}
-	}
-	/*
-	 * Ask for the frame seen before this press if it can start an action:
-	 * not for a key that continues a typing run (plain text within 2 s of
-	 * the previous one), which shares the frame of the run's first key.
-	 */
-	if (down) {
-		uint64_t now = ut_now_mono_ns();
-		unsigned char t0 = (unsigned char)ev.u.key.text[0];
-		int typing = (t0 >= 0x20 && t0 != 0x7f) &&
-		    !(state & (0x04 | 0x08 | 0x40)); /* Control, Mod1, Mod4 */
-
-		if (!typing || now - c->last_type_ns > 2000000000ull)
-			frames_request(c->frames, xtime);
-		if (typing)
-			c->last_type_ns = now;
-	}
-	c->st.keys++;
-	/* PRIV-CAT: key records only with "keys", their text only with "text". */
-	if (!(c->o->categories & UT_CAT_KEYS))
+	ev->u.key.keysym = sym;
+	if (xkb_keysym_get_name(sym, ev->u.key.name, sizeof(ev->u.key.name)) < 0)
+		ev->u.key.name[0] = '\0';
+	if (!down)
 		return;
-	if (!(c->o->categories & UT_CAT_TEXT))
-		memset(ev.u.key.text, 0, sizeof(ev.u.key.text));
-	/* PRIV-P4-2: keys typed into secure input never leave capture. */
-	if (cap__secure_key(c, &ev))
-		return;
-	cap__emit(c, &ev);
+	if (c->cst != NULL && sym != XKB_KEY_NoSymbol) {
+		xkb_compose_state_feed(c->cst, sym);
+		cs = xkb_compose_state_get_status(c->cst);
+	}
+	switch (cs) {
+	case XKB_COMPOSE_COMPOSING:
+		break; /* dead key: no text yet */
+	case XKB_COMPOSE_COMPOSED:
+		xkb_compose_state_get_utf8(c->cst, ev->u.key.text,
+		    sizeof(ev->u.key.text));
+		xkb_compose_state_reset(c->cst);
+		break;
+	case XKB_COMPOSE_CANCELLED:
+		xkb_compose_state_reset(c->cst);
+		break;
+	case XKB_COMPOSE_NOTHING:
+	default:
+		if (o->set)
+			n = xkb_keysym_to_utf8(sym, ev->u.key.text,
+			    sizeof(ev->u.key.text));
+		else
+			n = xkb_state_key_get_utf8(c->ks, kc, ev->u.key.text,
+			    sizeof(ev->u.key.text));
+		if (n < 0 || (size_t)n >= sizeof(ev->u.key.text))
+			ev->u.key.text[0] = '\0';
+		break;
+	}
 }

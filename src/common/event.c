@@ -7,6 +7,7 @@
  * against the last pointer position of the batch.  Strings are varint
  * length + bytes and are bounded by the struct field sizes on decode.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include <xkbcommon/xkbcommon.h>
@@ -31,6 +32,24 @@ event_type_name(unsigned type)
 	if (type == 0 || type > UT_EV_TYPE_MAX || type_names[type] == NULL)
 		return "unknown";
 	return type_names[type];
+}
+
+void
+event_redacted(struct ut_event *out, const struct ut_event *at,
+    const char *what, const char *why, uint32_t count, uint8_t level)
+{
+	memset(out, 0, sizeof(*out));
+	if (at != NULL) {
+		out->seq = at->seq;
+		out->mono_ns = at->mono_ns;
+		out->wall_ns = at->wall_ns;
+		out->xtime = at->xtime;
+	}
+	out->type = UT_EV_REDACTED;
+	out->sensitivity = level;
+	snprintf(out->u.redacted.what, sizeof(out->u.redacted.what), "%s", what);
+	snprintf(out->u.redacted.why, sizeof(out->u.redacted.why), "%s", why);
+	out->u.redacted.count = count;
 }
 
 void

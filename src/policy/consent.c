@@ -98,13 +98,11 @@ consent_give(const char *home, const struct policy *p, struct consent *out)
 {
 	struct consent c;
 	uint8_t rnd[16];
-	size_t i;
 	int r;
 
 	memset(&c, 0, sizeof(c));
 	randombytes_buf(rnd, sizeof(rnd));
-	for (i = 0; i < sizeof(rnd); i++)
-		snprintf(c.id + 2 * i, 3, "%02x", rnd[i]);
+	sodium_bin2hex(c.id, sizeof(c.id), rnd, sizeof(rnd));
 	memcpy(c.policy_hash, p->hash_hex, sizeof(c.policy_hash));
 	c.policy_version = p->version;
 	c.given_wall_ns = ut_now_wall_ns();

@@ -550,7 +550,6 @@ policy_parse(const char *text, size_t len, struct policy **out, char *err,
 	struct policy *p;
 	struct pctx c;
 	int r, have_doc = 0;
-	size_t i;
 
 	if (len > POLICY_FILE_MAX) {
 		snprintf(err, errsz, "policy larger than %u bytes", POLICY_FILE_MAX);
@@ -608,8 +607,7 @@ policy_parse(const char *text, size_t len, struct policy **out, char *err,
 		p->contact = xstrdup("(no contact given)");
 	crypto_generichash(p->hash, sizeof(p->hash), (const unsigned char *)text,
 	    len, NULL, 0);
-	for (i = 0; i < POLICY_HASH_LEN; i++)
-		snprintf(p->hash_hex + 2 * i, 3, "%02x", p->hash[i]);
+	sodium_bin2hex(p->hash_hex, sizeof(p->hash_hex), p->hash, POLICY_HASH_LEN);
 	*out = p;
 	p = NULL;
 	r = 0;
@@ -678,4 +676,12 @@ bool
 policy_title_denied(const struct policy *p, const char *title)
 {
 	return list_match(&p->deny_titles, title, FNM_CASEFOLD);
+}
+
+bool
+policy_window_denied(const struct policy *p, const char *app,
+    const char *instance, const char *title)
+{
+	return p != NULL && (policy_app_denied(p, app, instance) ||
+	    policy_title_denied(p, title));
 }

@@ -22,15 +22,6 @@
 #include "usetrace/util.h"
 #include "privacy_int.h"
 
-void
-privacy__frame_data_free(const uint8_t *data, size_t len)
-{
-	if (data == NULL)
-		return;
-	sodium_memzero((void *)data, len);
-	free((void *)data);
-}
-
 int
 privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
     uint32_t h, int quality)
@@ -39,7 +30,9 @@ privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
 	int64_t rw = ev->u.frame.rw, rh = ev->u.frame.rh;
 	int64_t x0 = UT_MAX(rx, (int64_t)x), y0 = UT_MAX(ry, (int64_t)y);
 	int64_t x1 = UT_MIN(rx + rw, (int64_t)x + w), y1 = UT_MIN(ry + rh, (int64_t)y + h);
-	uint8_t *px, *enc = NULL, *old = (uint8_t *)ev->u.frame.data;
+	const uint8_t *old = ev->u.frame.data;
+	uint8_t *px, *enc = NULL;
+	struct ut_frame_data *fd;
 	size_t stride, elen, npx;
 	int dw = 0, dh = 0, decoded = 1;
 	int64_t r, c;
@@ -80,18 +73,17 @@ privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
 		WebPFree(px);
 	else
 		free(px);
-	privacy__frame_data_free(old, ev->u.frame.len);
-	ev->u.frame.data = NULL;
-	ev->u.frame.len = 0;
+	event_dispose(ev);
+	event_frame_attach(ev, NULL);
 	if (elen == 0 || enc == NULL || elen > UT_FRAME_DATA_MAX) {
 		if (enc != NULL)
 			sodium_memzero(enc, elen);
 		WebPFree(enc);
 		return UT_ETOOBIG;
 	}
-	ev->u.frame.data = xmalloc(elen);
-	memcpy((uint8_t *)ev->u.frame.data, enc, elen);
-	ev->u.frame.len = (uint32_t)elen;
+	fd = ut_frame_data_new(elen);
+	memcpy(fd->bytes, enc, elen);
+	event_frame_attach(ev, fd);
 	sodium_memzero(enc, elen);
 	WebPFree(enc);
 	return 1;

@@ -51,8 +51,8 @@ size_t privacy__identity_scan(const struct identity_terms *t, const char *text,
 /*
  * Paints the part of FRAME record ev's region inside the rectangle (x, y,
  * w, h) (screen coordinates) black, re-encoding the region in its format
- * (lossy at quality 1..100).  ev->u.frame.data must be malloc'd: it is
- * wiped and freed, and replaced by a new malloc'd encoding.  Returns 1 if
+ * (lossy at quality 1..100).  The frame data ev owns (u.frame.owned) is
+ * released (wiped) and replaced by new frame data with the new encoding.  Returns 1 if
  * the region changed, 0 if it does not meet the rectangle, UT_ECORRUPT for
  * an impossible region size (data untouched), UT_ETOOBIG if the region
  * could not be encoded again (data is then NULL, len 0: the pixels are
@@ -60,8 +60,5 @@ size_t privacy__identity_scan(const struct identity_terms *t, const char *text,
  */
 int privacy__frame_black(struct ut_event *ev, int32_t x, int32_t y, uint32_t w,
     uint32_t h, int quality);
-
-/* Wipes and frees a FRAME record's encoded data (recorded pixels); NULL ok. */
-void privacy__frame_data_free(const uint8_t *data, size_t len);
 
 #endif

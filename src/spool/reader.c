@@ -124,7 +124,7 @@ next_frame(struct seg_dec *d)
 	if (d->off + SPOOL_FRAME_HDR > d->covered_end)
 		return UT_ECORRUPT;
 	p = d->img + d->off;
-	clen = get_u32le(p + 1);
+	clen = get_u32le(p + SF_LEN);
 	grow(&d->pt, &d->pt_cap, clen);
 	if (crypto_secretstream_xchacha20poly1305_pull(d->st, d->pt, &ptlen,
 	    &tag, p + SPOOL_FRAME_HDR, clen, d->hh, SPOOL_HASH_LEN) != 0 ||

@@ -116,11 +116,11 @@ size_t
 spool__ckpt_msg(const uint8_t hh[SPOOL_HASH_LEN], uint64_t count,
     const uint8_t head[SPOOL_HASH_LEN], uint8_t *msg)
 {
-	memcpy(msg, SPOOL_CTX_CKPT, 8);
-	memcpy(msg + 8, hh, SPOOL_HASH_LEN);
-	put_u64le(msg + 40, count);
-	memcpy(msg + 48, head, SPOOL_HASH_LEN);
-	return 80;
+	memcpy(msg + SM_CTX, SPOOL_CTX_CKPT, 8);
+	memcpy(msg + SM_HH, hh, SPOOL_HASH_LEN);
+	put_u64le(msg + SCM_COUNT, count);
+	memcpy(msg + SCM_HEAD, head, SPOOL_HASH_LEN);
+	return SPOOL_CKPT_MSG_LEN;
 }
 
 size_t
@@ -128,13 +128,13 @@ spool__trailer_msg(const uint8_t hh[SPOOL_HASH_LEN], uint32_t flags,
     int64_t end_ns, uint64_t count, const uint8_t head[SPOOL_HASH_LEN],
     uint8_t *msg)
 {
-	memcpy(msg, SPOOL_CTX_TRAILER, 8);
-	memcpy(msg + 8, hh, SPOOL_HASH_LEN);
-	put_u32le(msg + 40, flags);
-	put_u64le(msg + 44, (uint64_t)end_ns);
-	put_u64le(msg + 52, count);
-	memcpy(msg + 60, head, SPOOL_HASH_LEN);
-	return 92;
+	memcpy(msg + SM_CTX, SPOOL_CTX_TRAILER, 8);
+	memcpy(msg + SM_HH, hh, SPOOL_HASH_LEN);
+	put_u32le(msg + STM_FLAGS, flags);
+	put_u64le(msg + STM_END, (uint64_t)end_ns);
+	put_u64le(msg + STM_COUNT, count);
+	memcpy(msg + STM_HEAD, head, SPOOL_HASH_LEN);
+	return SPOOL_TRAILER_MSG_LEN;
 }
 
 int
@@ -221,22 +221,22 @@ authentic_after(const uint8_t *p, size_t len, size_t off,
 	most = s->covered + (len - s->covered_end) / 23u + 1u;
 	for (; off < len; off++) {
 		if (p[off] == SPOOL_REC_CKPT && len - off >= SPOOL_CKPT_LEN) {
-			count = get_u64le(p + off + 1);
+			count = get_u64le(p + off + SC_COUNT);
 			if (count < s->covered || count > most)
 				continue;
-			n = spool__ckpt_msg(s->hh, count, p + off + 9, msg);
-			if (crypto_sign_verify_detached(p + off + 41, msg, n,
+			n = spool__ckpt_msg(s->hh, count, p + off + SC_HEAD, msg);
+			if (crypto_sign_verify_detached(p + off + SC_SIG, msg, n,
 			    s->device) == 0)
 				return true;
 		} else if (p[off] == SPOOL_REC_TRAILER &&
 		    len - off >= SPOOL_TRAILER_LEN) {
-			count = get_u64le(p + off + 13);
-			if ((get_u32le(p + off + 1) & ~SPOOL_TRAILER_RECOVERED) != 0 ||
+			count = get_u64le(p + off + ST_COUNT);
+			if ((get_u32le(p + off + ST_FLAGS) & ~SPOOL_TRAILER_RECOVERED) != 0 ||
 			    count < s->covered || count > most)
 				continue;
-			n = spool__trailer_msg(s->hh, get_u32le(p + off + 1),
-			    (int64_t)get_u64le(p + off + 5), count, p + off + 21, msg);
-			if (crypto_sign_verify_detached(p + off + 53, msg, n,
+			n = spool__trailer_msg(s->hh, get_u32le(p + off + ST_FLAGS),
+			    (int64_t)get_u64le(p + off + ST_END), count, p + off + ST_HEAD, msg);
+			if (crypto_sign_verify_detached(p + off + ST_SIG, msg, n,
 			    s->device) == 0)
 				return true;
 		}
@@ -275,7 +275,7 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 		case SPOOL_REC_FRAME:
 			if (left < SPOOL_FRAME_HDR)
 				goto torn;
-			flen = get_u32le(p + off + 1);
+			flen = get_u32le(p + off + SF_LEN);
 			if (flen <= crypto_secretstream_xchacha20poly1305_ABYTES ||
 			    flen > SPOOL_FRAME_MAX)
 				goto torn;
@@ -288,11 +288,11 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 		case SPOOL_REC_CKPT:
 			if (left < SPOOL_CKPT_LEN)
 				goto torn;
-			count = get_u64le(p + off + 1);
-			n = spool__ckpt_msg(s->hh, count, p + off + 9, msg);
+			count = get_u64le(p + off + SC_COUNT);
+			n = spool__ckpt_msg(s->hh, count, p + off + SC_HEAD, msg);
 			if (count != frames ||
-			    sodium_memcmp(head, p + off + 9, SPOOL_HASH_LEN) != 0 ||
-			    crypto_sign_verify_detached(p + off + 41, msg, n,
+			    sodium_memcmp(head, p + off + SC_HEAD, SPOOL_HASH_LEN) != 0 ||
+			    crypto_sign_verify_detached(p + off + SC_SIG, msg, n,
 			    s->device) != 0) {
 				s->tail_err = UT_ECRYPTO;
 				goto judge;
@@ -306,14 +306,14 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 		case SPOOL_REC_TRAILER:
 			if (left < SPOOL_TRAILER_LEN)
 				goto torn;
-			flags = get_u32le(p + off + 1);
-			end = (int64_t)get_u64le(p + off + 5);
-			count = get_u64le(p + off + 13);
+			flags = get_u32le(p + off + ST_FLAGS);
+			end = (int64_t)get_u64le(p + off + ST_END);
+			count = get_u64le(p + off + ST_COUNT);
 			n = spool__trailer_msg(s->hh, flags, end, count,
-			    p + off + 21, msg);
+			    p + off + ST_HEAD, msg);
 			if (count != frames ||
-			    sodium_memcmp(head, p + off + 21, SPOOL_HASH_LEN) != 0 ||
-			    crypto_sign_verify_detached(p + off + 53, msg, n,
+			    sodium_memcmp(head, p + off + ST_HEAD, SPOOL_HASH_LEN) != 0 ||
+			    crypto_sign_verify_detached(p + off + ST_SIG, msg, n,
 			    s->device) != 0) {
 				s->tail_err = UT_ECRYPTO;
 				goto judge;

@@ -143,12 +143,12 @@ make_trailer(const struct seg_secrets *k, const uint8_t hh[SPOOL_HASH_LEN],
 	size_t n;
 
 	rec[0] = SPOOL_REC_TRAILER;
-	put_u32le(rec + 1, flags);
-	put_u64le(rec + 5, (uint64_t)end);
-	put_u64le(rec + 13, count);
-	memcpy(rec + 21, head, SPOOL_HASH_LEN);
+	put_u32le(rec + ST_FLAGS, flags);
+	put_u64le(rec + ST_END, (uint64_t)end);
+	put_u64le(rec + ST_COUNT, count);
+	memcpy(rec + ST_HEAD, head, SPOOL_HASH_LEN);
 	n = spool__trailer_msg(hh, flags, end, count, head, msg);
-	return sign(k, msg, n, rec + 53);
+	return sign(k, msg, n, rec + ST_SIG);
 }
 
 /*
@@ -173,10 +173,8 @@ recover_one(struct spool *sp, const struct segname *s)
 	if ((r = fsio_read_file(path, SPOOL_FILE_CAP, &file, &len)) < 0)
 		goto out;
 	if (spool__header_cut(file, len)) {
-		if (unlink(path) < 0) {
-			r = -errno;
+		if ((r = fsio_unlink(path)) < 0)
 			goto out;
-		}
 		r = fsio_fsync_dir(sp->dir);
 		goto out;
 	}
@@ -349,8 +347,8 @@ spool_open(const struct spool_opts *opts, struct spool **out)
 		return UT_EINVAL;
 	if (sodium_init() < 0)
 		return UT_ECRYPTO;
-	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if ((r = fsio_mkdir(opts->dir, 0700)) < 0 && r != -EEXIST)
+		return r;
 	if (stat(opts->dir, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
@@ -466,7 +464,7 @@ segment_create(struct spool *sp)
 	goto out;
 fail:
 	(void)fsio_close(fd);
-	(void)unlink(sp->seg_path);
+	(void)fsio_unlink(sp->seg_path);
 	sodium_memzero(&sp->k->st, sizeof(sp->k->st));
 out:
 	sodium_free(key);
@@ -498,10 +496,10 @@ append_checkpoint(struct spool *sp)
 	int r;
 
 	rec[0] = SPOOL_REC_CKPT;
-	put_u64le(rec + 1, sp->seg_frames);
-	memcpy(rec + 9, sp->head, SPOOL_HASH_LEN);
+	put_u64le(rec + SC_COUNT, sp->seg_frames);
+	memcpy(rec + SC_HEAD, sp->head, SPOOL_HASH_LEN);
 	n = spool__ckpt_msg(sp->hh, sp->seg_frames, sp->head, msg);
-	if ((r = sign(sp->k, msg, n, rec + 41)) < 0 ||
+	if ((r = sign(sp->k, msg, n, rec + SC_SIG)) < 0 ||
 	    (r = buf_append(&sp->out, rec, sizeof(rec))) < 0)
 		return r;
 	sp->seg_bytes += sizeof(rec);
@@ -605,7 +603,7 @@ seal_frame(struct spool *sp)
 		return UT_ECRYPTO;
 	sodium_memzero(sp->zbuf, clen);
 	fh[0] = SPOOL_REC_FRAME;
-	put_u32le(fh + 1, (uint32_t)ctlen);
+	put_u32le(fh + SF_LEN, (uint32_t)ctlen);
 	if ((r = buf_append(&sp->out, fh, sizeof(fh))) < 0 ||
 	    (r = buf_append(&sp->out, sp->cbuf, (size_t)ctlen)) < 0)
 		return r;

@@ -52,8 +52,30 @@
 #define SPOOL_REC_CKPT 2u      /* u8 type, u64 count, head[32], sig[64] */
 #define SPOOL_REC_TRAILER 3u   /* u8, u32 flags, i64 end, u64 count, head, sig */
 #define SPOOL_FRAME_HDR 5u
-#define SPOOL_CKPT_LEN (1u + 8u + 32u + 64u)
-#define SPOOL_TRAILER_LEN (1u + 4u + 8u + 8u + 32u + 64u)
+#define SF_LEN 1u          /* frame: u32 ciphertext length */
+/* Checkpoint record offsets. */
+#define SC_COUNT 1u        /* u64 frames covered */
+#define SC_HEAD 9u         /* chain head, 32 */
+#define SC_SIG 41u         /* Ed25519 signature, 64 */
+#define SPOOL_CKPT_LEN 105u
+/* Trailer record offsets. */
+#define ST_FLAGS 1u        /* u32 */
+#define ST_END 5u          /* i64 wall ns */
+#define ST_COUNT 13u       /* u64 frames covered */
+#define ST_HEAD 21u        /* chain head, 32 */
+#define ST_SIG 53u         /* Ed25519 signature, 64 */
+#define SPOOL_TRAILER_LEN 117u
+/* The signed messages: context (8), header hash (32), then the fields. */
+#define SM_CTX 0u
+#define SM_HH 8u
+#define SCM_COUNT 40u      /* checkpoint: u64 count, head */
+#define SCM_HEAD 48u
+#define SPOOL_CKPT_MSG_LEN 80u
+#define STM_FLAGS 40u      /* trailer: u32 flags, i64 end, u64 count, head */
+#define STM_END 44u
+#define STM_COUNT 52u
+#define STM_HEAD 60u
+#define SPOOL_TRAILER_MSG_LEN 92u
 #define SPOOL_TRAILER_RECOVERED 1u
 
 #define SPOOL_FRAME_MAX (8u << 20)       /* ciphertext cap */
@@ -65,6 +87,11 @@
 #define SPOOL_ZSTD_LEVEL 1
 #define SPOOL_SEG_SUFFIX ".uts"
 #define SPOOL_OPEN_SUFFIX ".uts.open"
+
+_Static_assert(SPOOL_CKPT_LEN == SC_SIG + 64u, "checkpoint layout");
+_Static_assert(SPOOL_TRAILER_LEN == ST_SIG + 64u, "trailer layout");
+_Static_assert(SPOOL_CKPT_MSG_LEN == SCM_HEAD + 32u, "checkpoint message");
+_Static_assert(SPOOL_TRAILER_MSG_LEN == STM_HEAD + 32u, "trailer message");
 
 /* Domain separation for the signed and hashed messages. */
 #define SPOOL_CTX_CKPT "UT-CKPT1"

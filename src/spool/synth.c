@@ -37,6 +37,7 @@
 #include "usetrace/fsio.h"
 #include "usetrace/spool.h"
 #include "usetrace/synth.h"
+#include "usetrace/typing.h"
 #include "usetrace/util.h"
 #include "spool_int.h"
 
@@ -51,15 +52,10 @@
 #define MARKER_MAX 200u
 #define BOOT_NS (4321LL * 1000 * MS)   /* monotonic clock at the start */
 
-/* X keysyms and keycodes of the keys we press besides characters. */
-#define XK_SHIFT_L 0xffe1u
-#define XK_CONTROL_L 0xffe3u
-#define XK_RETURN 0xff0du
+/* X keycodes of the keys we press besides characters (keysyms: typing.h). */
 #define KC_SHIFT 50u
 #define KC_CONTROL 37u
 #define KC_RETURN 36u
-#define SHIFT_MASK 0x01u
-#define CONTROL_MASK 0x04u
 
 struct app {
 	const char *cls, *instance, *suffix;
@@ -396,18 +392,18 @@ type_text(struct synth *s, const char *text)
 		shift = (cp >= 'A' && cp <= 'Z') ||
 		    (cp < 0x80 && cp != 0 && strchr(shifted, (int)cp) != NULL);
 		wait_ms(s, 40, 220);
-		if (shift && (r = key(s, XK_SHIFT_L, KC_SHIFT, 1, 0, NULL, 0)) < 0)
+		if (shift && (r = key(s, UT_KS_SHIFT_L, KC_SHIFT, 1, 0, NULL, 0)) < 0)
 			return r;
 		if (shift)
 			wait_ms(s, 20, 60);
-		if ((r = key(s, ks, kc, 1, shift ? SHIFT_MASK : 0, p, n)) < 0)
+		if ((r = key(s, ks, kc, 1, shift ? UT_MOD_SHIFT : 0, p, n)) < 0)
 			return r;
 		wait_ms(s, 30, 110);
-		if ((r = key(s, ks, kc, 0, shift ? SHIFT_MASK : 0, NULL, 0)) < 0)
+		if ((r = key(s, ks, kc, 0, shift ? UT_MOD_SHIFT : 0, NULL, 0)) < 0)
 			return r;
 		if (shift) {
 			wait_ms(s, 10, 40);
-			if ((r = key(s, XK_SHIFT_L, KC_SHIFT, 0, SHIFT_MASK, NULL,
+			if ((r = key(s, UT_KS_SHIFT_L, KC_SHIFT, 0, UT_MOD_SHIFT, NULL,
 			    0)) < 0)
 				return r;
 		}
@@ -422,16 +418,16 @@ hotkey_save(struct synth *s)
 	int r;
 
 	wait_ms(s, 300, 900);
-	if ((r = key(s, XK_CONTROL_L, KC_CONTROL, 1, 0, NULL, 0)) < 0)
+	if ((r = key(s, UT_KS_CONTROL_L, KC_CONTROL, 1, 0, NULL, 0)) < 0)
 		return r;
 	wait_ms(s, 80, 200);
-	if ((r = key(s, 's', 39, 1, CONTROL_MASK, NULL, 0)) < 0)
+	if ((r = key(s, 's', 39, 1, UT_MOD_CONTROL, NULL, 0)) < 0)
 		return r;
 	wait_ms(s, 60, 120);
-	if ((r = key(s, 's', 39, 0, CONTROL_MASK, NULL, 0)) < 0)
+	if ((r = key(s, 's', 39, 0, UT_MOD_CONTROL, NULL, 0)) < 0)
 		return r;
 	wait_ms(s, 40, 100);
-	return key(s, XK_CONTROL_L, KC_CONTROL, 0, CONTROL_MASK, NULL, 0);
+	return key(s, UT_KS_CONTROL_L, KC_CONTROL, 0, UT_MOD_CONTROL, NULL, 0);
 }
 
 static int

@@ -129,6 +129,19 @@ stop_record() {
 	rc=0
 	wait "$REC_PID" || rc=$?
 	[ "$rc" -eq 0 ] || { cat "$REC_LOG" >&2; fail "recorder exited with $rc"; }
+	check_keys_agree "$REC_DIR"
+}
+
+# The privacy filter and the action reducer agree, on every key press of
+# the recording, whether it is typing (issue 16; tests/tools/ut_keyagree.c).
+# Exit 1 is a disagreement; a recording it cannot read is only reported.
+check_keys_agree() { # dir
+	[ -n "${UT_KEYAGREE:-}" ] && [ -d "$1" ] || return 0
+	ka=0
+	"$UT_KEYAGREE" "$1" >"$E2E_TMP/keyagree.out" 2>&1 || ka=$?
+	[ "$ka" -eq 1 ] && { cat "$E2E_TMP/keyagree.out" >&2; fail "the filter and the reducer disagree on typing"; }
+	[ "$ka" -eq 0 ] || echo "check_keys_agree: cannot read $1 (exit $ka):" >&2
+	cat "$E2E_TMP/keyagree.out" >&2
 }
 
 # Polls `usetrace status` until its output matches $1; fails with $2 after

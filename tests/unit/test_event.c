@@ -4,6 +4,7 @@
  */
 #include "usetrace/err.h"
 #include "usetrace/event.h"
+#include "../../src/common/framedata_int.h"
 #include "t.h"
 
 static void
@@ -189,5 +190,96 @@ test_event_type_names(void)
 	T_ASSERT_STREQ(event_type_name(200), "unknown");
 }
 
+/*
+ * The frame-data destructor wipes the pixels before the memory goes back:
+ * the release function the destructor hands the allocation to looks at it
+ * first (the test seam of framedata_int.h; ut_frame_data_free is the same
+ * code with free()).
+ */
+#define FD_LEN 300
+static size_t released, nonzero;
+
+static void
+look_then_free(void *p)
+{
+	const struct ut_frame_data *fd = p;
+	size_t i;
+
+	released++;
+	for (i = 0; i < FD_LEN; i++)
+		nonzero += fd->bytes[i] != 0;
+	free(p);
+}
+
+static void
+test_frame_data_wiped_on_free(void)
+{
+	struct ut_frame_data *fd = ut_frame_data_new(FD_LEN);
+	struct ut_event ev;
+
+	T_ASSERT_EQ(fd->len, FD_LEN);
+	memset(fd->bytes, 0xa5, FD_LEN);
+	released = nonzero = 0;
+	frame_data__free_with(fd, look_then_free);
+	T_ASSERT_EQ(released, 1);
+	T_ASSERT_EQ(nonzero, 0);
+	frame_data__free_with(NULL, look_then_free);  /* NULL ok */
+	T_ASSERT_EQ(released, 1);
+
+	/* A record that owns frame data: attach keeps data/len on its bytes. */
+	memset(&ev, 0, sizeof(ev));
+	ev.type = UT_EV_FRAME;
+	fd = ut_frame_data_new(5);
+	memcpy(fd->bytes, "RIFF!", 5);
+	event_frame_attach(&ev, fd);
+	T_ASSERT(ev.u.frame.owned == fd && ev.u.frame.data == fd->bytes);
+	T_ASSERT_EQ(ev.u.frame.len, 5);
+	event_dispose(&ev);  /* released (ASan/LeakSanitizer see a leak or a double free) */
+	event_frame_attach(&ev, NULL);
+	T_ASSERT(ev.u.frame.data == NULL && ev.u.frame.len == 0);
+	event_dispose(&ev);  /* owns nothing now */
+	/* A decoded record owns nothing: dispose leaves its bytes alone. */
+	ev.u.frame.data = (const uint8_t *)"RIFF!";
+	ev.u.frame.len = 5;
+	event_dispose(&ev);
+	event_dispose(NULL);
+}
+
+/* The one REDACTED builder: the place of the record it stands for. */
+static void
+test_event_redacted_builder(void)
+{
+	struct ut_event at, red;
+	char longwhy[200];
+
+	memset(&at, 0, sizeof(at));
+	at.type = UT_EV_KEY;
+	at.seq = 42;
+	at.mono_ns = 7;
+	at.wall_ns = -3;
+	at.xtime = 9;
+	snprintf(at.u.key.text, sizeof(at.u.key.text), "s");
+	memset(&red, 0xaa, sizeof(red));
+	event_redacted(&red, &at, "keys", "CREDIT_CARD", 16, UT_SENS_SECRET);
+	T_ASSERT_EQ(red.type, UT_EV_REDACTED);
+	T_ASSERT_EQ(red.seq, 42);
+	T_ASSERT_EQ(red.mono_ns, 7);
+	T_ASSERT_EQ(red.wall_ns, -3);
+	T_ASSERT_EQ(red.xtime, 9);
+	T_ASSERT_EQ(red.sensitivity, UT_SENS_SECRET);
+	T_ASSERT_STREQ(red.u.redacted.what, "keys");
+	T_ASSERT_STREQ(red.u.redacted.why, "CREDIT_CARD");
+	T_ASSERT_EQ(red.u.redacted.count, 16);
+	/* No place given: zero, the caller's to set; why cut to its field. */
+	memset(longwhy, 'w', sizeof(longwhy) - 1);
+	longwhy[sizeof(longwhy) - 1] = '\0';
+	event_redacted(&red, NULL, "text", longwhy, 1, 3);
+	T_ASSERT_EQ(red.seq, 0);
+	T_ASSERT_EQ(red.xtime, 0);
+	T_ASSERT_EQ(strlen(red.u.redacted.why), sizeof(red.u.redacted.why) - 1);
+	T_ASSERT_EQ(red.sensitivity, 3);
+}
+
 T_LIST(T_CASE(test_event_roundtrip_all_types), T_CASE(test_event_rejects_bad_type),
-    T_CASE(test_event_truncations_fail_cleanly), T_CASE(test_event_type_names))
+    T_CASE(test_event_truncations_fail_cleanly), T_CASE(test_event_type_names),
+    T_CASE(test_frame_data_wiped_on_free), T_CASE(test_event_redacted_builder))

@@ -58,8 +58,7 @@ done(struct privacy_filter *pf)
 
 	privacy_filter_destroy(pf);
 	for (i = 0; i < NOUT; i++)
-		if (OUT[i].type == UT_EV_FRAME)
-			free((void *)OUT[i].u.frame.data);
+		event_dispose(&OUT[i]);
 	NOUT = 0;
 }
 
@@ -135,6 +134,7 @@ static void
 frame(struct privacy_filter *pf, uint8_t format, uint32_t fwin, uint32_t gen)
 {
 	struct ut_event ev;
+	struct ut_frame_data *fd;
 	uint8_t *px = malloc(128 * 64 * 4), *enc = NULL;
 	size_t n;
 
@@ -152,10 +152,9 @@ frame(struct privacy_filter *pf, uint8_t format, uint32_t fwin, uint32_t gen)
 	ev.u.frame.h = ev.u.frame.rh = 64;
 	ev.u.frame.nparts = 1;
 	ev.u.frame.format = format;
-	ev.u.frame.len = (uint32_t)n;
-	ev.u.frame.data = malloc(n);
-	T_ASSERT(ev.u.frame.data != NULL);
-	memcpy((void *)ev.u.frame.data, enc, n);
+	fd = ut_frame_data_new(n);
+	memcpy(fd->bytes, enc, n);
+	event_frame_attach(&ev, fd);
 	WebPFree(enc);
 	ev.u.frame.masks_gen = gen;
 	ev.u.frame.fwin = fwin;
@@ -367,6 +366,7 @@ test_pixels_undecodable_region(void)
 	struct privacy_filter_opts o;
 	struct privacy_filter *pf;
 	struct ut_event ev;
+	struct ut_frame_data *fd;
 	size_t fi[8];
 
 	memset(&o, 0, sizeof(o));
@@ -379,10 +379,9 @@ test_pixels_undecodable_region(void)
 	ev.u.frame.h = ev.u.frame.rh = 64;
 	ev.u.frame.nparts = 1;
 	ev.u.frame.format = UT_FRAME_WEBP_LOSSLESS;
-	ev.u.frame.len = 32;
-	ev.u.frame.data = malloc(32);
-	T_ASSERT(ev.u.frame.data != NULL);
-	memset((void *)ev.u.frame.data, 'x', 32);
+	fd = ut_frame_data_new(32);
+	memset(fd->bytes, 'x', 32);
+	event_frame_attach(&ev, fd);
 	ev.u.frame.fwin = WIN;
 	ev.u.frame.fw = 8;
 	ev.u.frame.fh = 8;

@@ -166,6 +166,39 @@ test_policy_allow_list_denies_others(void)
 	policy_destroy(p);
 }
 
+/*
+ * "Is this window denied?": one rule for capture's FOCUS records, the frame
+ * blackout and the privacy filter (policy_window_denied).
+ */
+static void
+test_policy_window_denied_one_rule(void)
+{
+	struct policy *p = parse_ok("version: 1\ncollect: [keys]\n"
+	    "applications:\n  deny: [KeePassXC]\n"
+	    "titles:\n  deny: ['*Private Browsing*']\n");
+	struct policy *allow = parse_ok("version: 1\ncollect: [keys]\n"
+	    "applications:\n  allow: [XTerm]\n");
+
+	T_ASSERT(!policy_window_denied(NULL, "KeePassXC", "keepassxc", "x"));
+	T_ASSERT(policy_window_denied(p, "KeePassXC", "keepassxc", ""));
+	T_ASSERT(policy_window_denied(p, "", "keepassxc", NULL));  /* instance */
+	T_ASSERT(policy_window_denied(p, "Firefox", "Navigator",
+	    "news - Private Browsing - Firefox"));
+	T_ASSERT(!policy_window_denied(p, "Firefox", "Navigator", "news - Firefox"));
+	T_ASSERT(!policy_window_denied(p, "", "", ""));
+	T_ASSERT(!policy_window_denied(p, NULL, NULL, NULL));
+	/* An allow list denies the rest, an unknown class included. */
+	T_ASSERT(!policy_window_denied(allow, "XTerm", "xterm", "bash"));
+	T_ASSERT(policy_window_denied(allow, "Mousepad", "mousepad", "notes"));
+	T_ASSERT(policy_window_denied(allow, "", "", ""));
+	/* Agrees with its parts everywhere. */
+	T_ASSERT_EQ(policy_window_denied(p, "Mousepad", "mousepad", "a"),
+	    policy_app_denied(p, "Mousepad", "mousepad") ||
+	    policy_title_denied(p, "a"));
+	policy_destroy(p);
+	policy_destroy(allow);
+}
+
 static void
 test_consent_bound_to_policy_hash(void)
 {
@@ -250,4 +283,5 @@ T_LIST(T_CASE(test_consent_bound_to_policy_hash),
     T_CASE(test_policy_errors_name_line_and_field),
     T_CASE(test_policy_hash_binds_content),
     T_CASE(test_policy_notice_matches_policy),
-    T_CASE(test_policy_allow_list_denies_others))
+    T_CASE(test_policy_allow_list_denies_others),
+    T_CASE(test_policy_window_denied_one_rule))

@@ -1,0 +1,857 @@
+/*
+ * atspi.c - the AT-SPI service of capture: a thread of its own runs
+ * libatspi's GLib main loop for the life of the process and answers
+ * secure.c (is the focused accessible a password field?) and the frame
+ * thread (where on screen does a window's text show the secrets typed
+ * into it?, PRIV-P4-3).  libatspi is not thread-safe: every AT-SPI call
+ * runs on that thread; the other threads post questions to its loop and
+ * wait a bounded time for the answer.
+ *
+ * Focus: the thread listens to object:state-changed:focused and publishes
+ * the role (password text or not), the process id and a generation
+ * counter.  Role questions (struct at_rq) ask for the focused accessible
+ * of one process directly: the application by pid among the desktop's
+ * children, its focused accessible by Collection, else by a walk.
+ * Text boxes (struct at_req): the accessibles focused lately, newest
+ * last, with their process, are searched for each secret's text; the
+ * text read is wiped, nothing of it is logged or kept.
+ * USETRACE_TEST_ATSPI_DELAY_MS (tests only) delays every focus event and
+ * role question on the thread; USETRACE_NO_ATSPI turns the service off.
+ *
+ * All its state is the one struct A.  Invariants:
+ *  (1) Only the AT-SPI thread writes the published fields (live,
+ *      password, pid, gen, under mu for gen); other threads only read
+ *      them.  last, recent[] and nodisc[] are the AT-SPI thread's alone.
+ *  (2) A text request is freed by exactly one side: the frame thread once
+ *      it saw done, the AT-SPI thread when the frame thread abandoned it
+ *      (both under req_mu); at most one is pending (req_pending).
+ *  (3) A role question likewise: the asker once it saw done, the AT-SPI
+ *      thread when the asker abandoned it (both under rq_mu).
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <sodium.h>
+
+#include "usetrace/log.h"
+#include "usetrace/util.h"
+#include "capture_int.h"
+
+#if defined(__has_include)
+#if __has_include(<atspi/atspi.h>)
+#define HAVE_ATSPI 1
+#endif
+#endif
+
+#ifdef HAVE_ATSPI
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wstrict-prototypes"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#include <atspi/atspi.h>
+#pragma GCC diagnostic pop
+#endif
+
+#define AT_RECENT 16		/* accessibles focused lately, remembered */
+#define AT_NODISC 8		/* failed discoveries, remembered */
+#define AT_TEXT_MAX (1 << 20)	/* characters: more, and the window goes black */
+#define AT_TEXT_WAIT_MS 100
+#define AT_OCCURRENCES_MAX 16
+#define AT_DISCOVER_RETRY_MS 2000
+
+/* A role question (invariant 3). */
+struct at_rq {
+	unsigned pid;
+	int result;		/* CAP_AT_* once done */
+	int done, abandoned;
+};
+
+/* A text-box question from the frame thread (invariant 2). */
+struct at_req {
+	unsigned pid;
+	int wx, wy, ww, wh;	/* the X top-level's rectangle */
+	struct capture_mask m;	/* a copy: secrets, wiped with the request */
+	struct cap_rect box;
+	int result, done, abandoned;
+};
+
+static struct {
+	/* Published by the AT-SPI thread (invariant 1). */
+	atomic_int live;		/* listening for focus events */
+	atomic_int password;		/* focused accessible is a password field */
+	atomic_uint pid;		/* its process, 0 unknown */
+	atomic_ullong gen;		/* focus events seen */
+	atomic_int loop;		/* the main loop runs: questions are answered */
+	pthread_mutex_t mu;
+	pthread_cond_t cv;		/* broadcast on every gen change */
+	/* Role questions (invariant 3). */
+	pthread_mutex_t rq_mu;
+	pthread_cond_t rq_cv;
+	/* Text-box questions (invariant 2). */
+	pthread_mutex_t req_mu;
+	pthread_cond_t req_cv;
+	int req_pending;		/* a request not yet answered (req_mu) */
+	int test_delay_ms;		/* USETRACE_TEST_ATSPI_DELAY_MS */
+#ifdef HAVE_ATSPI
+	/* The AT-SPI thread's alone (invariant 1). */
+	AtspiAccessible *last;		/* the focused accessible */
+	struct {
+		AtspiAccessible *acc;
+		unsigned pid;
+	} recent[AT_RECENT];		/* newest last */
+#endif
+	struct {
+		unsigned pid;
+		uint64_t ms;
+	} nodisc[AT_NODISC];		/* discoveries that failed */
+} A = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+	.rq_mu = PTHREAD_MUTEX_INITIALIZER,
+	.rq_cv = PTHREAD_COND_INITIALIZER,
+	.req_mu = PTHREAD_MUTEX_INITIALIZER,
+	.req_cv = PTHREAD_COND_INITIALIZER,
+};
+
+#ifdef HAVE_ATSPI
+static void
+at_publish(int password, unsigned pid)
+{
+	pthread_mutex_lock(&A.mu);
+	atomic_store(&A.password, password);
+	atomic_store(&A.pid, pid);
+	atomic_fetch_add(&A.gen, 1);
+	pthread_cond_broadcast(&A.cv);
+	pthread_mutex_unlock(&A.mu);
+}
+
+/*
+ * PRIV-P4-3: where typed secrets are on screen.  The accessibles that had
+ * the focus lately, newest last, with their process (AT-SPI thread only):
+ * a secret is looked for in those of the window's process.
+ */
+static void
+at_remember(AtspiAccessible *acc, unsigned pid)
+{
+	int i;
+
+	for (i = 0; i < AT_RECENT; i++)
+		if (A.recent[i].acc == acc)
+			break;
+	if (i == AT_RECENT) {
+		i = 0; /* the oldest leaves */
+		if (A.recent[0].acc != NULL)
+			g_object_unref(A.recent[0].acc);
+		A.recent[0].acc = NULL;
+	} else {
+		g_object_unref(A.recent[i].acc);
+	}
+	memmove(&A.recent[i], &A.recent[i + 1],
+	    (size_t)(AT_RECENT - 1 - i) * sizeof(A.recent[0]));
+	A.recent[AT_RECENT - 1].acc = g_object_ref(acc);
+	A.recent[AT_RECENT - 1].pid = pid;
+}
+
+/*
+ * Does acc's window (its nearest frame, window or dialog ancestor) lie
+ * where X has the top-level, at the same scale?  Catches toolkits that
+ * report window-relative or logical (HiDPI) coordinates as screen ones.
+ */
+static int
+at_same_place(AtspiAccessible *acc, const struct at_req *q)
+{
+	AtspiAccessible *a = g_object_ref(acc), *p;
+	AtspiComponent *c;
+	AtspiRect *r = NULL;
+	GError *err = NULL;
+	AtspiRole role;
+	int depth, ok = 0;
+
+	for (depth = 0; depth < 64 && a != NULL; depth++) {
+		role = atspi_accessible_get_role(a, &err);
+		if (err != NULL)
+			break;
+		if (role == ATSPI_ROLE_FRAME || role == ATSPI_ROLE_WINDOW ||
+		    role == ATSPI_ROLE_DIALOG)
+			break;
+		p = atspi_accessible_get_parent(a, &err);
+		g_object_unref(a);
+		a = p;
+		if (err != NULL)
+			break;
+	}
+	if (a != NULL && err == NULL &&
+	    (c = atspi_accessible_get_component_iface(a)) != NULL) {
+		r = atspi_component_get_extents(c, ATSPI_COORD_TYPE_SCREEN, &err);
+		g_object_unref(c);
+	}
+	if (r != NULL && err == NULL)
+		/* Inside the top-level (decorations aside), at least half of it. */
+		ok = r->x >= q->wx - 8 && r->y >= q->wy - 8 &&
+		    r->x + r->width <= q->wx + q->ww + 8 &&
+		    r->y + r->height <= q->wy + q->wh + 8 &&
+		    (int64_t)r->width * r->height * 2 >= (int64_t)q->ww * q->wh;
+	g_free(r);
+	g_clear_error(&err);
+	if (a != NULL)
+		g_object_unref(a);
+	return ok;
+}
+
+/* Characters (not bytes) before byte offset off of UTF-8 s. */
+static gint
+char_offset(const char *s, size_t off)
+{
+	gint n = 0;
+	size_t i;
+
+	for (i = 0; i < off; i++)
+		n += ((unsigned char)s[i] & 0xc0) != 0x80;
+	return n;
+}
+
+/*
+ * Every place acc's text shows one of q's secrets, as one bounding box in
+ * q->box.  1: found them all; -1: cannot tell (no text, too long, a secret
+ * not found, extents unknown).  The text read is wiped.
+ */
+static int
+at_text_box(AtspiAccessible *acc, struct at_req *q)
+{
+	AtspiText *t = atspi_accessible_get_text_iface(acc);
+	GError *err = NULL;
+	AtspiRect *r;
+	gchar *all = NULL;
+	gint count, cs, ce;
+	size_t i, alen = 0;
+	unsigned nocc = 0;
+	int x0 = INT32_MAX, y0 = INT32_MAX, x1 = INT32_MIN, y1 = INT32_MIN, ok = 1;
+	const char *p;
+
+	if (t == NULL)
+		return -1;
+	if (!at_same_place(acc, q)) {
+		g_object_unref(t);
+		return -1;
+	}
+	count = atspi_text_get_character_count(t, &err);
+	if (err != NULL || count <= 0 || count > AT_TEXT_MAX)
+		ok = 0;
+	if (ok) {
+		all = atspi_text_get_text(t, 0, count, &err);
+		if (err != NULL || all == NULL)
+			ok = 0;
+		else
+			alen = strlen(all);
+	}
+	for (i = 0; ok && i < q->m.ntexts; i++) {
+		int found = 0;
+
+		for (p = all; ok && (p = memmem(p, alen - (size_t)(p - all),
+		    q->m.text[i], q->m.len[i])) != NULL; p++) {
+			gchar *again;
+
+			if (++nocc > AT_OCCURRENCES_MAX) {
+				ok = 0;
+				break;
+			}
+			cs = char_offset(all, (size_t)(p - all));
+			ce = cs + char_offset(p, q->m.len[i]);
+			r = atspi_text_get_range_extents(t, cs, ce,
+			    ATSPI_COORD_TYPE_SCREEN, &err);
+			/* The text may have changed since it was read. */
+			again = err == NULL ? atspi_text_get_text(t, cs, ce, &err) : NULL;
+			if (err != NULL || r == NULL || r->width <= 0 ||
+			    r->height <= 0 || again == NULL ||
+			    strlen(again) != q->m.len[i] ||
+			    memcmp(again, q->m.text[i], q->m.len[i]) != 0) {
+				ok = 0;
+			} else {
+				x0 = UT_MIN(x0, r->x);
+				y0 = UT_MIN(y0, r->y);
+				x1 = UT_MAX(x1, r->x + r->width);
+				y1 = UT_MAX(y1, r->y + r->height);
+				found = 1;
+			}
+			if (again != NULL) {
+				sodium_memzero(again, strlen(again));
+				g_free(again);
+			}
+			g_free(r);
+		}
+		if (!found)
+			ok = 0; /* edited, or not this text: fail closed */
+	}
+	if (err != NULL)
+		g_clear_error(&err);
+	if (all != NULL) {
+		sodium_memzero(all, alen);
+		g_free(all);
+	}
+	g_object_unref(t);
+	if (!ok)
+		return -1;
+	q->box.x = x0;
+	q->box.y = y0;
+	q->box.w = x1 - x0;
+	q->box.h = y1 - y0;
+	return 1;
+}
+
+#define AT_WALK_MAX 4000
+
+/*
+ * The application of process pid has had no focus event since we
+ * listen (it was focused before recording began): find its focused
+ * accessible by walking its tree (at most AT_WALK_MAX nodes) and remember
+ * it.  AT-SPI thread.
+ */
+static int
+at_discover(unsigned pid)
+{
+	AtspiAccessible *desk = atspi_get_desktop(0), *app = NULL, *a, *ch;
+	AtspiAccessible **queue;
+	AtspiStateSet *st;
+	GError *err = NULL;
+	gint n, i, j;
+	size_t head = 0, tail = 0;
+
+	int found = 0;
+
+	if (desk == NULL)
+		return 0;
+	n = atspi_accessible_get_child_count(desk, &err);
+	for (i = 0; err == NULL && i < n && app == NULL; i++) {
+		a = atspi_accessible_get_child_at_index(desk, i, &err);
+		if (a == NULL)
+			continue;
+		if (atspi_accessible_get_process_id(a, &err) == pid && err == NULL)
+			app = a;
+		else
+			g_object_unref(a);
+		g_clear_error(&err);
+	}
+	g_clear_error(&err);
+	g_object_unref(desk);
+	if (app == NULL)
+		return 0;
+	queue = xcalloc(AT_WALK_MAX, sizeof(*queue));
+	queue[tail++] = app;
+	while (head < tail) {
+		a = queue[head++];
+		st = atspi_accessible_get_state_set(a);
+		if (st != NULL && atspi_state_set_contains(st, ATSPI_STATE_FOCUSED)) {
+			at_remember(a, pid);
+			g_object_unref(st);
+			found = 1;
+			break;
+		}
+		if (st != NULL)
+			g_object_unref(st);
+		n = atspi_accessible_get_child_count(a, &err);
+		for (j = 0; err == NULL && j < n && tail < AT_WALK_MAX; j++) {
+			ch = atspi_accessible_get_child_at_index(a, j, &err);
+			if (ch != NULL)
+				queue[tail++] = ch;
+		}
+		g_clear_error(&err);
+	}
+	for (head = 0; head < tail; head++)
+		g_object_unref(queue[head]);
+	free(queue);
+	return found;
+}
+
+static gboolean
+at_text_job(gpointer data)
+{
+	struct at_req *q = data;
+	int i;
+
+	q->result = -1;
+	for (i = 0; i < AT_RECENT && !(A.recent[i].acc != NULL &&
+	    A.recent[i].pid == q->pid); i++)
+		;
+	if (i == AT_RECENT) {
+		uint64_t now = ut_now_mono_ns() / 1000000u;
+		int k, slot = 0;
+
+		/* A failed walk is not repeated for a while (it is costly). */
+		for (k = 0; k < AT_NODISC; k++) {
+			if (A.nodisc[k].pid == q->pid &&
+			    now - A.nodisc[k].ms < AT_DISCOVER_RETRY_MS)
+				break;
+			if (A.nodisc[k].ms < A.nodisc[slot].ms)
+				slot = k;
+		}
+		if (k == AT_NODISC && !at_discover(q->pid)) {
+			A.nodisc[slot].pid = q->pid;
+			A.nodisc[slot].ms = now;
+		}
+	}
+	for (i = AT_RECENT - 1; i >= 0 && q->result < 0; i--)
+		if (A.recent[i].acc != NULL && A.recent[i].pid == q->pid)
+			q->result = at_text_box(A.recent[i].acc, q);
+	pthread_mutex_lock(&A.req_mu);
+	A.req_pending = 0;
+	if (q->abandoned) {
+		pthread_mutex_unlock(&A.req_mu);
+		sodium_memzero(q, sizeof(*q));
+		free(q);
+		return G_SOURCE_REMOVE;
+	}
+	q->done = 1;
+	pthread_cond_broadcast(&A.req_cv);
+	pthread_mutex_unlock(&A.req_mu);
+	return G_SOURCE_REMOVE;
+}
+
+/* The desktop's application of process pid (a reference), or NULL. */
+static AtspiAccessible *
+at_app_of(unsigned pid)
+{
+	AtspiAccessible *desk = atspi_get_desktop(0), *a, *app = NULL;
+	GError *err = NULL;
+	gint n, i;
+
+	if (desk == NULL)
+		return NULL;
+	n = atspi_accessible_get_child_count(desk, &err);
+	for (i = 0; err == NULL && i < n && app == NULL; i++) {
+		a = atspi_accessible_get_child_at_index(desk, i, &err);
+		if (a == NULL)
+			continue;
+		if (atspi_accessible_get_process_id(a, &err) == pid && err == NULL)
+			app = a;
+		else
+			g_object_unref(a);
+		g_clear_error(&err);
+	}
+	g_clear_error(&err);
+	g_object_unref(desk);
+	return app;
+}
+
+/*
+ * The focused accessible of app (a reference), or NULL: one Collection
+ * question (the application searches its own tree), else a walk.
+ */
+static AtspiAccessible *
+at_focused_in(AtspiAccessible *app, unsigned pid)
+{
+	AtspiCollection *coll = atspi_accessible_get_collection_iface(app);
+	AtspiAccessible *a = NULL;
+	AtspiStateSet *ss;
+	AtspiMatchRule *rule;
+	GArray *m;
+	GError *err = NULL;
+	guint i;
+	int k;
+
+	if (coll != NULL) {
+		ss = atspi_state_set_new(NULL);
+		atspi_state_set_add(ss, ATSPI_STATE_FOCUSED);
+		rule = atspi_match_rule_new(ss, ATSPI_Collection_MATCH_ALL, NULL,
+		    ATSPI_Collection_MATCH_NONE, NULL, ATSPI_Collection_MATCH_NONE,
+		    NULL, ATSPI_Collection_MATCH_NONE, FALSE);
+		m = atspi_collection_get_matches(coll, rule,
+		    ATSPI_Collection_SORT_ORDER_CANONICAL, 1, TRUE, &err);
+		if (m != NULL) {
+			if (err == NULL && m->len > 0)
+				a = g_object_ref(g_array_index(m, AtspiAccessible *, 0));
+			for (i = 0; i < m->len; i++)
+				g_object_unref(g_array_index(m, AtspiAccessible *, i));
+			g_array_free(m, TRUE);
+		}
+		g_clear_error(&err);
+		g_object_unref(rule);
+		g_object_unref(ss);
+		g_object_unref(coll);
+		if (a != NULL)
+			return a;
+	}
+	if (!at_discover(pid))
+		return NULL;
+	for (k = AT_RECENT - 1; k >= 0; k--)
+		if (A.recent[k].acc != NULL && A.recent[k].pid == pid)
+			return g_object_ref(A.recent[k].acc);
+	return NULL;
+}
+
+/*
+ * Answers a role question (AT-SPI thread): the role of the focused
+ * accessible of q->pid's application, published like a focus event so the
+ * keys after it see it too.  Frees q if capture abandoned it (inv. 4).
+ */
+static gboolean
+at_role_job(gpointer data)
+{
+	struct at_rq *q = data;
+	AtspiAccessible *app, *acc = NULL;
+	GError *err = NULL;
+	AtspiRole role;
+	int result = CAP_AT_NOBRIDGE;
+
+	if (A.test_delay_ms > 0)
+		g_usleep((gulong)A.test_delay_ms * 1000);
+	if ((app = at_app_of(q->pid)) != NULL) {
+		result = CAP_AT_OTHER;
+		acc = at_focused_in(app, q->pid);
+		g_object_unref(app);
+	}
+	if (acc != NULL) {
+		role = atspi_accessible_get_role(acc, &err);
+		if (err != NULL) {
+			g_clear_error(&err);
+			role = ATSPI_ROLE_INVALID;
+		}
+		if (role == ATSPI_ROLE_PASSWORD_TEXT)
+			result = CAP_AT_PASSWORD;
+		at_remember(acc, q->pid);
+		if (A.last != NULL)
+			g_object_unref(A.last);
+		A.last = acc;
+		at_publish(result == CAP_AT_PASSWORD, q->pid);
+	}
+	pthread_mutex_lock(&A.rq_mu);
+	if (q->abandoned) {
+		pthread_mutex_unlock(&A.rq_mu);
+		free(q);
+		return G_SOURCE_REMOVE;
+	}
+	q->result = result;
+	q->done = 1;
+	pthread_cond_broadcast(&A.rq_cv);
+	pthread_mutex_unlock(&A.rq_mu);
+	return G_SOURCE_REMOVE;
+}
+
+/* Posts a role question about pid to the AT-SPI thread (capture). */
+struct at_rq *
+cap__atspi_ask(unsigned pid)
+{
+	struct at_rq *q;
+	GSource *src;
+
+	if (!atomic_load(&A.loop))
+		return NULL;
+	q = xcalloc(1, sizeof(*q));
+	q->pid = pid;
+	src = g_idle_source_new();
+	g_source_set_priority(src, G_PRIORITY_DEFAULT);
+	g_source_set_callback(src, at_role_job, q, NULL);
+	g_source_attach(src, NULL);
+	g_source_unref(src);
+	return q;
+}
+
+/* Runs once the AT-SPI main loop turns: requests may be queued. */
+static gboolean
+at_loop_started(gpointer data)
+{
+	(void)data;
+	atomic_store(&A.loop, 1);
+	return G_SOURCE_REMOVE;
+}
+
+int
+cap__atspi_text_box(uint32_t pid, const struct capture_mask *m, int wx,
+    int wy, int ww, int wh, struct cap_rect *box)
+{
+	struct at_req *q;
+	struct timespec ts;
+	GSource *src;
+	int r;
+
+	if (!atomic_load(&A.live) || !atomic_load(&A.loop) || pid == 0 ||
+	    m->whole || m->ntexts == 0)
+		return -1;
+	pthread_mutex_lock(&A.req_mu);
+	if (A.req_pending) {
+		/* The last one is still unanswered: do not pile up. */
+		pthread_mutex_unlock(&A.req_mu);
+		return -1;
+	}
+	A.req_pending = 1;
+	pthread_mutex_unlock(&A.req_mu);
+	q = xcalloc(1, sizeof(*q));
+	q->pid = pid;
+	q->wx = wx;
+	q->wy = wy;
+	q->ww = ww;
+	q->wh = wh;
+	q->m = *m;
+	/* Always on the AT-SPI thread's loop, never run here. */
+	src = g_idle_source_new();
+	g_source_set_callback(src, at_text_job, q, NULL);
+	g_source_attach(src, NULL);
+	g_source_unref(src);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_nsec += AT_TEXT_WAIT_MS * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&A.req_mu);
+	while (!q->done &&
+	    pthread_cond_timedwait(&A.req_cv, &A.req_mu, &ts) == 0)
+		;
+	if (!q->done) {
+		q->abandoned = 1; /* the AT-SPI thread frees it */
+		pthread_mutex_unlock(&A.req_mu);
+		return -1;
+	}
+	pthread_mutex_unlock(&A.req_mu);
+	r = q->result;
+	if (r > 0)
+		*box = q->box;
+	sodium_memzero(q, sizeof(*q));
+	free(q);
+	return r;
+}
+
+static void
+on_focus_event(AtspiEvent *ev, void *arg)
+{
+	GError *err = NULL;
+	AtspiRole role;
+	unsigned pid;
+
+	(void)arg;
+	if (ev == NULL || ev->source == NULL)
+		goto out;
+	if (A.test_delay_ms > 0)
+		g_usleep((gulong)A.test_delay_ms * 1000); /* a late bridge */
+	if (ev->detail1 == 0) {
+		/*
+		 * Focus left our accessible.  Not a new generation: a hold
+		 * waits for the accessible that gets the focus.
+		 */
+		if (ev->source == A.last)
+			atomic_store(&A.password, 0);
+		goto out;
+	}
+	role = atspi_accessible_get_role(ev->source, &err);
+	if (err != NULL) {
+		g_clear_error(&err);
+		role = ATSPI_ROLE_INVALID;
+	}
+	pid = atspi_accessible_get_process_id(ev->source, &err);
+	if (err != NULL) {
+		g_clear_error(&err);
+		pid = 0;
+	}
+	if (A.last != NULL)
+		g_object_unref(A.last);
+	A.last = g_object_ref(ev->source);
+	at_remember(ev->source, pid);
+	/* PRIV-P4-2: the role is all we read; never names or text. */
+	at_publish(role == ATSPI_ROLE_PASSWORD_TEXT, pid);
+out:
+	if (ev != NULL)
+		g_boxed_free(ATSPI_TYPE_EVENT, ev);
+}
+
+static void *
+at_thread(void *arg)
+{
+	AtspiEventListener *l;
+	GError *err = NULL;
+
+	(void)arg;
+	if (atspi_init() > 1) {
+		log_warn("secure input: no accessibility bus; password fields are "
+		    "not detected (keyboard grabs still are)");
+		return NULL;
+	}
+	l = atspi_event_listener_new(on_focus_event, NULL, NULL);
+	if (l == NULL || !atspi_event_listener_register(l,
+	    "object:state-changed:focused", &err)) {
+		log_warn("secure input: cannot listen to accessibility events; "
+		    "password fields are not detected");
+		g_clear_error(&err);
+		return NULL;
+	}
+	atomic_store(&A.live, 1);
+	{
+		GSource *src = g_idle_source_new();
+
+		g_source_set_callback(src, at_loop_started, NULL, NULL);
+		g_source_attach(src, NULL);
+		g_source_unref(src);
+	}
+	log_info("secure input: watching password fields (AT-SPI)");
+	atspi_event_main(); /* for the life of the process */
+	return NULL;
+}
+
+static bool
+have_session_bus(void)
+{
+	const char *a = getenv("DBUS_SESSION_BUS_ADDRESS");
+	const char *rt = getenv("XDG_RUNTIME_DIR");
+	char path[512];
+	struct stat st;
+
+	if (a != NULL && *a != '\0')
+		return true;
+	/* No autolaunch: it would leave a bus daemon behind. */
+	if (rt == NULL || *rt == '\0')
+		return false;
+	snprintf(path, sizeof(path), "%s/bus", rt);
+	return stat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+static void
+start_once(void)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	if (getenv("USETRACE_TEST_ATSPI_DELAY_MS") != NULL)
+		A.test_delay_ms = atoi(getenv("USETRACE_TEST_ATSPI_DELAY_MS"));
+	if (getenv("USETRACE_NO_ATSPI") != NULL) {
+		log_info("secure input: AT-SPI turned off (USETRACE_NO_ATSPI)");
+		return;
+	}
+	if (!have_session_bus()) {
+		log_warn("secure input: no D-Bus session bus; password fields are "
+		    "not detected (keyboard grabs still are)");
+		return;
+	}
+	pthread_attr_init(&a);
+	pthread_attr_setdetachstate(&a, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&t, &a, at_thread, NULL) != 0)
+		log_warn("secure input: cannot start the AT-SPI thread");
+	pthread_attr_destroy(&a);
+}
+#else
+int
+cap__atspi_text_box(uint32_t pid, const struct capture_mask *m, int wx,
+    int wy, int ww, int wh, struct cap_rect *box)
+{
+	(void)pid;
+	(void)m;
+	(void)wx;
+	(void)wy;
+	(void)ww;
+	(void)wh;
+	(void)box;
+	return -1;
+}
+
+static void
+start_once(void)
+{
+	log_warn("secure input: built without libatspi; password fields are not "
+	    "detected (keyboard grabs still are)");
+}
+
+struct at_rq *
+cap__atspi_ask(unsigned pid)
+{
+	(void)pid;
+	return NULL;
+}
+#endif
+
+/*
+ * Waits until q is answered or deadline (monotonic ns; 0: do not wait).
+ * Returns its CAP_AT_* result, freeing q, or -1 (q still asked).
+ */
+int
+cap__atspi_wait(struct at_rq *q, uint64_t deadline)
+{
+	struct timespec ts;
+	uint64_t now;
+	int r;
+
+	pthread_mutex_lock(&A.rq_mu);
+	while (!q->done && (now = ut_now_mono_ns()) < deadline) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)UT_MIN(deadline - now, 20000000ull);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&A.rq_cv, &A.rq_mu, &ts);
+	}
+	if (!q->done) {
+		pthread_mutex_unlock(&A.rq_mu);
+		return -1;
+	}
+	r = q->result;
+	pthread_mutex_unlock(&A.rq_mu);
+	free(q);
+	return r;
+}
+
+/* Gives an unanswered question to the AT-SPI thread to free (inv. 4). */
+void
+cap__atspi_abandon(struct at_rq *q)
+{
+	if (q == NULL)
+		return;
+	pthread_mutex_lock(&A.rq_mu);
+	if (!q->done) {
+		q->abandoned = 1;
+		pthread_mutex_unlock(&A.rq_mu);
+		return;
+	}
+	pthread_mutex_unlock(&A.rq_mu);
+	free(q);
+}
+
+
+void
+cap__atspi_start(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, start_once);
+}
+
+bool
+cap__atspi_live(void)
+{
+	return atomic_load(&A.live) != 0;
+}
+
+unsigned long long
+cap__atspi_gen(void)
+{
+	return atomic_load(&A.gen);
+}
+
+void
+cap__atspi_wait_gen(unsigned long long gen0, uint64_t deadline)
+{
+	struct timespec ts;
+	uint64_t now;
+
+	pthread_mutex_lock(&A.mu);
+	while (atomic_load(&A.gen) == gen0 &&
+	    (now = ut_now_mono_ns()) < deadline) {
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += (long)UT_MIN(deadline - now, 20000000ull);
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&A.cv, &A.mu, &ts);
+	}
+	pthread_mutex_unlock(&A.mu);
+}
+
+bool
+cap__atspi_password(uint32_t pid)
+{
+	unsigned apid = atomic_load(&A.pid);
+
+	return atomic_load(&A.password) && (pid == 0 || apid == 0 || apid == pid);
+}
