@@ -209,6 +209,38 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", line);
 }
 
+/*
+ * A body of a known length (at most its cap) gets its buffer at once:
+ * growing by doubling copies and wipes it a dozen times on the way to
+ * a few MiB, and leaves up to twice its size to wipe at the end.  Only
+ * virtual memory until the bytes arrive.
+ */
+static void
+body_prealloc(struct buf *b, uint64_t len)
+{
+	if (len == 0 || len > b->cap || b->data != NULL)
+		return;
+	b->data = xmalloc((size_t)len);
+	b->alloc = (size_t)len;
+}
+
+/*
+ * Wipes and frees a request body.  Only its first len bytes were ever
+ * written (appends are sequential, and a grown buffer was copied and wiped
+ * whole), so only those are wiped: a client that announces 64 MiB and sends
+ * little costs no 64 MiB of page faults and zeroing.
+ */
+static void
+body_finish(struct buf *b)
+{
+	if (b->data != NULL) {
+		sodium_memzero(b->data, b->len);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = b->alloc = 0;
+}
+
 static void
 free_body(void *cls)
 {
@@ -327,7 +359,7 @@ request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	pthread_mutex_unlock(&s->mu);
 	if (r->park != NULL && r->park_free != NULL)
 		r->park_free(r->park);
-	buf_finish(&r->body);
+	body_finish(&r->body);
 	free(r->uri);
 	free(r);
 	pthread_mutex_lock(&s->mu);
@@ -342,21 +374,6 @@ method_ok(const char *m)
 {
 	return strcmp(m, "GET") == 0 || strcmp(m, "POST") == 0 ||
 	    strcmp(m, "PUT") == 0 || strcmp(m, "DELETE") == 0;
-}
-
-/*
- * A body of a known length (at most its cap) gets its buffer at once:
- * growing by doubling copies and wipes it a dozen times on the way to
- * a few MiB, and leaves up to twice its size to wipe at the end.  Only
- * virtual memory until the bytes arrive.
- */
-static void
-body_prealloc(struct buf *b, uint64_t len)
-{
-	if (len == 0 || len > b->cap || b->data != NULL)
-		return;
-	b->data = xmalloc((size_t)len);
-	b->alloc = (size_t)len;
 }
 
 /* The first call, headers read: everything decided before the body. */
@@ -437,7 +454,7 @@ on_body(struct req *r, struct MHD_Connection *c, const char *data,
 		return r->skipped > DISCARD_MAX ? MHD_NO : MHD_YES;
 	}
 	if (buf_append(&r->body, data, n) < 0) {
-		buf_finish(&r->body);
+		body_finish(&r->body);
 		r->too_big = true;
 		r->skipped = n;
 	}
@@ -556,7 +573,7 @@ on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 	ret = send_response(r, c, rs, false);
 	response_free(rs);
 	/* The request body is no longer needed: wipe it now. */
-	buf_finish(&r->body);
+	body_finish(&r->body);
 	return ret;
 }
 
