@@ -211,7 +211,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 
 /*
  * A body of a known length (at most its cap) gets its buffer at once:
- * growing by doubling copies and wipes it a dozen times on the way to
+ * growing by doubling copies and wipes it some 15 times on the way to
  * a few MiB, and leaves up to twice its size to wipe at the end.  Only
  * virtual memory until the bytes arrive.
  */
