@@ -22,8 +22,8 @@
  *  (1) The 80-byte sealed key exists only in the request's memory: the
  *      image is turned into stored form before anything is written, and the
  *      image is wiped before it is freed (the transport's body buffer by
- *      the transport after the call, a copy made here by us).  No staging file, log line or
- *      kept conflicting upload holds it.
+ *      the transport after the call, a copy made here by us).  No staging
+ *      file, log line or kept conflicting upload holds it.
  *  (2) A receipt with outcome `stored` is sent only after the blob, the key
  *      store's day key, the metadata row and the audit entry are durable.
  *      A cut upload never reaches the handler (the transport reads the
