@@ -8,7 +8,9 @@
  *    spool_to_stored_form(), as stored with the same info (sealed key
  *    aside), and the stored form never verifies as original;
  *  - the memory reader never returns more records from an image than
- *    from the same image in the other form.
+ *    from the same image in the other form;
+ *  - on a verified image, spool_upload_reader_open() with the info of the
+ *    verification reads exactly what spool_mem_reader_open() reads.
  *
  * The keys are fixed (seeded, as in fuzz_segment_read.c), so the corpus
  * (fuzz/corpus/upload_verify/, written by
@@ -27,15 +29,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_RECIPIENT_SEED 0x22
 
+/* info NULL: spool_mem_reader_open(); else spool_upload_reader_open(). */
 static long
-read_all(const uint8_t *p, size_t len, bool stored, const uint8_t key[32])
+read_all(const uint8_t *p, size_t len, bool stored, const uint8_t key[32],
+    const struct spool_upload_info *info)
 {
 	struct spool_mem_reader *rd;
 	struct ut_event ev;
 	long n = 0;
 	int r;
 
-	if (spool_mem_reader_open(p, len, stored, key, &rd) < 0)
+	r = info == NULL ? spool_mem_reader_open(p, len, stored, key, &rd) :
+	    spool_upload_reader_open(p, len, stored, info, key, &rd);
+	if (r < 0)
 		return -1;
 	while ((r = spool_mem_reader_next(rd, &ev)) == 1 && n < 10000000)
 		n++;
@@ -68,7 +74,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size >= 344 && crypto_box_seal_open(key, data + 176, 80, rpk,
 	    rsk) != 0)
 		randombytes_buf(key, sizeof(key));
-	n1 = read_all(img, size, false, key);
+	n1 = read_all(img, size, false, key, NULL);
+	/* Verified once: the reader given its info reads exactly the same. */
+	if (r == 0 && read_all(img, size, false, key, &a) != n1)
+		abort();
 	spool_to_stored_form(img, size);
 	if (r == 0) {
 		if (spool_upload_verify(img, size, false, NULL, &b) == 0 ||
@@ -78,7 +87,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (memcmp(&a, &b, sizeof(a)) != 0)
 			abort();
 	}
-	n2 = read_all(img, size, true, key);
+	n2 = read_all(img, size, true, key, NULL);
 	if (n1 >= 0 && n2 >= 0 && n1 != n2)
 		abort();
 	sodium_memzero(key, sizeof(key));

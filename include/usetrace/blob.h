@@ -34,6 +34,15 @@ int blob_put(struct blobstore *b, const uint8_t *p, size_t n, uint8_t hash[32])
  */
 int blob_get(struct blobstore *b, const uint8_t hash[32], size_t cap,
     uint8_t **out, size_t *n) __attribute__((warn_unused_result));
+/*
+ * Reads the last n bytes of the blob into tail and its size into *size,
+ * without reading or re-hashing the rest: for a caller that needs only the
+ * end and checks what it reads itself (ingest compares a trailer's hash
+ * and falls back to blob_get() when it differs).  UT_ENOTFOUND when absent,
+ * UT_ECORRUPT when the blob is shorter than n.
+ */
+int blob_get_tail(struct blobstore *b, const uint8_t hash[32], size_t n,
+    uint8_t *tail, uint64_t *size) __attribute__((warn_unused_result));
 /* Removes the blob; UT_ENOTFOUND when absent. */
 int blob_delete(struct blobstore *b, const uint8_t hash[32]);
 bool blob_exists(struct blobstore *b, const uint8_t hash[32]);

@@ -63,6 +63,12 @@ struct http_request {
 	const char *client_ip;   /* textual source address */
 	const uint8_t *body;     /* NULL when empty */
 	size_t body_len;
+	/*
+	 * The same bytes, writable, when the caller lends its own buffer (the
+	 * transport does; it wipes it after the call): a handler may change
+	 * them in place instead of copying them.  NULL otherwise.
+	 */
+	uint8_t *body_rw;
 	void *conn;              /* transport internals (header lookup) */
 	/*
 	 * Parking (long polls, see http_response.park_until_ns): NULL on a

@@ -344,6 +344,19 @@ int spool_mem_reader_open(const uint8_t *p, size_t len, bool stored,
 	__attribute__((warn_unused_result));
 
 /*
+ * The same reader over a closed image that spool_upload_verify() verified
+ * just before, with the info it filled: p, len and stored as given to that
+ * call, the image unchanged since.  The chain and the signatures are not
+ * walked again; the header hash and the trailer are checked against info
+ * (UT_ECORRUPT when they differ), and a frame changed since fails to
+ * decrypt (UT_ECRYPTO from spool_mem_reader_next()).  Errors as
+ * spool_mem_reader_open().
+ */
+int spool_upload_reader_open(const uint8_t *p, size_t len, bool stored,
+    const struct spool_upload_info *info, const uint8_t key[32],
+    struct spool_mem_reader **out) __attribute__((warn_unused_result));
+
+/*
  * Reads the next record into ev: 1, 0 at the end, or a negative code
  * (UT_ECRYPTO: wrong key or forged frame; UT_ECORRUPT: undecodable).  An
  * error is sticky: every later call returns it, and no record follows it.

@@ -209,6 +209,38 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", line);
 }
 
+/*
+ * A body of a known length (at most its cap) gets its buffer at once:
+ * growing by doubling copies and wipes it some 15 times on the way to
+ * a few MiB, and leaves up to twice its size to wipe at the end.  Only
+ * virtual memory until the bytes arrive.
+ */
+static void
+body_prealloc(struct buf *b, uint64_t len)
+{
+	if (len == 0 || len > b->cap || b->data != NULL)
+		return;
+	b->data = xmalloc((size_t)len);
+	b->alloc = (size_t)len;
+}
+
+/*
+ * Wipes and frees a request body.  Only its first len bytes were ever
+ * written (appends are sequential, and a grown buffer was copied and wiped
+ * whole), so only those are wiped: a client that announces 64 MiB and sends
+ * little costs no 64 MiB of page faults and zeroing.
+ */
+static void
+body_finish(struct buf *b)
+{
+	if (b->data != NULL) {
+		sodium_memzero(b->data, b->len);
+		free(b->data);
+	}
+	b->data = NULL;
+	b->len = b->alloc = 0;
+}
+
 static void
 free_body(void *cls)
 {
@@ -331,7 +363,7 @@ request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	pthread_mutex_unlock(&s->mu);
 	if (r->park != NULL && r->park_free != NULL)
 		r->park_free(r->park);
-	buf_finish(&r->body);
+	body_finish(&r->body);
 	free(r->uri);
 	free(r);
 	pthread_mutex_lock(&s->mu);
@@ -398,6 +430,7 @@ on_headers(struct req *r, struct MHD_Connection *c, const char *method)
 		return send_error(r, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large",
 		    "request body too large", 0);
 	buf_init(&r->body, cap);
+	body_prealloc(&r->body, len);
 	return MHD_YES;
 }
 
@@ -425,7 +458,7 @@ on_body(struct req *r, struct MHD_Connection *c, const char *data,
 		return r->skipped > DISCARD_MAX ? MHD_NO : MHD_YES;
 	}
 	if (buf_append(&r->body, data, n) < 0) {
-		buf_finish(&r->body);
+		body_finish(&r->body);
 		r->too_big = true;
 		r->skipped = n;
 	}
@@ -503,6 +536,7 @@ on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 	rq.client_ip = ip;
 	rq.body = r->body.len > 0 ? r->body.data : NULL;
 	rq.body_len = r->body.len;
+	rq.body_rw = r->body.len > 0 ? r->body.data : NULL;
 	rq.conn = c;
 	for (;;) {
 		rq.resume = r->park;
@@ -543,7 +577,7 @@ on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 	ret = send_response(r, c, rs, false);
 	response_free(rs);
 	/* The request body is no longer needed: wipe it now. */
-	buf_finish(&r->body);
+	body_finish(&r->body);
 	return ret;
 }
 

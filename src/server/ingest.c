@@ -21,8 +21,9 @@
  * Invariants:
  *  (1) The 80-byte sealed key exists only in the request's memory: the
  *      image is turned into stored form before anything is written, and the
- *      copy is wiped before it is freed.  No staging file, log line or
- *      kept conflicting upload holds it.
+ *      image is wiped before it is freed (the transport's body buffer by
+ *      the transport after the call, a copy made here by us).  No staging
+ *      file, log line or kept conflicting upload holds it.
  *  (2) A receipt with outcome `stored` is sent only after the blob, the key
  *      store's day key, the metadata row and the audit entry are durable.
  *      A cut upload never reaches the handler (the transport reads the
@@ -61,8 +62,9 @@ static const char *const outcome_names[] = { "", "stored", "duplicate",
 
 struct upload {
 	struct srv_req *q;
-	uint8_t *img;            /* our copy of the body; wiped */
+	uint8_t *img;            /* the body: the transport's or our copy */
 	size_t len;
+	bool own_img;            /* img is our copy: wiped and freed here */
 	struct spool_upload_info info;
 	uint8_t upload_hash[32];
 	uint8_t *key;            /* sodium_malloc'd segment key */
@@ -154,7 +156,8 @@ check_link(struct upload *u, const char **why)
 	static const uint8_t zero[16];
 	struct srv_req *q = u->q;
 	struct meta_segment *m = NULL;
-	uint8_t *img = NULL, th[32];
+	uint8_t *img = NULL, th[32], tail[117]; /* a trailer record */
+	uint64_t size = 0;
 	size_t n = 0;
 	int r;
 
@@ -173,6 +176,17 @@ check_link(struct upload *u, const char **why)
 		*why = "the segment it follows is another device's";
 		r = 1;
 		goto out;
+	}
+	/*
+	 * Its trailer alone first: a link that matches needs nothing else.
+	 * Anything else is judged on the whole blob, re-hashed, as before
+	 * (a damaged blob is a server error, never a refusal).
+	 */
+	r = blob_get_tail(q->srv->blobs, m->blob_hash, sizeof(tail), tail, &size);
+	if (r == 0 && size == m->size) {
+		crypto_generichash(th, sizeof(th), tail, sizeof(tail), NULL, 0);
+		if (sodium_memcmp(th, u->info.prev_trailer_hash, 32) == 0)
+			goto out;
 	}
 	r = blob_get(q->srv->blobs, m->blob_hash, (size_t)m->size + 1, &img, &n);
 	if (r == UT_ENOTFOUND) {
@@ -289,7 +303,8 @@ read_all(struct upload *u, char **summary, unsigned *sens)
 	int r;
 
 	*summary = NULL;
-	r = spool_mem_reader_open(u->img, u->len, false, u->key, &rd);
+	/* Verified once, by spool_upload_verify() in api_device_upload(). */
+	r = spool_upload_reader_open(u->img, u->len, false, &u->info, u->key, &rd);
 	if (r < 0)
 		goto out;
 	while ((r = spool_mem_reader_next(rd, &ev)) > 0) {
@@ -405,8 +420,14 @@ api_device_upload(struct srv_req *q)
 		return;
 	}
 	u.len = q->rq->body_len;
-	u.img = xmalloc(u.len);
-	memcpy(u.img, q->rq->body, u.len);
+	if (q->rq->body_rw != NULL) {
+		/* The transport's buffer: it wipes it after this call. */
+		u.img = q->rq->body_rw;
+	} else {
+		u.img = xmalloc(u.len);
+		memcpy(u.img, q->rq->body, u.len);
+		u.own_img = true;
+	}
 	crypto_generichash(u.upload_hash, 32, u.img, u.len, NULL, 0);
 
 	r = spool_upload_verify(u.img, u.len, false, q->dev.pk, &u.info);
@@ -481,7 +502,7 @@ out:
 	free(old);
 	sodium_free(u.key);
 	sodium_memzero(u.info.sealed_key, sizeof(u.info.sealed_key));
-	if (u.img != NULL) {
+	if (u.own_img) {
 		sodium_memzero(u.img, u.len);
 		free(u.img);
 	}

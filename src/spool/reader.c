@@ -125,6 +125,9 @@ next_frame(struct seg_dec *d)
 		return UT_ECORRUPT;
 	p = d->img + d->off;
 	clen = get_u32le(p + SF_LEN);
+	/* A scan taken from spool_upload_info is checked here, not walked. */
+	if (clen > d->covered_end - d->off - SPOOL_FRAME_HDR)
+		return UT_ECORRUPT;
 	grow(&d->pt, &d->pt_cap, clen);
 	if (crypto_secretstream_xchacha20poly1305_pull(d->st, d->pt, &ptlen,
 	    &tag, p + SPOOL_FRAME_HDR, clen, d->hh, SPOOL_HASH_LEN) != 0 ||

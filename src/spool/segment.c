@@ -157,8 +157,8 @@ spool__seg_name(const char *name, unsigned *index, bool *open)
 }
 
 /* True when the stored-form padding after the sealed-key hash is zero. */
-static bool
-stored_pad_ok(const uint8_t *hdr)
+bool
+spool__stored_pad_ok(const uint8_t *hdr)
 {
 	uint8_t acc = 0;
 	size_t i;
@@ -182,7 +182,7 @@ check_header(const uint8_t *p, size_t len, bool stored,
 		return UT_EVERSION;
 	if (len < hl || get_u32le(p + SH_HLEN) != hl)
 		return UT_ECORRUPT;
-	if (stored && !stored_pad_ok(p))
+	if (stored && !spool__stored_pad_ok(p))
 		return UT_ECORRUPT;
 	n = spool__header_msg_form(p, stored, msg);
 	if (crypto_sign_verify_detached(p + hl - 64, msg, n, p + SH_DEVICE) != 0)

@@ -162,6 +162,8 @@ int spool__scan(const uint8_t *p, size_t len, const uint8_t *expect_dev,
  * stored-form header whose padding after the hash is not zero is
  * UT_ECORRUPT.
  */
+/* True when a stored-form header's padding after the hash is all zero. */
+bool spool__stored_pad_ok(const uint8_t *hdr);
 int spool__scan_form(const uint8_t *p, size_t len, bool stored,
     const uint8_t *expect_dev, struct seg_scan *s)
     __attribute__((warn_unused_result));

@@ -18,6 +18,10 @@
  *      decoding is struct seg_dec (reader.c), the one frame decoder.
  *  (3) The memory reader decrypts only frames covered by a valid
  *      checkpoint or trailer, and an error is sticky: no record follows it.
+ *  (4) spool_upload_reader_open() trusts the chain walk and signature
+ *      checks of the spool_upload_verify() call whose info it is given (the
+ *      server verifies once per upload); it re-checks only what binds that
+ *      info to the image: the header hash and the trailer.
  *
  * Memory reader states:  READING -> END [last record]
  *                        READING -> FAILED [an error, sticky]
@@ -128,6 +132,83 @@ spool_mem_reader_open(const uint8_t *p, size_t len, bool stored,
 		goto out;
 	}
 	/* The key is copied so that the stream is set up from guarded memory. */
+	if ((k = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	memcpy(k, key, crypto_secretstream_xchacha20poly1305_KEYBYTES);
+	r = spool__dec_start(&rd->dec, p, &rd->sc, k);
+out:
+	if (k != NULL)
+		sodium_free(k);
+	if (r < 0) {
+		spool_mem_reader_close(rd);
+		return r;
+	}
+	*out = rd;
+	return 0;
+}
+
+/*
+ * The scan of a closed image that spool_upload_verify() has verified, from
+ * its info, without walking the chain or verifying a signature again.  The
+ * header hash and the trailer record are checked against the image (two
+ * small hashes), so an info of another image, or an image changed in its
+ * header or trailer since, is UT_ECORRUPT; a frame changed since fails its
+ * decryption (the header hash is every frame's additional data).
+ */
+static int
+scan_from_info(const uint8_t *p, size_t len, bool stored,
+    const struct spool_upload_info *info, struct seg_scan *s)
+{
+	uint8_t msg[SPOOL_HDR_MAX], h[SPOOL_HASH_LEN];
+	size_t hl, n, t;
+
+	memset(s, 0, sizeof(*s));
+	if (info->version != 1 && info->version != 2)
+		return UT_ECORRUPT;
+	hl = spool__hdr_len(info->version);
+	if (hl == 0 || len < hl + SPOOL_TRAILER_LEN ||
+	    memcmp(p, SPOOL_MAGIC, 8) != 0 || get_u32le(p + SH_HLEN) != hl)
+		return UT_ECORRUPT;
+	if (stored && !spool__stored_pad_ok(p))
+		return UT_ECORRUPT;
+	n = spool__header_msg_form(p, stored, msg);
+	crypto_generichash(h, sizeof(h), msg, n, NULL, 0);
+	sodium_memzero(msg, sizeof(msg));
+	if (sodium_memcmp(h, info->header_hash, SPOOL_HASH_LEN) != 0)
+		return UT_ECORRUPT;
+	t = len - SPOOL_TRAILER_LEN;
+	crypto_generichash(h, sizeof(h), p + t, SPOOL_TRAILER_LEN, NULL, 0);
+	if (p[t] != SPOOL_REC_TRAILER ||
+	    sodium_memcmp(h, info->trailer_hash, SPOOL_HASH_LEN) != 0 ||
+	    get_u64le(p + t + 13) != info->frames)
+		return UT_ECORRUPT;
+	memcpy(s->hh, info->header_hash, SPOOL_HASH_LEN);
+	s->version = info->version;
+	s->hdr_len = hl;
+	s->covered = info->frames;
+	s->covered_end = len;
+	s->has_trailer = true;
+	return 0;
+}
+
+int
+spool_upload_reader_open(const uint8_t *p, size_t len, bool stored,
+    const struct spool_upload_info *info, const uint8_t key[32],
+    struct spool_mem_reader **out)
+{
+	struct spool_mem_reader *rd;
+	uint8_t *k = NULL;
+	int r;
+
+	if (sodium_init() < 0)
+		return UT_ECRYPTO;
+	rd = xcalloc(1, sizeof(*rd));
+	if ((r = spool__dec_init(&rd->dec)) < 0)
+		goto out;
+	if ((r = scan_from_info(p, len, stored, info, &rd->sc)) < 0)
+		goto out;
 	if ((k = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
 		r = -ENOMEM;
 		goto out;

@@ -48,6 +48,13 @@ blob_get(struct blobstore *b, const uint8_t hash[32], size_t cap, uint8_t **out,
 }
 
 int
+blob_get_tail(struct blobstore *b, const uint8_t hash[32], size_t n,
+    uint8_t *tail, uint64_t *size)
+{
+	return b->ops->tail(b, hash, n, tail, size);
+}
+
+int
 blob_delete(struct blobstore *b, const uint8_t hash[32])
 {
 	return b->ops->del(b, hash);

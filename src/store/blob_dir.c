@@ -12,7 +12,8 @@
  *      blob_open() removes; after it, the blob is whole.
  *  (2) Directories are 0700 and files 0600.
  *  (3) blob_get() hands out bytes only after re-hashing them
- *      (UT_ECORRUPT otherwise), so a damaged file never passes as a blob.
+ *      (UT_ECORRUPT otherwise), so a damaged file never passes as a blob;
+ *      blob_get_tail() alone does not, and says so (its caller checks).
  *  (4) No state is kept between calls beyond the path: every call is
  *      thread-safe, and concurrent puts of one blob both succeed (rename
  *      is atomic and both write the same bytes).  One process owns the
@@ -257,6 +258,46 @@ dir_get(struct blobstore *b, const uint8_t *hash, size_t cap, uint8_t **out,
 }
 
 static int
+dir_tail(struct blobstore *b, const uint8_t *hash, size_t n, uint8_t *tail,
+    uint64_t *size)
+{
+	struct blob_dir *d = (struct blob_dir *)b;
+	char sub[PATH_MAX], file[PATH_MAX];
+	struct stat st;
+	size_t off = 0;
+	ssize_t k;
+	int fd, r = 0;
+
+	if ((r = blob_paths(d, hash, sub, file)) < 0)
+		return r;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? UT_ENOTFOUND : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size < n) {
+		r = UT_ECORRUPT;
+		goto out;
+	}
+	while (off < n) {
+		k = pread(fd, tail + off, n - off, st.st_size - (off_t)(n - off));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			r = k < 0 ? -errno : UT_ECORRUPT;
+			goto out;
+		}
+		off += (size_t)k;
+	}
+	*size = (uint64_t)st.st_size;
+out:
+	close(fd);
+	return r;
+}
+
+static int
 dir_delete(struct blobstore *b, const uint8_t *hash)
 {
 	struct blob_dir *d = (struct blob_dir *)b;
@@ -286,6 +327,7 @@ static const struct blob_ops dir_ops = {
 	.close = dir_close,
 	.put = dir_put,
 	.get = dir_get,
+	.tail = dir_tail,
 	.del = dir_delete,
 	.exists = dir_exists,
 };

@@ -107,6 +107,7 @@ struct blob_ops {
 	void (*close)(struct blobstore *b);
 	int (*put)(struct blobstore *, const uint8_t *, size_t, uint8_t *);
 	int (*get)(struct blobstore *, const uint8_t *, size_t, uint8_t **, size_t *);
+	int (*tail)(struct blobstore *, const uint8_t *, size_t, uint8_t *, uint64_t *);
 	int (*del)(struct blobstore *, const uint8_t *);
 	bool (*exists)(struct blobstore *, const uint8_t *);
 };

@@ -128,6 +128,25 @@ test_blob_put_get_delete(void)
 	T_ASSERT_EQ(blob_get(b, h, sizeof(data) - 1, &out, &n), UT_ETOOBIG);
 	T_ASSERT(out == NULL);
 
+	/* Its end alone: the last bytes and the size, nothing past it. */
+	{
+		uint8_t tail[117];
+		uint64_t size = 0;
+
+		T_ASSERT_EQ(blob_get_tail(b, h, sizeof(tail), tail, &size), 0);
+		T_ASSERT_EQ(size, sizeof(data));
+		T_ASSERT(memcmp(tail, data + sizeof(data) - sizeof(tail),
+		    sizeof(tail)) == 0);
+		out = malloc(sizeof(data));
+		T_ASSERT(out != NULL);
+		T_ASSERT_EQ(blob_get_tail(b, h, sizeof(data), out, &size), 0);
+		T_ASSERT(memcmp(out, data, sizeof(data)) == 0);
+		T_ASSERT_EQ(blob_get_tail(b, h, sizeof(data) + 1, out, &size),
+		    UT_ECORRUPT);
+		free(out);
+		out = NULL;
+	}
+
 	/* The empty blob. */
 	T_ASSERT_EQ(blob_put(b, data, 0, h2), 0);
 	T_ASSERT_EQ(blob_get(b, h2, 10, &out, &n), 0);
@@ -140,6 +159,13 @@ test_blob_put_get_delete(void)
 	T_ASSERT_EQ(blob_delete(b, h), UT_ENOTFOUND);
 	T_ASSERT_EQ(blob_get(b, h, sizeof(data), &out, &n), UT_ENOTFOUND);
 	T_ASSERT(out == NULL);
+	{
+		uint8_t tail[8];
+		uint64_t size = 0;
+
+		T_ASSERT_EQ(blob_get_tail(b, h, sizeof(tail), tail, &size),
+		    UT_ENOTFOUND);
+	}
 
 	/* Persists across a reopen. */
 	T_ASSERT_EQ(blob_put(b, data, 100, h), 0);

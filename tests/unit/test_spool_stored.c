@@ -11,6 +11,9 @@
  *    every single flipped byte of a small segment, in both forms, is
  *    refused, truncation at every offset and bytes after the trailer are
  *    refused, another device is UT_EDENIED, a wrong key returns no record.
+ *  - The reader over an image verified once (spool_upload_reader_open)
+ *    reads the same records, and refuses another segment's info and any
+ *    header, frame or trailer byte changed after the verification.
  *
  * `test_spool_stored --write-corpus DIR` writes the fuzz corpus of
  * fuzz/fuzz_upload_verify.c (fixed keys; see there) instead of testing.
@@ -414,6 +417,126 @@ test_spool_stored_other_device_and_wrong_key(void)
 	rm_rf(d);
 }
 
+/* Reads every record through spool_upload_reader_open(); as mem_read(). */
+static int
+verified_read(const unsigned char *img, size_t len, bool stored,
+    const struct spool_upload_info *in, const uint8_t key[32],
+    struct ut_event *out, int max, int *err)
+{
+	struct spool_mem_reader *rd;
+	int n = 0, r;
+
+	if ((r = spool_upload_reader_open(img, len, stored, in, key, &rd)) < 0) {
+		*err = r;
+		return -1;
+	}
+	while ((r = spool_mem_reader_next(rd, &out[n < max ? n : max - 1])) == 1)
+		n++;
+	*err = r;
+	if (r < 0) {
+		T_ASSERT_EQ(spool_mem_reader_next(rd, &out[0]), r);
+		n = -1;
+	}
+	spool_mem_reader_close(rd);
+	return n;
+}
+
+/* True when off lies in a checkpoint record of a closed image. */
+static bool
+in_checkpoint(const unsigned char *p, size_t len, size_t off)
+{
+	size_t o = get_u32le(p + 12), rl;
+
+	while (o < len) {
+		if (p[o] == 1)
+			rl = 5 + get_u32le(p + o + 1);
+		else if (p[o] == 2)
+			rl = 1 + 8 + 32 + 64;
+		else
+			return false;
+		if (off >= o && off < o + rl)
+			return p[o] == 2;
+		o += rl;
+	}
+	return false;
+}
+
+/*
+ * The server's reader over an image verified once: the same records as
+ * the verifying reader, in both forms; an info of another segment, and a
+ * header, frame or trailer changed after the verification, give no
+ * complete read (only a checkpoint between frames or the header's
+ * signature, which the reader skips and the verification checked, may
+ * change unnoticed).
+ */
+static void
+test_spool_stored_verified_once_reader(void)
+{
+	static struct ut_event a[MAXREC], b[MAXREC];
+	struct spool_upload_info in, is, io;
+	struct tkeys k;
+	char *d = mkdir_tmp(), *d2 = mkdir_tmp();
+	unsigned char *img, *st, *other, *p;
+	uint8_t key[32], wrong[32];
+	size_t len, olen, i;
+	int n, err, skipped = 0;
+
+	tkeys_init(&k);
+	img = make_image(d, &k, 4, 10, false, &len);
+	other = make_image(d2, &k, 4, 10, false, &olen);
+	segment_key(img, &k, key);
+	st = dup_image(img, len, 0);
+	spool_to_stored_form(st, len);
+	T_ASSERT_EQ(spool_upload_verify(img, len, false, k.dev->pk, &in), 0);
+	T_ASSERT_EQ(spool_upload_verify(st, len, true, k.dev->pk, &is), 0);
+	T_ASSERT_EQ(spool_upload_verify(other, olen, false, k.dev->pk, &io), 0);
+	n = mem_read(img, len, false, key, a, MAXREC);
+	T_ASSERT_EQ(n, 40);
+	T_ASSERT_EQ(verified_read(img, len, false, &in, key, b, MAXREC, &err), n);
+	for (i = 0; i < (size_t)n; i++)
+		T_ASSERT(memcmp(&a[i], &b[i], sizeof(a[i])) == 0);
+	T_ASSERT_EQ(verified_read(st, len, true, &is, key, b, MAXREC, &err), n);
+	for (i = 0; i < (size_t)n; i++)
+		T_ASSERT(memcmp(&a[i], &b[i], sizeof(a[i])) == 0);
+	/* The wrong form, another segment's info, a wrong key. */
+	T_ASSERT_EQ(verified_read(st, len, false, &in, key, b, MAXREC, &err), -1);
+	T_ASSERT_EQ(err, UT_ECORRUPT);
+	T_ASSERT_EQ(verified_read(img, len, false, &io, key, b, MAXREC, &err), -1);
+	T_ASSERT_EQ(err, UT_ECORRUPT);
+	randombytes_buf(wrong, sizeof(wrong));
+	T_ASSERT_EQ(verified_read(img, len, false, &in, wrong, b, MAXREC, &err), -1);
+	T_ASSERT(err == UT_ECRYPTO);
+	/* A cut image (its trailer gone) is not the verified one. */
+	T_ASSERT_EQ(verified_read(img, len - 117, false, &in, key, b, MAXREC,
+	    &err), -1);
+	/* Every byte changed after the verification. */
+	p = dup_image(img, len, 0);
+	for (i = 0; i < len; i++) {
+		memcpy(p, img, len);
+		p[i] ^= 0x40;
+		n = verified_read(p, len, false, &in, key, b, MAXREC, &err);
+		if (n >= 0) {
+			/*
+			 * Only a checkpoint or the header's signature, which
+			 * the reader skips; the records are the same.
+			 */
+			T_ASSERT(in_checkpoint(img, len, i) ||
+			    (i >= get_u32le(img + 12) - 64 && i < get_u32le(img + 12)));
+			T_ASSERT_EQ(n, 40);
+			skipped++;
+		}
+	}
+	T_ASSERT(skipped > 0);
+	sodium_memzero(key, sizeof(key));
+	free(p);
+	free(st);
+	free(other);
+	free(img);
+	tkeys_finish(&k);
+	rm_rf(d2);
+	rm_rf(d);
+}
+
 /* The fuzz corpus of fuzz/fuzz_upload_verify.c, under its fixed keys. */
 static int
 write_corpus(const char *out)
@@ -458,6 +581,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_spool_stored_every_flip_refused),
 	T_CASE(test_spool_stored_truncated_appended_refused),
 	T_CASE(test_spool_stored_other_device_and_wrong_key),
+	T_CASE(test_spool_stored_verified_once_reader),
 };
 
 int
