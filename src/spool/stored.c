@@ -182,7 +182,7 @@ scan_from_info(const uint8_t *p, size_t len, bool stored,
 	crypto_generichash(h, sizeof(h), p + t, SPOOL_TRAILER_LEN, NULL, 0);
 	if (p[t] != SPOOL_REC_TRAILER ||
 	    sodium_memcmp(h, info->trailer_hash, SPOOL_HASH_LEN) != 0 ||
-	    get_u64le(p + t + 13) != info->frames)
+	    get_u64le(p + t + ST_COUNT) != info->frames)
 		return UT_ECORRUPT;
 	memcpy(s->hh, info->header_hash, SPOOL_HASH_LEN);
 	s->version = info->version;
