@@ -49,14 +49,13 @@ lower(char c)
 	return is_upper(c) ? (char)(c - 'A' + 'a') : c;
 }
 
+/* s[0, m) equals the lower-case lit[0, m), ignoring case. */
 static bool
-eq_nocase(const char *s, size_t n, const char *lit)
+at_nocase(const char *s, const char *lit, size_t m)
 {
 	size_t i;
 
-	if (strlen(lit) != n)
-		return false;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < m; i++)
 		if (lower(s[i]) != lit[i])
 			return false;
 	return true;
@@ -68,7 +67,7 @@ has_nocase(const char *s, size_t n, const char *lit)
 	size_t m = strlen(lit), i;
 
 	for (i = 0; i + m <= n; i++)
-		if (eq_nocase(s + i, m, lit))
+		if (lower(s[i]) == lit[0] && at_nocase(s + i, lit, m))
 			return true;
 	return false;
 }
@@ -113,7 +112,7 @@ detect__crc32(const void *p, size_t n)
 double
 detect__entropy(const char *s, size_t n)
 {
-	unsigned cnt[256] = { 0 };
+	unsigned cnt[256] = { 0 }, c;
 	double h = 0, p;
 	size_t i;
 
@@ -121,10 +120,13 @@ detect__entropy(const char *s, size_t n)
 		return 0;
 	for (i = 0; i < n; i++)
 		cnt[(unsigned char)s[i]]++;
-	for (i = 0; i < 256; i++) {
-		if (cnt[i] == 0)
+	/* Each distinct byte once, in order of first use (not all 256). */
+	for (i = 0; i < n; i++) {
+		c = cnt[(unsigned char)s[i]];
+		if (c == 0)
 			continue;
-		p = (double)cnt[i] / (double)n;
+		cnt[(unsigned char)s[i]] = 0;
+		p = (double)c / (double)n;
 		h -= p * log2(p);
 	}
 	return h;
@@ -170,10 +172,16 @@ detect__class_switches(const char *s, size_t n)
 bool
 detect__is_placeholder(const char *s, size_t n)
 {
-	static const char *const words[] = { "true", "false", "null", "none",
-		"nil", "undefined", "changeme", "redacted", "required", "optional",
-		"string", "secret", "password", "example", "placeholder", "hidden",
-		"empty", "unset", "default" };
+#define PW(w) { w, sizeof(w) - 1 }
+	static const struct {
+		const char *w;
+		size_t n;
+	} words[] = { PW("true"), PW("false"), PW("null"), PW("none"),
+		PW("nil"), PW("undefined"), PW("changeme"), PW("redacted"),
+		PW("required"), PW("optional"), PW("string"), PW("secret"),
+		PW("password"), PW("example"), PW("placeholder"), PW("hidden"),
+		PW("empty"), PW("unset"), PW("default") };
+#undef PW
 	size_t i, same = 0, masked = 0;
 
 	if (n == 0)
@@ -182,7 +190,7 @@ detect__is_placeholder(const char *s, size_t n)
 	    s[0] == '[' || (s[0] == '(' && s[n - 1] == ')'))
 		return true;
 	for (i = 0; i < UT_ARRAY_LEN(words); i++)
-		if (eq_nocase(s, n, words[i]))
+		if (words[i].n == n && at_nocase(s, words[i].w, n))
 			return true;
 	for (i = 0; i < n; i++) {
 		if (lower(s[i]) == 'x' || s[i] == '*' || s[i] == '.' || s[i] == '#' ||
@@ -674,38 +682,9 @@ const struct detect_rule detect__rules[] = {
 	    "(?:[" ALNUM "](?:[" ALNUM "\\-]{0,61}[" ALNUM "])?\\.){1,8}"
 	    "[A-Za-z]{2,24}(?![" ALNUM "\\-])",
 	    "[" ALNUM "._%+_\\-]@[" ALNUM "]", 66, 600, v_email },
-	/* +CC or 00CC, then groups: +44 20 7946 0958, +1-415-555-2671. */
-	{ DETECT_PHONE,
-	    "(?<![" ALNUM "_+])(?<![0-9][ .\\-])(?:\\+|00)[1-9][0-9]{0,3}"
-	    "(?:[ .\\-]?(?:\\([0-9]{1,4}\\)|[0-9]{1,5})){1,6}"
-	    "(?![" ALNUM "_]|[.\\-][0-9])",
-	    NULL, 48, 48, v_phone_intl },
-	/* North American: (415) 555-2671, 415-555-2671, 415.555.2671. */
-	{ DETECT_PHONE,
-	    "(?<![" ALNUM "_+.\\-/])(?<![0-9] )(?:\\([2-9][0-9]{2}\\)[ .\\-]?|"
-	    "[2-9][0-9]{2}[ .\\-])[2-9][0-9]{2}[ .\\-][0-9]{4}"
-	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
-	    NULL, 24, 24, v_phone_nat },
-	/* National with trunk 0: 020 7946 0958, 030 12345678, 01 23 45 67 89. */
-	{ DETECT_PHONE,
-	    "(?<![" ALNUM "_+.\\-/])(?<![0-9] )(?:0[1-9][0-9]{1,3}[ \\-/]?[0-9]{3,4}"
-	    "[ \\-]?[0-9]{3,4}|0[1-9](?:[ .][0-9]{2}){4})"
-	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
-	    NULL, 24, 24, v_phone_nat },
-	{ DETECT_CREDIT_CARD,
-	    "(?<![" ALNUM "_.\\-])[0-9](?:[ \\-]?[0-9]){12,22}(?![" ALNUM "_]|[.\\-][0-9])",
-	    "[0-9](?:[ \\-]?[0-9]){12}", 48, 48, v_card },
-	{ DETECT_SSN,
-	    "(?<![" ALNUM "_.\\-/])(?<![0-9] )[0-9]{3}(?:-[0-9]{2}-| [0-9]{2} )[0-9]{4}"
-	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
-	    "[0-9]{3}[\\- ][0-9]{2}[\\- ][0-9]{4}", 11, 11, detect__v_ssn },
 	{ DETECT_IBAN,
 	    LB "[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?" LA,
 	    "[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4}", 16, 32, v_iban },
-	{ DETECT_IP_ADDRESS,
-	    "(?<![" ALNUM "_.:])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}"
-	    "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![" ALNUM "_]|\\.[0-9])",
-	    "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]", 16, 3, v_ipv4 },
 	{ DETECT_IP_ADDRESS,
 	    "(?<![" ALNUM "_:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}(?:(?<=:)(?:[0-9]{1,3}\\.){3}[0-9]{1,3})?"
 	    "(?![" ALNUM "_]|[.][0-9])",
@@ -779,6 +758,45 @@ const struct detect_rule detect__rules[] = {
 };
 
 const size_t detect__nrules = UT_ARRAY_LEN(detect__rules);
+
+/*
+ * Rules whose every match is a run of digits (with separators): Vectorscan
+ * runs them only on the windows the digit pass (detect_digits.c) finds, not
+ * over the whole text.
+ */
+const struct detect_rule detect__digit_rules[] = {
+	/* +CC or 00CC, then groups: +44 20 7946 0958, +1-415-555-2671. */
+	{ DETECT_PHONE,
+	    "(?<![" ALNUM "_+])(?<![0-9][ .\\-])(?:\\+|00)[1-9][0-9]{0,3}"
+	    "(?:[ .\\-]?(?:\\([0-9]{1,4}\\)|[0-9]{1,5})){1,6}"
+	    "(?![" ALNUM "_]|[.\\-][0-9])",
+	    NULL, 48, 48, v_phone_intl },
+	/* North American: (415) 555-2671, 415-555-2671, 415.555.2671. */
+	{ DETECT_PHONE,
+	    "(?<![" ALNUM "_+.\\-/])(?<![0-9] )(?:\\([2-9][0-9]{2}\\)[ .\\-]?|"
+	    "[2-9][0-9]{2}[ .\\-])[2-9][0-9]{2}[ .\\-][0-9]{4}"
+	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
+	    NULL, 24, 24, v_phone_nat },
+	/* National with trunk 0: 020 7946 0958, 030 12345678, 01 23 45 67 89. */
+	{ DETECT_PHONE,
+	    "(?<![" ALNUM "_+.\\-/])(?<![0-9] )(?:0[1-9][0-9]{1,3}[ \\-/]?[0-9]{3,4}"
+	    "[ \\-]?[0-9]{3,4}|0[1-9](?:[ .][0-9]{2}){4})"
+	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
+	    NULL, 24, 24, v_phone_nat },
+	{ DETECT_CREDIT_CARD,
+	    "(?<![" ALNUM "_.\\-])[0-9](?:[ \\-]?[0-9]){12,22}(?![" ALNUM "_]|[.\\-][0-9])",
+	    "[0-9](?:[ \\-]?[0-9]){12}", 48, 48, v_card },
+	{ DETECT_SSN,
+	    "(?<![" ALNUM "_.\\-/])(?<![0-9] )[0-9]{3}(?:-[0-9]{2}-| [0-9]{2} )[0-9]{4}"
+	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
+	    "[0-9]{3}[\\- ][0-9]{2}[\\- ][0-9]{4}", 11, 11, detect__v_ssn },
+	{ DETECT_IP_ADDRESS,
+	    "(?<![" ALNUM "_.:])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}"
+	    "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![" ALNUM "_]|\\.[0-9])",
+	    "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]", 16, 3, v_ipv4 },
+};
+
+const size_t detect__ndigit_rules = UT_ARRAY_LEN(detect__digit_rules);
 
 int
 detect__priority(enum detect_type t)
