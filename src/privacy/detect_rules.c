@@ -112,24 +112,47 @@ detect__crc32(const void *p, size_t n)
 double
 detect__entropy(const char *s, size_t n)
 {
+	/* c * log2(c) for small counts (generated; 0 for c < 2). */
+	static const double clogc[65] = {
+	0, 0, 2, 4.7548875021634682,
+	8, 11.60964047443681, 15.509775004326936, 19.651484454403228,
+	24, 28.529325012980809, 33.219280948873624, 38.053747805010268,
+	43.019550008653873, 48.105716335834195, 53.302968908806456, 58.603358934127783,
+	64, 69.486868301255768, 75.058650025961612, 80.710622755428119,
+	86.438561897747249, 92.23866587835397, 98.107495610020536, 104.0419249893113,
+	110.03910001730775, 116.09640474436812, 122.21143267166839, 128.38196255841365,
+	134.6059378176129, 140.88144885869957, 147.20671786825557, 153.58008562199313,
+	160, 166.46500593882897, 172.97373660251154, 179.52490559307381,
+	186.11730005192322, 192.74977452827116, 199.42124551085624, 206.13068653562769,
+	212.8771237954945, 219.65963218934144, 226.47733175670794, 233.3293844521902,
+	240.21499122004107, 247.13338933483536, 254.0838499786226, 261.06567602884894,
+	268.07820003461552, 275.12078236164518, 282.1928094887362, 289.29369244054624,
+	296.42286534333675, 303.57978409184955, 310.76392511682729, 317.97478424385628,
+	325.21187563522579, 332.47473080739024, 339.76289771739914, 347.07593991234864,
+	354.41343573651113, 361.7749775913361, 369.16017124398627, 376.56863518049477,
+	384,
+	};
 	unsigned cnt[256] = { 0 }, c;
-	double h = 0, p;
+	double sum = 0;
 	size_t i;
 
 	if (n == 0)
 		return 0;
 	for (i = 0; i < n; i++)
 		cnt[(unsigned char)s[i]]++;
-	/* Each distinct byte once, in order of first use (not all 256). */
+	/*
+	 * H = log2(n) - sum(c * log2(c)) / n over the distinct bytes, each once
+	 * (in order of first use, not all 256): one log2 per call, not one per
+	 * distinct byte.
+	 */
 	for (i = 0; i < n; i++) {
 		c = cnt[(unsigned char)s[i]];
 		if (c == 0)
 			continue;
 		cnt[(unsigned char)s[i]] = 0;
-		p = (double)c / (double)n;
-		h -= p * log2(p);
+		sum += c < UT_ARRAY_LEN(clogc) ? clogc[c] : c * log2((double)c);
 	}
-	return h;
+	return log2((double)n) - sum / (double)n;
 }
 
 size_t
@@ -202,11 +225,23 @@ detect__is_placeholder(const char *s, size_t n)
 	/* Mostly x's, stars or dots, or one character repeated. */
 	if (masked * 10 >= n * 8 || same + 1 >= n * 8 / 10 + 1)
 		return true;
-	if (has_nocase(s, n, "your") || has_nocase(s, n, "here") ||
-	    has_nocase(s, n, "xxxx") || has_nocase(s, n, "placeholder") ||
-	    has_nocase(s, n, "dummy") || has_nocase(s, n, "insert") ||
-	    has_nocase(s, n, "replace"))
-		return true;
+	/* your, here, xxxx, placeholder, dummy, insert, replace: one pass. */
+	for (i = 0; i < n; i++) {
+		const char *w;
+
+		switch (lower(s[i])) {
+		case 'y': w = "your"; break;
+		case 'h': w = "here"; break;
+		case 'x': w = "xxxx"; break;
+		case 'p': w = "placeholder"; break;
+		case 'd': w = "dummy"; break;
+		case 'i': w = "insert"; break;
+		case 'r': w = "replace"; break;
+		default: continue;
+		}
+		if (strlen(w) <= n - i && at_nocase(s + i, w, strlen(w)))
+			return true;
+	}
 	return false;
 }
 
