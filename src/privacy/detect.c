@@ -305,17 +305,17 @@ static const bool value_tab[256] = {
 static bool
 generic_may_match(const char *t, size_t len, size_t h)
 {
-	size_t i = h > GENERIC_BEFORE ? h - GENERIC_BEFORE : 0, run = 0;
+	size_t i = h > GENERIC_BEFORE ? h - GENERIC_BEFORE : 0, k;
 
-	for (; i < len; i++) {
-		if (value_tab[(unsigned char)t[i]]) {
-			if (++run >= GENERIC_VALUE_MIN)
-				return true;
-		} else {
-			if (i >= h + GENERIC_AFTER)
-				return false;
-			run = 0;
-		}
+	/* Does a run of GENERIC_VALUE_MIN value bytes start at i <= h + AFTER? */
+	while (i <= h + GENERIC_AFTER && i + GENERIC_VALUE_MIN <= len) {
+		/* Look at the run's last byte first, then backwards. */
+		for (k = i + GENERIC_VALUE_MIN; k > i &&
+		    value_tab[(unsigned char)t[k - 1]]; k--)
+			;
+		if (k == i)
+			return true;
+		i = k; /* t[k - 1] is not a value byte: no run starts before k */
 	}
 	return false;
 }
