@@ -72,8 +72,21 @@ struct detect {
 	/* Per call. */
 	const char *text;
 	size_t len;
-	size_t base;	/* offset of the digit window being scanned */
 	int err;
+	/*
+	 * The digit windows of this call, copied one after another with a
+	 * '\n' between them (no digit rule's anchor matches a '\n', so no
+	 * match spans two windows) and scanned in one hs_scan call: a call
+	 * per window cost ~10,000 instructions of engine start-up each.
+	 * win[k] = { offset in dbuf, offset in the text, length }.  Wiped
+	 * after each call (invariant 4).
+	 */
+	char *dbuf;
+	size_t ndbuf, allocdbuf;
+	struct dwin {
+		size_t at, from, n;
+	} *win;
+	size_t nwin, allocwin;
 };
 
 static const char *const type_names[] = {
@@ -223,6 +236,10 @@ detect_destroy(struct detect *d)
 	if (d->out != NULL)
 		sodium_memzero(d->out, d->allocout * sizeof(*d->out));
 	free(d->out);
+	if (d->dbuf != NULL)
+		sodium_memzero(d->dbuf, d->allocdbuf);
+	free(d->dbuf);
+	free(d->win);
 	sodium_memzero(d, sizeof(*d));
 	free(d);
 }
@@ -379,26 +396,81 @@ on_hit(unsigned int id, unsigned long long from, unsigned long long to,
 	return 0;
 }
 
-/* A hit in a digit window: offsets are relative to the window. */
+/* A hit in the digit buffer: map its end back to the text. */
 static int
 on_digit_hit(unsigned int id, unsigned long long from, unsigned long long to,
     unsigned int flags, void *ctx)
 {
 	struct detect *d = ctx;
+	size_t lo = 0, hi = d->nwin, mid, end = (size_t)to;
 
-	return on_hit(id, from + d->base, to + d->base, flags, ctx);
+	(void)from;
+	/* The last window starting before the hit's last byte holds it. */
+	while (hi - lo > 1) {
+		mid = lo + (hi - lo) / 2;
+		if (d->win[mid].at < end)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (d->nwin == 0 || end < d->win[lo].at || end > d->win[lo].at + d->win[lo].n)
+		return 0; /* cannot happen: no anchor matches the '\n' */
+	return on_hit(id, 0, end - d->win[lo].at + d->win[lo].from, flags, ctx);
 }
 
+/* Appends the window [s, e) of the text to the digit buffer. */
 static int
-scan_digit_window(void *ctx, size_t s, size_t e)
+add_digit_window(void *ctx, size_t s, size_t e)
 {
 	struct detect *d = ctx;
+	size_t need = d->ndbuf + (e - s) + 1;
 
-	d->base = s;
-	if (hs_scan(d->set->ddb, d->text + s, (unsigned)(e - s), 0, d->scratch,
-	    on_digit_hit, d) != HS_SUCCESS)
-		return d->err < 0 ? d->err : UT_EINVAL;
+	if (need > d->allocdbuf) {
+		size_t n = UT_MAX(need, d->allocdbuf * 2);
+		char *nb = xreallocarray(NULL, n, 1);
+
+		if (d->dbuf != NULL) {
+			memcpy(nb, d->dbuf, d->ndbuf);
+			sodium_memzero(d->dbuf, d->allocdbuf);
+			free(d->dbuf);
+		}
+		d->dbuf = nb;
+		d->allocdbuf = n;
+	}
+	if (d->nwin == d->allocwin) {
+		d->allocwin = d->allocwin ? d->allocwin * 2 : 64;
+		d->win = xreallocarray(d->win, d->allocwin, sizeof(*d->win));
+	}
+	if (d->ndbuf > 0)
+		d->dbuf[d->ndbuf++] = '\n';
+	d->win[d->nwin].at = d->ndbuf;
+	d->win[d->nwin].from = s;
+	d->win[d->nwin].n = e - s;
+	d->nwin++;
+	memcpy(d->dbuf + d->ndbuf, d->text + s, e - s);
+	d->ndbuf += e - s;
 	return 0;
+}
+
+/* The digit rules, on the digit pass's windows (detect_digits.c). */
+static int
+scan_digits(struct detect *d)
+{
+	int r = 0;
+
+	d->ndbuf = 0;
+	d->nwin = 0;
+	if ((r = detect__digit_windows(d->text, d->len, add_digit_window, d)) < 0 ||
+	    d->ndbuf == 0)
+		goto out;
+	if (hs_scan(d->set->ddb, d->dbuf, (unsigned)d->ndbuf, 0, d->scratch,
+	    on_digit_hit, d) != HS_SUCCESS)
+		r = d->err < 0 ? d->err : UT_EINVAL;
+out:
+	if (d->ndbuf > 0)
+		sodium_memzero(d->dbuf, d->ndbuf);
+	d->ndbuf = 0;
+	return r;
 }
 
 static int
@@ -484,7 +556,7 @@ detect_scan(struct detect *d, const char *text, size_t len, unsigned flags,
 		}
 		if ((r = d->err) < 0)
 			goto out;
-		if ((r = detect__digit_windows(text, len, scan_digit_window, d)) < 0)
+		if ((r = scan_digits(d)) < 0)
 			goto out;
 		if ((r = detect__standalone(text, len, add_standalone, d)) < 0)
 			goto out;
