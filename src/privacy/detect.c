@@ -76,8 +76,8 @@ struct detect {
 	/*
 	 * The digit windows of this call, copied one after another with a
 	 * '\n' between them (no digit rule's anchor matches a '\n', so no
-	 * match spans two windows) and scanned in one hs_scan call: a call
-	 * per window cost ~10,000 instructions of engine start-up each.
+	 * match spans two windows) and scanned in one hs_scan call instead
+	 * of one per window (1.5 % fewer instructions on secret-dense text).
 	 * win[k] = { offset in dbuf, offset in the text, length }.  Wiped
 	 * after each call (invariant 4).
 	 */
