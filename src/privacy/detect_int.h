@@ -40,8 +40,9 @@ struct detect_rule {
 /*
  * The rule tables: core formats (detect_rules.c), vendor tokens
  * (detect_vendors.c), secrets introduced by context (detect_context.c) and
- * international personal data (detect_pii.c).  detect.c concatenates them;
- * a rule's id is its index in that order.
+ * international personal data (detect_pii.c), then the digit rules of
+ * detect_rules.c and detect_pii.c.  detect.c concatenates them; a rule's id
+ * is its index in that order.
  */
 extern const struct detect_rule detect__rules[];
 extern const size_t detect__nrules;
@@ -51,6 +52,14 @@ extern const struct detect_rule detect__context_rules[];
 extern const size_t detect__ncontext_rules;
 extern const struct detect_rule detect__pii_rules[];
 extern const size_t detect__npii_rules;
+/*
+ * Digit rules (detect_rules.c, detect_pii.c): Vectorscan runs them only on
+ * the windows of the digit pass (detect_digits.c, invariant D1).
+ */
+extern const struct detect_rule detect__digit_rules[];
+extern const size_t detect__ndigit_rules;
+extern const struct detect_rule detect__pii_digit_rules[];
+extern const size_t detect__npii_digit_rules;
 
 /* Overlap priority of a type: higher wins. */
 int detect__priority(enum detect_type t);
@@ -77,6 +86,14 @@ bool detect__v_ssn(const char *text, size_t len, size_t *s, size_t *e);
  */
 int detect__standalone(const char *t, size_t len,
     int (*add)(void *ctx, size_t s, size_t e), void *ctx);
+
+/*
+ * The digit pass: calls win(ctx, s, e) for each window of the text in which
+ * a digit rule may match (detect_digits.c, D1), in increasing order, not
+ * overlapping.  Returns 0 or the first negative win() result.
+ */
+int detect__digit_windows(const char *t, size_t len,
+    int (*win)(void *ctx, size_t s, size_t e), void *ctx);
 
 static inline bool
 dt_digit(char c)

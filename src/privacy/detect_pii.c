@@ -270,6 +270,41 @@ v_any(const char *t, size_t len, size_t *s, size_t *e)
 	"\xec\x97\xb0\xeb\x9d\xbd\xec\xb2\x98|\xec\xa0\x84\xed\x99\x94)"
 
 const struct detect_rule detect__pii_rules[] = {
+	/* a number right after a phone keyword */
+	{ DETECT_PHONE,
+	    "(?i)(?<![A-Za-z])" PHONE_KW "[^\\n0-9+(]{0,16}?((?:\\+|00)?\\(?[0-9][0-9 .\\-()]{5,20}[0-9])"
+	    "(?![0-9A-Za-z])",
+	    "(?i)" PHONE_KW, 20, 60, v_phone_kw },
+	/* SSN after a keyword: 123456789 */
+	{ DETECT_SSN,
+	    "(?i)(?<![A-Za-z])(?:ssn|ss#|ss no\\.?|social security(?: number| no\\.?| #)?|"
+	    "social|soc\\.? ?sec\\.?)[^\\n0-9]{0,12}?([0-9]{3}[\\- .]?[0-9]{2}[\\- .]?[0-9]{4})(?![0-9])",
+	    "(?i)(?:ssn|ss#|ss no|social|soc\\.? ?sec)", 30, 30, v_ssn_kw },
+	/* Brazil CPF after its keyword */
+	{ DETECT_NATIONAL_ID, "(?i)(?<![A-Za-z])cpf[^\\n0-9]{0,6}([0-9]{11})(?![0-9])", "(?i)cpf",
+	    3, 20, v_cpf },
+	/* Italy codice fiscale */
+	{ DETECT_NATIONAL_ID,
+	    "(?<![A-Za-z0-9])[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z]"
+	    "[0-9LMNPQRSTUV]{3}[A-Z](?![A-Za-z0-9])",
+	    "[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST]", 9, 8, v_codice_fiscale },
+	/* Germany Steuer-ID, after its keyword */
+	{ DETECT_NATIONAL_ID,
+	    "(?i)(?<![A-Za-z])(?:steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|"
+	    "steuerliche id(?:entifikationsnummer)?)[^\\n0-9]{0,12}?([0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{3})"
+	    "(?![0-9])",
+	    "(?i)(?:steuer|identifikationsnummer|idnr)", 40, 60, v_steuer_id },
+	/* UK National Insurance number */
+	{ DETECT_NATIONAL_ID,
+	    "(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?"
+	    "[0-9]{2} ?[0-9]{2} ?[A-D](?![A-Za-z0-9])",
+	    "[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]", 13, 1, v_any },
+};
+
+const size_t detect__npii_rules = UT_ARRAY_LEN(detect__pii_rules);
+
+/* Digit runs: only on the digit pass's windows (detect_digits.c). */
+const struct detect_rule detect__pii_digit_rules[] = {
 	/* India 98765 43210 */
 	{ DETECT_PHONE, NB "[6-9][0-9]{4}[ \\-][0-9]{5}" NA, "[6-9][0-9]{4}[ \\-][0-9]{5}", 12, 1, v_phone },
 	/* Brazil/Argentina (11) 98765-4321, (011) 4123-4567 */
@@ -289,21 +324,10 @@ const struct detect_rule detect__pii_rules[] = {
 	/* trunk 0 with 2-5 groups: 090-1234-5678, 0812-3456-7890, 07700 900123 */
 	{ DETECT_PHONE, NB "0[1-9][0-9]{0,4}(?:/[0-9]{4,8}|(?:[ \\-][0-9]{2,8}){1,4})" NA,
 	    "0[1-9][0-9]{0,4}[ \\-/][0-9]{2}", 10, 34, v_phone },
-	/* a number right after a phone keyword */
-	{ DETECT_PHONE,
-	    "(?i)(?<![A-Za-z])" PHONE_KW "[^\\n0-9+(]{0,16}?((?:\\+|00)?\\(?[0-9][0-9 .\\-()]{5,20}[0-9])"
-	    "(?![0-9A-Za-z])",
-	    "(?i)" PHONE_KW, 20, 60, v_phone_kw },
-	/* SSN 123.45.6789, and after a keyword 123456789 */
+	/* SSN 123.45.6789 */
 	{ DETECT_SSN, NB "[0-9]{3}\\.[0-9]{2}\\.[0-9]{4}" NA, "[0-9]{3}\\.[0-9]{2}\\.[0-9]{4}", 11, 1, detect__v_ssn },
-	{ DETECT_SSN,
-	    "(?i)(?<![A-Za-z])(?:ssn|ss#|ss no\\.?|social security(?: number| no\\.?| #)?|"
-	    "social|soc\\.? ?sec\\.?)[^\\n0-9]{0,12}?([0-9]{3}[\\- .]?[0-9]{2}[\\- .]?[0-9]{4})(?![0-9])",
-	    "(?i)(?:ssn|ss#|ss no|social|soc\\.? ?sec)", 30, 30, v_ssn_kw },
 	/* Brazil CPF */
 	{ DETECT_NATIONAL_ID, NB "[0-9]{3}\\.[0-9]{3}\\.[0-9]{3}-[0-9]{2}" NA, "[0-9]\\.[0-9]{3}\\.[0-9]{3}-[0-9]{2}", 14, 1, v_cpf },
-	{ DETECT_NATIONAL_ID, "(?i)(?<![A-Za-z])cpf[^\\n0-9]{0,6}([0-9]{11})(?![0-9])", "(?i)cpf",
-	    3, 20, v_cpf },
 	/* India Aadhaar */
 	{ DETECT_NATIONAL_ID, NB "[2-9][0-9]{3}(?: [0-9]{4} |-[0-9]{4}-)[0-9]{4}" NA, "[0-9]{4}[ \\-][0-9]{4}[ \\-][0-9]{4}", 14, 1,
 	    v_aadhaar },
@@ -314,11 +338,6 @@ const struct detect_rule detect__pii_rules[] = {
 	/* Spain DNI / NIE */
 	{ DETECT_NATIONAL_ID, "(?<![A-Za-z0-9])(?:[0-9]{8}|[XYZ]-?[0-9]{7})-?[A-HJ-NP-TV-Z](?![A-Za-z0-9])",
 	    "(?:[0-9]{8}|[XYZ]-?[0-9]{7})-?[A-Z]", 12, 1, v_dni },
-	/* Italy codice fiscale */
-	{ DETECT_NATIONAL_ID,
-	    "(?<![A-Za-z0-9])[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST][0-9LMNPQRSTUV]{2}[A-Z]"
-	    "[0-9LMNPQRSTUV]{3}[A-Z](?![A-Za-z0-9])",
-	    "[A-Z]{6}[0-9LMNPQRSTUV]{2}[ABCDEHLMPRST]", 9, 8, v_codice_fiscale },
 	/* France NIR (sécurité sociale) */
 	{ DETECT_NATIONAL_ID,
 	    NB "[12] ?[0-9]{2} ?(?:0[1-9]|1[0-2]|[2-9][0-9]) ?(?:2[AB]|[0-9]{2}) ?[0-9]{3} ?[0-9]{3} ?[0-9]{2}" NA,
@@ -326,17 +345,6 @@ const struct detect_rule detect__pii_rules[] = {
 	/* South Korea resident registration number */
 	{ DETECT_NATIONAL_ID, NB "[0-9]{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12][0-9]|3[01])-[1-4][0-9]{6}" NA,
 	    "[0-9]{6}-[1-4][0-9]{6}", 14, 1, v_rrn },
-	/* Germany Steuer-ID, after its keyword */
-	{ DETECT_NATIONAL_ID,
-	    "(?i)(?<![A-Za-z])(?:steuer-?id|steuer-?identifikationsnummer|identifikationsnummer|idnr|"
-	    "steuerliche id(?:entifikationsnummer)?)[^\\n0-9]{0,12}?([0-9]{2} ?[0-9]{3} ?[0-9]{3} ?[0-9]{3})"
-	    "(?![0-9])",
-	    "(?i)(?:steuer|identifikationsnummer|idnr)", 40, 60, v_steuer_id },
-	/* UK National Insurance number */
-	{ DETECT_NATIONAL_ID,
-	    "(?<![A-Za-z0-9])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?"
-	    "[0-9]{2} ?[0-9]{2} ?[A-D](?![A-Za-z0-9])",
-	    "[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?[0-9]{2} ?[0-9]{2} ?[0-9]{2} ?[A-D]", 13, 1, v_any },
 };
 
-const size_t detect__npii_rules = UT_ARRAY_LEN(detect__pii_rules);
+const size_t detect__npii_digit_rules = UT_ARRAY_LEN(detect__pii_digit_rules);

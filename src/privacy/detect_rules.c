@@ -49,14 +49,13 @@ lower(char c)
 	return is_upper(c) ? (char)(c - 'A' + 'a') : c;
 }
 
+/* s[0, m) equals the lower-case lit[0, m), ignoring case. */
 static bool
-eq_nocase(const char *s, size_t n, const char *lit)
+at_nocase(const char *s, const char *lit, size_t m)
 {
 	size_t i;
 
-	if (strlen(lit) != n)
-		return false;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < m; i++)
 		if (lower(s[i]) != lit[i])
 			return false;
 	return true;
@@ -68,7 +67,7 @@ has_nocase(const char *s, size_t n, const char *lit)
 	size_t m = strlen(lit), i;
 
 	for (i = 0; i + m <= n; i++)
-		if (eq_nocase(s + i, m, lit))
+		if (lower(s[i]) == lit[0] && at_nocase(s + i, lit, m))
 			return true;
 	return false;
 }
@@ -113,21 +112,47 @@ detect__crc32(const void *p, size_t n)
 double
 detect__entropy(const char *s, size_t n)
 {
-	unsigned cnt[256] = { 0 };
-	double h = 0, p;
+	/* c * log2(c) for small counts (generated; 0 for c < 2). */
+	static const double clogc[65] = {
+	0, 0, 2, 4.7548875021634682,
+	8, 11.60964047443681, 15.509775004326936, 19.651484454403228,
+	24, 28.529325012980809, 33.219280948873624, 38.053747805010268,
+	43.019550008653873, 48.105716335834195, 53.302968908806456, 58.603358934127783,
+	64, 69.486868301255768, 75.058650025961612, 80.710622755428119,
+	86.438561897747249, 92.23866587835397, 98.107495610020536, 104.0419249893113,
+	110.03910001730775, 116.09640474436812, 122.21143267166839, 128.38196255841365,
+	134.6059378176129, 140.88144885869957, 147.20671786825557, 153.58008562199313,
+	160, 166.46500593882897, 172.97373660251154, 179.52490559307381,
+	186.11730005192322, 192.74977452827116, 199.42124551085624, 206.13068653562769,
+	212.8771237954945, 219.65963218934144, 226.47733175670794, 233.3293844521902,
+	240.21499122004107, 247.13338933483536, 254.0838499786226, 261.06567602884894,
+	268.07820003461552, 275.12078236164518, 282.1928094887362, 289.29369244054624,
+	296.42286534333675, 303.57978409184955, 310.76392511682729, 317.97478424385628,
+	325.21187563522579, 332.47473080739024, 339.76289771739914, 347.07593991234864,
+	354.41343573651113, 361.7749775913361, 369.16017124398627, 376.56863518049477,
+	384,
+	};
+	unsigned cnt[256] = { 0 }, c;
+	double sum = 0;
 	size_t i;
 
 	if (n == 0)
 		return 0;
 	for (i = 0; i < n; i++)
 		cnt[(unsigned char)s[i]]++;
-	for (i = 0; i < 256; i++) {
-		if (cnt[i] == 0)
+	/*
+	 * H = log2(n) - sum(c * log2(c)) / n over the distinct bytes, each once
+	 * (in order of first use, not all 256): one log2 per call, not one per
+	 * distinct byte.
+	 */
+	for (i = 0; i < n; i++) {
+		c = cnt[(unsigned char)s[i]];
+		if (c == 0)
 			continue;
-		p = (double)cnt[i] / (double)n;
-		h -= p * log2(p);
+		cnt[(unsigned char)s[i]] = 0;
+		sum += c < UT_ARRAY_LEN(clogc) ? clogc[c] : c * log2((double)c);
 	}
-	return h;
+	return log2((double)n) - sum / (double)n;
 }
 
 size_t
@@ -170,10 +195,16 @@ detect__class_switches(const char *s, size_t n)
 bool
 detect__is_placeholder(const char *s, size_t n)
 {
-	static const char *const words[] = { "true", "false", "null", "none",
-		"nil", "undefined", "changeme", "redacted", "required", "optional",
-		"string", "secret", "password", "example", "placeholder", "hidden",
-		"empty", "unset", "default" };
+#define PW(w) { w, sizeof(w) - 1 }
+	static const struct {
+		const char *w;
+		size_t n;
+	} words[] = { PW("true"), PW("false"), PW("null"), PW("none"),
+		PW("nil"), PW("undefined"), PW("changeme"), PW("redacted"),
+		PW("required"), PW("optional"), PW("string"), PW("secret"),
+		PW("password"), PW("example"), PW("placeholder"), PW("hidden"),
+		PW("empty"), PW("unset"), PW("default") };
+#undef PW
 	size_t i, same = 0, masked = 0;
 
 	if (n == 0)
@@ -182,7 +213,7 @@ detect__is_placeholder(const char *s, size_t n)
 	    s[0] == '[' || (s[0] == '(' && s[n - 1] == ')'))
 		return true;
 	for (i = 0; i < UT_ARRAY_LEN(words); i++)
-		if (eq_nocase(s, n, words[i]))
+		if (words[i].n == n && at_nocase(s, words[i].w, n))
 			return true;
 	for (i = 0; i < n; i++) {
 		if (lower(s[i]) == 'x' || s[i] == '*' || s[i] == '.' || s[i] == '#' ||
@@ -194,11 +225,23 @@ detect__is_placeholder(const char *s, size_t n)
 	/* Mostly x's, stars or dots, or one character repeated. */
 	if (masked * 10 >= n * 8 || same + 1 >= n * 8 / 10 + 1)
 		return true;
-	if (has_nocase(s, n, "your") || has_nocase(s, n, "here") ||
-	    has_nocase(s, n, "xxxx") || has_nocase(s, n, "placeholder") ||
-	    has_nocase(s, n, "dummy") || has_nocase(s, n, "insert") ||
-	    has_nocase(s, n, "replace"))
-		return true;
+	/* your, here, xxxx, placeholder, dummy, insert, replace: one pass. */
+	for (i = 0; i < n; i++) {
+		const char *w;
+
+		switch (lower(s[i])) {
+		case 'y': w = "your"; break;
+		case 'h': w = "here"; break;
+		case 'x': w = "xxxx"; break;
+		case 'p': w = "placeholder"; break;
+		case 'd': w = "dummy"; break;
+		case 'i': w = "insert"; break;
+		case 'r': w = "replace"; break;
+		default: continue;
+		}
+		if (strlen(w) <= n - i && at_nocase(s + i, w, strlen(w)))
+			return true;
+	}
 	return false;
 }
 
@@ -674,38 +717,9 @@ const struct detect_rule detect__rules[] = {
 	    "(?:[" ALNUM "](?:[" ALNUM "\\-]{0,61}[" ALNUM "])?\\.){1,8}"
 	    "[A-Za-z]{2,24}(?![" ALNUM "\\-])",
 	    "[" ALNUM "._%+_\\-]@[" ALNUM "]", 66, 600, v_email },
-	/* +CC or 00CC, then groups: +44 20 7946 0958, +1-415-555-2671. */
-	{ DETECT_PHONE,
-	    "(?<![" ALNUM "_+])(?<![0-9][ .\\-])(?:\\+|00)[1-9][0-9]{0,3}"
-	    "(?:[ .\\-]?(?:\\([0-9]{1,4}\\)|[0-9]{1,5})){1,6}"
-	    "(?![" ALNUM "_]|[.\\-][0-9])",
-	    NULL, 48, 48, v_phone_intl },
-	/* North American: (415) 555-2671, 415-555-2671, 415.555.2671. */
-	{ DETECT_PHONE,
-	    "(?<![" ALNUM "_+.\\-/])(?<![0-9] )(?:\\([2-9][0-9]{2}\\)[ .\\-]?|"
-	    "[2-9][0-9]{2}[ .\\-])[2-9][0-9]{2}[ .\\-][0-9]{4}"
-	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
-	    NULL, 24, 24, v_phone_nat },
-	/* National with trunk 0: 020 7946 0958, 030 12345678, 01 23 45 67 89. */
-	{ DETECT_PHONE,
-	    "(?<![" ALNUM "_+.\\-/])(?<![0-9] )(?:0[1-9][0-9]{1,3}[ \\-/]?[0-9]{3,4}"
-	    "[ \\-]?[0-9]{3,4}|0[1-9](?:[ .][0-9]{2}){4})"
-	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
-	    NULL, 24, 24, v_phone_nat },
-	{ DETECT_CREDIT_CARD,
-	    "(?<![" ALNUM "_.\\-])[0-9](?:[ \\-]?[0-9]){12,22}(?![" ALNUM "_]|[.\\-][0-9])",
-	    "[0-9](?:[ \\-]?[0-9]){12}", 48, 48, v_card },
-	{ DETECT_SSN,
-	    "(?<![" ALNUM "_.\\-/])(?<![0-9] )[0-9]{3}(?:-[0-9]{2}-| [0-9]{2} )[0-9]{4}"
-	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
-	    "[0-9]{3}[\\- ][0-9]{2}[\\- ][0-9]{4}", 11, 11, detect__v_ssn },
 	{ DETECT_IBAN,
 	    LB "[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,4})?" LA,
 	    "[A-Z]{2}[0-9]{2} ?[A-Z0-9]{4} ?[A-Z0-9]{4}", 16, 32, v_iban },
-	{ DETECT_IP_ADDRESS,
-	    "(?<![" ALNUM "_.:])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}"
-	    "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![" ALNUM "_]|\\.[0-9])",
-	    "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]", 16, 3, v_ipv4 },
 	{ DETECT_IP_ADDRESS,
 	    "(?<![" ALNUM "_:.])(?=[0-9A-Fa-f]{0,4}:[0-9A-Fa-f]{0,4}:)[0-9A-Fa-f:]{2,39}(?:(?<=:)(?:[0-9]{1,3}\\.){3}[0-9]{1,3})?"
 	    "(?![" ALNUM "_]|[.][0-9])",
@@ -779,6 +793,45 @@ const struct detect_rule detect__rules[] = {
 };
 
 const size_t detect__nrules = UT_ARRAY_LEN(detect__rules);
+
+/*
+ * Rules whose every match is a run of digits (with separators): Vectorscan
+ * runs them only on the windows the digit pass (detect_digits.c) finds, not
+ * over the whole text.
+ */
+const struct detect_rule detect__digit_rules[] = {
+	/* +CC or 00CC, then groups: +44 20 7946 0958, +1-415-555-2671. */
+	{ DETECT_PHONE,
+	    "(?<![" ALNUM "_+])(?<![0-9][ .\\-])(?:\\+|00)[1-9][0-9]{0,3}"
+	    "(?:[ .\\-]?(?:\\([0-9]{1,4}\\)|[0-9]{1,5})){1,6}"
+	    "(?![" ALNUM "_]|[.\\-][0-9])",
+	    NULL, 48, 48, v_phone_intl },
+	/* North American: (415) 555-2671, 415-555-2671, 415.555.2671. */
+	{ DETECT_PHONE,
+	    "(?<![" ALNUM "_+.\\-/])(?<![0-9] )(?:\\([2-9][0-9]{2}\\)[ .\\-]?|"
+	    "[2-9][0-9]{2}[ .\\-])[2-9][0-9]{2}[ .\\-][0-9]{4}"
+	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
+	    NULL, 24, 24, v_phone_nat },
+	/* National with trunk 0: 020 7946 0958, 030 12345678, 01 23 45 67 89. */
+	{ DETECT_PHONE,
+	    "(?<![" ALNUM "_+.\\-/])(?<![0-9] )(?:0[1-9][0-9]{1,3}[ \\-/]?[0-9]{3,4}"
+	    "[ \\-]?[0-9]{3,4}|0[1-9](?:[ .][0-9]{2}){4})"
+	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
+	    NULL, 24, 24, v_phone_nat },
+	{ DETECT_CREDIT_CARD,
+	    "(?<![" ALNUM "_.\\-])[0-9](?:[ \\-]?[0-9]){12,22}(?![" ALNUM "_]|[.\\-][0-9])",
+	    "[0-9](?:[ \\-]?[0-9]){12}", 48, 48, v_card },
+	{ DETECT_SSN,
+	    "(?<![" ALNUM "_.\\-/])(?<![0-9] )[0-9]{3}(?:-[0-9]{2}-| [0-9]{2} )[0-9]{4}"
+	    "(?![" ALNUM "_]|[.\\-/ ][0-9])",
+	    "[0-9]{3}[\\- ][0-9]{2}[\\- ][0-9]{4}", 11, 11, detect__v_ssn },
+	{ DETECT_IP_ADDRESS,
+	    "(?<![" ALNUM "_.:])(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}"
+	    "(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(?![" ALNUM "_]|\\.[0-9])",
+	    "[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]{1,3}\\.[0-9]", 16, 3, v_ipv4 },
+};
+
+const size_t detect__ndigit_rules = UT_ARRAY_LEN(detect__digit_rules);
 
 int
 detect__priority(enum detect_type t)

@@ -103,6 +103,20 @@ static const struct {
 	{ "Aadhaar 2341 2341 2346", "2341 2341 2346", DETECT_NATIONAL_ID },
 	{ "ID 11010519491231002X", "11010519491231002X", DETECT_NATIONAL_ID },
 	{ "codice fiscale RSSMRA85T10A562S", "RSSMRA85T10A562S", DETECT_NATIONAL_ID },
+	/* digit rules, found through the digit pass's windows (D1) */
+	{ "llama al 55 1234 5678 hoy", "55 1234 5678", DETECT_PHONE },
+	{ "on 612 34 56 78", "612 34 56 78", DETECT_PHONE },
+	{ "at 138 0013 8000", "138 0013 8000", DETECT_PHONE },
+	{ "zvoni 8 (916) 123-45-67", "8 (916) 123-45-67", DETECT_PHONE },
+	{ "chiamami 333 123 4567", "333 123 4567", DETECT_PHONE },
+	{ "denwa 090-1234-5678", "090-1234-5678", DETECT_PHONE },
+	{ "ring 0044 20 7946 0958 now", "0044 20 7946 0958", DETECT_PHONE },
+	{ "ref 536.22.1412 ok", "536.22.1412", DETECT_SSN },
+	{ "NIE X-1234567-L", "X-1234567-L", DETECT_NATIONAL_ID },
+	{ "DNI 12345678Z", "12345678Z", DETECT_NATIONAL_ID },
+	{ "NIR 1 85 05 2A 123 456 33", "1 85 05 2A 123 456 33", DETECT_NATIONAL_ID },
+	{ "RRN 850513-1234560", "850513-1234560", DETECT_NATIONAL_ID },
+	{ "server 10.0.0.12 down", "10.0.0.12", DETECT_IP_ADDRESS },
 };
 
 static void
@@ -272,6 +286,54 @@ test_detect_type_names(void)
 	T_ASSERT(detect_type_is_secret(DETECT_CREDIT_CARD));
 }
 
+static int
+note_window(void *ctx, size_t s, size_t e)
+{
+	size_t *w = ctx;
+
+	w[0]++;
+	w[1] = s;
+	w[2] = e;
+	return 0;
+}
+
+/* The digit pass: windows only where a digit rule can match (D1). */
+static void
+test_detect_digit_windows(void)
+{
+	static const char *const none[] = {
+		"meeting at 10:30, version 3.11.7, 1,234 units in 2024 (42) x86_64",
+		"room 4B, call me on 555 12", "build 2024 at 03:14 ok", "",
+	};
+	const char *t;
+	size_t w[3], i;
+
+	for (i = 0; i < UT_ARRAY_LEN(none); i++) {
+		memset(w, 0, sizeof(w));
+		T_ASSERT_EQ(detect__digit_windows(none[i], strlen(none[i]),
+		    note_window, w), 0);
+		if (w[0] != 0)
+			T_FAIL("%s: %zu windows, want none", none[i], w[0]);
+	}
+	/* Widened by the padding, clipped to the text. */
+	t = "ip 10.0.0.1";
+	memset(w, 0, sizeof(w));
+	T_ASSERT_EQ(detect__digit_windows(t, strlen(t), note_window, w), 0);
+	T_ASSERT_EQ(w[0], 1);
+	T_ASSERT(w[1] == 0 && w[2] == strlen(t));
+	t = "NIE X-1234567-L, and much more text after it";
+	memset(w, 0, sizeof(w));
+	T_ASSERT_EQ(detect__digit_windows(t, strlen(t), note_window, w), 0);
+	T_ASSERT_EQ(w[0], 1);
+	T_ASSERT(w[1] <= 4 && w[2] >= 15 && w[2] < strlen(t));
+	/* Two numbers apart: two windows; the last one is reported. */
+	t = "call 0044 20 7946 0958 or else 030 12345678 ok";
+	memset(w, 0, sizeof(w));
+	T_ASSERT_EQ(detect__digit_windows(t, strlen(t), note_window, w), 0);
+	T_ASSERT_EQ(w[0], 2);
+	T_ASSERT(w[1] <= 31 && w[2] >= 43);
+}
+
 static void
 test_detect_teardown(void)
 {
@@ -288,4 +350,4 @@ T_LIST(T_CASE(test_detect_each_type), T_CASE(test_detect_value_anywhere),
     T_CASE(test_detect_spans_sorted_disjoint), T_CASE(test_detect_alignment),
     T_CASE(test_detect_password_flag),
     T_CASE(test_detect_hostile_input), T_CASE(test_detect_type_names),
-    T_CASE(test_detect_teardown))
+    T_CASE(test_detect_digit_windows), T_CASE(test_detect_teardown))
