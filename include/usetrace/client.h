@@ -25,6 +25,7 @@
 #define USETRACE_CLIENT_H
 
 #include <stdbool.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -42,7 +43,7 @@ struct client_cfg {
 	 * ends within about a second with -ECANCELED (the agent's long-poll
 	 * thread stops this way).  Set it after client_cfg_resolve().
 	 */
-	const volatile int *cancel;
+	const atomic_int *cancel;
 };
 
 /*

@@ -5,9 +5,11 @@
  * tests can inject failures: EIO, ENOSPC, short writes, or a crash (SIGKILL)
  * at the Nth call of an operation.  Faults are armed with fsio_fault_arm()
  * from unit tests, or from the environment variable UT_FSIO_FAULT, read by
- * fsio_fault_from_env(), for end-to-end tests of real processes:
+ * fsio_fault_from_env(), for end-to-end tests of real processes (test
+ * builds only: a release build, -Dtest_hooks=false, ignores it; testhooks.h):
  *
- *     UT_FSIO_FAULT=OP:N:KIND     OP   = write | fsync | open | rename
+ *     UT_FSIO_FAULT=OP:N:KIND     OP   = write | fsync | open | rename |
+ *                                        unlink | mkdir
  *                                 N    = 1-based call number of that OP
  *                                 KIND = EIO | ENOSPC | short | crash
  *
@@ -29,7 +31,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-enum fsio_op { FSIO_OPEN = 0, FSIO_WRITE, FSIO_FSYNC, FSIO_RENAME, FSIO_OP_COUNT };
+enum fsio_op { FSIO_OPEN = 0, FSIO_WRITE, FSIO_FSYNC, FSIO_RENAME, FSIO_UNLINK,
+	FSIO_MKDIR, FSIO_OP_COUNT };
 enum fsio_fault { FSIO_FAULT_NONE = 0, FSIO_FAULT_EIO, FSIO_FAULT_ENOSPC,
 	FSIO_FAULT_SHORT, FSIO_FAULT_CRASH };
 
@@ -39,6 +42,9 @@ int fsio_fsync(int fd);
 /* fsync the directory holding a file, so a create or rename is durable. */
 int fsio_fsync_dir(const char *dir);
 int fsio_rename(const char *from, const char *to);
+int fsio_unlink(const char *path);
+/* mkdir; an existing directory is -EEXIST, as mkdir(2). */
+int fsio_mkdir(const char *path, mode_t mode);
 int fsio_ftruncate(int fd, off_t len);
 /* Closes fd if >= 0; errors from close are returned. */
 int fsio_close(int fd);

@@ -49,6 +49,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "usetrace/agent.h"
 #include "usetrace/capture.h"
 #include "usetrace/consent.h"
@@ -124,35 +126,19 @@ state_name(enum astate s)
 	return s == ST_RECORDING ? "recording" : s == ST_PAUSED ? "paused" : "not-recording";
 }
 
-static void
-collecting(const struct agent *a, char *out, size_t n)
+/* The collected categories, as a JSON array of names. */
+static json_t *
+collecting(const struct agent *a)
 {
+	json_t *arr = json_array();
 	uint32_t b;
 
-	out[0] = '\0';
-	for (b = 1; b < UT_CAT_ALL; b <<= 1) {
-		if (!(a->pol->categories & b))
-			continue;
-		if (out[0])
-			strncat(out, ",", n - strlen(out) - 1);
-		strncat(out, "\"", n - strlen(out) - 1);
-		strncat(out, policy_category_name(b), n - strlen(out) - 1);
-		strncat(out, "\"", n - strlen(out) - 1);
+	for (b = 1; arr != NULL && b < UT_CAT_ALL; b <<= 1) {
+		if (a->pol->categories & b)
+			(void)json_array_append_new(arr,
+			    json_string(policy_category_name(b)));
 	}
-}
-
-/* s as a JSON string body (our own messages, but escaped anyway). */
-static void
-json_escape(const char *s, char *out, size_t n)
-{
-	size_t i, k = 0;
-
-	for (i = 0; s[i] && k + 3 < n; i++) {
-		if (s[i] == '"' || s[i] == '\\')
-			out[k++] = '\\';
-		out[k++] = (unsigned char)s[i] < 0x20 ? ' ' : s[i];
-	}
-	out[k] = '\0';
+	return arr;
 }
 
 static bool
@@ -161,39 +147,43 @@ org_paused(const struct agent *a)
 	return a->org_until_mono != 0 && ut_now_mono_ns() < a->org_until_mono;
 }
 
+/*
+ * The status reply (control.h), encoded by ctlproto.c; the uploader's
+ * members (status_extra, "\"upload\":{...}") are parsed and merged in.
+ */
 static void
 reply_status(struct agent *a, int cfd)
 {
-	char buf[3800], cats[256], why[600], note[300], up[2000] = "";
+	char up[2002] = "{", pol[17];
+	json_t *j, *extra = NULL;
 
-	collecting(a, cats, sizeof(cats));
-	json_escape(a->why, why, sizeof(why));
-	json_escape(a->ctl_note, note, sizeof(note));
-	if (a->o->status_extra != NULL) {
-		up[0] = ',';
-		a->o->status_extra(a->o->upload_arg, up + 1, sizeof(up) - 1);
+	snprintf(pol, sizeof(pol), "%.16s", a->pol->hash_hex);
+	j = json_pack("{s:b, s:s, s:o*, s:I, s:I, s:s, s:o*, s:I, s:s, s:I, "
+	    "s:b, s:o*, s:b}", "ok", 1, "state", state_name(a->st),
+	    "why", control_json_str(a->st == ST_RECORDING ? "" : a->why),
+	    "until_wall_ns", (json_int_t)(a->st == ST_PAUSED ?
+	    a->pause_until_wall : 0), "policy_version",
+	    (json_int_t)a->pol->version, "policy", pol, "collecting",
+	    collecting(a), "pause_max_ms", (json_int_t)a->pol->pause_max_ms,
+	    "paused_by", a->st != ST_PAUSED ? "" : org_paused(a) ?
+	    "organisation" : "person", "org_pause_until_wall_ns",
+	    (json_int_t)(org_paused(a) ? a->org_until_wall : 0),
+	    "revoked", a->revoked ? 1 : 0, "control",
+	    control_json_str(a->ctl_note), "spool_full", a->spool_full ? 1 : 0);
+	if (j != NULL && a->o->status_extra != NULL) {
+		a->o->status_extra(a->o->upload_arg, up + 1, sizeof(up) - 2);
+		strcat(up, "}");
+		if (control_decode(up, &extra) == 0)
+			(void)json_object_update(j, extra);
+		json_decref(extra);
 	}
-	snprintf(buf, sizeof(buf), "{\"ok\":true,\"state\":\"%s\",\"why\":\"%s\","
-	    "\"until_wall_ns\":%" PRId64 ",\"policy_version\":%" PRIu32
-	    ",\"policy\":\"%.16s\",\"collecting\":[%s],\"pause_max_ms\":%" PRIu64
-	    ",\"paused_by\":\"%s\",\"org_pause_until_wall_ns\":%" PRId64
-	    ",\"revoked\":%s,\"control\":\"%s\",\"spool_full\":%s%s}",
-	    state_name(a->st), a->st == ST_RECORDING ? "" : why,
-	    a->st == ST_PAUSED ? a->pause_until_wall : 0, a->pol->version,
-	    a->pol->hash_hex, cats, a->pol->pause_max_ms,
-	    a->st != ST_PAUSED ? "" : org_paused(a) ? "organisation" : "person",
-	    org_paused(a) ? a->org_until_wall : 0, a->revoked ? "true" : "false",
-	    note, a->spool_full ? "true" : "false", up);
-	control_reply(cfd, buf);
+	control_reply_obj(cfd, j);
 }
 
 static void
 reply_err(int cfd, const char *msg)
 {
-	char buf[512];
-
-	snprintf(buf, sizeof(buf), "{\"ok\":false,\"error\":\"%s\"}", msg);
-	control_reply(cfd, buf);
+	control_reply_err(cfd, msg);
 }
 
 static int32_t
@@ -429,7 +419,7 @@ task_mark(struct agent *a, const char *arg, int cfd)
 		reply_err(cfd, "cannot write the task mark");
 		return;
 	}
-	control_reply(cfd, "{\"ok\":true}");
+	control_reply_ok(cfd);
 }
 
 /* Notes a spool error: "full" becomes the reason for not recording. */
@@ -662,7 +652,7 @@ handle_org(struct agent *a, const char *arg, int cfd)
 	if (strncmp(arg, "note ", 5) == 0 || strcmp(arg, "note") == 0) {
 		snprintf(a->ctl_note, sizeof(a->ctl_note), "%s",
 		    arg[4] ? arg + 5 : "");
-		control_reply(cfd, "{\"ok\":true}");
+		control_reply_ok(cfd);
 		return 0;
 	}
 	if (strcmp(arg, "revoked") == 0) {
@@ -674,7 +664,7 @@ handle_org(struct agent *a, const char *arg, int cfd)
 			return STOP_FOR_CONSENT;
 		}
 		a->st = ST_WAITING;
-		control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+		control_reply_recording(cfd, false);
 		return 0;
 	}
 	if (strcmp(arg, "resume") == 0) {
@@ -684,9 +674,7 @@ handle_org(struct agent *a, const char *arg, int cfd)
 			pause_span(a); /* 0 unless the person's own pause holds */
 			paused_why(a);
 		}
-		control_reply(cfd, a->st == ST_RECORDING ?
-		    "{\"ok\":true,\"recording\":true}" :
-		    "{\"ok\":true,\"recording\":false}");
+		control_reply_recording(cfd, a->st == ST_RECORDING);
 		return 0;
 	}
 	if (strncmp(arg, "pause ", 6) != 0) {
@@ -714,7 +702,7 @@ handle_org(struct agent *a, const char *arg, int cfd)
 		paused_why(a);
 	}
 	/* WAITING stays WAITING; go_recording() will honour the pause. */
-	control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+	control_reply_recording(cfd, false);
 	return 0;
 }
 
@@ -736,7 +724,7 @@ handle_request(struct agent *a)
 		return 0;
 	}
 	if (strcmp(req, "ping") == 0) {
-		control_reply(cfd, "{\"ok\":true}");
+		control_reply_ok(cfd);
 		return 0;
 	}
 	if (strcmp(req, "status") == 0) {
@@ -773,7 +761,7 @@ handle_request(struct agent *a)
 		}
 		if (a->st == ST_PAUSED)
 			a->pause_until_mono = 0; /* the wait loop resumes */
-		control_reply(cfd, "{\"ok\":true}");
+		control_reply_ok(cfd);
 		return 0;
 	}
 	if (strncmp(req, "org ", 4) == 0)
@@ -797,9 +785,7 @@ handle_request(struct agent *a)
 		if (recheck(a) == 0) {
 			if (a->st == ST_WAITING)
 				go_recording(a);
-			control_reply(cfd, a->st == ST_RECORDING ?
-			    "{\"ok\":true,\"recording\":true}" :
-			    "{\"ok\":true,\"recording\":false}");
+			control_reply_recording(cfd, a->st == ST_RECORDING);
 			return 0;
 		}
 		if (a->st == ST_RECORDING) {
@@ -808,7 +794,7 @@ handle_request(struct agent *a)
 			return a->clock_bad ? STOP_FOR_CLOCK : STOP_FOR_CONSENT;
 		}
 		a->st = ST_WAITING;
-		control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+		control_reply_recording(cfd, false);
 		return 0;
 	}
 	if (strncmp(req, "task ", 5) == 0) {
@@ -819,9 +805,7 @@ handle_request(struct agent *a)
 		if (recheck(a) == 0) {
 			if (a->st == ST_WAITING)
 				go_recording(a);
-			control_reply(cfd, a->st == ST_RECORDING ?
-			    "{\"ok\":true,\"recording\":true}" :
-			    "{\"ok\":true,\"recording\":false}");
+			control_reply_recording(cfd, a->st == ST_RECORDING);
 			return 0;
 		}
 		if (a->st == ST_RECORDING) {
@@ -830,7 +814,7 @@ handle_request(struct agent *a)
 			return STOP_FOR_CONSENT;
 		}
 		a->st = ST_WAITING;
-		control_reply(cfd, "{\"ok\":true,\"recording\":false}");
+		control_reply_recording(cfd, false);
 		return 0;
 	}
 	reply_err(cfd, "unknown request");
@@ -968,7 +952,6 @@ record_once(struct agent *a)
 	struct capture_stats st;
 	struct privacy_filter_opts po;
 	struct privacy_identity id;
-	char msg[256];
 	int r, rf;
 
 	if ((r = open_spool(a)) < 0)
@@ -1051,9 +1034,8 @@ record_once(struct agent *a)
 		if (r == 0)
 			r = spool_rotate(a->sp);
 		segment_closed(a);
-		snprintf(msg, sizeof(msg), "{\"ok\":%s,\"until_wall_ns\":%" PRId64 "}",
-		    r == 0 ? "true" : "false", a->pause_until_wall);
-		control_reply(a->ack_fd, msg);
+		control_reply_obj(a->ack_fd, json_pack("{s:b, s:I}", "ok",
+		    r == 0, "until_wall_ns", (json_int_t)a->pause_until_wall));
 		a->ack_fd = -1;
 		log_info("paused");
 		return r;
@@ -1069,7 +1051,7 @@ record_once(struct agent *a)
 		a->sp = NULL;
 		segment_closed(a);
 		if (a->ack_fd >= 0)
-			control_reply(a->ack_fd, "{\"ok\":true,\"recording\":false}");
+			control_reply_recording(a->ack_fd, false);
 		a->ack_fd = -1;
 		/* Capture let go of the policy: load the one now in force (6). */
 		if (r == 0 && recheck(a) == 0) {
@@ -1206,7 +1188,7 @@ out:
 		unlink(a.sock);
 	}
 	if (a.ack_fd >= 0)
-		control_reply(a.ack_fd, "{\"ok\":false,\"error\":\"agent stopped\"}");
+		control_reply_err(a.ack_fd, "agent stopped");
 	if (ind > 0) {
 		kill(ind, SIGTERM);
 		waitpid(ind, NULL, 0);

@@ -17,6 +17,8 @@
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
 
+#include <jansson.h>
+
 #include "usetrace/agent.h"
 #include "usetrace/control.h"
 #include "usetrace/err.h"
@@ -40,28 +42,29 @@ color(Display *d, const char *name)
 static int
 poll_status(const char *sock, char *label, size_t n)
 {
-	char reply[CONTROL_LINE_MAX];
-	const char *u;
-	long long until;
+	json_t *j = NULL;
+	const char *state;
 	time_t t;
 	struct tm tm;
+	int st;
 
-	if (control_request(sock, "status", reply, sizeof(reply), 2000) < 0)
+	if (control_ask(sock, "status", 2000, &j) < 0)
 		return 0;
-	if (strstr(reply, "\"state\":\"recording\"")) {
+	state = control_reply_str(j, "state");
+	if (strcmp(state, "recording") == 0) {
 		snprintf(label, n, "* REC  (click to pause)");
-		return 'R';
-	}
-	if (strstr(reply, "\"state\":\"paused\"")) {
-		u = strstr(reply, "\"until_wall_ns\":");
-		until = u ? atoll(u + 16) : 0;
-		t = (time_t)(until / 1000000000);
+		st = 'R';
+	} else if (strcmp(state, "paused") == 0) {
+		t = (time_t)(control_reply_int(j, "until_wall_ns") / 1000000000);
 		localtime_r(&t, &tm);
 		snprintf(label, n, "PAUSED until %02d:%02d", tm.tm_hour, tm.tm_min);
-		return 'P';
+		st = 'P';
+	} else {
+		snprintf(label, n, "NOT RECORDING");
+		st = 'N';
 	}
-	snprintf(label, n, "NOT RECORDING");
-	return 'N';
+	json_decref(j);
+	return st;
 }
 
 int

@@ -29,6 +29,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,7 +84,7 @@ struct agent_sync {
 	int64_t purged_ns;      /* erased_all_ns already purged */
 	bool down;              /* the last request got no answer */
 	bool note_dirty;        /* note not yet told to the agent */
-	volatile int stop;
+	atomic_int stop;
 	int pipe[2];
 	pthread_t th;
 	bool started;
@@ -391,6 +392,29 @@ apply_files(struct agent_sync *s)
 	return changed || r > 0;
 }
 
+/* Whether a reply line (control.h) says "ok":true. */
+static bool
+reply_ok(const char *reply)
+{
+	json_t *j = NULL;
+	bool ok = control_decode(reply, &j) == 0 && control_reply_is_ok(j);
+
+	json_decref(j);
+	return ok;
+}
+
+/* Whether a status reply line says "state":"recording". */
+static bool
+reply_recording(const char *reply)
+{
+	json_t *j = NULL;
+	bool rec = control_decode(reply, &j) == 0 &&
+	    strcmp(control_reply_str(j, "state"), "recording") == 0;
+
+	json_decref(j);
+	return rec;
+}
+
 /* One request to the running agent; its reply in reply. */
 static int
 tell(struct agent_sync *s, const char *req, char *reply, size_t n)
@@ -401,7 +425,7 @@ tell(struct agent_sync *s, const char *req, char *reply, size_t n)
 	    (r = control_socket_path(s->sock, sizeof(s->sock), 0)) < 0)
 		return r;
 	r = control_request(s->sock, req, reply, n, AGENT_REQ_MS);
-	if (r == 0 && strstr(reply, "\"ok\":true") == NULL)
+	if (r == 0 && !reply_ok(reply))
 		log_warn("control: the agent refused '%s': %s", req, reply);
 	return r;
 }
@@ -436,7 +460,7 @@ apply_live(struct agent_sync *s, bool *recording)
 	}
 	if ((r = tell(s, "status", reply, sizeof(reply))) < 0)
 		return r;
-	*recording = strstr(reply, "\"state\":\"recording\"") != NULL;
+	*recording = reply_recording(reply);
 	return 0;
 }
 
@@ -474,9 +498,9 @@ nap(struct agent_sync *s, int ms)
 {
 	struct pollfd p = { .fd = s->pipe[0], .events = POLLIN };
 
-	if (!s->stop)
+	if (!atomic_load(&s->stop))
 		(void)poll(&p, 1, ms);
-	return s->stop != 0;
+	return atomic_load(&s->stop) != 0;
 }
 
 static void
@@ -497,7 +521,7 @@ run(void *arg)
 	bool recording = false;
 	char when[256];
 
-	while (!s->stop) {
+	while (!atomic_load(&s->stop)) {
 		if (s->cur.have && (s->cur.version != s->acked || s->note_dirty)) {
 			if (apply_live(s, &recording) < 0) {
 				if (nap(s, 500))
@@ -511,7 +535,7 @@ run(void *arg)
 		}
 		t0 = ut_now_mono_ns();
 		r = fetch_state(s, true);
-		if (s->stop)
+		if (atomic_load(&s->stop))
 			break;
 		if (r == UT_EDENIED && !s->cur.revoked) {
 			/*
@@ -626,7 +650,7 @@ agent_sync_destroy(struct agent_sync *s)
 {
 	if (s == NULL)
 		return;
-	s->stop = 1;
+	atomic_store(&s->stop, 1);
 	(void)!write(s->pipe[1], "x", 1);
 	if (s->started)
 		pthread_join(s->th, NULL);

@@ -17,19 +17,17 @@
 #include "usetrace/util.h"
 #include "cli_int.h"
 
-/* Sends req to the agent; on success *out holds the parsed reply. */
+/* Sends req to the agent; on success *out holds the decoded reply. */
 static int
 ask(const char *req, json_t **out)
 {
-	char path[256], reply[CONTROL_LINE_MAX];
-	json_error_t je;
+	char path[256];
 	int r;
 
-	if ((r = control_socket_path(path, sizeof(path), 0)) < 0 ||
-	    (r = control_request(path, req, reply, sizeof(reply), 5000)) < 0)
+	*out = NULL;
+	if ((r = control_socket_path(path, sizeof(path), 0)) < 0)
 		return r;
-	*out = json_loads(reply, 0, &je);
-	return *out ? 0 : UT_EPARSE;
+	return control_ask(path, req, 5000, out);
 }
 
 static void

@@ -29,6 +29,7 @@
 
 #include "usetrace/err.h"
 #include "usetrace/fsio.h"
+#include "usetrace/testhooks.h"
 #include "usetrace/log.h"
 #include "usetrace/server.h"
 #include "cli_int.h"
@@ -104,8 +105,8 @@ serving_write(void *cookie, const char *buf, size_t n)
 static int
 fault_setup(bool *serving)
 {
-	const char *at_start = getenv("UT_FSIO_FAULT");
-	const char *at_serving = getenv("UT_FSIO_FAULT_SERVING");
+	const char *at_start = ut_test_env("UT_FSIO_FAULT");
+	const char *at_serving = ut_test_env("UT_FSIO_FAULT_SERVING");
 
 	*serving = false;
 	if (at_serving != NULL && at_serving[0] != '\0') {

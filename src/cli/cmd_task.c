@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "usetrace/control.h"
 #include "usetrace/err.h"
 #include "usetrace/log.h"
@@ -29,6 +31,7 @@ int
 cmd_task(int argc, char **argv)
 {
 	char path[256], req[CONTROL_LINE_MAX], reply[CONTROL_LINE_MAX];
+	json_t *j = NULL;
 	const char *outcome = "unknown";
 	int r, i;
 
@@ -68,10 +71,12 @@ cmd_task(int argc, char **argv)
 		    ut_strerror(r));
 		return 1;
 	}
-	if (strstr(reply, "\"ok\":true") == NULL) {
+	if (control_decode(reply, &j) < 0 || !control_reply_is_ok(j)) {
 		log_error("task: the recorder refused: %s", reply);
+		json_decref(j);
 		return 1;
 	}
+	json_decref(j);
 	printf("task %s\n", argv[1]);
 	return 0;
 }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
 #include "usetrace/consent.h"
@@ -43,13 +44,15 @@ tell_recorder(void)
 static void
 tell_recorder_clock(int64_t off_s)
 {
-	char path[256], req[48], reply[CONTROL_LINE_MAX];
+	char path[256], req[48];
+	json_t *j = NULL;
 
 	snprintf(req, sizeof(req), "clock %lld", (long long)off_s);
 	if (control_socket_path(path, sizeof(path), 0) == 0 &&
-	    control_request(path, req, reply, sizeof(reply), 5000) == 0 &&
-	    strstr(reply, "\"recording\":false") != NULL)
+	    control_ask(path, req, 5000, &j) == 0 &&
+	    control_reply_bool(j, "recording") == 0)
 		log_info("upload: the running recorder is not recording");
+	json_decref(j);
 }
 
 /*

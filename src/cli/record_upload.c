@@ -21,6 +21,7 @@
 #include "usetrace/agent.h"
 #include "usetrace/err.h"
 #include "usetrace/log.h"
+#include "usetrace/testhooks.h"
 #include "usetrace/upload.h"
 #include "usetrace/util.h"
 #include "cli_int.h"
@@ -77,7 +78,7 @@ status(void *arg, char *out, size_t n)
 static void
 backoff_from_env(struct upload_agent_opts *o)
 {
-	const char *e = getenv("UT_UPLOAD_BACKOFF_MS");
+	const char *e = ut_test_env("UT_UPLOAD_BACKOFF_MS");
 	char *end;
 	unsigned long long b, c = 0;
 

@@ -285,7 +285,7 @@ on_progress(void *arg, curl_off_t dt, curl_off_t dn, curl_off_t ut,
 	(void)dn;
 	(void)ut;
 	(void)un;
-	return c->cancel != NULL && *c->cancel != 0;
+	return c->cancel != NULL && atomic_load(c->cancel) != 0;
 }
 
 /* Every option of invariants (1), (2) and (4); the first curl refuses ends it. */

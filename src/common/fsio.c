@@ -17,6 +17,7 @@
 
 #include "usetrace/err.h"
 #include "usetrace/fsio.h"
+#include "usetrace/testhooks.h"
 #include "usetrace/util.h"
 
 static atomic_uint calls[FSIO_OP_COUNT];
@@ -58,8 +59,10 @@ fsio_calls(enum fsio_op op)
 int
 fsio_fault_from_env(void)
 {
-	static const char *ops[] = { "open", "write", "fsync", "rename" };
-	const char *v = getenv("UT_FSIO_FAULT");
+	static const char *ops[] = { "open", "write", "fsync", "rename",
+		"unlink", "mkdir" };
+	_Static_assert(sizeof(ops) / sizeof(ops[0]) == FSIO_OP_COUNT, "op names");
+	const char *v = ut_test_env("UT_FSIO_FAULT"); /* test builds only */
 	char tmp[64], *op, *nth, *kind, *save = NULL;
 	uint64_t n;
 	unsigned i;
@@ -200,6 +203,26 @@ fsio_rename(const char *from, const char *to)
 	if (f != FSIO_FAULT_NONE)
 		return fault_errno(f);
 	return rename(from, to) < 0 ? -errno : 0;
+}
+
+int
+fsio_unlink(const char *path)
+{
+	enum fsio_fault f = check(FSIO_UNLINK);
+
+	if (f != FSIO_FAULT_NONE)
+		return fault_errno(f);
+	return unlink(path) < 0 ? -errno : 0;
+}
+
+int
+fsio_mkdir(const char *path, mode_t mode)
+{
+	enum fsio_fault f = check(FSIO_MKDIR);
+
+	if (f != FSIO_FAULT_NONE)
+		return fault_errno(f);
+	return mkdir(path, mode) < 0 ? -errno : 0;
 }
 
 int

@@ -48,6 +48,7 @@ mkdir_p(const char *path)
 {
 	char tmp[PATH_MAX];
 	size_t i, n = strlen(path);
+	int r;
 
 	if (n == 0 || n >= sizeof(tmp))
 		return UT_EINVAL;
@@ -56,8 +57,8 @@ mkdir_p(const char *path)
 		if (tmp[i] != '/' && tmp[i] != '\0')
 			continue;
 		tmp[i] = '\0';
-		if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
-			return -errno;
+		if ((r = fsio_mkdir(tmp, 0700)) < 0 && r != -EEXIST)
+			return r;
 		tmp[i] = i == n ? '\0' : '/';
 	}
 	return 0;
@@ -122,7 +123,7 @@ write_atomic(const char *path, const void *p, size_t n, mode_t mode)
 
 	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
 		return UT_ETOOBIG;
-	(void)unlink(tmp);
+	(void)fsio_unlink(tmp);
 	if ((fd = fsio_open(tmp, O_WRONLY | O_CREAT | O_EXCL, mode)) < 0)
 		return fd;
 	if ((r = fsio_write_all(fd, p, n)) < 0 || (r = fsio_fsync(fd)) < 0)
@@ -143,7 +144,7 @@ out:
 	if (fd >= 0)
 		(void)fsio_close(fd);
 	if (r < 0)
-		(void)unlink(tmp);
+		(void)fsio_unlink(tmp);
 	return r;
 }
 
@@ -444,7 +445,7 @@ keys_recipient_create(const char *home, const char *pass, size_t passlen,
 	if ((r = keys_pubfile_write(pubpath, k->pk)) < 0)
 		goto out;
 	if ((r = write_atomic(path, file, sizeof(file), 0600)) < 0) {
-		(void)unlink(pubpath);
+		(void)fsio_unlink(pubpath);
 		goto out;
 	}
 	if (pk != NULL)

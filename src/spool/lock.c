@@ -14,6 +14,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "usetrace/fsio.h"
 #include "usetrace/log.h"
 #include "spool_int.h"
 
@@ -63,9 +64,9 @@ spool__lock_take(const char *dir, int *out)
 
 	snprintf(path, sizeof(path), "%s/.lock", dir);
 	for (tries = 0; tries < 16; tries++) {
-		fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+		fd = fsio_open(path, O_RDONLY | O_CREAT | O_NOFOLLOW, 0600);
 		if (fd < 0)
-			return -errno;
+			return fd;
 		if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 			e = errno;
 			if (e == EWOULDBLOCK) {
@@ -100,6 +101,6 @@ spool__lock_drop(const char *dir, int fd)
 	if (fd < 0)
 		return;
 	snprintf(path, sizeof(path), "%s/.lock", dir);
-	(void)unlink(path); /* still held: no writer can take this file now */
+	(void)fsio_unlink(path); /* still held: no writer can take this file now */
 	close(fd);
 }

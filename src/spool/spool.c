@@ -173,10 +173,8 @@ recover_one(struct spool *sp, const struct segname *s)
 	if ((r = fsio_read_file(path, SPOOL_FILE_CAP, &file, &len)) < 0)
 		goto out;
 	if (spool__header_cut(file, len)) {
-		if (unlink(path) < 0) {
-			r = -errno;
+		if ((r = fsio_unlink(path)) < 0)
 			goto out;
-		}
 		r = fsio_fsync_dir(sp->dir);
 		goto out;
 	}
@@ -349,8 +347,8 @@ spool_open(const struct spool_opts *opts, struct spool **out)
 		return UT_EINVAL;
 	if (sodium_init() < 0)
 		return UT_ECRYPTO;
-	if (mkdir(opts->dir, 0700) < 0 && errno != EEXIST)
-		return -errno;
+	if ((r = fsio_mkdir(opts->dir, 0700)) < 0 && r != -EEXIST)
+		return r;
 	if (stat(opts->dir, &st) < 0)
 		return -errno;
 	if (!S_ISDIR(st.st_mode))
@@ -466,7 +464,7 @@ segment_create(struct spool *sp)
 	goto out;
 fail:
 	(void)fsio_close(fd);
-	(void)unlink(sp->seg_path);
+	(void)fsio_unlink(sp->seg_path);
 	sodium_memzero(&sp->k->st, sizeof(sp->k->st));
 out:
 	sodium_free(key);
