@@ -15,8 +15,9 @@
  * Text boxes (struct at_req, answered in atspi_text.c): the accessibles
  * focused lately, newest last, with their process, are searched for each
  * secret's text; the text read is wiped, nothing of it is logged or kept.
- * USETRACE_TEST_ATSPI_DELAY_MS (tests only) delays every focus event and
- * role question on the thread; USETRACE_NO_ATSPI turns the service off.
+ * USETRACE_TEST_ATSPI_DELAY_MS (test builds only, testhooks.h) delays every
+ * focus event and role question on the thread; USETRACE_NO_ATSPI turns the
+ * service off.
  *
  * All its state is the one struct cap__at (struct atspi_state,
  * atspi_int.h), shared with atspi_text.c.  Invariants:
@@ -41,6 +42,7 @@
 #include <sodium.h>
 
 #include "usetrace/log.h"
+#include "usetrace/testhooks.h"
 #include "usetrace/util.h"
 #include "atspi_int.h"
 
@@ -402,11 +404,12 @@ have_session_bus(void)
 static void
 start_once(void)
 {
+	const char *delay = ut_test_env("USETRACE_TEST_ATSPI_DELAY_MS");
 	pthread_t t;
 	pthread_attr_t a;
 
-	if (getenv("USETRACE_TEST_ATSPI_DELAY_MS") != NULL)
-		cap__at.test_delay_ms = atoi(getenv("USETRACE_TEST_ATSPI_DELAY_MS"));
+	if (delay != NULL)
+		cap__at.test_delay_ms = atoi(delay);
 	if (getenv("USETRACE_NO_ATSPI") != NULL) {
 		log_info("secure input: AT-SPI turned off (USETRACE_NO_ATSPI)");
 		return;
