@@ -35,6 +35,9 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
@@ -926,6 +929,20 @@ mask_window(void *arg, uint32_t window, const char *text, size_t len)
 	return capture_masks_add(a->masks, window, text, len);
 }
 
+/*
+ * Compiling the detectors (privacy_filter_create) allocates and frees far
+ * more scratch than the compiled databases keep; the C library holds the
+ * freed pages on its heap, about 6 MB resident for the life of the agent
+ * (docs/BENCHMARKS.md, "Screen frames").  Give them back to the system.
+ */
+static void
+heap_give_back(void)
+{
+#ifdef __GLIBC__
+	(void)malloc_trim(0);
+#endif
+}
+
 /* One capture run; returns 1 to stop the agent, 0 to go on, < 0 error. */
 static int
 record_once(struct agent *a)
@@ -959,6 +976,7 @@ record_once(struct agent *a)
 		log_error("cannot build the privacy filter's detectors");
 		return UT_EINVAL;
 	}
+	heap_give_back();
 	memset(&co, 0, sizeof(co));
 	co.display = a->o->display;
 	co.tick_ms = 200;

@@ -12,13 +12,15 @@
  * counter.  Role questions (struct at_rq) ask for the focused accessible
  * of one process directly: the application by pid among the desktop's
  * children, its focused accessible by Collection, else by a walk.
- * Text boxes (struct at_req): the accessibles focused lately, newest
- * last, with their process, are searched for each secret's text; the
- * text read is wiped, nothing of it is logged or kept.
- * USETRACE_TEST_ATSPI_DELAY_MS (tests only) delays every focus event and
- * role question on the thread; USETRACE_NO_ATSPI turns the service off.
+ * Text boxes (struct at_req, answered in atspi_text.c): the accessibles
+ * focused lately, newest last, with their process, are searched for each
+ * secret's text; the text read is wiped, nothing of it is logged or kept.
+ * USETRACE_TEST_ATSPI_DELAY_MS (test builds only, testhooks.h) delays every
+ * focus event and role question on the thread; USETRACE_NO_ATSPI turns the
+ * service off.
  *
- * All its state is the one struct A.  Invariants:
+ * All its state is the one struct cap__at (struct atspi_state,
+ * atspi_int.h), shared with atspi_text.c.  Invariants:
  *  (1) Only the AT-SPI thread writes the published fields (live,
  *      password, pid, gen, under mu for gen); other threads only read
  *      them.  last, recent[] and nodisc[] are the AT-SPI thread's alone.
@@ -40,76 +42,11 @@
 #include <sodium.h>
 
 #include "usetrace/log.h"
+#include "usetrace/testhooks.h"
 #include "usetrace/util.h"
-#include "capture_int.h"
+#include "atspi_int.h"
 
-#if defined(__has_include)
-#if __has_include(<atspi/atspi.h>)
-#define HAVE_ATSPI 1
-#endif
-#endif
-
-#ifdef HAVE_ATSPI
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wstrict-prototypes"
-#pragma GCC diagnostic ignored "-Wpedantic"
-#include <atspi/atspi.h>
-#pragma GCC diagnostic pop
-#endif
-
-#define AT_RECENT 16		/* accessibles focused lately, remembered */
-#define AT_NODISC 8		/* failed discoveries, remembered */
-#define AT_TEXT_MAX (1 << 20)	/* characters: more, and the window goes black */
-#define AT_TEXT_WAIT_MS 100
-#define AT_OCCURRENCES_MAX 16
-#define AT_DISCOVER_RETRY_MS 2000
-
-/* A role question (invariant 3). */
-struct at_rq {
-	unsigned pid;
-	int result;		/* CAP_AT_* once done */
-	int done, abandoned;
-};
-
-/* A text-box question from the frame thread (invariant 2). */
-struct at_req {
-	unsigned pid;
-	int wx, wy, ww, wh;	/* the X top-level's rectangle */
-	struct capture_mask m;	/* a copy: secrets, wiped with the request */
-	struct cap_rect box;
-	int result, done, abandoned;
-};
-
-static struct {
-	/* Published by the AT-SPI thread (invariant 1). */
-	atomic_int live;		/* listening for focus events */
-	atomic_int password;		/* focused accessible is a password field */
-	atomic_uint pid;		/* its process, 0 unknown */
-	atomic_ullong gen;		/* focus events seen */
-	atomic_int loop;		/* the main loop runs: questions are answered */
-	pthread_mutex_t mu;
-	pthread_cond_t cv;		/* broadcast on every gen change */
-	/* Role questions (invariant 3). */
-	pthread_mutex_t rq_mu;
-	pthread_cond_t rq_cv;
-	/* Text-box questions (invariant 2). */
-	pthread_mutex_t req_mu;
-	pthread_cond_t req_cv;
-	int req_pending;		/* a request not yet answered (req_mu) */
-	int test_delay_ms;		/* USETRACE_TEST_ATSPI_DELAY_MS */
-#ifdef HAVE_ATSPI
-	/* The AT-SPI thread's alone (invariant 1). */
-	AtspiAccessible *last;		/* the focused accessible */
-	struct {
-		AtspiAccessible *acc;
-		unsigned pid;
-	} recent[AT_RECENT];		/* newest last */
-#endif
-	struct {
-		unsigned pid;
-		uint64_t ms;
-	} nodisc[AT_NODISC];		/* discoveries that failed */
-} A = {
+struct atspi_state cap__at = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.cv = PTHREAD_COND_INITIALIZER,
 	.rq_mu = PTHREAD_MUTEX_INITIALIZER,
@@ -122,12 +59,12 @@ static struct {
 static void
 at_publish(int password, unsigned pid)
 {
-	pthread_mutex_lock(&A.mu);
-	atomic_store(&A.password, password);
-	atomic_store(&A.pid, pid);
-	atomic_fetch_add(&A.gen, 1);
-	pthread_cond_broadcast(&A.cv);
-	pthread_mutex_unlock(&A.mu);
+	pthread_mutex_lock(&cap__at.mu);
+	atomic_store(&cap__at.password, password);
+	atomic_store(&cap__at.pid, pid);
+	atomic_fetch_add(&cap__at.gen, 1);
+	pthread_cond_broadcast(&cap__at.cv);
+	pthread_mutex_unlock(&cap__at.mu);
 }
 
 /*
@@ -141,167 +78,22 @@ at_remember(AtspiAccessible *acc, unsigned pid)
 	int i;
 
 	for (i = 0; i < AT_RECENT; i++)
-		if (A.recent[i].acc == acc)
+		if (cap__at.recent[i].acc == acc)
 			break;
 	if (i == AT_RECENT) {
 		i = 0; /* the oldest leaves */
-		if (A.recent[0].acc != NULL)
-			g_object_unref(A.recent[0].acc);
-		A.recent[0].acc = NULL;
+		if (cap__at.recent[0].acc != NULL)
+			g_object_unref(cap__at.recent[0].acc);
+		cap__at.recent[0].acc = NULL;
 	} else {
-		g_object_unref(A.recent[i].acc);
+		g_object_unref(cap__at.recent[i].acc);
 	}
-	memmove(&A.recent[i], &A.recent[i + 1],
-	    (size_t)(AT_RECENT - 1 - i) * sizeof(A.recent[0]));
-	A.recent[AT_RECENT - 1].acc = g_object_ref(acc);
-	A.recent[AT_RECENT - 1].pid = pid;
+	memmove(&cap__at.recent[i], &cap__at.recent[i + 1],
+	    (size_t)(AT_RECENT - 1 - i) * sizeof(cap__at.recent[0]));
+	cap__at.recent[AT_RECENT - 1].acc = g_object_ref(acc);
+	cap__at.recent[AT_RECENT - 1].pid = pid;
 }
 
-/*
- * Does acc's window (its nearest frame, window or dialog ancestor) lie
- * where X has the top-level, at the same scale?  Catches toolkits that
- * report window-relative or logical (HiDPI) coordinates as screen ones.
- */
-static int
-at_same_place(AtspiAccessible *acc, const struct at_req *q)
-{
-	AtspiAccessible *a = g_object_ref(acc), *p;
-	AtspiComponent *c;
-	AtspiRect *r = NULL;
-	GError *err = NULL;
-	AtspiRole role;
-	int depth, ok = 0;
-
-	for (depth = 0; depth < 64 && a != NULL; depth++) {
-		role = atspi_accessible_get_role(a, &err);
-		if (err != NULL)
-			break;
-		if (role == ATSPI_ROLE_FRAME || role == ATSPI_ROLE_WINDOW ||
-		    role == ATSPI_ROLE_DIALOG)
-			break;
-		p = atspi_accessible_get_parent(a, &err);
-		g_object_unref(a);
-		a = p;
-		if (err != NULL)
-			break;
-	}
-	if (a != NULL && err == NULL &&
-	    (c = atspi_accessible_get_component_iface(a)) != NULL) {
-		r = atspi_component_get_extents(c, ATSPI_COORD_TYPE_SCREEN, &err);
-		g_object_unref(c);
-	}
-	if (r != NULL && err == NULL)
-		/* Inside the top-level (decorations aside), at least half of it. */
-		ok = r->x >= q->wx - 8 && r->y >= q->wy - 8 &&
-		    r->x + r->width <= q->wx + q->ww + 8 &&
-		    r->y + r->height <= q->wy + q->wh + 8 &&
-		    (int64_t)r->width * r->height * 2 >= (int64_t)q->ww * q->wh;
-	g_free(r);
-	g_clear_error(&err);
-	if (a != NULL)
-		g_object_unref(a);
-	return ok;
-}
-
-/* Characters (not bytes) before byte offset off of UTF-8 s. */
-static gint
-char_offset(const char *s, size_t off)
-{
-	gint n = 0;
-	size_t i;
-
-	for (i = 0; i < off; i++)
-		n += ((unsigned char)s[i] & 0xc0) != 0x80;
-	return n;
-}
-
-/*
- * Every place acc's text shows one of q's secrets, as one bounding box in
- * q->box.  1: found them all; -1: cannot tell (no text, too long, a secret
- * not found, extents unknown).  The text read is wiped.
- */
-static int
-at_text_box(AtspiAccessible *acc, struct at_req *q)
-{
-	AtspiText *t = atspi_accessible_get_text_iface(acc);
-	GError *err = NULL;
-	AtspiRect *r;
-	gchar *all = NULL;
-	gint count, cs, ce;
-	size_t i, alen = 0;
-	unsigned nocc = 0;
-	int x0 = INT32_MAX, y0 = INT32_MAX, x1 = INT32_MIN, y1 = INT32_MIN, ok = 1;
-	const char *p;
-
-	if (t == NULL)
-		return -1;
-	if (!at_same_place(acc, q)) {
-		g_object_unref(t);
-		return -1;
-	}
-	count = atspi_text_get_character_count(t, &err);
-	if (err != NULL || count <= 0 || count > AT_TEXT_MAX)
-		ok = 0;
-	if (ok) {
-		all = atspi_text_get_text(t, 0, count, &err);
-		if (err != NULL || all == NULL)
-			ok = 0;
-		else
-			alen = strlen(all);
-	}
-	for (i = 0; ok && i < q->m.ntexts; i++) {
-		int found = 0;
-
-		for (p = all; ok && (p = memmem(p, alen - (size_t)(p - all),
-		    q->m.text[i], q->m.len[i])) != NULL; p++) {
-			gchar *again;
-
-			if (++nocc > AT_OCCURRENCES_MAX) {
-				ok = 0;
-				break;
-			}
-			cs = char_offset(all, (size_t)(p - all));
-			ce = cs + char_offset(p, q->m.len[i]);
-			r = atspi_text_get_range_extents(t, cs, ce,
-			    ATSPI_COORD_TYPE_SCREEN, &err);
-			/* The text may have changed since it was read. */
-			again = err == NULL ? atspi_text_get_text(t, cs, ce, &err) : NULL;
-			if (err != NULL || r == NULL || r->width <= 0 ||
-			    r->height <= 0 || again == NULL ||
-			    strlen(again) != q->m.len[i] ||
-			    memcmp(again, q->m.text[i], q->m.len[i]) != 0) {
-				ok = 0;
-			} else {
-				x0 = UT_MIN(x0, r->x);
-				y0 = UT_MIN(y0, r->y);
-				x1 = UT_MAX(x1, r->x + r->width);
-				y1 = UT_MAX(y1, r->y + r->height);
-				found = 1;
-			}
-			if (again != NULL) {
-				sodium_memzero(again, strlen(again));
-				g_free(again);
-			}
-			g_free(r);
-		}
-		if (!found)
-			ok = 0; /* edited, or not this text: fail closed */
-	}
-	if (err != NULL)
-		g_clear_error(&err);
-	if (all != NULL) {
-		sodium_memzero(all, alen);
-		g_free(all);
-	}
-	g_object_unref(t);
-	if (!ok)
-		return -1;
-	q->box.x = x0;
-	q->box.y = y0;
-	q->box.w = x1 - x0;
-	q->box.h = y1 - y0;
-	return 1;
-}
 
 #define AT_WALK_MAX 4000
 
@@ -311,8 +103,8 @@ at_text_box(AtspiAccessible *acc, struct at_req *q)
  * accessible by walking its tree (at most AT_WALK_MAX nodes) and remember
  * it.  AT-SPI thread.
  */
-static int
-at_discover(unsigned pid)
+int
+cap__at_discover(unsigned pid)
 {
 	AtspiAccessible *desk = atspi_get_desktop(0), *app = NULL, *a, *ch;
 	AtspiAccessible **queue;
@@ -367,49 +159,6 @@ at_discover(unsigned pid)
 	return found;
 }
 
-static gboolean
-at_text_job(gpointer data)
-{
-	struct at_req *q = data;
-	int i;
-
-	q->result = -1;
-	for (i = 0; i < AT_RECENT && !(A.recent[i].acc != NULL &&
-	    A.recent[i].pid == q->pid); i++)
-		;
-	if (i == AT_RECENT) {
-		uint64_t now = ut_now_mono_ns() / 1000000u;
-		int k, slot = 0;
-
-		/* A failed walk is not repeated for a while (it is costly). */
-		for (k = 0; k < AT_NODISC; k++) {
-			if (A.nodisc[k].pid == q->pid &&
-			    now - A.nodisc[k].ms < AT_DISCOVER_RETRY_MS)
-				break;
-			if (A.nodisc[k].ms < A.nodisc[slot].ms)
-				slot = k;
-		}
-		if (k == AT_NODISC && !at_discover(q->pid)) {
-			A.nodisc[slot].pid = q->pid;
-			A.nodisc[slot].ms = now;
-		}
-	}
-	for (i = AT_RECENT - 1; i >= 0 && q->result < 0; i--)
-		if (A.recent[i].acc != NULL && A.recent[i].pid == q->pid)
-			q->result = at_text_box(A.recent[i].acc, q);
-	pthread_mutex_lock(&A.req_mu);
-	A.req_pending = 0;
-	if (q->abandoned) {
-		pthread_mutex_unlock(&A.req_mu);
-		sodium_memzero(q, sizeof(*q));
-		free(q);
-		return G_SOURCE_REMOVE;
-	}
-	q->done = 1;
-	pthread_cond_broadcast(&A.req_cv);
-	pthread_mutex_unlock(&A.req_mu);
-	return G_SOURCE_REMOVE;
-}
 
 /* The desktop's application of process pid (a reference), or NULL. */
 static AtspiAccessible *
@@ -475,11 +224,11 @@ at_focused_in(AtspiAccessible *app, unsigned pid)
 		if (a != NULL)
 			return a;
 	}
-	if (!at_discover(pid))
+	if (!cap__at_discover(pid))
 		return NULL;
 	for (k = AT_RECENT - 1; k >= 0; k--)
-		if (A.recent[k].acc != NULL && A.recent[k].pid == pid)
-			return g_object_ref(A.recent[k].acc);
+		if (cap__at.recent[k].acc != NULL && cap__at.recent[k].pid == pid)
+			return g_object_ref(cap__at.recent[k].acc);
 	return NULL;
 }
 
@@ -497,8 +246,8 @@ at_role_job(gpointer data)
 	AtspiRole role;
 	int result = CAP_AT_NOBRIDGE;
 
-	if (A.test_delay_ms > 0)
-		g_usleep((gulong)A.test_delay_ms * 1000);
+	if (cap__at.test_delay_ms > 0)
+		g_usleep((gulong)cap__at.test_delay_ms * 1000);
 	if ((app = at_app_of(q->pid)) != NULL) {
 		result = CAP_AT_OTHER;
 		acc = at_focused_in(app, q->pid);
@@ -513,21 +262,21 @@ at_role_job(gpointer data)
 		if (role == ATSPI_ROLE_PASSWORD_TEXT)
 			result = CAP_AT_PASSWORD;
 		at_remember(acc, q->pid);
-		if (A.last != NULL)
-			g_object_unref(A.last);
-		A.last = acc;
+		if (cap__at.last != NULL)
+			g_object_unref(cap__at.last);
+		cap__at.last = acc;
 		at_publish(result == CAP_AT_PASSWORD, q->pid);
 	}
-	pthread_mutex_lock(&A.rq_mu);
+	pthread_mutex_lock(&cap__at.rq_mu);
 	if (q->abandoned) {
-		pthread_mutex_unlock(&A.rq_mu);
+		pthread_mutex_unlock(&cap__at.rq_mu);
 		free(q);
 		return G_SOURCE_REMOVE;
 	}
 	q->result = result;
 	q->done = 1;
-	pthread_cond_broadcast(&A.rq_cv);
-	pthread_mutex_unlock(&A.rq_mu);
+	pthread_cond_broadcast(&cap__at.rq_cv);
+	pthread_mutex_unlock(&cap__at.rq_mu);
 	return G_SOURCE_REMOVE;
 }
 
@@ -538,7 +287,7 @@ cap__atspi_ask(unsigned pid)
 	struct at_rq *q;
 	GSource *src;
 
-	if (!atomic_load(&A.loop))
+	if (!atomic_load(&cap__at.loop))
 		return NULL;
 	q = xcalloc(1, sizeof(*q));
 	q->pid = pid;
@@ -555,65 +304,10 @@ static gboolean
 at_loop_started(gpointer data)
 {
 	(void)data;
-	atomic_store(&A.loop, 1);
+	atomic_store(&cap__at.loop, 1);
 	return G_SOURCE_REMOVE;
 }
 
-int
-cap__atspi_text_box(uint32_t pid, const struct capture_mask *m, int wx,
-    int wy, int ww, int wh, struct cap_rect *box)
-{
-	struct at_req *q;
-	struct timespec ts;
-	GSource *src;
-	int r;
-
-	if (!atomic_load(&A.live) || !atomic_load(&A.loop) || pid == 0 ||
-	    m->whole || m->ntexts == 0)
-		return -1;
-	pthread_mutex_lock(&A.req_mu);
-	if (A.req_pending) {
-		/* The last one is still unanswered: do not pile up. */
-		pthread_mutex_unlock(&A.req_mu);
-		return -1;
-	}
-	A.req_pending = 1;
-	pthread_mutex_unlock(&A.req_mu);
-	q = xcalloc(1, sizeof(*q));
-	q->pid = pid;
-	q->wx = wx;
-	q->wy = wy;
-	q->ww = ww;
-	q->wh = wh;
-	q->m = *m;
-	/* Always on the AT-SPI thread's loop, never run here. */
-	src = g_idle_source_new();
-	g_source_set_callback(src, at_text_job, q, NULL);
-	g_source_attach(src, NULL);
-	g_source_unref(src);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_nsec += AT_TEXT_WAIT_MS * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
-	pthread_mutex_lock(&A.req_mu);
-	while (!q->done &&
-	    pthread_cond_timedwait(&A.req_cv, &A.req_mu, &ts) == 0)
-		;
-	if (!q->done) {
-		q->abandoned = 1; /* the AT-SPI thread frees it */
-		pthread_mutex_unlock(&A.req_mu);
-		return -1;
-	}
-	pthread_mutex_unlock(&A.req_mu);
-	r = q->result;
-	if (r > 0)
-		*box = q->box;
-	sodium_memzero(q, sizeof(*q));
-	free(q);
-	return r;
-}
 
 static void
 on_focus_event(AtspiEvent *ev, void *arg)
@@ -625,15 +319,15 @@ on_focus_event(AtspiEvent *ev, void *arg)
 	(void)arg;
 	if (ev == NULL || ev->source == NULL)
 		goto out;
-	if (A.test_delay_ms > 0)
-		g_usleep((gulong)A.test_delay_ms * 1000); /* a late bridge */
+	if (cap__at.test_delay_ms > 0)
+		g_usleep((gulong)cap__at.test_delay_ms * 1000); /* a late bridge */
 	if (ev->detail1 == 0) {
 		/*
 		 * Focus left our accessible.  Not a new generation: a hold
 		 * waits for the accessible that gets the focus.
 		 */
-		if (ev->source == A.last)
-			atomic_store(&A.password, 0);
+		if (ev->source == cap__at.last)
+			atomic_store(&cap__at.password, 0);
 		goto out;
 	}
 	role = atspi_accessible_get_role(ev->source, &err);
@@ -646,9 +340,9 @@ on_focus_event(AtspiEvent *ev, void *arg)
 		g_clear_error(&err);
 		pid = 0;
 	}
-	if (A.last != NULL)
-		g_object_unref(A.last);
-	A.last = g_object_ref(ev->source);
+	if (cap__at.last != NULL)
+		g_object_unref(cap__at.last);
+	cap__at.last = g_object_ref(ev->source);
 	at_remember(ev->source, pid);
 	/* PRIV-P4-2: the role is all we read; never names or text. */
 	at_publish(role == ATSPI_ROLE_PASSWORD_TEXT, pid);
@@ -677,7 +371,7 @@ at_thread(void *arg)
 		g_clear_error(&err);
 		return NULL;
 	}
-	atomic_store(&A.live, 1);
+	atomic_store(&cap__at.live, 1);
 	{
 		GSource *src = g_idle_source_new();
 
@@ -710,11 +404,12 @@ have_session_bus(void)
 static void
 start_once(void)
 {
+	const char *delay = ut_test_env("USETRACE_TEST_ATSPI_DELAY_MS");
 	pthread_t t;
 	pthread_attr_t a;
 
-	if (getenv("USETRACE_TEST_ATSPI_DELAY_MS") != NULL)
-		A.test_delay_ms = atoi(getenv("USETRACE_TEST_ATSPI_DELAY_MS"));
+	if (delay != NULL)
+		cap__at.test_delay_ms = atoi(delay);
 	if (getenv("USETRACE_NO_ATSPI") != NULL) {
 		log_info("secure input: AT-SPI turned off (USETRACE_NO_ATSPI)");
 		return;
@@ -731,19 +426,6 @@ start_once(void)
 	pthread_attr_destroy(&a);
 }
 #else
-int
-cap__atspi_text_box(uint32_t pid, const struct capture_mask *m, int wx,
-    int wy, int ww, int wh, struct cap_rect *box)
-{
-	(void)pid;
-	(void)m;
-	(void)wx;
-	(void)wy;
-	(void)ww;
-	(void)wh;
-	(void)box;
-	return -1;
-}
 
 static void
 start_once(void)
@@ -771,7 +453,7 @@ cap__atspi_wait(struct at_rq *q, uint64_t deadline)
 	uint64_t now;
 	int r;
 
-	pthread_mutex_lock(&A.rq_mu);
+	pthread_mutex_lock(&cap__at.rq_mu);
 	while (!q->done && (now = ut_now_mono_ns()) < deadline) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += (long)UT_MIN(deadline - now, 20000000ull);
@@ -779,14 +461,14 @@ cap__atspi_wait(struct at_rq *q, uint64_t deadline)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&A.rq_cv, &A.rq_mu, &ts);
+		pthread_cond_timedwait(&cap__at.rq_cv, &cap__at.rq_mu, &ts);
 	}
 	if (!q->done) {
-		pthread_mutex_unlock(&A.rq_mu);
+		pthread_mutex_unlock(&cap__at.rq_mu);
 		return -1;
 	}
 	r = q->result;
-	pthread_mutex_unlock(&A.rq_mu);
+	pthread_mutex_unlock(&cap__at.rq_mu);
 	free(q);
 	return r;
 }
@@ -797,13 +479,13 @@ cap__atspi_abandon(struct at_rq *q)
 {
 	if (q == NULL)
 		return;
-	pthread_mutex_lock(&A.rq_mu);
+	pthread_mutex_lock(&cap__at.rq_mu);
 	if (!q->done) {
 		q->abandoned = 1;
-		pthread_mutex_unlock(&A.rq_mu);
+		pthread_mutex_unlock(&cap__at.rq_mu);
 		return;
 	}
-	pthread_mutex_unlock(&A.rq_mu);
+	pthread_mutex_unlock(&cap__at.rq_mu);
 	free(q);
 }
 
@@ -819,13 +501,13 @@ cap__atspi_start(void)
 bool
 cap__atspi_live(void)
 {
-	return atomic_load(&A.live) != 0;
+	return atomic_load(&cap__at.live) != 0;
 }
 
 unsigned long long
 cap__atspi_gen(void)
 {
-	return atomic_load(&A.gen);
+	return atomic_load(&cap__at.gen);
 }
 
 void
@@ -834,8 +516,8 @@ cap__atspi_wait_gen(unsigned long long gen0, uint64_t deadline)
 	struct timespec ts;
 	uint64_t now;
 
-	pthread_mutex_lock(&A.mu);
-	while (atomic_load(&A.gen) == gen0 &&
+	pthread_mutex_lock(&cap__at.mu);
+	while (atomic_load(&cap__at.gen) == gen0 &&
 	    (now = ut_now_mono_ns()) < deadline) {
 		clock_gettime(CLOCK_REALTIME, &ts);
 		ts.tv_nsec += (long)UT_MIN(deadline - now, 20000000ull);
@@ -843,15 +525,15 @@ cap__atspi_wait_gen(unsigned long long gen0, uint64_t deadline)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000L;
 		}
-		pthread_cond_timedwait(&A.cv, &A.mu, &ts);
+		pthread_cond_timedwait(&cap__at.cv, &cap__at.mu, &ts);
 	}
-	pthread_mutex_unlock(&A.mu);
+	pthread_mutex_unlock(&cap__at.mu);
 }
 
 bool
 cap__atspi_password(uint32_t pid)
 {
-	unsigned apid = atomic_load(&A.pid);
+	unsigned apid = atomic_load(&cap__at.pid);
 
-	return atomic_load(&A.password) && (pid == 0 || apid == 0 || apid == pid);
+	return atomic_load(&cap__at.password) && (pid == 0 || apid == 0 || apid == pid);
 }

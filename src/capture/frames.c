@@ -64,12 +64,6 @@
 #include "usetrace/util.h"
 #include "frames_int.h"
 
-uint64_t
-frames__now_ms(void)
-{
-	return ut_now_mono_ns() / 1000000ull;
-}
-
 /* Wrap-aware a < b for 32-bit server times. */
 static int
 xtime_lt(uint32_t a, uint32_t b)
@@ -86,8 +80,8 @@ on_frames_io_exit(Display *d, void *arg)
 	f->lost = 1;
 }
 
-void
-frames__queue_out(struct frames *f, const struct ut_event *ev)
+static void
+queue_out(struct frames *f, const struct ut_event *ev)
 {
 	uint64_t one = 1;
 
@@ -105,6 +99,23 @@ frames__queue_out(struct frames *f, const struct ut_event *ev)
 	f->out[f->nout++] = *ev;
 	pthread_mutex_unlock(&f->mu);
 	(void)!write(f->ready_fd, &one, sizeof(one));
+}
+
+/*
+ * Stores grab g (frames_encode.c) and queues its FRAME records for the
+ * capture thread; a stored frame restarts the count of skipped grabs.
+ */
+static void
+store(struct frames *f, struct grab *g)
+{
+	struct ut_event *evs = NULL;
+	size_t n = frames__store(f, g, &evs), i;
+
+	for (i = 0; i < n; i++)
+		queue_out(f, &evs[i]);
+	if (n > 0)
+		f->skipped = 0;
+	free(evs);
 }
 
 /* The newest grab completed strictly before server time t, or NULL. */
@@ -133,7 +144,7 @@ serve_requests(struct frames *f)
 	for (i = 0; i < n; i++) {
 		g = before(f, req[i]);
 		if (g != NULL && g->id != f->stored_grab)
-			frames__store(f, g);
+			store(f, g);
 	}
 }
 
@@ -220,10 +231,10 @@ frames_main(void *arg)
 		serve_requests(f);
 		if (f->bufs[LATEST]->id != 0 && f->bufs[LATEST]->id != f->stored_grab &&
 		    frames__now_ms() - f->last_store_ms >= 1000 / f->fps)
-			frames__store(f, f->bufs[LATEST]);
+			store(f, f->bufs[LATEST]);
 		else if (f->key_req != NULL && f->bufs[LATEST]->id != 0 &&
 		    __atomic_load_n(f->key_req, __ATOMIC_ACQUIRE))
-			frames__store(f, f->bufs[LATEST]); /* the owner wants a key frame */
+			store(f, f->bufs[LATEST]); /* the owner wants a key frame */
 		pthread_mutex_lock(&f->mu);
 		stop = f->stop && f->nreq == 0;
 		pthread_mutex_unlock(&f->mu);

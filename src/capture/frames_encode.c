@@ -2,7 +2,8 @@
  * frames_encode.c - a grab becomes a stored frame: the tiles that differ
  * from the last stored frame (frames.c invariant 1) as rectangles, each
  * encoded as a WebP region (lossy, or lossless by policy) into frame data
- * of its own (event.h, struct ut_frame_data) and queued as FRAME records;
+ * of its own (event.h, struct ut_frame_data) as FRAME records for frames.c
+ * to queue;
  * a key frame is the whole screen.  Encoder buffers are wiped: they hold
  * recorded pixels.
  */
@@ -119,11 +120,11 @@ encode(struct frames *f, const struct grab *g, const struct region *rg,
 	return 0;
 }
 
-void
-frames__store(struct frames *f, struct grab *g)
+size_t
+frames__store(struct frames *f, struct grab *g, struct ut_event **out)
 {
 	struct region *rg = NULL;
-	struct ut_event ev;
+	struct ut_event ev, *evs;
 	struct ut_frame_data *data;
 	size_t n, i;
 	int key = f->stored == 0 || f->since_key >= FRAME_KEY_EVERY ||
@@ -136,8 +137,10 @@ frames__store(struct frames *f, struct grab *g)
 		free(rg);
 		f->next_id--;
 		f->stored_grab = g->id;
-		return; /* identical to the stored frame */
+		*out = NULL;
+		return 0; /* identical to the stored frame */
 	}
+	evs = xcalloc(n, sizeof(*evs));
 	for (i = 0; i < n; i++) {
 		if (encode(f, g, &rg[i], &data) < 0) {
 			log_warn("frames: a region could not be encoded");
@@ -168,11 +171,10 @@ frames__store(struct frames *f, struct grab *g)
 		ev.u.frame.fy = g->fy;
 		ev.u.frame.fw = (uint32_t)UT_MAX(g->fw, 0);
 		ev.u.frame.fh = (uint32_t)UT_MAX(g->fh, 0);
-		frames__queue_out(f, &ev);
+		evs[i] = ev;
 	}
 	free(rg);
 	f->encode_ns += ut_now_mono_ns() - t0;
-	f->skipped = 0;
 	memcpy(f->stored_hash, g->hash, sizeof(uint64_t) * (size_t)f->tx * (size_t)f->ty);
 	f->stored_grab = g->id;
 	f->stored++;
@@ -180,4 +182,6 @@ frames__store(struct frames *f, struct grab *g)
 	if (key && f->key_req != NULL)
 		__atomic_store_n(f->key_req, 0, __ATOMIC_RELEASE);
 	f->last_store_ms = frames__now_ms();
+	*out = evs;
+	return n;
 }

@@ -16,6 +16,7 @@
 #include <X11/extensions/XShm.h>
 #include <X11/extensions/Xdamage.h>
 
+#include "usetrace/util.h"
 #include "capture_int.h"
 
 #define TILE 64
@@ -140,7 +141,11 @@ struct mask_set {
 };
 
 /* Monotonic milliseconds. */
-uint64_t frames__now_ms(void);
+static inline uint64_t
+frames__now_ms(void)
+{
+	return ut_now_mono_ns() / 1000000ull;
+}
 
 /* frames_grab.c */
 int frames__grab_alloc(struct frames *f, struct grab *g);
@@ -163,10 +168,12 @@ void frames__black_rect(struct frames *f, struct grab *g, int x, int y, int w,
     int h);
 void frames__forget_vanished(struct frames *f, const struct mask_set *ms);
 
-/* frames_encode.c: encodes grab g as the next stored frame (to the output queue). */
-void frames__store(struct frames *f, struct grab *g);
-
-/* frames.c: queues a FRAME record for the capture thread (takes its data). */
-void frames__queue_out(struct frames *f, const struct ut_event *ev);
+/*
+ * frames_encode.c: encodes grab g as the next stored frame: its FRAME
+ * records, each owning its frame data, in *out (malloc'd; the caller
+ * queues them and frees the array), and returns how many; 0 (*out NULL)
+ * when g shows nothing new since the stored frame.
+ */
+size_t frames__store(struct frames *f, struct grab *g, struct ut_event **out);
 
 #endif
