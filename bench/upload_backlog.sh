@@ -65,15 +65,18 @@ try: print(json.load(sys.stdin)["upload"]["segments"])
 except Exception: print(-1)'
 }
 main_ticks() { awk '{print $14 + $15}' "/proc/$1/task/$1/stat"; }
-# The text of the recorder's own segments on the server (those begun at
-# or after $1 ns, wall clock; the synthetic ones are an hour older).
+# The text of the recorder's own segments on the server: those begun at
+# or after $1 ns (wall clock), the synthetic ones left out (their
+# simulated time may run past now).
 server_text_since() { # NS
 	USETRACE_HOME=$HOME_A "$USETRACE" my list --json >"$E2E_TMP/list.json"
-	python3 - "$E2E_TMP/list.json" "$1" <<'PY' >"$E2E_TMP/ids"
+	touch "$E2E_TMP/synth_ids"
+	python3 - "$E2E_TMP/list.json" "$1" "$E2E_TMP/synth_ids" <<'PY' >"$E2E_TMP/ids"
 import json, sys
 segs = json.load(open(sys.argv[1]))["segments"]
+synth = set(open(sys.argv[3]).read().split())
 print("\n".join(s["id"] for s in sorted(segs, key=lambda s: s["start_ns"])
-                if s["start_ns"] >= int(sys.argv[2])))
+                if s["start_ns"] >= int(sys.argv[2]) and s["id"] not in synth))
 PY
 	: >"$E2E_TMP/actions.jsonl"
 	while read -r id; do
@@ -101,6 +104,7 @@ run() { # REP COND
 	if [ "$2" = backlog ]; then
 		"$SYNTH" --home "$HOME_A" --out "$REC" --segments "$SEGMENTS" \
 			--bytes "$SEG_BYTES" --seed "$1" >"$E2E_TMP/synth.out" || fail "ut-synth"
+		awk '$1 == "segment" {print $2}' "$E2E_TMP/synth.out" >>"$E2E_TMP/synth_ids"
 		bytes=$(cat "$REC"/seg-*.uts | wc -c)
 	fi
 	# Clear the editor so the typed text starts on an empty line.
