@@ -92,7 +92,13 @@ JSON
 		PERFP=$!
 		sleep 1
 	fi
+	cp0=$(cpu_ticks "$PP")
 	adm admin pause 10m >/dev/null
+	c2=$(cpu_ticks "$SP"); cp1=$(cpu_ticks "$PP")
+	while kill -0 "$PP" 2>/dev/null && ! grep -q '^acked' "$D/pollers.out"; do
+		c2=$(cpu_ticks "$SP"); cp1=$(cpu_ticks "$PP")
+		sleep 0.05
+	done
 	wait "$PP" || { cat "$D/pollers.out" "$D/pollers.out.err" >&2; exit 1; }
 	if [ -n "${PERFP:-}" ]; then kill -INT "$PERFP"; wait "$PERFP" || true; PERFP=; fi
 	adm admin pause-status >"$D/status"
@@ -110,6 +116,11 @@ print("run %s acked %s p50 %s p99 %s max %s ms idle_cpu %.2f%% rss %.1f MB threa
       % (r, acked, ack[2], ack[4], ack[6], cpu, int(rss) / 1024, thr, fds, acks))
 PY
 	tail -1 "$W/results"
+	# Where the time goes: the pause stored and the polls woken (server
+	# log), the woken answers reaching the agents, the acks answered.
+	sed -n 's/.*\(organisation pause .* woken .*\)/  \1/p' "$D/serve.err"
+	sed -n 's/^\(seen_ms\|ack_ms\)/  \1/p' "$D/pollers.out"
+	echo "  CPU from the pause to the last ack: server $(( (c2 - c1) * 1000 / HZ )) ms, ut-pollers $(( (cp1 - cp0) * 1000 / HZ )) ms"
 	r=$((r + 1))
 done
 python3 - "$W/results" <<'PY'

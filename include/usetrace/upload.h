@@ -149,6 +149,14 @@ struct upload_agent_opts {
 	/* Called (uploader thread) after a segment's file is deleted. */
 	void (*on_deleted)(void *arg);
 	void *on_deleted_arg;
+	/*
+	 * NULL, or the flag dev.c->cancel points to (client.h):
+	 * upload_agent_stop() sets it, so a request in flight (a stalled
+	 * server, a slow network) ends within about a second instead of at
+	 * its timeout.  A segment whose upload was cut keeps its file (no
+	 * receipt) and goes with the next start.
+	 */
+	volatile int *cancel;
 };
 
 /*
@@ -165,8 +173,9 @@ void upload_agent_notify(struct upload_agent *ua);
 /* A consistent copy of the status; NULL ua gives an all-zero one. */
 void upload_agent_status(struct upload_agent *ua, struct upload_status *st);
 /*
- * Stops the thread (a request in flight ends by its timeout or when its
- * connection fails) and frees ua.  NULL is a no-op.
+ * Stops the thread and frees ua.  A request in flight ends within about a
+ * second when o.cancel is set (else by its timeout or when its connection
+ * fails).  NULL is a no-op.
  */
 void upload_agent_stop(struct upload_agent *ua);
 

@@ -425,6 +425,10 @@ api_admin_pause(struct srv_req *q)
 		srv_reply_error(q, 500, "internal", "cannot pause");
 		goto out;
 	}
+	/* Stored (pause row, state version) and every parked poll woken. */
+	log_info("serve: organisation pause %lld in force, parked polls woken "
+	    "%.1f ms after its request", (long long)p.id,
+	    (double)(ut_now_wall_ns() - q->now_ns) / 1e6);
 	snprintf(q->a_object, sizeof(q->a_object), "pause:%lld", (long long)p.id);
 	snprintf(q->a_detail, sizeof(q->a_detail), "%llu s", (unsigned long long)dur);
 	srv_reply_json(q, 200, json_pack("{s:I, s:I, s:I}", "id", (json_int_t)p.id,

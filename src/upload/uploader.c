@@ -17,6 +17,9 @@
  *      everything; never because of a failure or a full spool.
  *  (4) After any failure the next upload is preceded by the session call
  *      (keys, clock, consent) and waits upload_backoff_ms(failures).
+ *  (5) Stop sets o.cancel (if any) before joining: the request in flight
+ *      ends (-ECANCELED) within about a second, its segment stays (3), and
+ *      a request cut by the stop is not counted as a failure.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -182,7 +185,7 @@ session(struct upload_agent *ua)
 		free(segs);
 	}
 	pthread_mutex_lock(&ua->mu);
-	if (r < 0)
+	if (r < 0 && !ua->stop)
 		failed_locked(ua, "", err[0] ? err : "the server cannot be reached");
 	if (erased)
 		ua->rescan = true;
@@ -231,7 +234,7 @@ one(struct upload_agent *ua, unsigned idx)
 			    sizeof(ua->st.last_final_segment), "%s", name);
 			ua->st.last_final_ns = ua->st.last_upload_ns;
 		}
-	} else if (r != UT_ENOTFOUND) {
+	} else if (r != UT_ENOTFOUND && !ua->stop) {
 		failed_locked(ua, name, res.error);
 	}
 	pthread_mutex_unlock(&ua->mu);
@@ -345,6 +348,8 @@ upload_agent_stop(struct upload_agent *ua)
 		return;
 	pthread_mutex_lock(&ua->mu);
 	ua->stop = true;
+	if (ua->o.cancel != NULL)
+		*ua->o.cancel = 1;
 	pthread_cond_signal(&ua->cv);
 	pthread_mutex_unlock(&ua->mu);
 	if (ua->started)

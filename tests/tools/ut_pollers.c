@@ -13,8 +13,9 @@
  * acknowledged (POST /v1/device/ack, recording = !paused) before the next
  * poll.  It prints "ready N" once every agent has acked its first state
  * and has its long poll out; then, once every agent has acked a paused
- * state, "acked N/N" and "ack_ms p50 P p99 Q max M" (from the pause's
+ * state, "acked N/N", "ack_ms p50 P p99 Q max M min m" (from the pause's
  * since_ns, server time, to the ack's answer, on this machine's clock)
+ * and "seen_ms ..." (the same, to the paused state's answer)
  * and exits 0.  At --timeout (default 120 s) it prints how many acked and
  * exits 1; with --pause-timeout, also when the pause has not been acked
  * by every agent S seconds after "ready" (a test with --wait above S thus
@@ -52,6 +53,7 @@ struct agent {
 	bool ready;                 /* acked a first state, polling */
 	bool done;                  /* acked a paused state */
 	double ack_ms;
+	double seen_ms;             /* the paused state's answer arrived */
 };
 
 static const char *url, *pin, *ptoken;
@@ -251,6 +253,8 @@ on_poll(CURLM *mh, struct agent *a)
 	a->version = v;
 	a->paused = json_is_true(json_object_get(op, "paused"));
 	a->pause_since = json_integer_value(json_object_get(op, "since_ns"));
+	if (a->paused)
+		a->seen_ms = (double)(now_wall_ns() - a->pause_since) / 1e6;
 	a->policy = json_is_object(pol) ?
 	    json_integer_value(json_object_get(pol, "version")) : 0;
 	json_decref(j);
@@ -268,18 +272,27 @@ cmp_d(const void *x, const void *y)
 static void
 report(struct agent *ag, unsigned n)
 {
-	double *v = malloc(n * sizeof(*v));
+	double *v = malloc(n * sizeof(*v)), *w = malloc(n * sizeof(*w));
 	unsigned i, k = 0;
 
 	for (i = 0; i < n; i++)
-		if (ag[i].done)
+		if (ag[i].done) {
+			w[k] = ag[i].seen_ms;
 			v[k++] = ag[i].ack_ms;
+		}
 	printf("acked %u/%u\n", k, n);
 	if (k > 0) {
 		qsort(v, k, sizeof(*v), cmp_d);
-		printf("ack_ms p50 %.1f p99 %.1f max %.1f\n", v[k / 2],
-		    v[(size_t)((k - 1) * 0.99)], v[k - 1]);
+		qsort(w, k, sizeof(*w), cmp_d);
+		/* min last: bench/orgpause.sh reads the first three by place. */
+		printf("ack_ms p50 %.1f p99 %.1f max %.1f min %.1f\n", v[k / 2],
+		    v[(size_t)((k - 1) * 0.99)], v[k - 1], v[0]);
+		/* The woken poll's answer (the paused state) reached the agent. */
+		printf("seen_ms p50 %.1f p99 %.1f max %.1f min %.1f p10 %.1f "
+		    "p25 %.1f\n", w[k / 2], w[(size_t)((k - 1) * 0.99)], w[k - 1],
+		    w[0], w[(size_t)((k - 1) * 0.10)], w[(size_t)((k - 1) * 0.25)]);
 	}
+	free(w);
 	fflush(stdout);
 	free(v);
 }
