@@ -156,7 +156,7 @@ struct upload_agent_opts {
 	 * its timeout.  A segment whose upload was cut keeps its file (no
 	 * receipt) and goes with the next start.
 	 */
-	volatile int *cancel;
+	atomic_int *cancel;
 };
 
 /*

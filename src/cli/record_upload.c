@@ -33,7 +33,7 @@ static struct {
 	struct cli_device dv;
 	struct upload_agent *ua;
 	bool on;
-	volatile int cancel;  /* set by upload_agent_stop(): ends a request */
+	atomic_int cancel;  /* set by upload_agent_stop(): ends a request */
 } ru;
 
 static int
@@ -113,7 +113,7 @@ record_upload_start(const char *dir, struct agent_opts *ao)
 		return -1;
 	}
 	ru.dv.c.timeout_s = UPLOAD_TIMEOUT_S;
-	ru.cancel = 0;
+	atomic_store(&ru.cancel, 0);
 	ru.dv.c.cancel = &ru.cancel;
 	memset(&o, 0, sizeof(o));
 	o.cancel = &ru.cancel;

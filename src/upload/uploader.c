@@ -349,7 +349,7 @@ upload_agent_stop(struct upload_agent *ua)
 	pthread_mutex_lock(&ua->mu);
 	ua->stop = true;
 	if (ua->o.cancel != NULL)
-		*ua->o.cancel = 1;
+		atomic_store(ua->o.cancel, 1);
 	pthread_cond_signal(&ua->cv);
 	pthread_mutex_unlock(&ua->mu);
 	if (ua->started)

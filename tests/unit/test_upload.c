@@ -298,7 +298,7 @@ test_upload_agent_stop_cancels_stalled_request(void)
 	struct upload_agent_opts o;
 	struct upload_agent *ua = NULL;
 	struct upload_status st;
-	volatile int cancel = 0;
+	atomic_int cancel = 0;
 	struct pollfd pfd;
 	uint64_t t0, took_ms;
 	int ls, conn = -1;
