@@ -61,7 +61,9 @@ restart_server() { # [VAR=VALUE ...]
 		i=$((i + 1)); [ $i -gt 300 ] && { cat "$E2E_TMP/serve.err" >&2; fail "server did not restart"; }
 		sleep 0.1
 	done
-	[ "$(sed -n 's/^pin //p' "$E2E_TMP/serve2.out")" = "$SRV_PIN" ] || fail "another pin after a restart"
+	[ "$(sed -n 's/^pin //p' "$E2E_TMP/serve2.out")" = "$SRV_PIN" ] || {
+		echo "was $SRV_PIN" >&2; cat "$E2E_TMP/serve2.out" "$E2E_TMP/serve.err" >&2
+		fail "another pin after a restart"; }
 }
 status_json() { "$USETRACE" status --json 2>/dev/null | head -1 || true; }
 # Whether status --json matches a Python expression over `s` (the status
