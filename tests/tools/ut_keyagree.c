@@ -164,7 +164,8 @@ main(int argc, char **argv)
 	}
 	if (action_reducer_finish(ar) != 0)
 		goto out;
-	qsort(a.p, a.n, sizeof(*a.p), cmp_seq); /* already in order */
+	if (a.n > 0) /* a.p is NULL when no key was pressed */
+		qsort(a.p, a.n, sizeof(*a.p), cmp_seq); /* already in order */
 	for (i = 0; i < a.n; i++) {
 		if (a.p[i].reducer_typing < 0)
 			continue;
