@@ -398,17 +398,21 @@ out:
 	json_decref(body);
 }
 
-void
-api_admin_pause(struct srv_req *q)
+/*
+ * The body of a pause request, {} or {"duration_s": N} with N from 1 to max
+ * and nothing else (the organisation's and a person's alike).  Sets *dur to
+ * N when given (else leaves it); on a bad or missing body answers 400 and
+ * returns -1.
+ */
+int
+srv_pause_duration(struct srv_req *q, uint64_t max, uint64_t *dur)
 {
 	json_t *body, *d;
-	struct meta_org_pause p;
-	uint64_t max = q->srv->cfg.org_pause_max_s, dur = max;
 	char msg[96];
+	int r = -1;
 
-	/* {} or {"duration_s": N}: nothing else. */
 	if ((body = srv_body_json(q)) == NULL)
-		return;
+		return -1;
 	d = json_object_get(body, "duration_s");
 	if (json_object_size(body) != (d != NULL ? 1u : 0u) ||
 	    (d != NULL && (!json_is_integer(d) || json_integer_value(d) < 1 ||
@@ -419,11 +423,25 @@ api_admin_pause(struct srv_req *q)
 		goto out;
 	}
 	if (d != NULL)
-		dur = (uint64_t)json_integer_value(d);
+		*dur = (uint64_t)json_integer_value(d);
+	r = 0;
+out:
+	json_decref(body);
+	return r;
+}
+
+void
+api_admin_pause(struct srv_req *q)
+{
+	struct meta_org_pause p;
+	uint64_t max = q->srv->cfg.org_pause_max_s, dur = max;
+
+	if (srv_pause_duration(q, max, &dur) < 0)
+		return;
 	if (srv_ctl_pause(q->srv, q->now_ns, q->now_ns + (int64_t)dur * NS_PER_S,
 	    q->who.name, &p) < 0) {
 		srv_reply_error(q, 500, "internal", "cannot pause");
-		goto out;
+		return;
 	}
 	/* Stored (pause row, state version) and every parked poll woken. */
 	log_info("serve: organisation pause %lld in force, parked polls woken "
@@ -433,8 +451,6 @@ api_admin_pause(struct srv_req *q)
 	snprintf(q->a_detail, sizeof(q->a_detail), "%llu s", (unsigned long long)dur);
 	srv_reply_json(q, 200, json_pack("{s:I, s:I, s:I}", "id", (json_int_t)p.id,
 	    "since_ns", (json_int_t)p.since_ns, "until_ns", (json_int_t)p.until_ns));
-out:
-	json_decref(body);
 }
 
 void

@@ -279,27 +279,15 @@ pause_publish(struct srv_req *q, json_t *p, const char *why)
 void
 api_my_pause(struct srv_req *q)
 {
-	json_t *body, *d, *p = NULL;
+	json_t *p = NULL;
 	uint64_t max = q->srv->cfg.org_pause_max_s > MY_PAUSE_MAX_S ?
 	    q->srv->cfg.org_pause_max_s : MY_PAUSE_MAX_S;
 	uint64_t dur = q->srv->cfg.org_pause_max_s;
 	struct srv_my_pause cur;
-	char msg[96];
 
 	srv_hex(q->who.subject_id, 16, q->a_subject, sizeof(q->a_subject));
-	if ((body = srv_body_json(q)) == NULL)
+	if (srv_pause_duration(q, max, &dur) < 0)
 		return;
-	d = json_object_get(body, "duration_s");
-	if (json_object_size(body) != (d != NULL ? 1u : 0u) ||
-	    (d != NULL && (!json_is_integer(d) || json_integer_value(d) < 1 ||
-	    (uint64_t)json_integer_value(d) > max))) {
-		snprintf(msg, sizeof(msg), "the body is {} or {\"duration_s\": N}, "
-		    "N from 1 to %llu seconds", (unsigned long long)max);
-		srv_reply_error(q, 400, "bad_request", msg);
-		goto out;
-	}
-	if (d != NULL)
-		dur = (uint64_t)json_integer_value(d);
 	srv_my_pause_get(q->srv, q->who.subject_id, q->now_ns, &cur);
 	p = json_pack("{s:I, s:I, s:s, s:I, s:I}", "since_ns", (json_int_t)
 	    (cur.paused ? cur.since_ns : q->now_ns), "until_ns", (json_int_t)
@@ -315,7 +303,6 @@ api_my_pause(struct srv_req *q)
 	    json_object_get(p, "since_ns"), "until_ns", json_object_get(p, "until_ns")));
 out:
 	json_decref(p);
-	json_decref(body);
 }
 
 /* POST /v1/my/resume */

@@ -191,6 +191,9 @@ void srv_reply_error(struct srv_req *q, unsigned status, const char *code,
 void srv_deny_not_found(struct srv_req *q);
 /* Parses the body as a JSON object; replies 400 and returns NULL if not. */
 json_t *srv_body_json(struct srv_req *q);
+/* A pause request's body ({} or {"duration_s": N}, 1..max; api_control.c):
+ * sets *dur when N is given; on a bad body answers 400 and returns -1. */
+int srv_pause_duration(struct srv_req *q, uint64_t max, uint64_t *dur);
 /* Marks a response as carrying recorded content (Cache-Control: no-store). */
 void srv_no_store(struct srv_req *q);
 /* Appends an audit entry now (e.g. an erasure's intent); 0 or error. */
