@@ -111,12 +111,31 @@ spool_to_stored_form(uint8_t *p, size_t len)
 	memcpy(p + SH_SEALED, h, sizeof(h));
 }
 
+/*
+ * Sets up rd's decryption from key once rd->sc is filled; the key is copied
+ * so that the stream is set up from guarded memory, which is freed (wiped)
+ * before the return.  0 or a UT_E* / -errno code.
+ */
+static int
+dec_start_guarded(struct spool_mem_reader *rd, const uint8_t *p,
+    const uint8_t key[32])
+{
+	uint8_t *k;
+	int r;
+
+	if ((k = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL)
+		return -ENOMEM;
+	memcpy(k, key, crypto_secretstream_xchacha20poly1305_KEYBYTES);
+	r = spool__dec_start(&rd->dec, p, &rd->sc, k);
+	sodium_free(k);
+	return r;
+}
+
 int
 spool_mem_reader_open(const uint8_t *p, size_t len, bool stored,
     const uint8_t key[32], struct spool_mem_reader **out)
 {
 	struct spool_mem_reader *rd;
-	uint8_t *k = NULL;
 	int r;
 
 	if (sodium_init() < 0)
@@ -131,16 +150,8 @@ spool_mem_reader_open(const uint8_t *p, size_t len, bool stored,
 		r = UT_ECORRUPT;
 		goto out;
 	}
-	/* The key is copied so that the stream is set up from guarded memory. */
-	if ((k = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	memcpy(k, key, crypto_secretstream_xchacha20poly1305_KEYBYTES);
-	r = spool__dec_start(&rd->dec, p, &rd->sc, k);
+	r = dec_start_guarded(rd, p, key);
 out:
-	if (k != NULL)
-		sodium_free(k);
 	if (r < 0) {
 		spool_mem_reader_close(rd);
 		return r;
@@ -199,7 +210,6 @@ spool_upload_reader_open(const uint8_t *p, size_t len, bool stored,
     struct spool_mem_reader **out)
 {
 	struct spool_mem_reader *rd;
-	uint8_t *k = NULL;
 	int r;
 
 	if (sodium_init() < 0)
@@ -209,15 +219,8 @@ spool_upload_reader_open(const uint8_t *p, size_t len, bool stored,
 		goto out;
 	if ((r = scan_from_info(p, len, stored, info, &rd->sc)) < 0)
 		goto out;
-	if ((k = sodium_malloc(crypto_secretstream_xchacha20poly1305_KEYBYTES)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	memcpy(k, key, crypto_secretstream_xchacha20poly1305_KEYBYTES);
-	r = spool__dec_start(&rd->dec, p, &rd->sc, k);
+	r = dec_start_guarded(rd, p, key);
 out:
-	if (k != NULL)
-		sodium_free(k);
 	if (r < 0) {
 		spool_mem_reader_close(rd);
 		return r;
