@@ -51,18 +51,23 @@ kill_server() {
 	wait "$SRV_PID" 2>/dev/null || true
 }
 # The same data, port and pin again; extra environment as arguments.
+# Each start writes a file of its own: with one name reused, the shell
+# truncates it in the child after `&`, so the wait below could see the
+# previous start's pin line and then read the emptied file (it failed
+# once so: "another pin after a restart" with an empty pin).
 restart_server() { # [VAR=VALUE ...]
+	out="$E2E_TMP/serve2.$(date +%s%N).out"
 	env "$@" "$USETRACE" serve --data "$E2E_TMP/srv" --listen "127.0.0.1:$PORT" \
-		>"$E2E_TMP/serve2.out" 2>>"$E2E_TMP/serve.err" &
+		>"$out" 2>>"$E2E_TMP/serve.err" &
 	SRV_PID=$!
 	E2E_PIDS="$SRV_PID $E2E_PIDS"
 	i=0
-	until grep -q '^pin ' "$E2E_TMP/serve2.out" 2>/dev/null; do
+	until grep -q '^pin ' "$out" 2>/dev/null; do
 		i=$((i + 1)); [ $i -gt 300 ] && { cat "$E2E_TMP/serve.err" >&2; fail "server did not restart"; }
 		sleep 0.1
 	done
-	[ "$(sed -n 's/^pin //p' "$E2E_TMP/serve2.out")" = "$SRV_PIN" ] || {
-		echo "was $SRV_PIN" >&2; cat "$E2E_TMP/serve2.out" "$E2E_TMP/serve.err" >&2
+	[ "$(sed -n 's/^pin //p' "$out")" = "$SRV_PIN" ] || {
+		echo "was $SRV_PIN" >&2; cat "$out" "$E2E_TMP/serve.err" >&2
 		fail "another pin after a restart"; }
 }
 status_json() { "$USETRACE" status --json 2>/dev/null | head -1 || true; }

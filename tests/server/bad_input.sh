@@ -38,6 +38,9 @@ stop_server() {
 # restart_server: start_server for a data directory already made (no
 # admin-token-file line then).
 restart_server() {
+	# Removed first: the shell truncates it only in the child, after `&`,
+	# so a reused file could show the last start's lines to the wait.
+	rm -f "$T/serve.out"
 	"$U" serve --data "$1" --listen 127.0.0.1:0 >"$T/serve.out" 2>"$T/serve.err" &
 	SRV_PID=$!
 	T_PIDS="$SRV_PID $T_PIDS"

@@ -51,6 +51,9 @@ expect_out() {
 start_server() { # DIR [serve options...]
 	sdir=$1
 	shift
+	# Removed first: the shell truncates it only in the child, after `&`,
+	# so a reused file could show the last start's lines to the wait.
+	rm -f "$T/serve.out"
 	"$USETRACE" serve --data "$sdir" --listen 127.0.0.1:0 "$@" >"$T/serve.out" 2>"$T/serve.err" &
 	SRV_PID=$!
 	T_PIDS="$SRV_PID $T_PIDS"

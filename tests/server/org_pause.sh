@@ -117,7 +117,9 @@ expect_out "discarded" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-in
 grep -q "org_pause" "$T/out" "$T/err" || { cat "$T/out" "$T/err" >&2; fail "no org_pause reason"; }
 expect_out "discarded" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-before10"
 expect_out "stored" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-before50"
-[ "$(listed_ids "$T/alice" | wc -l)" = 1 ] || fail "a paused segment was stored"
+listed_ids "$T/alice" >"$T/paused.ids"
+[ "$(wc -l <"$T/paused.ids")" = 1 ] || {
+	cat "$T/out" "$T/serve.err" >&2; python3 -c 'import sqlite3,sys; [print(r, file=sys.stderr) for r in sqlite3.connect(sys.argv[1]).execute("select action,detail,object from audit order by rowid desc limit 12")]' "$T/data/meta.db"; fail "stored segments: $(wc -l <"$T/paused.ids"), not the 1 begun 50 s before the pause"; }
 expect_out "^resumed$" as_admin "$USETRACE" admin resume
 
 # A device revoked while its poll is parked is told so when it wakes.
