@@ -36,6 +36,27 @@ dev() {
 # jq_ FILE EXPR: a Python expression over the JSON document d.
 jq_() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
+# Ingest: segments begun in a pause (or running far into one) are discarded.
+# First of the test's pauses: a segment is discarded for any pause it runs
+# 30 s into, and the 50 s before a later pause could hold an earlier one.
+expect_out "^paused until " as_admin "$USETRACE" admin pause 10m
+expect 0 "" as_admin "$USETRACE" admin pause-status --json
+SINCE=$(jq_ "$T/out" 'd["since_ns"]')
+for c in in:1 before10:-10 before50:-50; do
+	name=${c%%:*}
+	mkdir -p "$T/rec-$name" && chmod 700 "$T/rec-$name"
+	expect 0 "" "$UT_SYNTH" --home "$T/adev" --out "$T/rec-$name" --segments 1 --seed 1 \
+		--start-ns $((SINCE + ${c#*:} * 1000000000))
+done
+expect_out "discarded" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-in"
+grep -q "org_pause" "$T/out" "$T/err" || { cat "$T/out" "$T/err" >&2; fail "no org_pause reason"; }
+expect_out "discarded" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-before10"
+expect_out "^seg-[0-9]+\.uts stored$" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-before50"
+listed_ids "$T/alice" >"$T/paused.ids"
+[ "$(wc -l <"$T/paused.ids")" = 1 ] || {
+	cat "$T/out" >&2; fail "stored segments: $(wc -l <"$T/paused.ids"), not the 1 begun 50 s before the pause"; }
+expect_out "^resumed$" as_admin "$USETRACE" admin resume
+
 [ "$(dev GET /v1/device/control)" = 200 ] || fail "control"
 V=$(jq_ "$T/body" 'd["state_version"]')
 [ "$(jq_ "$T/body" 'd["org_pause"]["paused"], d["policy"], d["device"]["revoked"]')" = \
@@ -49,11 +70,11 @@ V=$(jq_ "$T/body" 'd["state_version"]')
 dev GET "/v1/device/control?since=$V&wait=60" >"$T/poll.status" &
 POLL=$!
 sleep 1
-expect_out "^paused until .* \(pause 1\)$" as_admin "$USETRACE" admin pause 4s
+expect_out "^paused until .* \(pause 2\)$" as_admin "$USETRACE" admin pause 4s
 wait "$POLL" || fail "the parked poll failed"
 [ "$(cat "$T/poll.status")" = 200 ] || fail "the parked poll: $(cat "$T/poll.status")"
 [ "$(jq_ "$T/body" 'd["state_version"] == '"$V"' + 1, d["org_pause"]["paused"], d["org_pause"]["id"]')" = \
-	"True True 1" ] || { cat "$T/body" >&2; fail "the woken poll's state"; }
+	"True True 2" ] || { cat "$T/body" >&2; fail "the woken poll's state"; }
 V=$((V + 1))
 # The pause's expiry wakes the next poll and resumes.
 [ "$(dev GET "/v1/device/control?since=$V&wait=60")" = 200 ] || fail "poll to expiry"
@@ -103,24 +124,6 @@ expect 1 "no such policy" as_admin "$USETRACE" admin policy show 3
 [ "$(dev GET /v1/device/control)" = 200 ] || fail "control"
 [ "$(jq_ "$T/body" 'd["policy"]["version"]')" = 2 ] || fail "control names policy 2"
 
-# Ingest: segments begun in a pause (or running far into one) are discarded.
-expect_out "^paused until " as_admin "$USETRACE" admin pause 10m
-expect 0 "" as_admin "$USETRACE" admin pause-status --json
-SINCE=$(jq_ "$T/out" 'd["since_ns"]')
-for c in in:1 before10:-10 before50:-50; do
-	name=${c%%:*}
-	mkdir -p "$T/rec-$name" && chmod 700 "$T/rec-$name"
-	expect 0 "" "$UT_SYNTH" --home "$T/adev" --out "$T/rec-$name" --segments 1 --seed 1 \
-		--start-ns $((SINCE + ${c#*:} * 1000000000))
-done
-expect_out "discarded" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-in"
-grep -q "org_pause" "$T/out" "$T/err" || { cat "$T/out" "$T/err" >&2; fail "no org_pause reason"; }
-expect_out "discarded" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-before10"
-expect_out "stored" env USETRACE_HOME="$T/adev" "$USETRACE" upload "$T/rec-before50"
-listed_ids "$T/alice" >"$T/paused.ids"
-[ "$(wc -l <"$T/paused.ids")" = 1 ] || {
-	cat "$T/out" "$T/serve.err" >&2; python3 -c 'import sqlite3,sys; [print(r, file=sys.stderr) for r in sqlite3.connect(sys.argv[1]).execute("select action,detail,object from audit order by rowid desc limit 12")]' "$T/data/meta.db"; fail "stored segments: $(wc -l <"$T/paused.ids"), not the 1 begun 50 s before the pause"; }
-expect_out "^resumed$" as_admin "$USETRACE" admin resume
 
 # A device revoked while its poll is parked is told so when it wakes.
 [ "$(dev GET /v1/device/control)" = 200 ] || fail "control"
