@@ -13,6 +13,11 @@
  * (titles re-scanned, no wall-clock time).  Never raw records, names or
  * anything unapproved.  Each episode read is an audit entry with its
  * subject, so exposure reports and `usetrace my audit` show it.
+ * The segment's task marks (`usetrace task begin/end`) come with it as
+ *     "tasks": [{"begin": SEQ, "end": SEQ|null, "instruction": TEXT,
+ *                "outcome": "success"|"failure"|null}, ...]
+ * (instructions re-scanned like titles); the actions' "seq" ranges say
+ * which task each belongs to (the exporter splits episodes by them).
  * (The export formats trainers load are a later part: docs/API.md.)
  */
 #include <errno.h>
@@ -216,7 +221,42 @@ srv_export_sensitivity_ok(struct server *s, const struct meta_segment *m)
 	return m->sensitivity_max <= max_sensitivity(s, m->policy_hash);
 }
 
-/* One episode line: {"episode", "subject", "sensitivity", "actions": [...]} */
+/* The task marks of one segment, collected while it is rendered. */
+#define TASKS_MAX 10000u
+struct marks {
+	struct detect *d;
+	json_t *tasks;             /* array of task objects */
+	json_t *open;              /* the last one while it has no end, borrowed */
+};
+
+/* srv_review_rewrite, then keeps task marks ("task-begin TEXT", "task-end OUTCOME"). */
+static void
+marks_rewrite(struct ut_event *ev, void *arg)
+{
+	struct marks *mk = arg;
+	const char *t;
+
+	srv_review_rewrite(ev, mk->d);
+	if (ev->type != UT_EV_MARK)
+		return;
+	t = ev->u.mark.text;
+	if (strncmp(t, "task-begin ", 11) == 0 &&
+	    json_array_size(mk->tasks) < TASKS_MAX) {
+		if (mk->open != NULL) /* a begin ends the last */
+			json_object_set_new(mk->open, "end", json_integer((json_int_t)ev->seq));
+		mk->open = json_pack("{s:I,s:n,s:s,s:n}", "begin", (json_int_t)ev->seq,
+		    "end", "instruction", t + 11, "outcome");
+		if (mk->open != NULL)
+			json_array_append_new(mk->tasks, mk->open);
+	} else if (strncmp(t, "task-end ", 9) == 0 && mk->open != NULL) {
+		json_object_set_new(mk->open, "end", json_integer((json_int_t)ev->seq));
+		if (strcmp(t + 9, "success") == 0 || strcmp(t + 9, "failure") == 0)
+			json_object_set_new(mk->open, "outcome", json_string(t + 9));
+		mk->open = NULL;
+	}
+}
+
+/* One episode line: {"episode", "subject", "sensitivity", "tasks", "actions"} */
 static int
 episode(struct steps *st, const struct meta_assignment *a,
     const struct meta_segment *m)
@@ -226,7 +266,9 @@ episode(struct steps *st, const struct meta_assignment *a,
 	struct srv_render out;
 	char seg[33], ep[33], sub[33], con[33], pol[65], head[352], detail[64];
 	struct http_response *rs = q->rs;
+	struct marks mk = { st->d, json_array(), NULL };
 	const char *p, *end, *nl;
+	char *tasks = NULL;
 	int r;
 
 	srv_hex(a->segment_id, 16, seg, sizeof(seg));
@@ -238,10 +280,15 @@ episode(struct steps *st, const struct meta_assignment *a,
 		return r;
 	if ((r = srv_segment_load(q->srv, a->subject_id, seg, &g)) < 0)
 		return r == UT_ENOTFOUND || r == UT_ECRYPTO ? 0 : r; /* erased */
-	r = srv_render(&g, false, srv_review_rewrite, st->d, &out);
+	r = srv_render(&g, false, marks_rewrite, &mk, &out);
 	srv_segment_free(&g);
-	if (r < 0)
+	if (r == 0 && (tasks = json_dumps(mk.tasks, JSON_COMPACT)) == NULL)
+		r = -ENOMEM;
+	json_decref(mk.tasks);
+	if (r < 0) {
+		srv_render_free(&out);
 		return r;
+	}
 	srv_export_pseud(st->salt, "episode", a->segment_id, ep);
 	srv_export_pseud(st->salt, "subject", a->subject_id, sub);
 	srv_export_pseud(st->salt, "consent", m->consent_id, con);
@@ -249,9 +296,15 @@ episode(struct steps *st, const struct meta_assignment *a,
 	/* The actions are NDJSON lines: join them into one array. */
 	snprintf(head, sizeof(head), "{\"episode\":\"%s\",\"subject\":\"%s\","
 	    "\"consent\":\"%s\",\"policy\":\"%s\",\"sensitivity\":%u,"
-	    "\"expires\":\"%s\",\"actions\":[", ep, sub, con, pol,
+	    "\"expires\":\"%s\",\"tasks\":", ep, sub, con, pol,
 	    (unsigned)m->sensitivity_max, st->expires);
 	r = buf_append(&rs->body, head, strlen(head));
+	if (r == 0)
+		r = buf_append(&rs->body, tasks, strlen(tasks));
+	sodium_memzero(tasks, strlen(tasks));
+	free(tasks);
+	if (r == 0)
+		r = buf_append(&rs->body, ",\"actions\":[", 12);
 	for (p = out.text, end = out.text + out.len; r == 0 && p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
