@@ -3,11 +3,6 @@
  * frames` writes) or WebP (lossy at a quality, or lossless), from RGB
  * pixels or transcoded from a PNG (frames a server sends).
  *
- * Lossless WebP is encoded at libwebp's lossless level 6 (method 6) with
- * exact RGB: screens are mostly flat colour, where this is 15 % smaller
- * than the one-call encoder's default and far smaller than lossy at any
- * quality (docs/BENCHMARKS.md, export).  Lossy keeps the one-call encoder.
- *
  * Every buffer here holds recorded pixels: decoded RGB is wiped before it
  * is freed; encoded output is the caller's to wipe and free.
  */
@@ -26,41 +21,6 @@
 #include "export_int.h"
 
 #define IMAGE_SIDE_MAX 16384u
-#define LOSSLESS_LEVEL 6
-
-/* Lossless WebP at LOSSLESS_LEVEL into a libwebp buffer; its size or 0. */
-static size_t
-webp_lossless(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t **o)
-{
-	WebPConfig c;
-	WebPPicture p;
-	WebPMemoryWriter mw;
-	int ok;
-
-	*o = NULL;
-	if (!WebPConfigInit(&c) || !WebPConfigLosslessPreset(&c, LOSSLESS_LEVEL) ||
-	    !WebPPictureInit(&p))
-		return 0;
-	c.exact = 1;
-	p.use_argb = 1;
-	p.width = (int)w;
-	p.height = (int)h;
-	if (!WebPPictureImportRGB(&p, rgb, (int)(w * 3)))
-		return 0;
-	WebPMemoryWriterInit(&mw);
-	p.writer = WebPMemoryWrite;
-	p.custom_ptr = &mw;
-	ok = WebPEncode(&c, &p);
-	if (p.argb != NULL) /* its ARGB copy holds recorded pixels */
-		sodium_memzero(p.argb, (size_t)p.argb_stride * p.height * 4);
-	WebPPictureFree(&p);
-	if (!ok) {
-		WebPMemoryWriterClear(&mw);
-		return 0;
-	}
-	*o = mw.mem;
-	return mw.size;
-}
 
 int
 export_image_encode(enum export_image f, int quality, const uint8_t *rgb,
@@ -76,7 +36,7 @@ export_image_encode(enum export_image f, int quality, const uint8_t *rgb,
 	if (f == EXPORT_IMG_PNG)
 		return frame_png_encode(rgb, w, h, out, len);
 	if (quality > 100)
-		n = webp_lossless(rgb, w, h, &o);
+		n = WebPEncodeLosslessRGB(rgb, (int)w, (int)h, (int)(w * 3), &o);
 	else
 		n = WebPEncodeRGB(rgb, (int)w, (int)h, (int)(w * 3),
 		    (float)(quality > 0 ? quality : 80), &o);
