@@ -6,9 +6,12 @@
  * episodes' people have since erased or withdrawn.
  *
  * The server's episodes are reviewed segments; a segment's actions are
- * split into episodes here like a local export's unmarked time (idle gap,
- * application switch), each keeping the server's episode id as its
- * "episode_ref", which is what revoke-check matches.
+ * split into episodes here like a local export's: a marked task (the
+ * segment's "tasks", matched to actions by their records' sequence
+ * numbers) is one episode with its instruction and outcome, and unmarked
+ * time is split at idle gaps and application switches.  Each keeps the
+ * server's episode id as its "episode_ref", which is what revoke-check
+ * matches.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -71,11 +74,42 @@ frame_for(struct srv_export *x, const char *ep, int64_t frame)
 	return 0;
 }
 
+/*
+ * The index of the task of tasks (the server's, in begin order) holding
+ * the action o (by its first record's seq), or -1: unmarked.
+ */
+static int
+task_of(const json_t *tasks, const json_t *o)
+{
+	const json_t *seq = json_array_get(json_array_get(json_object_get(o, "seq"), 0), 0);
+	json_int_t first, b, e;
+	int k = -1;
+	size_t i;
+	const json_t *t;
+
+	if (!json_is_integer(seq))
+		return -1;
+	first = json_integer_value(seq);
+	json_array_foreach(tasks, i, t) {
+		b = json_integer_value(json_object_get(t, "begin"));
+		if (b >= first)
+			break;
+		k = (int)i;
+	}
+	if (k < 0)
+		return -1;
+	t = json_array_get(tasks, (size_t)k);
+	e = json_is_integer(json_object_get(t, "end")) ?
+	    json_integer_value(json_object_get(t, "end")) : 0;
+	return e != 0 && first > e ? -1 : k;
+}
+
 static int
 one_episode(struct srv_export *x, const json_t *e)
 {
 	const char *ep = cli_jstr(e, "episode");
-	const json_t *acts = json_object_get(e, "actions"), *o;
+	const json_t *acts = json_object_get(e, "actions"), *o, *tk;
+	const json_t *tasks = json_object_get(e, "tasks");
 	struct export_episode meta;
 	struct export_step s;
 	struct ut_action *a = NULL;
@@ -83,7 +117,7 @@ one_episode(struct srv_export *x, const json_t *e)
 	const char *prev_app = NULL, *app;
 	uint64_t start = 0, last_end = 0;
 	size_t i;
-	int r = 0, open = 0;
+	int r = 0, open = 0, task, prev_task = -1;
 
 	if (ep == NULL || strlen(ep) != 32 || !json_is_array(acts))
 		return UT_EPARSE;
@@ -93,6 +127,8 @@ one_episode(struct srv_export *x, const json_t *e)
 	meta.consent_ref = cli_jstr(e, "consent");
 	meta.policy_hash = cli_jstr(e, "policy");
 	meta.ref = ep;
+	if (cli_jstr(e, "expires") != NULL)
+		export_writer_set_expires(x->w, cli_jstr(e, "expires"));
 	a = malloc(sizeof(*a));
 	path = calloc(UT_ACTION_PATH_MAX, sizeof(*path));
 	if (a == NULL || path == NULL) {
@@ -103,8 +139,15 @@ one_episode(struct srv_export *x, const json_t *e)
 		if ((r = export_action_from_json(o, a, path, UT_ACTION_PATH_MAX)) != 0)
 			break;
 		app = json_string_value(json_object_get(o, "app"));
-		if (!open || a->t_ms > last_end + x->idle_ms ||
-		    (app != NULL && prev_app != NULL && strcmp(app, prev_app) != 0)) {
+		task = task_of(tasks, o);
+		if (!open || task != prev_task || (task < 0 &&
+		    (a->t_ms > last_end + x->idle_ms || (app != NULL &&
+		    prev_app != NULL && strcmp(app, prev_app) != 0)))) {
+			tk = task >= 0 ? json_array_get(tasks, (size_t)task) : NULL;
+			meta.instruction = tk != NULL ? cli_jstr(tk, "instruction") : NULL;
+			meta.outcome = -1;
+			if (tk != NULL && cli_jstr(tk, "outcome") != NULL)
+				meta.outcome = strcmp(cli_jstr(tk, "outcome"), "success") == 0;
 			if ((r = export_writer_episode(x->w, &meta)) != 0)
 				break;
 			x->episodes++;
@@ -115,6 +158,7 @@ one_episode(struct srv_export *x, const json_t *e)
 				    x->episodes, ep);
 		}
 		prev_app = app;
+		prev_task = task;
 		if (a->t_ms + a->duration_ms > last_end)
 			last_end = a->t_ms + a->duration_ms;
 		memset(&s, 0, sizeof(s));
@@ -247,6 +291,24 @@ affected_one(unsigned episode, const char *ref, void *arg)
 	return 0;
 }
 
+/*
+ * An expired export (its datacard's `expires`, or the server's answer) is
+ * reported and must be deleted whole: revoke-check exits 1 and --prune
+ * refuses, since a pruned expired export would still be expired.  True
+ * when it is expired (and reported).
+ */
+static bool
+report_expired(const char *cmd, const char *dir, const char *day, bool prune)
+{
+	if (day == NULL || !export_day_ok(day) || !export_expired(day, export_now_ns()))
+		return false;
+	printf("expired %s\n", day);
+	log_error("%s: the export in %s expired on %s (the policy it was made "
+	    "under): delete it%s", cmd, dir, day, prune ? "; --prune removes "
+	    "episodes, not whole exports, so it changed nothing" : "");
+	return true;
+}
+
 int
 cli_export_revoke_check(const char *dir, bool prune, const struct cli_args *args)
 {
@@ -266,11 +328,19 @@ cli_export_revoke_check(const char *dir, bool prune, const struct cli_args *args
 		goto out;
 	}
 	name = strdup(cli_jstr(dc, "export_id"));
+	if (report_expired(cmd, dir, cli_jstr(dc, "expires"), prune))
+		goto out;
 	if (cli_conn(cmd, args, true, &c) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "/v1/training/revoked?export=%s", name);
 	if (cli_call_json(cmd, &c, "GET", path, "training", NULL, &ans) < 0)
 		goto out;
+	if (json_is_true(json_object_get(ans, "expired"))) {
+		printf("expired %s\n", cli_jstr(ans, "expires") ? cli_jstr(ans, "expires") : "?");
+		log_error("%s: the server says export %s expired on %s: delete %s",
+		    cmd, name, cli_jstr(ans, "expires") ? cli_jstr(ans, "expires") : "?", dir);
+		goto out;
+	}
 	af.revoked = json_object_get(ans, "revoked");
 	if ((r = export_episodes(dir, affected_one, &af)) != 0) {
 		log_error("%s: cannot read %s: %s", cmd, dir, ut_strerror(r));

@@ -103,6 +103,8 @@ policy_diff_text(const struct policy *a, const struct policy *b, FILE *f)
 	n += num("retention", a->retention_days, b->retention_days, " days", f);
 	n += num("highest sensitivity exported", a->export_max_sensitivity,
 	    b->export_max_sensitivity, "", f);
+	n += num("exports expire after", a->export_expire_days,
+	    b->export_expire_days, " days", f);
 	if (a->detectors_all != b->detectors_all) {
 		fprintf(f, "  ~ detectors: %s -> %s\n", a->detectors_all ? "all" :
 		    "a list", b->detectors_all ? "all" : "a list");

@@ -370,6 +370,8 @@ srv_review_rewrite(struct ut_event *ev, void *arg)
 		rescan(d, ev->u.focus.title, sizeof(ev->u.focus.title));
 		rescan(d, ev->u.focus.app, sizeof(ev->u.focus.app));
 		rescan(d, ev->u.focus.instance, sizeof(ev->u.focus.instance));
+	} else if (ev->type == UT_EV_MARK) { /* a task's instruction */
+		rescan(d, ev->u.mark.text, sizeof(ev->u.mark.text));
 	}
 }
 

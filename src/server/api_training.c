@@ -13,18 +13,25 @@
  * (titles re-scanned, no wall-clock time).  Never raw records, names or
  * anything unapproved.  Each episode read is an audit entry with its
  * subject, so exposure reports and `usetrace my audit` show it.
+ * The segment's task marks (`usetrace task begin/end`) come with it as
+ *     "tasks": [{"begin": SEQ, "end": SEQ|null, "instruction": TEXT,
+ *                "outcome": "success"|"failure"|null}, ...]
+ * (instructions re-scanned like titles); the actions' "seq" ranges say
+ * which task each belongs to (the exporter splits episodes by them).
  * (The export formats trainers load are a later part: docs/API.md.)
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "usetrace/detect.h"
 #include "usetrace/err.h"
 #include "usetrace/log.h"
+#include "usetrace/testhooks.h"
 #include "usetrace/util.h"
 #include "server_int.h"
 
@@ -69,6 +76,75 @@ srv_export_salt(struct server *s, const char *name, uint8_t salt[32])
 	return meta_setting_set(s->meta, key, salt, 32);
 }
 
+#define DAY_S 86400ll
+
+/* The clock expiry is judged by: the request's, shifted in test builds. */
+static int64_t
+expiry_clock_s(const struct srv_req *q)
+{
+	const char *e = ut_test_env("USETRACE_TEST_EXPORT_SKEW_DAYS");
+	int64_t now = q->now_ns / 1000000000ll;
+	uint64_t d;
+
+	if (e != NULL && ut_parse_u64(e, &d) == 0 && d <= 36500)
+		now += (int64_t)d * DAY_S;
+	return now;
+}
+
+int
+srv_export_expiry(struct srv_req *q, const char *name, char day[11])
+{
+	char key[META_NAME_MAX];
+	uint8_t v[8];
+	size_t n = sizeof(v), i;
+	int64_t made = 0, until;
+	uint64_t u = 0;
+	time_t t;
+	struct tm tm;
+	int r;
+
+	day[0] = '\0';
+	snprintf(key, sizeof(key), "export-made:%s", name);
+	r = meta_setting_get(q->srv->meta, key, v, &n);
+	if (r == UT_ENOTFOUND) { /* made now (or before expiry was kept) */
+		u = (uint64_t)expiry_clock_s(q);
+		for (i = 0; i < 8; i++)
+			v[i] = (uint8_t)(u >> (8 * i));
+		if ((r = meta_setting_set(q->srv->meta, key, v, sizeof(v))) < 0)
+			return r;
+	} else if (r < 0 || n != sizeof(v)) {
+		return r < 0 ? r : UT_ECORRUPT;
+	}
+	for (i = 0, u = 0; i < 8; i++)
+		u |= (uint64_t)v[i] << (8 * i);
+	made = (int64_t)u;
+	until = made + (int64_t)q->srv->default_export_expire_days * DAY_S;
+	until -= until % DAY_S;          /* 00:00 UTC of that day */
+	t = (time_t)until;
+	if (gmtime_r(&t, &tm) == NULL || strftime(day, 11, "%Y-%m-%d", &tm) != 10)
+		return UT_EINVAL;
+	return expiry_clock_s(q) >= until ? 1 : 0;
+}
+
+bool
+srv_export_refuse_expired(struct srv_req *q, const char *name, char day[11])
+{
+	char msg[160];
+	int r = srv_export_expiry(q, name, day);
+
+	if (r == 0)
+		return false;
+	if (r < 0) {
+		srv_reply_error(q, 500, "internal", "the export's expiry cannot be read");
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "export %s expired on %s (the policy's "
+	    "export.expire): delete it; a new export has a new name", name, day);
+	srv_reply_error(q, 410, "export_expired", msg);
+	snprintf(q->a_detail, sizeof(q->a_detail), "expired %s", day);
+	return true;
+}
+
 void
 srv_export_pseud(const uint8_t salt[32], const char *what, const uint8_t id[16],
     char out[33])
@@ -88,6 +164,7 @@ struct steps {
 	const char *name;       /* the export */
 	uint8_t salt[32];
 	struct detect *d;
+	char expires[11];       /* the export's expiry day */
 	uint8_t (*seen)[16];    /* set of segment ids (seen_before) */
 	size_t nseen, cap;      /* cap: a power of two, or 0 */
 	int err;
@@ -144,7 +221,42 @@ srv_export_sensitivity_ok(struct server *s, const struct meta_segment *m)
 	return m->sensitivity_max <= max_sensitivity(s, m->policy_hash);
 }
 
-/* One episode line: {"episode", "subject", "sensitivity", "actions": [...]} */
+/* The task marks of one segment, collected while it is rendered. */
+#define TASKS_MAX 10000u
+struct marks {
+	struct detect *d;
+	json_t *tasks;             /* array of task objects */
+	json_t *open;              /* the last one while it has no end, borrowed */
+};
+
+/* srv_review_rewrite, then keeps task marks ("task-begin TEXT", "task-end OUTCOME"). */
+static void
+marks_rewrite(struct ut_event *ev, void *arg)
+{
+	struct marks *mk = arg;
+	const char *t;
+
+	srv_review_rewrite(ev, mk->d);
+	if (ev->type != UT_EV_MARK)
+		return;
+	t = ev->u.mark.text;
+	if (strncmp(t, "task-begin ", 11) == 0 &&
+	    json_array_size(mk->tasks) < TASKS_MAX) {
+		if (mk->open != NULL) /* a begin ends the last */
+			json_object_set_new(mk->open, "end", json_integer((json_int_t)ev->seq));
+		mk->open = json_pack("{s:I,s:n,s:s,s:n}", "begin", (json_int_t)ev->seq,
+		    "end", "instruction", t + 11, "outcome");
+		if (mk->open != NULL)
+			json_array_append_new(mk->tasks, mk->open);
+	} else if (strncmp(t, "task-end ", 9) == 0 && mk->open != NULL) {
+		json_object_set_new(mk->open, "end", json_integer((json_int_t)ev->seq));
+		if (strcmp(t + 9, "success") == 0 || strcmp(t + 9, "failure") == 0)
+			json_object_set_new(mk->open, "outcome", json_string(t + 9));
+		mk->open = NULL;
+	}
+}
+
+/* One episode line: {"episode", "subject", "sensitivity", "tasks", "actions"} */
 static int
 episode(struct steps *st, const struct meta_assignment *a,
     const struct meta_segment *m)
@@ -152,9 +264,11 @@ episode(struct steps *st, const struct meta_assignment *a,
 	struct srv_req *q = st->q;
 	struct srv_segment g;
 	struct srv_render out;
-	char seg[33], ep[33], sub[33], con[33], pol[65], head[320], detail[64];
+	char seg[33], ep[33], sub[33], con[33], pol[65], head[352], detail[64];
 	struct http_response *rs = q->rs;
+	struct marks mk = { st->d, json_array(), NULL };
 	const char *p, *end, *nl;
+	char *tasks = NULL;
 	int r;
 
 	srv_hex(a->segment_id, 16, seg, sizeof(seg));
@@ -166,10 +280,15 @@ episode(struct steps *st, const struct meta_assignment *a,
 		return r;
 	if ((r = srv_segment_load(q->srv, a->subject_id, seg, &g)) < 0)
 		return r == UT_ENOTFOUND || r == UT_ECRYPTO ? 0 : r; /* erased */
-	r = srv_render(&g, false, srv_review_rewrite, st->d, &out);
+	r = srv_render(&g, false, marks_rewrite, &mk, &out);
 	srv_segment_free(&g);
-	if (r < 0)
+	if (r == 0 && (tasks = json_dumps(mk.tasks, JSON_COMPACT)) == NULL)
+		r = -ENOMEM;
+	json_decref(mk.tasks);
+	if (r < 0) {
+		srv_render_free(&out);
 		return r;
+	}
 	srv_export_pseud(st->salt, "episode", a->segment_id, ep);
 	srv_export_pseud(st->salt, "subject", a->subject_id, sub);
 	srv_export_pseud(st->salt, "consent", m->consent_id, con);
@@ -177,8 +296,15 @@ episode(struct steps *st, const struct meta_assignment *a,
 	/* The actions are NDJSON lines: join them into one array. */
 	snprintf(head, sizeof(head), "{\"episode\":\"%s\",\"subject\":\"%s\","
 	    "\"consent\":\"%s\",\"policy\":\"%s\",\"sensitivity\":%u,"
-	    "\"actions\":[", ep, sub, con, pol, (unsigned)m->sensitivity_max);
+	    "\"expires\":\"%s\",\"tasks\":", ep, sub, con, pol,
+	    (unsigned)m->sensitivity_max, st->expires);
 	r = buf_append(&rs->body, head, strlen(head));
+	if (r == 0)
+		r = buf_append(&rs->body, tasks, strlen(tasks));
+	sodium_memzero(tasks, strlen(tasks));
+	free(tasks);
+	if (r == 0)
+		r = buf_append(&rs->body, ",\"actions\":[", 12);
 	for (p = out.text, end = out.text + out.len; r == 0 && p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
 			nl = end;
@@ -240,6 +366,8 @@ api_training_steps(struct srv_req *q)
 		return;
 	}
 	snprintf(q->a_object, sizeof(q->a_object), "export:%s", name);
+	if (srv_export_refuse_expired(q, name, st.expires))
+		return;
 	if ((r = srv_export_salt(q->srv, name, st.salt)) < 0 ||
 	    (st.d = srv_review_detect()) == NULL) {
 		srv_reply_error(q, 500, "internal", "cannot start the export");
