@@ -50,6 +50,7 @@ struct detect_set {
 	hs_database_t *db;	/* every rule but the digit rules */
 	hs_database_t *ddb;	/* the digit and gated rules, for the windows */
 	pcre2_code *re[DETECT_RULES_MAX];
+	bool jit[DETECT_RULES_MAX];	/* re[i] is JIT-compiled */
 	const struct detect_rule *rule[DETECT_RULES_MAX]; /* all tables, in order */
 	size_t nrules;
 };
@@ -192,7 +193,7 @@ detect_set_create(struct detect_set **out)
 			goto out;
 		}
 		/* JIT is an optimisation; the interpreter is the fallback. */
-		(void)pcre2_jit_compile(set->re[i], PCRE2_JIT_COMPLETE);
+		set->jit[i] = pcre2_jit_compile(set->re[i], PCRE2_JIT_COMPLETE) == 0;
 		k = digit[i] || detect__gated(ru);
 		hsre[k][nhs[k]] = ru->hs != NULL ? ru->hs : ru->re;
 		flags[k][nhs[k]] = ru->hs != NULL ? 0 : HS_FLAG_PREFILTER;
@@ -365,8 +366,17 @@ on_hit(unsigned int id, unsigned long long from, unsigned long long to,
 	/* Matches starting after h belong to a later hit: do not look for them. */
 	pcre2_set_offset_limit(d->mctx, h);
 	while (ws <= lim && ws <= h) {
-		rc = pcre2_match(d->set->re[id], (PCRE2_SPTR)d->text, lim, ws, 0,
-		    d->md, d->mctx);
+		/*
+		 * The JIT entry point skips pcre2_match()'s checks of its
+		 * arguments (which hold here: ws <= lim <= len): the same
+		 * match, ~170 instructions less per call.
+		 */
+		if (d->set->jit[id])
+			rc = pcre2_jit_match(d->set->re[id], (PCRE2_SPTR)d->text,
+			    lim, ws, 0, d->md, d->mctx);
+		else
+			rc = pcre2_match(d->set->re[id], (PCRE2_SPTR)d->text, lim,
+			    ws, 0, d->md, d->mctx);
 		if (rc == PCRE2_ERROR_NOMATCH)
 			break;
 		if (rc < 0) {
