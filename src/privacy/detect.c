@@ -564,7 +564,22 @@ resolve(struct detect *d)
 
 	if (d->nc == 0)
 		return; /* d->c may be NULL: qsort wants a valid pointer */
-	qsort(d->c, d->nc, sizeof(*d->c), cand_cmp);
+	/*
+	 * cand_cmp orders by every field, so any sort gives the same array.
+	 * A 4 KiB chunk has a few candidates, nearly in order: insertion sort
+	 * there (glibc's qsort is a merge sort that may allocate per call).
+	 */
+	if (d->nc <= 32) {
+		for (i = 1; i < d->nc; i++) {
+			struct cand c = d->c[i];
+
+			for (k = i; k > 0 && cand_cmp(&d->c[k - 1], &c) > 0; k--)
+				d->c[k] = d->c[k - 1];
+			d->c[k] = c;
+		}
+	} else {
+		qsort(d->c, d->nc, sizeof(*d->c), cand_cmp);
+	}
 	for (i = 0; i < d->nc; i++) {
 		struct cand c = d->c[i];
 
