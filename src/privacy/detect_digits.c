@@ -74,7 +74,7 @@ detect__digit_windows(const char *t, size_t len,
 
 			if (m != 0) {
 				i += (size_t)__builtin_ctz(m);
-				break;
+				goto digit; /* t[i] is a digit */
 			}
 			i += 16;
 		}
@@ -94,6 +94,9 @@ detect__digit_windows(const char *t, size_t len,
 			i++;
 		if (i == len)
 			break;
+#ifdef __SSE2__
+digit:
+#endif
 		s = i;
 		nd = dots = 0;
 		for (;;) {
