@@ -79,44 +79,64 @@ stopword(const char *s, size_t n)
 	static const char *const w[] = { "pass", "passwd", "pwd", "user",
 		"username", "admin", "root", "test", "guest", "demo", "sample",
 		"1234", "12345", "123456", "abc123", "secret123" };
+	static const unsigned char wn[] = { 4, 6, 3, 4, 8, 5, 4, 4, 5, 4, 6,
+		4, 5, 6, 6, 9 }; /* strlen(w[k]) */
 	size_t i, k;
 	char b[16];
 
+	_Static_assert(sizeof(wn) == UT_ARRAY_LEN(w), "one length per word");
 	if (n >= sizeof(b))
 		return false;
 	for (i = 0; i < n; i++)
 		b[i] = dt_upper(s[i]) ? (char)(s[i] - 'A' + 'a') : s[i];
 	for (k = 0; k < UT_ARRAY_LEN(w); k++)
-		if (strlen(w[k]) == n && memcmp(b, w[k], n) == 0)
+		if (wn[k] == n && memcmp(b, w[k], n) == 0)
 			return k < 5; /* real (weak) passwords stay secrets */
 	return false;
+}
+
+/* Trailing punctuation is not part of a value. */
+static void
+pw_trim(const char *t, size_t len, size_t s, size_t *e)
+{
+	while (*e > s && (t[*e - 1] == ',' || t[*e - 1] == ';' ||
+	    t[*e - 1] == ')' || (t[*e - 1] == '.' && (*e == len ||
+	    t[*e] == ' ' || t[*e] == '\n'))))
+		(*e)--;
+}
+
+/* The (trimmed) value is not a placeholder, code or a stop word. */
+static bool
+pw_ok(const char *t, size_t s, size_t e)
+{
+	if (e - s < 4 || detect__is_placeholder(t + s, e - s))
+		return false;
+	if (e - s >= 2 && t[s] == '\xe2' && t[s + 1] == '\x80')
+		return false; /* •••• */
+	return !is_code(t + s, e - s) && !stopword(t + s, e - s);
 }
 
 /* After ':' or '=': anything but a placeholder or code. */
 static bool
 v_pw(const char *t, size_t len, size_t *s, size_t *e)
 {
-	(void)len;
-	while (*e > *s && (t[*e - 1] == ',' || t[*e - 1] == ';' ||
-	    t[*e - 1] == ')' || (t[*e - 1] == '.' && (*e == len ||
-	    t[*e] == ' ' || t[*e] == '\n'))))
-		(*e)--;
-	if (*e - *s < 4 || detect__is_placeholder(t + *s, *e - *s))
-		return false;
-	if (*e - *s >= 2 && t[*s] == '\xe2' && t[*s + 1] == '\x80')
-		return false; /* •••• */
-	return !is_code(t + *s, *e - *s) && !stopword(t + *s, *e - *s);
+	pw_trim(t, len, *s, e);
+	return pw_ok(t, *s, *e);
 }
 
-/* After "is", a space or a line break: it must look like a password too. */
+/*
+ * After "is", a space or a line break: it must look like a password too.
+ * These cheap shape tests come before pw_ok() (the result is the same: all
+ * must pass): in prose the value after "password " is a word, and the
+ * shape tests reject it at once.
+ */
 static bool
 v_pw_loose(const char *t, size_t len, size_t *s, size_t *e)
 {
 	size_t i, dg = 0, sym = 0, up = 0, n;
 	const char *at;
 
-	if (!v_pw(t, len, s, e))
-		return false;
+	pw_trim(t, len, *s, e);
 	n = *e - *s;
 	if (n < 4 || n > 64)
 		return false;
@@ -151,11 +171,11 @@ v_pw_loose(const char *t, size_t len, size_t *s, size_t *e)
 			sym++;
 	}
 	if (dg == n)
-		return n >= 6;
+		return n >= 6 && pw_ok(t, *s, *e);
 	if (dg == 0 && sym == 0)
 		return false; /* a word */
 	/* "v2", "2FA", "x86": a digit or two in a word is a name, not a secret. */
-	return n >= 6 || sym > 0;
+	return (n >= 6 || sym > 0) && pw_ok(t, *s, *e);
 }
 
 /* Strict after ':' or '=' (skipping a closing quote and blanks), else loose. */

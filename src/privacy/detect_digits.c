@@ -26,6 +26,9 @@
  */
 #include <stdint.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "detect_int.h"
 
@@ -61,7 +64,21 @@ detect__digit_windows(const char *t, size_t len,
 	int r;
 
 	while (i < len) {
-		/* Jump to the next digit, 8 bytes at a time. */
+		/* Jump to the next digit, 16 or 8 bytes at a time. */
+#ifdef __SSE2__
+		while (i + 16 <= len) {
+			__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(t + i));
+			unsigned m = (unsigned)_mm_movemask_epi8(_mm_and_si128(
+			    _mm_cmpgt_epi8(v, _mm_set1_epi8('0' - 1)),
+			    _mm_cmplt_epi8(v, _mm_set1_epi8('9' + 1))));
+
+			if (m != 0) {
+				i += (size_t)__builtin_ctz(m);
+				goto digit; /* t[i] is a digit */
+			}
+			i += 16;
+		}
+#endif
 		while (i + 8 <= len) {
 			memcpy(&x, t + i, 8);
 			x = digits8(x);
@@ -77,6 +94,9 @@ detect__digit_windows(const char *t, size_t len,
 			i++;
 		if (i == len)
 			break;
+#ifdef __SSE2__
+digit:
+#endif
 		s = i;
 		nd = dots = 0;
 		for (;;) {

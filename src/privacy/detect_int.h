@@ -95,6 +95,23 @@ int detect__standalone(const char *t, size_t len,
 int detect__digit_windows(const char *t, size_t len,
     int (*win)(void *ctx, size_t s, size_t e), void *ctx);
 
+/*
+ * Whether a rule's Vectorscan pattern is one the gate pass covers
+ * (detect_gates.c, G1): such a rule is scanned only on the windows.  A rule
+ * whose pattern changes stops being gated (and is scanned over the whole
+ * text) until detect_gates.c learns the new pattern.
+ */
+bool detect__gated(const struct detect_rule *ru);
+
+/*
+ * The gate pass: calls win(ctx, s, e) for each window of the text in which
+ * a gated rule's Vectorscan pattern may match (detect_gates.c, G1), in no
+ * particular order, possibly overlapping.  Returns 0 or the first negative
+ * win() result.
+ */
+int detect__gate_windows(const char *t, size_t len,
+    int (*win)(void *ctx, size_t s, size_t e), void *ctx);
+
 static inline bool
 dt_digit(char c)
 {

@@ -228,18 +228,19 @@ detect__is_placeholder(const char *s, size_t n)
 	/* your, here, xxxx, placeholder, dummy, insert, replace: one pass. */
 	for (i = 0; i < n; i++) {
 		const char *w;
+		size_t wn;
 
 		switch (lower(s[i])) {
-		case 'y': w = "your"; break;
-		case 'h': w = "here"; break;
-		case 'x': w = "xxxx"; break;
-		case 'p': w = "placeholder"; break;
-		case 'd': w = "dummy"; break;
-		case 'i': w = "insert"; break;
-		case 'r': w = "replace"; break;
+		case 'y': w = "your"; wn = 4; break;
+		case 'h': w = "here"; wn = 4; break;
+		case 'x': w = "xxxx"; wn = 4; break;
+		case 'p': w = "placeholder"; wn = 11; break;
+		case 'd': w = "dummy"; wn = 5; break;
+		case 'i': w = "insert"; wn = 6; break;
+		case 'r': w = "replace"; wn = 7; break;
 		default: continue;
 		}
-		if (strlen(w) <= n - i && at_nocase(s + i, w, strlen(w)))
+		if (wn <= n - i && at_nocase(s + i, w, wn))
 			return true;
 	}
 	return false;

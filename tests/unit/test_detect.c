@@ -117,6 +117,13 @@ static const struct {
 	{ "NIR 1 85 05 2A 123 456 33", "1 85 05 2A 123 456 33", DETECT_NATIONAL_ID },
 	{ "RRN 850513-1234560", "850513-1234560", DETECT_NATIONAL_ID },
 	{ "server 10.0.0.12 down", "10.0.0.12", DETECT_IP_ADDRESS },
+	/* gated rules, found through the gate pass's windows (G1) */
+	{ "IBAN NL91 ABNA 0417 1643 00", "NL91 ABNA 0417 1643 00", DETECT_IBAN },
+	{ "NI number AB 12 34 56 C ok", "AB 12 34 56 C", DETECT_NATIONAL_ID },
+	{ "NINO: JG103726A", "JG103726A", DETECT_NATIONAL_ID },
+	{ "ping fe80::1ff:fe23:4567:890a now", "fe80::1ff:fe23:4567:890a", DETECT_IP_ADDRESS },
+	{ "host 2001:db8:85a3::8a2e:370:7334 up", "2001:db8:85a3::8a2e:370:7334", DETECT_IP_ADDRESS },
+	{ "redis://:Xk9pL2mQ7z@cache:6379/0", "Xk9pL2mQ7z", DETECT_PASSWORD },
 };
 
 static void
@@ -334,6 +341,48 @@ test_detect_digit_windows(void)
 	T_ASSERT(w[1] <= 31 && w[2] >= 43);
 }
 
+/* The gate pass: windows only where a gated rule can match (G1). */
+static void
+test_detect_gate_windows(void)
+{
+	static const char *const none[] = {
+		"meeting at 10:30, NULL; Q3 2024 http://localhost:8080/api ok",
+		"ERROR: x, FOO_BAR, USA, https://a:b/c@d, a:b c:d", "",
+	};
+	const char *t;
+	size_t w[3], i;
+
+	for (i = 0; i < UT_ARRAY_LEN(none); i++) {
+		memset(w, 0, sizeof(w));
+		T_ASSERT_EQ(detect__gate_windows(none[i], strlen(none[i]),
+		    note_window, w), 0);
+		if (w[0] != 0)
+			T_FAIL("%s: %zu windows, want none", none[i], w[0]);
+	}
+	/* (a): the 14 bytes from the two letters, clipped to the text. */
+	t = "pay to the account DE89 3704 0044 0532 0130 00 please";
+	memset(w, 0, sizeof(w));
+	T_ASSERT_EQ(detect__gate_windows(t, strlen(t), note_window, w), 0);
+	T_ASSERT_EQ(w[0], 1);
+	T_ASSERT(w[1] == 19 && w[2] == 33);
+	t = "cf RSSMRA85T";
+	memset(w, 0, sizeof(w));
+	T_ASSERT_EQ(detect__gate_windows(t, strlen(t), note_window, w), 0);
+	T_ASSERT(w[0] >= 1 && w[2] == strlen(t));
+	/* (b): four bytes before the first ':' to the second. */
+	t = "addr fe80::1 up";
+	memset(w, 0, sizeof(w));
+	T_ASSERT_EQ(detect__gate_windows(t, strlen(t), note_window, w), 0);
+	T_ASSERT_EQ(w[0], 1);
+	T_ASSERT(w[1] == 5 && w[2] == 11);
+	/* (c): from "://" to the '@'. */
+	t = "x postgres://u:p w@h ftp://user:pa:ss@host/ ok";
+	memset(w, 0, sizeof(w));
+	T_ASSERT_EQ(detect__gate_windows(t, strlen(t), note_window, w), 0);
+	T_ASSERT_EQ(w[0], 1);
+	T_ASSERT(w[1] == 24 && w[2] == 38);
+}
+
 static void
 test_detect_teardown(void)
 {
@@ -350,4 +399,5 @@ T_LIST(T_CASE(test_detect_each_type), T_CASE(test_detect_value_anywhere),
     T_CASE(test_detect_spans_sorted_disjoint), T_CASE(test_detect_alignment),
     T_CASE(test_detect_password_flag),
     T_CASE(test_detect_hostile_input), T_CASE(test_detect_type_names),
-    T_CASE(test_detect_digit_windows), T_CASE(test_detect_teardown))
+    T_CASE(test_detect_digit_windows), T_CASE(test_detect_gate_windows),
+    T_CASE(test_detect_teardown))
