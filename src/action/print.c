@@ -231,6 +231,17 @@ event_print_json(FILE *f, const struct ut_event *ev, uint64_t start_mono)
 		fputs(",\"text\":", f);
 		jsonw_str(f, ev->u.mark.text);
 		break;
+	case UT_EV_TARGET:
+		fprintf(f, ",\"action_seq\":%" PRIu64 ",\"x\":%d,\"y\":%d,"
+		    "\"w\":%u,\"h\":%u,\"role\":", ev->u.target.action_seq,
+		    ev->u.target.x, ev->u.target.y, ev->u.target.w,
+		    ev->u.target.h);
+		jsonw_str(f, ev->u.target.role);
+		fputs(",\"name\":", f);
+		jsonw_str(f, ev->u.target.name);
+		fputs(",\"path\":", f);
+		jsonw_str(f, ev->u.target.path);
+		break;
 	default:
 		break;
 	}
