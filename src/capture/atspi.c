@@ -161,8 +161,8 @@ cap__at_discover(unsigned pid)
 
 
 /* The desktop's application of process pid (a reference), or NULL. */
-static AtspiAccessible *
-at_app_of(unsigned pid)
+AtspiAccessible *
+cap__at_app_of(unsigned pid)
 {
 	AtspiAccessible *desk = atspi_get_desktop(0), *a, *app = NULL;
 	GError *err = NULL;
@@ -190,8 +190,8 @@ at_app_of(unsigned pid)
  * The focused accessible of app (a reference), or NULL: one Collection
  * question (the application searches its own tree), else a walk.
  */
-static AtspiAccessible *
-at_focused_in(AtspiAccessible *app, unsigned pid)
+AtspiAccessible *
+cap__at_focused_in(AtspiAccessible *app, unsigned pid)
 {
 	AtspiCollection *coll = atspi_accessible_get_collection_iface(app);
 	AtspiAccessible *a = NULL;
@@ -248,9 +248,9 @@ at_role_job(gpointer data)
 
 	if (cap__at.test_delay_ms > 0)
 		g_usleep((gulong)cap__at.test_delay_ms * 1000);
-	if ((app = at_app_of(q->pid)) != NULL) {
+	if ((app = cap__at_app_of(q->pid)) != NULL) {
 		result = CAP_AT_OTHER;
-		acc = at_focused_in(app, q->pid);
+		acc = cap__at_focused_in(app, q->pid);
 		g_object_unref(app);
 	}
 	if (acc != NULL) {
