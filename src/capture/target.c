@@ -44,6 +44,7 @@
 #define TG_INFLIGHT 8
 #define TG_BUDGET_MS 200
 #define TG_PATH_DEPTH 24
+#define TG_SCAN_MAX 64		/* children looked at per level */
 #define TG_TYPE_GAP_NS 2000000000ull
 
 struct tg_req {
@@ -132,6 +133,53 @@ role_path(AtspiAccessible *acc, char *out, size_t n)
 	}
 }
 
+/* acc is showing and its box holds (x, y). */
+static bool
+holds(AtspiAccessible *acc, int x, int y)
+{
+	AtspiComponent *comp = atspi_accessible_get_component_iface(acc);
+	AtspiStateSet *st = atspi_accessible_get_state_set(acc);
+	bool r = comp != NULL && st != NULL &&
+	    atspi_state_set_contains(st, ATSPI_STATE_SHOWING) &&
+	    atspi_component_contains(comp, x, y, ATSPI_COORD_TYPE_SCREEN, NULL);
+
+	if (st != NULL)
+		g_object_unref(st);
+	if (comp != NULL)
+		g_object_unref(comp);
+	return r;
+}
+
+/*
+ * The child of cur at (x, y) when its toolkit does not say (GTK's notebook
+ * answers nothing, and a page tab's box is its label, not its page): the
+ * first showing child holding the point, else such a grandchild.
+ */
+static AtspiAccessible *
+child_at(AtspiAccessible *cur, int x, int y, int grand)
+{
+	AtspiAccessible *ch, *g = NULL;
+	GError *err = NULL;
+	gint n, i;
+
+	n = atspi_accessible_get_child_count(cur, &err);
+	g_clear_error(&err);
+	for (i = 0; i < n && i < TG_SCAN_MAX; i++) {
+		ch = atspi_accessible_get_child_at_index(cur, i, &err);
+		g_clear_error(&err);
+		if (ch == NULL)
+			continue;
+		if (holds(ch, x, y))
+			return ch;
+		if (grand && g == NULL)
+			g = child_at(ch, x, y, 0);
+		g_object_unref(ch);
+		if (g != NULL)
+			return g;
+	}
+	return NULL;
+}
+
 /* The deepest accessible at screen point (x, y) in a window of app. */
 static AtspiAccessible *
 at_point(AtspiAccessible *app, int x, int y)
@@ -172,6 +220,8 @@ at_point(AtspiAccessible *app, int x, int y)
 		    ATSPI_COORD_TYPE_SCREEN, &err);
 		g_object_unref(comp);
 		g_clear_error(&err);
+		if (ch == NULL)
+			ch = child_at(cur, x, y, 1);
 		if (ch == NULL || ch == cur) {
 			if (ch != NULL)
 				g_object_unref(ch);
@@ -207,7 +257,8 @@ describe(struct tg_req *q, AtspiAccessible *acc)
 		g_object_unref(comp);
 	}
 	role_path(acc, q->path, sizeof(q->path));
-	q->found = q->role[0] != '\0';
+	/* An element without a box on screen is going away: none. */
+	q->found = q->role[0] != '\0' && q->bw > 0 && q->bh > 0;
 }
 
 static void
