@@ -106,6 +106,26 @@ void export_writer_set_image(struct export_writer *w, enum export_image f,
     int quality);
 enum export_image export_writer_image(const struct export_writer *w, int *quality);
 
+/*
+ * The export's expiry day, YYYY-MM-DD (UTC), for the datacard's `expires`
+ * (NULL or malformed: not known).
+ */
+void export_writer_set_expires(struct export_writer *w, const char *day);
+
+/*
+ * Expiry (expiry.c).  An export made at made_ns under a policy whose
+ * export.expire is days expires at 00:00 UTC of the day made_ns + days
+ * falls on, so it lives at most `days` days.  export_expiry_day() writes
+ * that day (YYYY-MM-DD) into out[11]; export_expired() is true when now_ns
+ * is on or after day 00:00 UTC (false for a malformed day: it also returns
+ * false, so callers check export_day_ok() first).  export_now_ns() is the
+ * wall clock, shifted in test builds by USETRACE_TEST_EXPORT_SKEW_DAYS.
+ */
+void export_expiry_day(int64_t made_ns, uint32_t days, char out[11]);
+bool export_day_ok(const char *day);
+bool export_expired(const char *day, int64_t now_ns);
+int64_t export_now_ns(void);
+
 /* Starts an episode; steps follow; the next begin ends it. */
 int export_writer_episode(struct export_writer *w, const struct export_episode *e)
 	__attribute__((warn_unused_result));
@@ -147,6 +167,7 @@ struct export_local_opts {
 	uint32_t idle_split_s;     /* 0: 300; an idle gap this long ends an episode */
 	const char *consent_id;    /* the person's consent id, NULL: unknown */
 	const char *policy_hash;   /* hex, NULL: unknown */
+	const char *expires;       /* YYYY-MM-DD (export_expiry_day), NULL: unknown */
 	bool quiet;                /* no progress on stderr */
 };
 

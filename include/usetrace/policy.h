@@ -52,6 +52,7 @@ struct policy {
 	uint64_t pause_max_ms;
 	uint32_t retention_days;
 	uint8_t export_max_sensitivity;
+	uint32_t export_expire_days; /* an export expires this long after it is made */
 	bool detectors_all;
 	struct policy_list detectors;
 	uint64_t spool_budget_bytes;

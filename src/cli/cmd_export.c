@@ -11,6 +11,7 @@
 #include "usetrace/export.h"
 #include "usetrace/keys.h"
 #include "usetrace/log.h"
+#include "usetrace/policy.h"
 #include "usetrace/spool.h"
 #include "usetrace/util.h"
 #include "cli_int.h"
@@ -51,6 +52,26 @@ usage(FILE *f)
 	    "rewrites MANIFEST.sha256.\n" CONN_HELP);
 }
 
+/*
+ * The expiry day of a local export: the policy consented to
+ * (HOME/consented-policy.yaml, else the built-in one) sets export.expire.
+ * out is "" when no policy can be read.
+ */
+static void
+local_expiry(const char *home, char out[11])
+{
+	struct policy *p = NULL;
+	char path[4200], err[256];
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "%s/consented-policy.yaml", home);
+	if (home[0] == '\0' || policy_load(path, &p, err, sizeof(err)) < 0)
+		if (policy_load(NULL, &p, err, sizeof(err)) < 0)
+			return;
+	export_expiry_day(ut_now_wall_ns(), p->export_expire_days, out);
+	policy_destroy(p);
+}
+
 int
 cmd_export(int argc, char **argv)
 {
@@ -78,7 +99,7 @@ cmd_export(int argc, char **argv)
 	const char *fmt = NULL, *passfile = NULL, *name = NULL;
 	struct cli_args ca;
 	bool prune = false, revoke = false;
-	char home[4096];
+	char home[4096] = "", expires[11] = "";
 	uint64_t idle = 0, q;
 	int ch, r;
 
@@ -219,6 +240,8 @@ cmd_export(int argc, char **argv)
 		eo.consent_id = cs.id;
 		eo.policy_hash = cs.policy_hash;
 	}
+	local_expiry(home, expires);
+	eo.expires = expires[0] ? expires : NULL;
 	eo.key = rk;
 	r = export_local_recording(&eo);
 	keys_recipient_free(rk);

@@ -93,6 +93,8 @@ one_episode(struct srv_export *x, const json_t *e)
 	meta.consent_ref = cli_jstr(e, "consent");
 	meta.policy_hash = cli_jstr(e, "policy");
 	meta.ref = ep;
+	if (cli_jstr(e, "expires") != NULL)
+		export_writer_set_expires(x->w, cli_jstr(e, "expires"));
 	a = malloc(sizeof(*a));
 	path = calloc(UT_ACTION_PATH_MAX, sizeof(*path));
 	if (a == NULL || path == NULL) {
@@ -247,6 +249,24 @@ affected_one(unsigned episode, const char *ref, void *arg)
 	return 0;
 }
 
+/*
+ * An expired export (its datacard's `expires`, or the server's answer) is
+ * reported and must be deleted whole: revoke-check exits 1 and --prune
+ * refuses, since a pruned expired export would still be expired.  True
+ * when it is expired (and reported).
+ */
+static bool
+report_expired(const char *cmd, const char *dir, const char *day, bool prune)
+{
+	if (day == NULL || !export_day_ok(day) || !export_expired(day, export_now_ns()))
+		return false;
+	printf("expired %s\n", day);
+	log_error("%s: the export in %s expired on %s (the policy it was made "
+	    "under): delete it%s", cmd, dir, day, prune ? "; --prune removes "
+	    "episodes, not whole exports, so it changed nothing" : "");
+	return true;
+}
+
 int
 cli_export_revoke_check(const char *dir, bool prune, const struct cli_args *args)
 {
@@ -266,11 +286,19 @@ cli_export_revoke_check(const char *dir, bool prune, const struct cli_args *args
 		goto out;
 	}
 	name = strdup(cli_jstr(dc, "export_id"));
+	if (report_expired(cmd, dir, cli_jstr(dc, "expires"), prune))
+		goto out;
 	if (cli_conn(cmd, args, true, &c) < 0)
 		goto out;
 	snprintf(path, sizeof(path), "/v1/training/revoked?export=%s", name);
 	if (cli_call_json(cmd, &c, "GET", path, "training", NULL, &ans) < 0)
 		goto out;
+	if (json_is_true(json_object_get(ans, "expired"))) {
+		printf("expired %s\n", cli_jstr(ans, "expires") ? cli_jstr(ans, "expires") : "?");
+		log_error("%s: the server says export %s expired on %s: delete %s",
+		    cmd, name, cli_jstr(ans, "expires") ? cli_jstr(ans, "expires") : "?", dir);
+		goto out;
+	}
 	af.revoked = json_object_get(ans, "revoked");
 	if ((r = export_episodes(dir, affected_one, &af)) != 0) {
 		log_error("%s: cannot read %s: %s", cmd, dir, ut_strerror(r));

@@ -489,6 +489,7 @@ export_local_recording(const struct export_local_opts *o)
 	if ((r = export_writer_open(o->outdir, o->format, export_id, &w)) != 0)
 		goto out;
 	export_writer_set_image(w, o->image, o->quality);
+	export_writer_set_expires(w, o->expires);
 	e.image = o->image;
 	e.quality = o->quality;
 	e.w = w;

@@ -75,6 +75,7 @@ struct export_writer {
 	int outcomes[3];           /* failure, success, unknown */
 	char policies[8][65];
 	size_t npolicies;
+	char expires[11];          /* YYYY-MM-DD (UTC), "": not known */
 };
 
 static int episode_end(struct export_writer *w);
@@ -84,6 +85,13 @@ export_writer_set_image(struct export_writer *w, enum export_image f, int qualit
 {
 	w->img = f;
 	w->quality = quality;
+}
+
+void
+export_writer_set_expires(struct export_writer *w, const char *day)
+{
+	snprintf(w->expires, sizeof(w->expires), "%s",
+	    day != NULL && export_day_ok(day) ? day : "");
 }
 
 enum export_image
@@ -723,10 +731,13 @@ datacard_json(const struct export_writer *w)
 	for (i = 0; i < w->npolicies; i++)
 		json_array_append_new(p, json_string(w->policies[i]));
 	json_object_set_new(o, "policies", p);
+	json_object_set_new(o, "expires", str_or_null(w->expires[0] ? w->expires : NULL));
 	json_object_set_new(o, "erasure", json_string(
 	    "An export is a copy outside the server's key tree: erasing a person "
 	    "on the server cannot make it unreadable. Run `usetrace export "
-	    "revoke-check DIR` before each use and delete what it names."));
+	    "revoke-check DIR` before each use and delete what it names. The "
+	    "export expires on the date in `expires` (UTC), set by the policy the "
+	    "data was recorded under: delete it then (revoke-check says so)."));
 	return o;
 }
 
@@ -768,6 +779,8 @@ datacard_md(struct export_writer *w, const json_t *dc)
 		fprintf(f, "- `%s`\n", w->policies[i]);
 	if (w->npolicies == 0)
 		fprintf(f, "- (unknown)\n");
+	fprintf(f, "\n## Expiry\n\n%s\n", w->expires[0] ? w->expires :
+	    "(not known)");
 	fprintf(f, "\n## Erasure\n\n%s\n", json_string_value(json_object_get(dc, "erasure")));
 	if (fclose(f) != 0) {
 		free(md);

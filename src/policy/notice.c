@@ -108,6 +108,11 @@ policy_notice_text(const struct policy *p, FILE *f)
 	    "  %" PRIu32 " days. Then its keys are destroyed and it becomes unreadable,\n"
 	    "  including in backups. Everything is stored encrypted.\n",
 	    p->retention_days);
+	fprintf(f, "  Exports made from your data for training are copies outside those\n"
+	    "  keys: your erasure cannot recall or reach them. They expire after\n"
+	    "  %" PRIu32 " days; until then trainers must check them against\n"
+	    "  erasures before each use.\n",
+	    p->export_expire_days);
 
 	fprintf(f, "\nHOW TO PAUSE, SEE AND ERASE\n"
 	    "  - Pause:    usetrace pause [DURATION]   (default and maximum %s;\n"
@@ -197,10 +202,14 @@ policy_notice_html(const struct policy *p, FILE *f)
 	fprintf(f, "<li>Administrators and auditors: no recorded content. Every read "
 	    "is written to a tamper-evident audit log.</li>\n</ul>\n"
 	    "<h2>How long it is kept</h2>\n<p>%" PRIu32 " days; then its keys are "
-	    "destroyed, including in backups.</p>\n"
+	    "destroyed, including in backups.</p>\n<p>Exports made from your data "
+	    "for training are copies outside those keys: your erasure cannot recall "
+	    "or reach them. They expire after %" PRIu32 " days; until then trainers "
+	    "must check them against erasures before each use.</p>\n"
 	    "<h2>How to pause, see and erase</h2>\n<ul>\n"
 	    "<li>Pause: <code>usetrace pause [DURATION]</code> (at most %s) or click "
 	    "the indicator.</li>\n<li>See: <code>usetrace show</code>.</li>\n"
 	    "<li>Withdraw consent: <code>usetrace consent --withdraw</code>.</li>\n"
-	    "</ul>\n</body></html>\n", p->retention_days, pause);
+	    "</ul>\n</body></html>\n", p->retention_days, p->export_expire_days,
+	    pause);
 }

@@ -324,6 +324,8 @@ f_export(struct pctx *c, struct policy *p, const char *key, const yaml_node_t *k
 		p->export_max_sensitivity = (uint8_t)x;
 		return 0;
 	}
+	if (strcmp(key, "expire") == 0)
+		return get_days(c, v, "export.expire", &p->export_expire_days);
 	return perr(c, k, "export", "unknown field '%s'", key);
 }
 
@@ -564,6 +566,7 @@ policy_parse(const char *text, size_t len, struct policy **out, char *err,
 	p->pause_max_ms = 30ull * 60 * 1000;
 	p->retention_days = 90;
 	p->export_max_sensitivity = 2;
+	p->export_expire_days = 90;
 	p->detectors_all = true;
 	p->spool_budget_bytes = 2000000000ull;
 	c.err = err;

@@ -13,11 +13,13 @@
  *
  *   GET /v1/training/frames?export=NAME&episode=E&frame=F
  *       one stored frame of an episode the caller exported, as PNG
- *       (still approved, still stored, under the threshold: else 404)
+ *       (still approved, still stored, under the threshold: else 404;
+ *       410 once the export has expired)
  *   GET /v1/training/revoked?export=NAME
- *       {"export", "episodes": N, "revoked": [E, ...]}: the caller's
- *       episodes of NAME whose segment was erased, withdrawn from review,
- *       or recorded under a consent withdrawn since
+ *       {"export", "episodes": N, "revoked": [E, ...], "expires": DAY,
+ *       "expired": B}: the caller's episodes of NAME whose segment was
+ *       erased, withdrawn from review, or recorded under a consent
+ *       withdrawn since, and the export's expiry (answered after it too)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -189,7 +191,7 @@ api_training_frame(struct srv_req *q)
 	struct lineage l;
 	struct srv_segment g;
 	bool ok = false;
-	char seg[33];
+	char seg[33], day[11];
 	uint64_t want;
 	size_t i;
 	int r;
@@ -202,6 +204,8 @@ api_training_frame(struct srv_req *q)
 		    "and frame=F (a frame id) are required");
 		return;
 	}
+	if (srv_export_refuse_expired(q, name, day))
+		return;
 	if ((r = lineage_load(q, name, &l)) < 0) {
 		srv_reply_error(q, 500, "internal", "the export cannot be read");
 		goto out;
@@ -260,11 +264,16 @@ api_training_revoked(struct srv_req *q)
 	struct lineage l;
 	json_t *rev = NULL;
 	bool *ok = NULL;
+	char day[11];
 	size_t i;
-	int r;
+	int r, expired;
 
 	if ((name = export_arg(q)) == NULL)
 		return;
+	if ((expired = srv_export_expiry(q, name, day)) < 0) {
+		srv_reply_error(q, 500, "internal", "the export's expiry cannot be read");
+		return;
+	}
 	if ((r = lineage_load(q, name, &l)) < 0) {
 		srv_reply_error(q, 500, "internal", "the export cannot be read");
 		return;
@@ -280,8 +289,9 @@ api_training_revoked(struct srv_req *q)
 			json_array_append_new(rev, json_string(l.v[i].episode));
 	snprintf(q->a_detail, sizeof(q->a_detail), "%zu of %zu episode(s) revoked",
 	    json_array_size(rev), l.n);
-	srv_reply_json(q, 200, json_pack("{s:s,s:I,s:o}", "export", name,
-	    "episodes", (json_int_t)l.n, "revoked", rev));
+	srv_reply_json(q, 200, json_pack("{s:s,s:I,s:o,s:s,s:b}", "export", name,
+	    "episodes", (json_int_t)l.n, "revoked", rev, "expires", day,
+	    "expired", expired));
 	rev = NULL;
 out:
 	json_decref(rev);

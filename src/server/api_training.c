@@ -19,12 +19,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
 #include "usetrace/detect.h"
 #include "usetrace/err.h"
 #include "usetrace/log.h"
+#include "usetrace/testhooks.h"
 #include "usetrace/util.h"
 #include "server_int.h"
 
@@ -69,6 +71,75 @@ srv_export_salt(struct server *s, const char *name, uint8_t salt[32])
 	return meta_setting_set(s->meta, key, salt, 32);
 }
 
+#define DAY_S 86400ll
+
+/* The clock expiry is judged by: the request's, shifted in test builds. */
+static int64_t
+expiry_clock_s(const struct srv_req *q)
+{
+	const char *e = ut_test_env("USETRACE_TEST_EXPORT_SKEW_DAYS");
+	int64_t now = q->now_ns / 1000000000ll;
+	uint64_t d;
+
+	if (e != NULL && ut_parse_u64(e, &d) == 0 && d <= 36500)
+		now += (int64_t)d * DAY_S;
+	return now;
+}
+
+int
+srv_export_expiry(struct srv_req *q, const char *name, char day[11])
+{
+	char key[META_NAME_MAX];
+	uint8_t v[8];
+	size_t n = sizeof(v), i;
+	int64_t made = 0, until;
+	uint64_t u = 0;
+	time_t t;
+	struct tm tm;
+	int r;
+
+	day[0] = '\0';
+	snprintf(key, sizeof(key), "export-made:%s", name);
+	r = meta_setting_get(q->srv->meta, key, v, &n);
+	if (r == UT_ENOTFOUND) { /* made now (or before expiry was kept) */
+		u = (uint64_t)expiry_clock_s(q);
+		for (i = 0; i < 8; i++)
+			v[i] = (uint8_t)(u >> (8 * i));
+		if ((r = meta_setting_set(q->srv->meta, key, v, sizeof(v))) < 0)
+			return r;
+	} else if (r < 0 || n != sizeof(v)) {
+		return r < 0 ? r : UT_ECORRUPT;
+	}
+	for (i = 0, u = 0; i < 8; i++)
+		u |= (uint64_t)v[i] << (8 * i);
+	made = (int64_t)u;
+	until = made + (int64_t)q->srv->default_export_expire_days * DAY_S;
+	until -= until % DAY_S;          /* 00:00 UTC of that day */
+	t = (time_t)until;
+	if (gmtime_r(&t, &tm) == NULL || strftime(day, 11, "%Y-%m-%d", &tm) != 10)
+		return UT_EINVAL;
+	return expiry_clock_s(q) >= until ? 1 : 0;
+}
+
+bool
+srv_export_refuse_expired(struct srv_req *q, const char *name, char day[11])
+{
+	char msg[160];
+	int r = srv_export_expiry(q, name, day);
+
+	if (r == 0)
+		return false;
+	if (r < 0) {
+		srv_reply_error(q, 500, "internal", "the export's expiry cannot be read");
+		return true;
+	}
+	snprintf(msg, sizeof(msg), "export %s expired on %s (the policy's "
+	    "export.expire): delete it; a new export has a new name", name, day);
+	srv_reply_error(q, 410, "export_expired", msg);
+	snprintf(q->a_detail, sizeof(q->a_detail), "expired %s", day);
+	return true;
+}
+
 void
 srv_export_pseud(const uint8_t salt[32], const char *what, const uint8_t id[16],
     char out[33])
@@ -88,6 +159,7 @@ struct steps {
 	const char *name;       /* the export */
 	uint8_t salt[32];
 	struct detect *d;
+	char expires[11];       /* the export's expiry day */
 	uint8_t (*seen)[16];    /* set of segment ids (seen_before) */
 	size_t nseen, cap;      /* cap: a power of two, or 0 */
 	int err;
@@ -152,7 +224,7 @@ episode(struct steps *st, const struct meta_assignment *a,
 	struct srv_req *q = st->q;
 	struct srv_segment g;
 	struct srv_render out;
-	char seg[33], ep[33], sub[33], con[33], pol[65], head[320], detail[64];
+	char seg[33], ep[33], sub[33], con[33], pol[65], head[352], detail[64];
 	struct http_response *rs = q->rs;
 	const char *p, *end, *nl;
 	int r;
@@ -177,7 +249,8 @@ episode(struct steps *st, const struct meta_assignment *a,
 	/* The actions are NDJSON lines: join them into one array. */
 	snprintf(head, sizeof(head), "{\"episode\":\"%s\",\"subject\":\"%s\","
 	    "\"consent\":\"%s\",\"policy\":\"%s\",\"sensitivity\":%u,"
-	    "\"actions\":[", ep, sub, con, pol, (unsigned)m->sensitivity_max);
+	    "\"expires\":\"%s\",\"actions\":[", ep, sub, con, pol,
+	    (unsigned)m->sensitivity_max, st->expires);
 	r = buf_append(&rs->body, head, strlen(head));
 	for (p = out.text, end = out.text + out.len; r == 0 && p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
@@ -240,6 +313,8 @@ api_training_steps(struct srv_req *q)
 		return;
 	}
 	snprintf(q->a_object, sizeof(q->a_object), "export:%s", name);
+	if (srv_export_refuse_expired(q, name, st.expires))
+		return;
 	if ((r = srv_export_salt(q->srv, name, st.salt)) < 0 ||
 	    (st.d = srv_review_detect()) == NULL) {
 		srv_reply_error(q, 500, "internal", "cannot start the export");

@@ -358,6 +358,7 @@ default_policy(struct server *s)
 	memcpy(s->default_policy_hash, p->hash, 32);
 	s->default_retention_days = p->retention_days;
 	s->default_export_max_sensitivity = p->export_max_sensitivity;
+	s->default_export_expire_days = p->export_expire_days;
 	policy_destroy(p);
 	return 0;
 }

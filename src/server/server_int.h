@@ -93,6 +93,7 @@ struct server {
 	uint8_t default_policy_hash[32];
 	uint32_t default_retention_days;
 	uint8_t default_export_max_sensitivity;
+	uint32_t default_export_expire_days;
 	pthread_mutex_t shred_lock;       /* one erasure at a time */
 	/* Retention job. */
 	pthread_t retention_thread;
@@ -324,6 +325,15 @@ int srv_export_salt(struct server *s, const char *name, uint8_t salt[32]);
 void srv_export_pseud(const uint8_t salt[32], const char *what,
     const uint8_t id[16], char out[33]);
 bool srv_export_sensitivity_ok(struct server *s, const struct meta_segment *m);
+/*
+ * Export expiry (api_training.c): the export's day of expiry (YYYY-MM-DD,
+ * UTC) into day[11]; 1 when it has expired, 0 when not, or a negative code.
+ * An export is made at its first read (recorded as a setting) and expires
+ * at 00:00 UTC of the day made + export.expire days of the server's policy.
+ */
+int srv_export_expiry(struct srv_req *q, const char *name, char day[11]);
+/* Answers 410 export_expired; true when it did (expiry unknown: 500). */
+bool srv_export_refuse_expired(struct srv_req *q, const char *name, char day[11]);
 void api_audit_canary_add(struct srv_req *q);
 void api_admin_claim_reissue(struct srv_req *q);
 void api_my_claim_confirm(struct srv_req *q);

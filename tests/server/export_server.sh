@@ -100,4 +100,41 @@ done
 # A new export no longer holds alice.
 expect 0 "" as "$T/tina" export --export ds1 --out "$T/x3" --format jsonl --quiet
 grep -q ALICEPLANT "$T/x3/steps.jsonl" && fail "an erased person exported again"
+# Expiry: each export records its day of expiry (the policy's
+# export.expire, 90 days by default); from that day revoke-check reports
+# it (exit 1, --prune changes nothing) and the server serves none of it.
+EXP=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["expires"])' "$T/x2/DATACARD.json")
+[ "$EXP" = "$(date -u -d '+90 days' +%Y-%m-%d)" ] || [ "$EXP" = "$(date -u -d '+89 days' +%Y-%m-%d)" ] ||
+	fail "the datacard's expiry is '$EXP', not in 90 days"
+grep -q "^## Expiry" "$T/x2/DATACARD.md" || fail "no expiry in DATACARD.md"
+expect 0 "" as "$T/tina" training steps --export ds2
+python3 -c 'import json,sys
+for l in open(sys.argv[1]):
+    e = json.loads(l)
+    for a in e["actions"]:
+        if a.get("frame") is not None:
+            print("/v1/training/frames?export=ds2&episode=%s&frame=%d" % (e["episode"], a["frame"])); sys.exit()' \
+	"$T/out" >"$T/frame.url"
+[ -s "$T/frame.url" ] || fail "ds2 has no frame"
+TINA_TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' "$T/tina/login.json")
+frame_status() {
+	curl -sk --pinnedpubkey "$SRV_PIN" -o "$T/body" -w '%{http_code}' \
+		-H "Authorization: Bearer $TINA_TOKEN" -H "Usetrace-Purpose: training" \
+		"$SRV_URL$(cat "$T/frame.url")"
+}
+[ "$(frame_status)" = 200 ] || fail "a frame of ds2 before its expiry"
+export USETRACE_TEST_EXPORT_SKEW_DAYS=88   # the client's clock, test builds only
+expect_out "^0 of [0-9]* episodes revoked" as "$T/tina" export revoke-check "$T/x2"
+export USETRACE_TEST_EXPORT_SKEW_DAYS=91
+expect 1 "expired on $EXP" as "$T/tina" export revoke-check "$T/x2"
+grep -q "^expired $EXP" "$T/out" || fail "revoke-check did not print the expiry"
+expect 1 "changed nothing" as "$T/tina" export revoke-check "$T/x2" --prune
+(cd "$T/x2" && sha256sum -c --quiet MANIFEST.sha256) || fail "an expired export was changed"
+restart_server "$T/data"   # the server's clock 91 days on, too
+unset USETRACE_TEST_EXPORT_SKEW_DAYS
+[ "$(frame_status)" = 410 ] || fail "a frame of an expired export was served"
+grep -q '"export_expired"' "$T/body" || fail "no export_expired error"
+expect 1 "expired" as "$T/tina" export --export ds2 --out "$T/x5" --format jsonl --quiet
+expect 1 "expired" as "$T/tina" training steps --export ds2
+expect 0 "" as "$T/tina" export --export ds9 --out "$T/x9" --format jsonl --quiet
 echo "export_server ok"

@@ -78,6 +78,8 @@ test_policy_errors_name_line_and_field(void)
 	parse_err("version: x\ncollect: [keys]\n", "line 1: version: expected a whole number");
 	parse_err("version: 1\ncollect: [keys]\nspool:\n  budget: 5 parsecs\n", "spool.budget");
 	parse_err("version: 1\ncollect: [keys]\nretention: 10y\n", "line 3: retention");
+	parse_err("version: 1\ncollect: [keys]\nexport:\n  expire: 0d\n",
+	    "line 4: export.expire: expected 1d .. 3650d");
 	parse_err("version: 1\ncollect: [keys]\napplications:\n  deny: firefox\n",
 	    "line 4: applications.deny: expected a list");
 	parse_err("", "empty");
@@ -94,6 +96,26 @@ test_policy_hash_binds_content(void)
 
 	T_ASSERT(memcmp(a->hash, b->hash, sizeof(a->hash)) != 0);
 	T_ASSERT_EQ(b->categories, UT_CAT_KEYS | UT_CAT_POINTER);
+	policy_destroy(a);
+	policy_destroy(b);
+}
+
+/* export.expire: 90 days unless set, and the notice says erasure cannot reach exports. */
+static void
+test_policy_export_expiry(void)
+{
+	struct policy *a = parse_ok("version: 1\ncollect: [keys]\n");
+	struct policy *b = parse_ok("version: 1\ncollect: [keys]\nexport:\n  expire: 7d\n");
+	char text[16384];
+	FILE *f;
+
+	T_ASSERT_EQ(a->export_expire_days, 90u);
+	T_ASSERT_EQ(b->export_expire_days, 7u);
+	f = fmemopen(text, sizeof(text), "w");
+	policy_notice_text(b, f);
+	fclose(f);
+	T_ASSERT(strstr(text, "your erasure cannot recall or reach them") != NULL);
+	T_ASSERT(strstr(text, "expire after\n  7 days") != NULL);
 	policy_destroy(a);
 	policy_destroy(b);
 }
@@ -319,5 +341,6 @@ T_LIST(T_CASE(test_consent_bound_to_policy_hash),
     T_CASE(test_policy_errors_name_line_and_field),
     T_CASE(test_policy_hash_binds_content),
     T_CASE(test_policy_notice_matches_policy),
+    T_CASE(test_policy_export_expiry),
     T_CASE(test_policy_allow_list_denies_others),
     T_CASE(test_policy_window_denied_one_rule))
