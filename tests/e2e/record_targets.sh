@@ -140,6 +140,28 @@ if bad:
 print("targets: %d" % len(tg))
 PY
 
+# Every export format carries the targets: the independent reader
+# (export_check.py) validates each step's target against the schema and
+# the action's (show --json), and no exported byte holds the email.
+"$USETRACE" show "$E2E_TMP/on" --json >"$E2E_TMP/on.actions" || fail "show --json"
+grep -q '"target":{"role":"push button","name":"Send \[EMAIL\]"' "$E2E_TMP/on.actions" ||
+	{ cat "$E2E_TMP/on.actions" >&2; fail "show --json has no push button target"; }
+for f in jsonl webdataset pyautogui osworld anthropic; do
+	"$USETRACE" export --local "$E2E_TMP/on" --out "$E2E_TMP/x-$f" --format "$f" \
+		>/dev/null 2>"$E2E_TMP/export-$f.err" || { cat "$E2E_TMP/export-$f.err" >&2; fail "export $f"; }
+	python3 "$SRCDIR/tests/e2e/export_check.py" "$f" "$E2E_TMP/x-$f" "$E2E_TMP/on.actions" \
+		"$MAIL" jane.roe >"$E2E_TMP/check-$f.out" || { cat "$E2E_TMP/check-$f.out" >&2; fail "export_check $f"; }
+done
+python3 - "$E2E_TMP/x-jsonl/steps.jsonl" <<'PY' || fail "jsonl targets"
+import json, sys
+steps = [json.loads(l) for l in open(sys.argv[1])]
+t = [s["target"] for s in steps if s["target"]]
+assert any(x["role"] == "push button" and x["name"] == "Send [EMAIL]" and
+           x["path"][-1] == "push button" for x in t), t
+assert any(x["role"] == "text" for s in steps for x in [s["target"]]
+           if x and s["usetrace"]["type"] == "type"), "no target on the typing"
+PY
+
 # The same session without "targets" in the policy: no target record.
 session "$E2E_TMP/off.yaml" "$E2E_TMP/off"
 grep -q '"type":"target"' "$E2E_TMP/off.raw" && fail "a target record without 'targets' in the policy"
