@@ -15,9 +15,12 @@
  * Text boxes (struct at_req, answered in atspi_text.c): the accessibles
  * focused lately, newest last, with their process, are searched for each
  * secret's text; the text read is wiped, nothing of it is logged or kept.
+ * Target elements (target.c, category "targets") are answered on the same
+ * thread: the element under a press or with the focus, from the helpers
+ * cap__at_app_of / cap__at_focused_in shared through atspi_int.h.
  * USETRACE_TEST_ATSPI_DELAY_MS (test builds only, testhooks.h) delays every
- * focus event and role question on the thread; USETRACE_NO_ATSPI turns the
- * service off.
+ * focus event, role question and target question on the thread;
+ * USETRACE_NO_ATSPI turns the service off.
  *
  * All its state is the one struct cap__at (struct atspi_state,
  * atspi_int.h), shared with atspi_text.c.  Invariants:
@@ -344,7 +347,10 @@ on_focus_event(AtspiEvent *ev, void *arg)
 		g_object_unref(cap__at.last);
 	cap__at.last = g_object_ref(ev->source);
 	at_remember(ev->source, pid);
-	/* PRIV-P4-2: the role is all we read; never names or text. */
+	/*
+	 * PRIV-P4-2: the role is all we read here; never names or text
+	 * (target.c reads an element's name, with "targets" only).
+	 */
 	at_publish(role == ATSPI_ROLE_PASSWORD_TEXT, pid);
 out:
 	if (ev != NULL)
