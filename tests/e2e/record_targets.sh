@@ -5,7 +5,7 @@
 # the expected AT-SPI role naming the press; a name holding a planted
 # email is redacted ("[EMAIL]", like a title); a window whose title the
 # policy denies gives none; without "targets" in the policy there is no
-# target record at all.
+# target record at all; an answer later than the budget is not kept.
 #
 # Runs inside its own D-Bus session with the accessibility bus started;
 # fails (never skips) when that bus is not live.
@@ -167,4 +167,15 @@ session "$E2E_TMP/off.yaml" "$E2E_TMP/off"
 grep -q '"type":"target"' "$E2E_TMP/off.raw" && fail "a target record without 'targets' in the policy"
 grep -q '"type":"button"' "$E2E_TMP/off.raw" || fail "no clicks recorded (test broken)"
 grep -q "targets: recording" "$REC_LOG" && fail "the agent records targets without the category"
+# AT-SPI answering later than the 200 ms budget (the test double of a
+# slow application): the presses have no target, and capture went on.
+export USETRACE_TEST_ATSPI_DELAY_MS=400
+session "$E2E_TMP/on.yaml" "$E2E_TMP/late"
+unset USETRACE_TEST_ATSPI_DELAY_MS
+grep -q '"type":"target"' "$E2E_TMP/late.raw" && fail "a target answered after the budget"
+grep -q '"type":"button"' "$E2E_TMP/late.raw" || fail "no clicks recorded (late)"
+grep -q '"type":"key"' "$E2E_TMP/late.raw" ||
+	{ grep -v frame "$E2E_TMP/late.raw" | tail -20 >&2; fail "typing not recorded (late)"; }
+grep -Eq "targets: [1-9][0-9]* asked, 0 answered, [1-9][0-9]* without an answer in time" "$REC_LOG" ||
+	{ cat "$REC_LOG" >&2; fail "the agent did not ask, or kept late answers"; }
 echo "record_targets: ok"
