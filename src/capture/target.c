@@ -153,10 +153,12 @@ holds(AtspiAccessible *acc, int x, int y)
 /*
  * The child of cur at (x, y) when its toolkit does not say (GTK's notebook
  * answers nothing, and a page tab's box is its label, not its page): the
- * first showing child holding the point, else such a grandchild.
+ * first showing child holding the point, else such a grandchild; the
+ * scan stops at the request's deadline (the AT-SPI thread also answers
+ * password-field questions).
  */
 static AtspiAccessible *
-child_at(AtspiAccessible *cur, int x, int y, int grand)
+child_at(AtspiAccessible *cur, int x, int y, int grand, uint64_t deadline)
 {
 	AtspiAccessible *ch, *g = NULL;
 	GError *err = NULL;
@@ -164,7 +166,7 @@ child_at(AtspiAccessible *cur, int x, int y, int grand)
 
 	n = atspi_accessible_get_child_count(cur, &err);
 	g_clear_error(&err);
-	for (i = 0; i < n && i < TG_SCAN_MAX; i++) {
+	for (i = 0; i < n && i < TG_SCAN_MAX && ut_now_mono_ns() < deadline; i++) {
 		ch = atspi_accessible_get_child_at_index(cur, i, &err);
 		g_clear_error(&err);
 		if (ch == NULL)
@@ -172,7 +174,7 @@ child_at(AtspiAccessible *cur, int x, int y, int grand)
 		if (holds(ch, x, y))
 			return ch;
 		if (grand && g == NULL)
-			g = child_at(ch, x, y, 0);
+			g = child_at(ch, x, y, 0, deadline);
 		g_object_unref(ch);
 		if (g != NULL)
 			return g;
@@ -182,7 +184,7 @@ child_at(AtspiAccessible *cur, int x, int y, int grand)
 
 /* The deepest accessible at screen point (x, y) in a window of app. */
 static AtspiAccessible *
-at_point(AtspiAccessible *app, int x, int y)
+at_point(AtspiAccessible *app, int x, int y, uint64_t deadline)
 {
 	AtspiAccessible *win = NULL, *a, *cur, *ch;
 	AtspiComponent *comp;
@@ -221,7 +223,7 @@ at_point(AtspiAccessible *app, int x, int y)
 		g_object_unref(comp);
 		g_clear_error(&err);
 		if (ch == NULL)
-			ch = child_at(cur, x, y, 1);
+			ch = child_at(cur, x, y, 1, deadline);
 		if (ch == NULL || ch == cur) {
 			if (ch != NULL)
 				g_object_unref(ch);
@@ -296,7 +298,7 @@ tg_job(gpointer data)
 	    atomic_load(&cap__at.pid) == q->pid)
 		acc = g_object_ref(cap__at.last);
 	if (acc == NULL && (app = cap__at_app_of(q->pid)) != NULL) {
-		acc = q->at_point ? at_point(app, q->x, q->y) :
+		acc = q->at_point ? at_point(app, q->x, q->y, q->deadline) :
 		    cap__at_focused_in(app, q->pid);
 		g_object_unref(app);
 	}
