@@ -367,6 +367,10 @@ f_collect(struct pctx *c, struct policy *p, const yaml_node_t *v)
 	}
 	if ((p->categories & UT_CAT_TEXT) && !(p->categories & UT_CAT_KEYS))
 		r = perr(c, v, "collect", "'text' needs 'keys' (text is derived from key presses)");
+	else if ((p->categories & UT_CAT_TARGETS) &&
+	    !(p->categories & (UT_CAT_KEYS | UT_CAT_POINTER)))
+		r = perr(c, v, "collect", "'targets' needs 'pointer' or 'keys' (a "
+		    "target is the element of a click or of typing)");
 out:
 	for (i = 0; i < l.n; i++)
 		free(l.v[i]);

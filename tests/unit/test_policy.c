@@ -75,6 +75,7 @@ test_policy_errors_name_line_and_field(void)
 	parse_err("{version: 1,\n collect: [keys],\n colour: 3}\n",
 	    "line 3: colour: unknown field");
 	parse_err("version: 1\ncollect: [text]\n", "'text' needs 'keys'");
+	parse_err("version: 1\ncollect: [apps, targets]\n", "'targets' needs 'pointer' or 'keys'");
 	parse_err("version: x\ncollect: [keys]\n", "line 1: version: expected a whole number");
 	parse_err("version: 1\ncollect: [keys]\nspool:\n  budget: 5 parsecs\n", "spool.budget");
 	parse_err("version: 1\ncollect: [keys]\nretention: 10y\n", "line 3: retention");
