@@ -5,6 +5,8 @@
  *
  *   bench_inject latency N      N pointer moves 2 ms apart; prints
  *                               "x y t_inject_mono_ns" per move
+ *   bench_inject clicks N       as latency, with a left click after every
+ *                               25th move (bench/target_bench.sh)
  *   bench_inject burst N        N pointer moves as fast as possible
  *   bench_inject office SECS    a seeded office-work mix for SECS seconds:
  *                               typing bursts (~6 keys/s), pointer travel
@@ -121,7 +123,7 @@ main(int argc, char **argv)
 	unsigned long long t;
 
 	if (argc != 3 || (n = atoi(argv[2])) <= 0) {
-		fprintf(stderr, "usage: bench_inject latency|burst|office N\n");
+		fprintf(stderr, "usage: bench_inject latency|clicks|burst|office N\n");
 		return 2;
 	}
 	if ((d = XOpenDisplay(NULL)) == NULL ||
@@ -129,7 +131,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "bench_inject: no display with XTEST\n");
 		return 1;
 	}
-	if (strcmp(argv[1], "latency") == 0) {
+	if (strcmp(argv[1], "latency") == 0 || strcmp(argv[1], "clicks") == 0) {
 		for (i = 0; i < n; i++) {
 			int x = 100 + i % 500, y = 100 + (i / 500) % 400;
 
@@ -138,6 +140,12 @@ main(int argc, char **argv)
 			XFlush(d);
 			printf("%d %d %llu\n", x, y, t);
 			sleep_ms(2);
+			if (argv[1][0] == 'c' && i % 25 == 24) {
+				XTestFakeButtonEvent(d, 1, True, CurrentTime);
+				XTestFakeButtonEvent(d, 1, False, CurrentTime);
+				XFlush(d);
+				sleep_ms(2);
+			}
 		}
 	} else if (strcmp(argv[1], "burst") == 0) {
 		for (i = 0; i < n; i++)

@@ -68,6 +68,11 @@ struct ut_action {
 	size_t nseqs;
 	const struct ut_event *focus;  /* focus in force, or NULL */
 	int64_t frame;        /* frame id, -1 when none */
+	/*
+	 * The TARGET record naming one of this action's presses (the
+	 * first one recorded), or NULL: the element acted on.
+	 */
+	const struct ut_event *target;
 };
 
 struct action_opts {

@@ -40,7 +40,8 @@ enum ut_event_type {
 	UT_EV_MARK = 12,     /* task mark */
 	UT_EV_MONITORS = 13, /* monitor layout (XRandR) */
 	UT_EV_END = 14,      /* recording closed: reason */
-	UT_EV_TYPE_MAX = 14,
+	UT_EV_TARGET = 15,   /* the element an action was aimed at (AT-SPI) */
+	UT_EV_TYPE_MAX = 15,
 };
 
 /* Sensitivity levels (DESIGN.md). */
@@ -57,6 +58,8 @@ enum ut_sensitivity {
 #define UT_EV_TITLE_MAX 512
 #define UT_EV_STR_MAX 256
 #define UT_EV_MONITORS_MAX 8
+#define UT_EV_ROLE_MAX 32
+#define UT_EV_PATH_MAX 256
 #define UT_FRAME_DATA_MAX (8u << 20)
 #define UT_FRAME_WEBP_LOSSY 1
 #define UT_FRAME_WEBP_LOSSLESS 2
@@ -135,6 +138,21 @@ struct ut_event {
 		struct {
 			char text[UT_EV_STR_MAX]; /* mark label, or END reason */
 		} mark;
+		/*
+		 * The accessible element (AT-SPI) under the pointer of a
+		 * button press, or with the focus at the first key of a
+		 * typing run (docs/FORMAT.md "target").  action_seq: the
+		 * seq of that press's record (always <= this record's).
+		 * name: as the privacy filter left it (like a title).
+		 */
+		struct {
+			uint64_t action_seq;
+			int32_t x, y;             /* bounding box, screen px */
+			uint32_t w, h;
+			char role[UT_EV_ROLE_MAX];  /* AT-SPI role name */
+			char name[UT_EV_STR_MAX];   /* accessible name */
+			char path[UT_EV_PATH_MAX];  /* roles from the window, "/" */
+		} target;
 		/*
 		 * One region of a stored screen frame (docs/FORMAT.md).  A
 		 * frame is nparts region records with the same frame_id; a

@@ -189,6 +189,13 @@ int export_action_from_json(const struct json_t *o, struct ut_action *a,
     struct ut_point *path, size_t npath);
 
 /*
+ * The "target" of an action's JSON form into *t (a TARGET record: role,
+ * name, box, path): 1 when it has one (set a->target = t), 0 when none,
+ * UT_EPARSE when malformed.
+ */
+int export_target_from_json(const struct json_t *o, struct ut_event *t);
+
+/*
  * The episodes of an export directory (any format) and their server
  * episode ids: calls fn(episode number, ref or NULL, arg) once per
  * episode, in order.  0, UT_ENOTFOUND (not an export), UT_EPARSE.

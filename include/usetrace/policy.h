@@ -27,7 +27,8 @@ enum ut_category {
 	UT_CAT_APPS = 1u << 3,
 	UT_CAT_TITLES = 1u << 4,
 	UT_CAT_FRAMES = 1u << 5,
-	UT_CAT_ALL = (1u << 6) - 1,
+	UT_CAT_TARGETS = 1u << 6,	/* the element acted on (AT-SPI) */
+	UT_CAT_ALL = (1u << 7) - 1,
 };
 
 #define POLICY_HASH_LEN 32

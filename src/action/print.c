@@ -15,6 +15,43 @@ is_pointer(const struct ut_action *a)
 	return a->kind <= UT_ACT_DRAG;
 }
 
+/*
+ * ,"target":{"role":..,"name":..,"bbox":[x,y,w,h],"path":[roles]} of a
+ * TARGET record (its path split at "/").
+ */
+static void
+target_print_json(FILE *f, const struct ut_event *t)
+{
+	const char *p = t->u.target.path, *e;
+	char role[UT_EV_PATH_MAX];
+	size_t n;
+	int first = 1;
+
+	fputs(",\"target\":{\"role\":", f);
+	jsonw_str(f, t->u.target.role);
+	fputs(",\"name\":", f);
+	jsonw_str(f, t->u.target.name);
+	fprintf(f, ",\"bbox\":[%" PRId32 ",%" PRId32 ",%" PRIu32 ",%" PRIu32
+	    "],\"path\":[", t->u.target.x, t->u.target.y, t->u.target.w,
+	    t->u.target.h);
+	while (*p != '\0') {
+		e = strchr(p, '/');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (n > 0 && n < sizeof(role)) {
+			memcpy(role, p, n);
+			role[n] = '\0';
+			if (!first)
+				fputc(',', f);
+			jsonw_str(f, role);
+			first = 0;
+		}
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	fputs("]}", f);
+}
+
 void
 action_print_json(FILE *f, const struct ut_action *a)
 {
@@ -66,6 +103,8 @@ action_print_json(FILE *f, const struct ut_action *a)
 			    a->path[i].dt_ms);
 		fputc(']', f);
 	}
+	if (a->target != NULL)
+		target_print_json(f, a->target);
 	fputs(",\"seq\":[", f);
 	for (i = 0; i < a->nseqs; i++)
 		fprintf(f, "%s[%" PRIu64 ",%" PRIu64 "]", i ? "," : "",
@@ -230,6 +269,17 @@ event_print_json(FILE *f, const struct ut_event *ev, uint64_t start_mono)
 	case UT_EV_END:
 		fputs(",\"text\":", f);
 		jsonw_str(f, ev->u.mark.text);
+		break;
+	case UT_EV_TARGET:
+		fprintf(f, ",\"action_seq\":%" PRIu64 ",\"x\":%d,\"y\":%d,"
+		    "\"w\":%u,\"h\":%u,\"role\":", ev->u.target.action_seq,
+		    ev->u.target.x, ev->u.target.y, ev->u.target.w,
+		    ev->u.target.h);
+		jsonw_str(f, ev->u.target.role);
+		fputs(",\"name\":", f);
+		jsonw_str(f, ev->u.target.name);
+		fputs(",\"path\":", f);
+		jsonw_str(f, ev->u.target.path);
 		break;
 	default:
 		break;

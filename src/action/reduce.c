@@ -82,6 +82,7 @@ red__pact_free(struct pact *p)
 	free(p->path);
 	free(p->seqs);
 	memset(&p->a, 0, sizeof(p->a)); /* typed text */
+	memset(&p->target, 0, sizeof(p->target)); /* its name */
 	free(p);
 }
 
@@ -212,6 +213,31 @@ frame_at(const struct action_reducer *ar, uint32_t xtime)
 	return best;
 }
 
+/*
+ * A TARGET record goes to the pending action that holds its press (it
+ * comes within AT-SPI's budget, well before the action is delivered); the
+ * first one an action gets is kept.  A press already delivered or not
+ * recorded: dropped.
+ */
+static void
+attach_target(struct action_reducer *ar, const struct ut_event *ev)
+{
+	uint64_t s = ev->u.target.action_seq;
+	struct pact *p;
+	size_t i, k;
+
+	for (i = ar->qn; i-- > 0;) {
+		p = ar->q[i];
+		for (k = 0; k < p->nseqs; k++) {
+			if (s < p->seqs[k].first || s > p->seqs[k].last)
+				continue;
+			if (p->target.type != UT_EV_TARGET)
+				p->target = *ev;
+			return;
+		}
+	}
+}
+
 static int
 deliver(struct action_reducer *ar, struct pact *p)
 {
@@ -226,6 +252,7 @@ deliver(struct action_reducer *ar, struct pact *p)
 	p->a.duration_ms = MS(p->mono_last - p->mono_first);
 	p->a.focus = focus_at(ar, p->a.xtime, p->nseqs ? p->seqs[0].first : 0);
 	p->a.frame = frame_at(ar, p->a.xtime);
+	p->a.target = p->target.type == UT_EV_TARGET ? &p->target : NULL;
 	for (i = 0; i < 256; i++) {
 		if (ar->held[i].id == p->id)
 			ar->held[i].id = 0;
@@ -418,6 +445,9 @@ action_reducer_push(struct action_reducer *ar, const struct ut_event *ev)
 			if (ar->frame_n < FRAME_RING)
 				ar->frame_n++;
 		}
+		break;
+	case UT_EV_TARGET:
+		attach_target(ar, ev);
 		break;
 	case UT_EV_PAUSE:
 	case UT_EV_END:

@@ -40,6 +40,7 @@ struct pact {
 	size_t textlen;
 	int open;
 	int pending;
+	struct ut_event target;	/* type 0: none (a.target) */
 };
 
 struct held {

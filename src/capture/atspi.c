@@ -15,9 +15,12 @@
  * Text boxes (struct at_req, answered in atspi_text.c): the accessibles
  * focused lately, newest last, with their process, are searched for each
  * secret's text; the text read is wiped, nothing of it is logged or kept.
+ * Target elements (target.c, category "targets") are answered on the same
+ * thread: the element under a press or with the focus, from the helpers
+ * cap__at_app_of / cap__at_focused_in shared through atspi_int.h.
  * USETRACE_TEST_ATSPI_DELAY_MS (test builds only, testhooks.h) delays every
- * focus event and role question on the thread; USETRACE_NO_ATSPI turns the
- * service off.
+ * focus event, role question and target question on the thread;
+ * USETRACE_NO_ATSPI turns the service off.
  *
  * All its state is the one struct cap__at (struct atspi_state,
  * atspi_int.h), shared with atspi_text.c.  Invariants:
@@ -161,8 +164,8 @@ cap__at_discover(unsigned pid)
 
 
 /* The desktop's application of process pid (a reference), or NULL. */
-static AtspiAccessible *
-at_app_of(unsigned pid)
+AtspiAccessible *
+cap__at_app_of(unsigned pid)
 {
 	AtspiAccessible *desk = atspi_get_desktop(0), *a, *app = NULL;
 	GError *err = NULL;
@@ -190,8 +193,8 @@ at_app_of(unsigned pid)
  * The focused accessible of app (a reference), or NULL: one Collection
  * question (the application searches its own tree), else a walk.
  */
-static AtspiAccessible *
-at_focused_in(AtspiAccessible *app, unsigned pid)
+AtspiAccessible *
+cap__at_focused_in(AtspiAccessible *app, unsigned pid)
 {
 	AtspiCollection *coll = atspi_accessible_get_collection_iface(app);
 	AtspiAccessible *a = NULL;
@@ -248,9 +251,9 @@ at_role_job(gpointer data)
 
 	if (cap__at.test_delay_ms > 0)
 		g_usleep((gulong)cap__at.test_delay_ms * 1000);
-	if ((app = at_app_of(q->pid)) != NULL) {
+	if ((app = cap__at_app_of(q->pid)) != NULL) {
 		result = CAP_AT_OTHER;
-		acc = at_focused_in(app, q->pid);
+		acc = cap__at_focused_in(app, q->pid);
 		g_object_unref(app);
 	}
 	if (acc != NULL) {
@@ -344,7 +347,10 @@ on_focus_event(AtspiEvent *ev, void *arg)
 		g_object_unref(cap__at.last);
 	cap__at.last = g_object_ref(ev->source);
 	at_remember(ev->source, pid);
-	/* PRIV-P4-2: the role is all we read; never names or text. */
+	/*
+	 * PRIV-P4-2: the role is all we read here; never names or text
+	 * (target.c reads an element's name, with "targets" only).
+	 */
 	at_publish(role == ATSPI_ROLE_PASSWORD_TEXT, pid);
 out:
 	if (ev != NULL)

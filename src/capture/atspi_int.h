@@ -90,6 +90,10 @@ extern struct atspi_state cap__at;
  * its application's tree and remembers it; 1 if found.
  */
 int cap__at_discover(unsigned pid);
+/* AT-SPI thread: the desktop's application of process pid (a reference). */
+AtspiAccessible *cap__at_app_of(unsigned pid);
+/* AT-SPI thread: the focused accessible of app (a reference), or NULL. */
+AtspiAccessible *cap__at_focused_in(AtspiAccessible *app, unsigned pid);
 #endif
 
 #endif

@@ -119,8 +119,10 @@ key_dispatch(struct cap *c, int down, uint8_t kc, uint32_t xtime,
 	switch (cap__secure_key(c, &ev, &why)) {
 	case CAP_KEY_PASS:
 		cap__emit(c, &ev);
+		cap__target_key(c, &ev, true); /* target.c: seq now set */
 		return;
 	case CAP_KEY_REDACT:
+		cap__target_key(c, &ev, false);
 		/* seq and clocks are capture's to give, at emit. */
 		event_redacted(&red, NULL, "keys", why, 1, UT_SENS_SECRET);
 		red.xtime = ev.xtime;
@@ -170,6 +172,8 @@ emit_pointer(struct cap *c, const uint8_t *d)
 		c->st.buttons++;
 	}
 	cap__emit(c, &ev);
+	if (ev.type == UT_EV_BUTTON)
+		cap__target_button(c, &ev); /* target.c: seq now set */
 }
 
 /* Frame records from the frame thread get recording-wide ids here. */
@@ -429,6 +433,7 @@ setup(struct cap *c, const char *dpyname)
 	/* Secure input (secure.c): before RECORD, so no key precedes it. */
 	if ((r = cap__secure_init(c, dpyname)) < 0)
 		return r;
+	cap__target_init(c); /* target.c: with "targets" only */
 	return record_setup(c);
 }
 
@@ -436,6 +441,7 @@ static void
 teardown(struct cap *c)
 {
 	cap__secure_free(c, io_lost); /* secure input (secure.c) */
+	cap__target_free(c);
 	if (!io_lost) {
 		if (c->ctl != NULL && c->rc != 0) {
 			XRecordDisableContext(c->ctl, c->rc);
@@ -462,7 +468,7 @@ run_loop(struct cap *c, const char *dpyname)
 {
 	const struct capture_opts *o = c->o;
 	const struct capture_sink *sink = c->sink;
-	struct pollfd pfd[5];
+	struct pollfd pfd[6];
 	uint64_t tick_ns = (o->tick_ms ? o->tick_ms : 200) * 1000000ull;
 	uint64_t next_tick, now;
 	XEvent e;
@@ -510,7 +516,10 @@ run_loop(struct cap *c, const char *dpyname)
 		pfd[4].fd = frames_ready_fd(c->frames);
 		pfd[2].events = pfd[3].events = pfd[4].events = POLLIN;
 		pfd[2].revents = pfd[3].revents = pfd[4].revents = 0;
-		nfds = 5;
+		pfd[5].fd = cap__target_fd(c); /* target.c: answers ready */
+		pfd[5].events = POLLIN;
+		pfd[5].revents = 0;
+		nfds = 6;
 		XFlush(c->ctl);
 		if (poll(pfd, (nfds_t)nfds, timeout) < 0 && errno != EINTR) {
 			r = -errno;
@@ -526,6 +535,8 @@ run_loop(struct cap *c, const char *dpyname)
 				XRecordProcessReplies(c->data);
 			frames_drain(c->frames, emit_frame, c);
 		}
+		if (pfd[5].revents & POLLIN)
+			cap__target_drain(c);
 		if (o->extra_fd >= 0 && (pfd[3].revents & POLLIN) &&
 		    sink->on_fd != NULL && (r = sink->on_fd(sink->arg)) != 0)
 			break;

@@ -58,6 +58,7 @@ struct cap {
 
 	uint64_t seq;
 	struct cap_secure *secure; /* secure input (capture/secure.c) */
+	struct cap_target *target; /* target elements (capture/target.c) */
 	struct frames *frames;
 	uint64_t last_type_ns, last_wheel_ns; /* frame requests: burst starts only */
 	uint64_t frame_last_local, frame_last_global, frame_prev_global;
@@ -162,6 +163,21 @@ void cap__focus_update(struct cap *c, uint32_t xtime);
 void cap__focus_event(struct cap *c, XEvent *e);
 /* Emits the FOCUS changes the server made before server time xtime. */
 void cap__focus_before_key(struct cap *c, uint32_t xtime);
+
+/*
+ * Target elements (capture/target.c, category "targets"): init (NULL
+ * target without the category), the fd the loop polls and drain, which
+ * emits the answers; button / key: after a press was emitted (its seq
+ * set), asks for its element without waiting; key's passed: secure input
+ * let it through (else it only ends or continues the typing run).
+ */
+struct cap_target;
+void cap__target_init(struct cap *c);
+int cap__target_fd(const struct cap *c);
+void cap__target_drain(struct cap *c);
+void cap__target_button(struct cap *c, const struct ut_event *ev);
+void cap__target_key(struct cap *c, const struct ut_event *ev, bool passed);
+void cap__target_free(struct cap *c);
 void cap__monitors(struct cap *c);
 
 #endif

@@ -114,6 +114,7 @@ one_episode(struct srv_export *x, const json_t *e)
 	struct export_step s;
 	struct ut_action *a = NULL;
 	struct ut_point *path = NULL;
+	struct ut_event tgt;		/* the action's target element */
 	const char *prev_app = NULL, *app;
 	uint64_t start = 0, last_end = 0;
 	size_t i;
@@ -138,6 +139,10 @@ one_episode(struct srv_export *x, const json_t *e)
 	json_array_foreach(acts, i, o) {
 		if ((r = export_action_from_json(o, a, path, UT_ACTION_PATH_MAX)) != 0)
 			break;
+		if ((r = export_target_from_json(o, &tgt)) < 0)
+			break;
+		a->target = r == 1 ? &tgt : NULL; /* issue 12: target elements */
+		r = 0;
 		app = json_string_value(json_object_get(o, "app"));
 		task = task_of(tasks, o);
 		if (!open || task != prev_task || (task < 0 &&
@@ -185,6 +190,7 @@ one_episode(struct srv_export *x, const json_t *e)
 		x->steps++;
 	}
 out:
+	sodium_memzero(&tgt, sizeof(tgt));
 	if (a != NULL)
 		sodium_memzero(a, sizeof(*a));
 	free(a);

@@ -24,6 +24,7 @@ static const char *type_names[] = {
 	[UT_EV_PAUSE] = "pause", [UT_EV_RESUME] = "resume",
 	[UT_EV_REDACTED] = "redacted", [UT_EV_MARK] = "mark",
 	[UT_EV_MONITORS] = "monitors", [UT_EV_END] = "end",
+	[UT_EV_TARGET] = "target",
 };
 
 const char *
@@ -167,6 +168,20 @@ event_encode(struct event_codec *c, const struct ut_event *ev, struct buf *out)
 	case UT_EV_MARK:
 	case UT_EV_END:
 		PUT(buf_put_str(out, ev->u.mark.text));
+		break;
+	case UT_EV_TARGET:
+		if (ev->u.target.action_seq > ev->seq) {
+			r = UT_EINVAL;
+			goto fail;
+		}
+		PUT(buf_put_varint(out, ev->seq - ev->u.target.action_seq));
+		PUT(buf_put_svarint(out, ev->u.target.x));
+		PUT(buf_put_svarint(out, ev->u.target.y));
+		PUT(buf_put_varint(out, ev->u.target.w));
+		PUT(buf_put_varint(out, ev->u.target.h));
+		PUT(buf_put_str(out, ev->u.target.role));
+		PUT(buf_put_str(out, ev->u.target.name));
+		PUT(buf_put_str(out, ev->u.target.path));
 		break;
 	case UT_EV_FRAME:
 		if (ev->u.frame.len > UT_FRAME_DATA_MAX ||
@@ -373,6 +388,19 @@ decode(struct event_codec *c, struct bufrd *rd, struct ut_event *ev)
 	case UT_EV_MARK:
 	case UT_EV_END:
 		GET(bufrd_get_str(rd, ev->u.mark.text, sizeof(ev->u.mark.text)));
+		break;
+	case UT_EV_TARGET:
+		GET(bufrd_get_varint(rd, &u));
+		if (u > ev->seq)
+			return UT_ECORRUPT;
+		ev->u.target.action_seq = ev->seq - u;
+		GET(get_s32v(rd, 0, &ev->u.target.x));
+		GET(get_s32v(rd, 0, &ev->u.target.y));
+		GET(get_u32v(rd, &ev->u.target.w));
+		GET(get_u32v(rd, &ev->u.target.h));
+		GET(bufrd_get_str(rd, ev->u.target.role, sizeof(ev->u.target.role)));
+		GET(bufrd_get_str(rd, ev->u.target.name, sizeof(ev->u.target.name)));
+		GET(bufrd_get_str(rd, ev->u.target.path, sizeof(ev->u.target.path)));
 		break;
 	case UT_EV_FRAME:
 		GET(bufrd_get_varint(rd, &ev->u.frame.frame_id));

@@ -39,6 +39,7 @@ struct xact {
 	struct ut_action a;        /* text/keys unused here: see below */
 	char *text, *keys, *app, *title;
 	struct ut_point *path;
+	struct ut_event *target;   /* its target element (a copy), or NULL */
 	uint32_t session, episode;
 	int32_t task;              /* index into collect.tasks, -1: none */
 	uint64_t first_seq;        /* of its first raw record */
@@ -126,6 +127,14 @@ on_action(const struct ut_action *a, void *arg)
 		memcpy(x->path, a->path, a->npath * sizeof(*x->path));
 	}
 	x->a.path = NULL;
+	x->a.target = NULL;
+	if (a->target != NULL) {
+		if ((x->target = malloc(sizeof(*x->target))) == NULL)
+			abort();
+		*x->target = *a->target;
+		if (a->target->sensitivity > sens)
+			sens = a->target->sensitivity; /* a redacted name */
+	}
 	if (f != NULL) {
 		x->app = dup_or_null(f->u.focus.denied ? "denied" : f->u.focus.app);
 		x->title = f->u.focus.denied ? NULL : dup_or_null(f->u.focus.title);
@@ -158,6 +167,9 @@ collect_free(struct collect *c)
 		free(c->v[i].app);
 		free(c->v[i].title);
 		free(c->v[i].path);
+		if (c->v[i].target != NULL)
+			sodium_memzero(c->v[i].target, sizeof(*c->v[i].target));
+		free(c->v[i].target);
 	}
 	free(c->v);
 	for (i = 0; i < c->ntasks; i++)
@@ -303,6 +315,7 @@ write_step(struct emit *e, const struct xact *x)
 	snprintf(a.text, sizeof(a.text), "%s", x->text != NULL ? x->text : "");
 	snprintf(a.keys, sizeof(a.keys), "%s", x->keys != NULL ? x->keys : "");
 	a.path = x->path;
+	a.target = x->target;
 	memset(&s, 0, sizeof(s));
 	s.a = &a;
 	s.t_ms = x->a.t_ms - e->ep_start_ms;

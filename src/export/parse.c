@@ -1,6 +1,6 @@
 /*
  * parse.c - an action back from its JSON form (docs/FORMAT.md section 5),
- * for exports built from a server's answers.
+ * for exports built from a server's answers, and its target element.
  */
 #include <string.h>
 
@@ -74,4 +74,38 @@ export_action_from_json(const json_t *o, struct ut_action *a,
 	}
 	a->path = path;
 	return 0;
+}
+
+int
+export_target_from_json(const json_t *o, struct ut_event *t)
+{
+	const json_t *j = json_object_get(o, "target"), *bb, *r;
+	const char *role, *name, *s;
+	size_t i, w = 0;
+
+	memset(t, 0, sizeof(*t));
+	if (j == NULL || json_is_null(j))
+		return 0;
+	role = json_string_value(json_object_get(j, "role"));
+	name = json_string_value(json_object_get(j, "name"));
+	bb = json_object_get(j, "bbox");
+	if (!json_is_object(j) || role == NULL || name == NULL ||
+	    json_array_size(bb) != 4 || strlen(role) >= sizeof(t->u.target.role) ||
+	    strlen(name) >= sizeof(t->u.target.name))
+		return UT_EPARSE;
+	t->type = UT_EV_TARGET;
+	memcpy(t->u.target.role, role, strlen(role) + 1);
+	memcpy(t->u.target.name, name, strlen(name) + 1);
+	t->u.target.x = (int32_t)json_integer_value(json_array_get(bb, 0));
+	t->u.target.y = (int32_t)json_integer_value(json_array_get(bb, 1));
+	t->u.target.w = (uint32_t)json_integer_value(json_array_get(bb, 2));
+	t->u.target.h = (uint32_t)json_integer_value(json_array_get(bb, 3));
+	json_array_foreach(json_object_get(j, "path"), i, r) {
+		if ((s = json_string_value(r)) == NULL ||
+		    w + strlen(s) + 2 > sizeof(t->u.target.path))
+			return UT_EPARSE;
+		w += (size_t)snprintf(t->u.target.path + w,
+		    sizeof(t->u.target.path) - w, "%s%s", w ? "/" : "", s);
+	}
+	return 1;
 }

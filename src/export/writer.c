@@ -304,6 +304,48 @@ action_json(const struct ut_action *a, uint32_t sw, uint32_t sh)
 	return o;
 }
 
+/*
+ * The step's target element (docs/export.schema.json "target"): null, or
+ * {role, name, bbox: [x, y, w, h] screen pixels, bbox_norm: the same in
+ * 0..1 (x, y like x_norm; w, h as fractions of the screen), path: the
+ * roles from the window down to it}.
+ */
+static json_t *
+target_json(const struct ut_action *a, uint32_t sw, uint32_t sh)
+{
+	const struct ut_event *t = a->target;
+	json_t *o, *path;
+	char role[UT_EV_PATH_MAX];
+	const char *p, *e;
+	size_t n;
+
+	if (t == NULL || t->type != UT_EV_TARGET)
+		return json_null();
+	o = json_object();
+	json_object_set_new(o, "role", str_or_null(t->u.target.role));
+	json_object_set_new(o, "name", str_or_null(t->u.target.name));
+	json_object_set_new(o, "bbox", json_pack("[iiII]", (int)t->u.target.x,
+	    (int)t->u.target.y, (json_int_t)t->u.target.w, (json_int_t)t->u.target.h));
+	json_object_set_new(o, "bbox_norm", json_pack("[ffff]",
+	    sw > 1 ? (double)t->u.target.x / (sw - 1) : 0.0,
+	    sh > 1 ? (double)t->u.target.y / (sh - 1) : 0.0,
+	    sw > 0 ? (double)t->u.target.w / sw : 0.0,
+	    sh > 0 ? (double)t->u.target.h / sh : 0.0));
+	path = json_array();
+	for (p = t->u.target.path; *p != '\0';) {
+		e = strchr(p, '/');
+		n = e != NULL ? (size_t)(e - p) : strlen(p);
+		if (n > 0 && n < sizeof(role)) {
+			memcpy(role, p, n);
+			role[n] = '\0';
+			json_array_append_new(path, str_or_null(role));
+		}
+		p += n + (p[n] == '/');
+	}
+	json_object_set_new(o, "path", path);
+	return o;
+}
+
 static json_t *
 str_or_null(const char *s)
 {
@@ -486,7 +528,7 @@ export_writer_step(struct export_writer *w, const struct export_step *s)
 	json_object_set_new(st, "app", str_or_null(s->app));
 	json_object_set_new(st, "title", str_or_null(s->title));
 	json_object_set_new(st, "sensitivity", json_integer(s->sensitivity));
-	json_object_set_new(st, "target", json_null());
+	json_object_set_new(st, "target", target_json(s->a, s->screen_w, s->screen_h));
 	json_object_set_new(st, "usetrace", action_json(s->a, s->screen_w, s->screen_h));
 	if (s->img != NULL) {
 		const uint8_t *img = s->img;

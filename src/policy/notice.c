@@ -11,7 +11,7 @@
 #include "usetrace/util.h"
 
 static const uint32_t all_cats[] = { UT_CAT_KEYS, UT_CAT_TEXT, UT_CAT_POINTER,
-	UT_CAT_APPS, UT_CAT_TITLES, UT_CAT_FRAMES };
+	UT_CAT_APPS, UT_CAT_TITLES, UT_CAT_FRAMES, UT_CAT_TARGETS };
 
 static void
 join(FILE *f, const struct policy_list *l)

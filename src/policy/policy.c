@@ -41,6 +41,7 @@ static const struct {
 	{ UT_CAT_APPS, "apps", "Applications: the name of the application you are using" },
 	{ UT_CAT_TITLES, "titles", "Window titles: the title of the focused window, after secrets and personal data are replaced" },
 	{ UT_CAT_FRAMES, "frames", "Screen images: what is on your screen, with denied windows and secure input blacked out" },
+	{ UT_CAT_TARGETS, "targets", "Target elements: the role and name of the button, field or item you clicked or typed into, after secrets and personal data are replaced, and its position" },
 };
 
 const char *
@@ -359,13 +360,17 @@ f_collect(struct pctx *c, struct policy *p, const yaml_node_t *v)
 		if (j == UT_ARRAY_LEN(cats)) {
 			r = perr(c, yaml_document_get_node(c->doc, *it), "collect",
 			    "unknown category '%s' (known: keys, text, pointer, "
-			    "apps, titles, frames)", l.v[i]);
+			    "apps, titles, frames, targets)", l.v[i]);
 			goto out;
 		}
 		p->categories |= cats[j].bit;
 	}
 	if ((p->categories & UT_CAT_TEXT) && !(p->categories & UT_CAT_KEYS))
 		r = perr(c, v, "collect", "'text' needs 'keys' (text is derived from key presses)");
+	else if ((p->categories & UT_CAT_TARGETS) &&
+	    !(p->categories & (UT_CAT_KEYS | UT_CAT_POINTER)))
+		r = perr(c, v, "collect", "'targets' needs 'pointer' or 'keys' (a "
+		    "target is the element of a click or of typing)");
 out:
 	for (i = 0; i < l.n; i++)
 		free(l.v[i]);

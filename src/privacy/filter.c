@@ -166,6 +166,7 @@ pf__floor_level(const struct privacy_filter *pf, uint8_t type, uint8_t lvl)
 	case UT_EV_FRAME:
 	case UT_EV_REDACTED:
 	case UT_EV_FOCUS:
+	case UT_EV_TARGET:
 		return UT_SENS_PERSONAL;
 	default:
 		return lvl;
@@ -352,6 +353,27 @@ emit_focus(struct privacy_filter *pf, const struct ut_event *ev)
 	return r < 0 ? r : 0;
 }
 
+/*
+ * TARGET: the element's name is redacted like a title (same detectors and
+ * identities, "[TYPE]" placeholders) and sets the level the same way; the
+ * role and the path are AT-SPI role names, the box numbers.
+ */
+static int
+emit_target(struct privacy_filter *pf, const struct ut_event *ev)
+{
+	struct ut_event out = *ev;
+	uint8_t lvl = UT_SENS_NONE;
+	int r;
+
+	redact_into(pf, ev->u.target.name, strnlen(ev->u.target.name,
+	    sizeof(ev->u.target.name)), out.u.target.name,
+	    sizeof(out.u.target.name), &lvl);
+	out.sensitivity = at_least(ev, pf__floor_level(pf, UT_EV_TARGET, lvl));
+	r = pf->emit(pf->arg, &out);
+	sodium_memzero(&out, sizeof(out));
+	return r < 0 ? r : 0;
+}
+
 /* Default level of a record passed through unchanged. */
 uint8_t
 pf__pass_level(const struct ut_event *ev)
@@ -375,6 +397,8 @@ pf__emit_pass(struct privacy_filter *pf, const struct ut_event *ev)
 		return emit_focus(pf, ev);
 	if (ev->type == UT_EV_FRAME)
 		return pf__emit_frame(pf, ev);
+	if (ev->type == UT_EV_TARGET)
+		return emit_target(pf, ev);
 	return pf__emit_level(pf, ev, pf__pass_level(ev));
 }
 

@@ -92,6 +92,9 @@ pf__route_dropped(struct privacy_filter *pf, const struct ut_event *ev)
 			return 0;
 		r = run_add(pf, ev, "text", "denied-app", 1);
 		return r < 0 ? r : 1;
+	case UT_EV_TARGET:
+		/* Denied windows and secure input give no target element. */
+		return pf->focus.denied || pf->password ? 1 : 0;
 	default:
 		return 0;
 	}

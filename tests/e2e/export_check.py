@@ -9,8 +9,8 @@ that every image is a well-formed PNG (signature, chunk CRCs, IHDR, the
 IDAT stream inflates to the right size), that the steps parse in the
 format's shape, and that the steps are exactly the actions of
 `usetrace show --json` (ACTIONS_JSONL), in order: kind, coordinates, text
-and keys (with "-" instead of ACTIONS_JSONL, only the manifest, the
-images and the files' shapes are checked).  No FORBIDDEN string may
+and keys, and the target element (with "-" instead of ACTIONS_JSONL,
+only the manifest, the images and the files' shapes are checked).  No FORBIDDEN string may
 appear in any exported byte.  Prints the contributor ids it found (so a
 caller can compare two exports).
 """
@@ -71,6 +71,9 @@ def validate(v, sch, where):
             else:
                 check(sch.get("additionalProperties", True) is not False,
                       "%s: unexpected %s" % (where, k))
+    if isinstance(v, list):
+        check(len(v) >= sch.get("minItems", 0) and len(v) <= sch.get("maxItems", len(v)),
+              "%s: %d items" % (where, len(v)))
     if isinstance(v, list) and "items" in sch:
         for i, x in enumerate(v):
             validate(x, sch["items"], "%s[%d]" % (where, i))
@@ -144,6 +147,23 @@ def same_action(step_ut, a, i):
         check(step_ut.get("end_x") == a["end_x"] and step_ut.get("end_y") == a["end_y"], "step %d: end" % i)
     if a["action"] == "scroll":
         check(step_ut.get("dx") == a["dx"] and step_ut.get("dy") == a["dy"], "step %d: scroll" % i)
+
+
+def same_target(st, a, i):
+    """The step's target element is the action's (show --json), or null."""
+    t, w = st.get("target", "absent"), a.get("target")
+    check(t != "absent", "step %d: no target field" % i)
+    if w is None:
+        check(t is None, "step %d: target %r, the action has none" % (i, t))
+        return
+    check(t is not None, "step %d: target lost" % i)
+    for k in ("role", "name", "bbox", "path"):
+        check(t[k] == w[k], "step %d: target %s %r != %r" % (i, k, t[k], w[k]))
+    sw, sh = st["screen"]["w"], st["screen"]["h"]
+    if sw > 1 and sh > 1:
+        x, y, bw, bh = t["bbox_norm"]
+        check(abs(x - w["bbox"][0] / (sw - 1)) < 1e-6 and abs(bw - w["bbox"][2] / sw) < 1e-6,
+              "step %d: bbox_norm %r" % (i, t["bbox_norm"]))
 
 
 def steps_of(fmt, d):
@@ -247,10 +267,13 @@ def main():
         check(len(steps) == len(want), "%d steps, %d actions" % (len(steps), len(want)))
         for i, (s, a) in enumerate(zip(steps, want)):
             same_action(s["usetrace"], a, i)
+            same_target(s, a, i)
             check(s["app"] == a["app"], "step %d: app %r != %r" % (i, s["app"], a["app"]))
     for i, s in enumerate(steps):
         if fmt in ("jsonl", "webdataset"):
             validate(s, SCHEMA, "step %d" % i)
+        else:
+            validate(s.get("target"), SCHEMA["properties"]["target"], "step %d.target" % i)
         check(s["sensitivity"] in (1, 2, 3), "sensitivity")
         lossy += check_target(fmt, s, i)
     if "pruned_episodes" not in card:

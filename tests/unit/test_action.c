@@ -11,6 +11,8 @@
 struct got {
 	struct ut_action a[MAXA];
 	char focus_app[MAXA][UT_EV_APP_MAX];
+	char target_role[MAXA][UT_EV_ROLE_MAX];  /* "" when none */
+	uint64_t target_seq[MAXA];
 	uint64_t seqcount[MAXA];
 	uint64_t covered[4096];
 	size_t n;
@@ -32,6 +34,12 @@ cb(const struct ut_action *a, void *arg)
 	G.a[G.n].path = NULL;
 	G.a[G.n].seqs = NULL;
 	G.a[G.n].focus = NULL;
+	G.a[G.n].target = NULL;
+	if (a->target != NULL) {
+		snprintf(G.target_role[G.n], sizeof(G.target_role[0]), "%s",
+		    a->target->u.target.role);
+		G.target_seq[G.n] = a->target->u.target.action_seq;
+	}
 	snprintf(G.focus_app[G.n], sizeof(G.focus_app[0]), "%s",
 	    a->focus ? a->focus->u.focus.app : "");
 	for (i = 0; i < a->nseqs; i++)
@@ -407,7 +415,60 @@ test_action_frame_before_action(void)
 	T_ASSERT_EQ(G.a[1].frame, 3);
 }
 
-T_LIST(T_CASE(test_action_frame_before_action),
+static void
+target(unsigned dt, uint64_t action_seq, const char *role)
+{
+	struct ut_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.type = UT_EV_TARGET;
+	ev.u.target.action_seq = action_seq;
+	ev.u.target.w = ev.u.target.h = 10;
+	snprintf(ev.u.target.role, sizeof(ev.u.target.role), "%s", role);
+	push(&ev, dt);
+}
+
+/*
+ * A target record goes to the action holding its press, even when it
+ * comes after later records (a double click's second press, the typing
+ * run's next keys); the first one an action gets is kept; one naming no
+ * pending press is dropped; target records belong to no action's seq.
+ */
+static void
+test_action_targets_attach(void)
+{
+	uint64_t press, key1;
+
+	start();
+	button(100, 1, 1, 50, 50);
+	press = SEQ;
+	button(50, 1, 0, 50, 50);
+	target(5, press, "push button");
+	button(100, 1, 1, 51, 50); /* a double click */
+	target(5, SEQ, "label");  /* its second press: not kept */
+	button(50, 1, 0, 51, 50);
+	tap(500, 'a', "a", "a", 38);
+	key1 = SEQ - 1;
+	tap(100, 'b', "b", "b", 56);
+	target(5, key1, "text");   /* after the run's second key */
+	tap(100, 'c', "c", "c", 54);
+	target(5, 9999, "menu item"); /* no such press */
+	button(500, 1, 1, 200, 200);
+	button(50, 1, 0, 200, 200);
+	finish();
+	T_ASSERT_EQ(G.n, 3);
+	T_ASSERT_EQ(G.a[0].kind, UT_ACT_DOUBLE_CLICK);
+	T_ASSERT_STREQ(G.target_role[0], "push button");
+	T_ASSERT_EQ(G.target_seq[0], press);
+	T_ASSERT_EQ(G.a[1].kind, UT_ACT_TYPE);
+	T_ASSERT_STREQ(G.a[1].text, "abc");
+	T_ASSERT_STREQ(G.target_role[1], "text");
+	T_ASSERT_EQ(G.target_seq[1], key1);
+	T_ASSERT_EQ(G.a[2].kind, UT_ACT_CLICK);
+	T_ASSERT_STREQ(G.target_role[2], "");
+}
+
+T_LIST(T_CASE(test_action_frame_before_action), T_CASE(test_action_targets_attach),
     T_CASE(test_action_click_double_triple),
     T_CASE(test_action_slow_or_far_clicks_stay_single),
     T_CASE(test_action_drag_with_path), T_CASE(test_action_scroll_bursts),

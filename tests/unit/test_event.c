@@ -102,6 +102,16 @@ fill(struct ut_event *ev, unsigned type, uint64_t seq)
 		ev->u.frame.len = 5;
 		ev->u.frame.data = (const uint8_t *)"RIFF!";
 		break;
+	case UT_EV_TARGET:
+		ev->u.target.action_seq = seq > 3 ? seq - 3 : seq;
+		ev->u.target.x = -4;
+		ev->u.target.y = 30;
+		ev->u.target.w = 120;
+		ev->u.target.h = 24;
+		strcpy(ev->u.target.role, "menu item");
+		strcpy(ev->u.target.name, "Save [EMAIL]");
+		strcpy(ev->u.target.path, "frame/panel/menu bar/menu item");
+		break;
 	default:
 		break;
 	}
@@ -179,6 +189,39 @@ test_event_truncations_fail_cleanly(void)
 		}
 		buf_finish(&b);
 	}
+}
+
+/*
+ * A target record names the press it belongs to by seq, which cannot be
+ * later than its own: encode refuses that, decode reports it corrupt.
+ */
+static void
+test_event_target_refers_back(void)
+{
+	struct ut_event ev, out;
+	struct event_codec c;
+	struct bufrd r;
+	struct buf b;
+
+	buf_init(&b, 4096);
+	event_codec_init(&c);
+	fill(&ev, UT_EV_TARGET, 10);
+	T_ASSERT_EQ(ev.u.target.action_seq, 7);
+	T_ASSERT_EQ(event_encode(&c, &ev, &b), 0);
+	event_codec_init(&c);
+	bufrd_init(&r, b.data, b.len);
+	T_ASSERT_EQ(event_decode(&c, &r, &out), 0);
+	T_ASSERT_EQ(out.u.target.action_seq, 7);
+	T_ASSERT_STREQ(out.u.target.role, "menu item");
+	T_ASSERT_STREQ(out.u.target.path, "frame/panel/menu bar/menu item");
+	T_ASSERT_STREQ(event_type_name(UT_EV_TARGET), "target");
+	buf_finish(&b);
+	buf_init(&b, 4096);
+	event_codec_init(&c);
+	ev.u.target.action_seq = 11;
+	T_ASSERT_EQ(event_encode(&c, &ev, &b), UT_EINVAL);
+	T_ASSERT_EQ(b.len, 0);
+	buf_finish(&b);
 }
 
 static void
@@ -280,6 +323,6 @@ test_event_redacted_builder(void)
 	T_ASSERT_EQ(red.sensitivity, 3);
 }
 
-T_LIST(T_CASE(test_event_roundtrip_all_types), T_CASE(test_event_rejects_bad_type),
+T_LIST(T_CASE(test_event_roundtrip_all_types), T_CASE(test_event_target_refers_back), T_CASE(test_event_rejects_bad_type),
     T_CASE(test_event_truncations_fail_cleanly), T_CASE(test_event_type_names),
     T_CASE(test_frame_data_wiped_on_free), T_CASE(test_event_redacted_builder))

@@ -7,6 +7,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "usetrace/err.h"
 #include "usetrace/export.h"
 #include "t.h"
@@ -252,7 +254,138 @@ test_writer_webdataset(void)
 	T_ASSERT_EQ(export_format_parse("csv", &(enum export_format){ 0 }), UT_EINVAL);
 }
 
-T_LIST(T_CASE(test_pyautogui_clicks), T_CASE(test_pyautogui_keys_and_text),
+static struct ut_event
+mk_target(void)
+{
+	struct ut_event t;
+
+	memset(&t, 0, sizeof(t));
+	t.type = UT_EV_TARGET;
+	t.u.target.x = 2;
+	t.u.target.y = 3;
+	t.u.target.w = 5;
+	t.u.target.h = 4;
+	strcpy(t.u.target.role, "push button");
+	strcpy(t.u.target.name, "Send [EMAIL]");
+	strcpy(t.u.target.path, "dialog/filler/push button");
+	return t;
+}
+
+/* The step's target as the schema says: an object, or null without one. */
+static void
+check_target(const json_t *tg, int want)
+{
+	const json_t *bb, *bn, *p;
+
+	if (!want) {
+		T_ASSERT(json_is_null(tg));
+		return;
+	}
+	T_ASSERT(json_is_object(tg));
+	T_ASSERT_EQ(json_object_size(tg), 5);
+	T_ASSERT_STREQ(json_string_value(json_object_get(tg, "role")), "push button");
+	T_ASSERT_STREQ(json_string_value(json_object_get(tg, "name")), "Send [EMAIL]");
+	bb = json_object_get(tg, "bbox");
+	T_ASSERT_EQ(json_array_size(bb), 4);
+	T_ASSERT_EQ(json_integer_value(json_array_get(bb, 0)), 2);
+	T_ASSERT_EQ(json_integer_value(json_array_get(bb, 3)), 4);
+	bn = json_object_get(tg, "bbox_norm");
+	T_ASSERT_EQ(json_array_size(bn), 4);
+	T_ASSERT(json_real_value(json_array_get(bn, 2)) == 0.5); /* 5 of 10 */
+	p = json_object_get(tg, "path");
+	T_ASSERT_EQ(json_array_size(p), 3);
+	T_ASSERT_STREQ(json_string_value(json_array_get(p, 0)), "dialog");
+	T_ASSERT_STREQ(json_string_value(json_array_get(p, 2)), "push button");
+}
+
+/*
+ * Target elements in every step: jsonl lines and pyautogui's step
+ * objects carry "target" (with one and without); the JSON form of an
+ * action (show --json, the server) reads back into the same record.
+ */
+static void
+test_writer_target(void)
+{
+	char dir[] = "/tmp/ut-export-XXXXXX", dir2[64], path[256], *m, *line,
+	    *save = NULL;
+	struct export_writer *w;
+	struct export_episode e = { .outcome = 1 };
+	struct ut_event t = mk_target(), back;
+	struct ut_action a = at(UT_ACT_CLICK, 3, 4, 1), b = at(UT_ACT_CLICK, 5, 5, 1);
+	struct export_step s1 = { .a = &a, .sensitivity = 3, .screen_w = 10, .screen_h = 10 };
+	struct export_step s2 = { .a = &b, .sensitivity = 1, .screen_w = 10, .screen_h = 10 };
+	json_t *j, *st;
+	size_t n, k = 0;
+	FILE *f;
+
+	a.target = &t;
+	T_ASSERT(mkdtemp(dir) != NULL);
+	T_ASSERT_EQ(export_writer_open(dir, EXPORT_JSONL, "x1", &w), 0);
+	T_ASSERT_EQ(export_writer_episode(w, &e), 0);
+	T_ASSERT_EQ(export_writer_step(w, &s1), 0);
+	T_ASSERT_EQ(export_writer_step(w, &s2), 0);
+	T_ASSERT_EQ(export_writer_close(w), 0);
+	snprintf(path, sizeof(path), "%s/steps.jsonl", dir);
+	m = slurp(path, &n);
+	for (line = strtok_r(m, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		j = json_loads(line, 0, NULL);
+		T_ASSERT(j != NULL);
+		check_target(json_object_get(j, "target"), k == 0);
+		json_decref(j);
+		k++;
+	}
+	T_ASSERT_EQ(k, 2);
+	free(m);
+
+	snprintf(dir2, sizeof(dir2), "%s/p", dir);
+	T_ASSERT_EQ(export_writer_open(dir2, EXPORT_PYAUTOGUI, "x1", &w), 0);
+	T_ASSERT_EQ(export_writer_episode(w, &e), 0);
+	T_ASSERT_EQ(export_writer_step(w, &s1), 0);
+	T_ASSERT_EQ(export_writer_step(w, &s2), 0);
+	T_ASSERT_EQ(export_writer_close(w), 0);
+	snprintf(path, sizeof(path), "%s/episodes.jsonl", dir2);
+	m = slurp(path, &n);
+	j = json_loads(m, 0, NULL);
+	T_ASSERT(j != NULL);
+	T_ASSERT_EQ(json_array_size(json_object_get(j, "traj")), 2);
+	st = json_array_get(json_object_get(j, "traj"), 0);
+	T_ASSERT(json_is_string(json_object_get(st, "code")));
+	check_target(json_object_get(st, "target"), 1);
+	check_target(json_object_get(json_array_get(json_object_get(j, "traj"), 1),
+	    "target"), 0);
+	json_decref(j);
+	free(m);
+
+	/* The action's JSON form and back (server exports). */
+	m = NULL;
+	f = open_memstream(&m, &n);
+	action_print_json(f, &a);
+	fclose(f);
+	j = json_loads(m, 0, NULL);
+	T_ASSERT(j != NULL);
+	T_ASSERT_EQ(export_target_from_json(j, &back), 1);
+	T_ASSERT_STREQ(back.u.target.role, "push button");
+	T_ASSERT_STREQ(back.u.target.name, "Send [EMAIL]");
+	T_ASSERT_STREQ(back.u.target.path, "dialog/filler/push button");
+	T_ASSERT_EQ(back.u.target.w, 5);
+	T_ASSERT_EQ(back.u.target.y, 3);
+	json_decref(j);
+	free(m);
+	m = NULL;
+	f = open_memstream(&m, &n);
+	action_print_json(f, &b);
+	fclose(f);
+	T_ASSERT(strstr(m, "target") == NULL);
+	j = json_loads(m, 0, NULL);
+	T_ASSERT_EQ(export_target_from_json(j, &back), 0);
+	json_decref(j);
+	free(m);
+	j = json_loads("{\"target\":{\"role\":\"x\"}}", 0, NULL);
+	T_ASSERT_EQ(export_target_from_json(j, &back), UT_EPARSE);
+	json_decref(j);
+}
+
+T_LIST(T_CASE(test_pyautogui_clicks), T_CASE(test_writer_target), T_CASE(test_pyautogui_keys_and_text),
     T_CASE(test_pyautogui_drag_scroll), T_CASE(test_osworld),
     T_CASE(test_anthropic), T_CASE(test_small_output_is_an_error),
     T_CASE(test_writer_webdataset))

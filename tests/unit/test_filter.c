@@ -589,7 +589,80 @@ test_filter_identities(void)
 	T_ASSERT(id.host[0] != '\0');
 }
 
+static void
+target(struct privacy_filter *pf, const char *role, const char *name)
+{
+	struct ut_event ev;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.seq = SEQ++;
+	ev.mono_ns = NOW;
+	ev.type = UT_EV_TARGET;
+	ev.sensitivity = UT_SENS_NONE;
+	ev.u.target.action_seq = ev.seq > 1 ? ev.seq - 1 : ev.seq;
+	ev.u.target.w = 80;
+	ev.u.target.h = 20;
+	snprintf(ev.u.target.role, sizeof(ev.u.target.role), "%s", role);
+	snprintf(ev.u.target.name, sizeof(ev.u.target.name), "%s", name);
+	snprintf(ev.u.target.path, sizeof(ev.u.target.path), "frame/%s", role);
+	T_ASSERT_EQ(privacy_filter_push(pf, &ev), 0);
+}
+
+/*
+ * Target elements: the name is redacted like a title (same placeholders,
+ * same levels); a denied window or secure input gives none.
+ */
+static void
+test_filter_target_names(void)
+{
+	struct policy *p = mk_policy();
+	struct privacy_filter_opts o = { .policy = p };
+	struct privacy_filter *pf = mk_opts(&o);
+
+	focus_app(pf, "Mousepad", "notes - Mousepad");
+	target(pf, "page tab", "mail jane.roe@example.com now");
+	target(pf, "push button", "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");
+	target(pf, "menu item", "Save As");
+	T_ASSERT_EQ(count_type(UT_EV_TARGET), 3);
+	T_ASSERT_STREQ(OUT[1].u.target.name, "mail [EMAIL] now");
+	T_ASSERT_EQ(OUT[1].sensitivity, UT_SENS_PERSONAL);
+	T_ASSERT_STREQ(OUT[1].u.target.role, "page tab");
+	T_ASSERT_STREQ(OUT[1].u.target.path, "frame/page tab");
+	T_ASSERT_EQ(OUT[1].u.target.w, 80);
+	T_ASSERT_STREQ(OUT[2].u.target.name, "[GITHUB_TOKEN]");
+	T_ASSERT_EQ(OUT[2].sensitivity, UT_SENS_SECRET);
+	T_ASSERT_STREQ(OUT[3].u.target.name, "Save As");
+	T_ASSERT_EQ(OUT[3].sensitivity, UT_SENS_NONE);
+	/* Typed into: held with the burst, emitted after its first key. */
+	type_str(pf, "a");
+	target(pf, "text", "");
+	type_str(pf, "b");
+	T_ASSERT_EQ(privacy_filter_flush(pf), 0);
+	assert_ordered();
+	T_ASSERT_EQ(count_type(UT_EV_TARGET), 4);
+	/* A sensitive application: at least personal. */
+	focus_app(pf, "Thunderbird", "Inbox - Thunderbird");
+	target(pf, "push button", "Send");
+	T_ASSERT_EQ(OUT[NOUT - 1].type, UT_EV_TARGET);
+	T_ASSERT_EQ(OUT[NOUT - 1].sensitivity, UT_SENS_PERSONAL);
+	/* Denied: nothing. */
+	focus_app(pf, "KeePassXC", "Passwords.kdbx - KeePassXC");
+	target(pf, "push button", "Unlock");
+	T_ASSERT_EQ(count_type(UT_EV_TARGET), 5);
+	/* Secure input: nothing. */
+	focus_app(pf, "Mousepad", "notes - Mousepad");
+	T_ASSERT_EQ(privacy_filter_set_password(pf, true), 0);
+	target(pf, "text", "Password");
+	T_ASSERT_EQ(count_type(UT_EV_TARGET), 5);
+	T_ASSERT_EQ(privacy_filter_set_password(pf, false), 0);
+	target(pf, "text", "Notes");
+	T_ASSERT_EQ(count_type(UT_EV_TARGET), 6);
+	privacy_filter_destroy(pf);
+	policy_destroy(p);
+}
+
 T_LIST(T_CASE(test_filter_card_leaves_no_key), T_CASE(test_filter_backspace),
+    T_CASE(test_filter_target_names),
     T_CASE(test_filter_holds_other_records_in_order), T_CASE(test_filter_burst_ends),
     T_CASE(test_filter_late_release_dropped), T_CASE(test_filter_password_flag),
     T_CASE(test_filter_title_placeholders), T_CASE(test_filter_cap_releases),

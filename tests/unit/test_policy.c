@@ -37,7 +37,8 @@ test_policy_default_parses(void)
 	char err[256];
 
 	T_ASSERT_EQ(policy_load(NULL, &p, err, sizeof(err)), 0);
-	T_ASSERT_EQ(p->categories, UT_CAT_ALL);
+	/* Every category but targets, which is off unless listed. */
+	T_ASSERT_EQ(p->categories, UT_CAT_ALL & ~UT_CAT_TARGETS);
 	T_ASSERT_EQ(p->pause_max_ms, 30 * 60 * 1000);
 	T_ASSERT_EQ(p->frame_fps, 1);
 	T_ASSERT(p->deny_apps.n > 5);
@@ -74,6 +75,7 @@ test_policy_errors_name_line_and_field(void)
 	parse_err("{version: 1,\n collect: [keys],\n colour: 3}\n",
 	    "line 3: colour: unknown field");
 	parse_err("version: 1\ncollect: [text]\n", "'text' needs 'keys'");
+	parse_err("version: 1\ncollect: [apps, targets]\n", "'targets' needs 'pointer' or 'keys'");
 	parse_err("version: x\ncollect: [keys]\n", "line 1: version: expected a whole number");
 	parse_err("version: 1\ncollect: [keys]\nspool:\n  budget: 5 parsecs\n", "spool.budget");
 	parse_err("version: 1\ncollect: [keys]\nretention: 10y\n", "line 3: retention");
@@ -221,6 +223,40 @@ test_policy_window_denied_one_rule(void)
 	policy_destroy(allow);
 }
 
+/*
+ * targets is a category of its own: listed, it is parsed, shown in the
+ * notice with its own line, and the policy's hash (so consent) changes;
+ * the diff shown to the person names it.
+ */
+static void
+test_policy_targets_category(void)
+{
+	struct policy *a = parse_ok("version: 1\ncollect: [keys, pointer]\n");
+	struct policy *b = parse_ok("version: 1\ncollect: [keys, pointer, targets]\n");
+	char buf[4096];
+	FILE *f;
+
+	T_ASSERT(!(a->categories & UT_CAT_TARGETS));
+	T_ASSERT_EQ(b->categories, UT_CAT_KEYS | UT_CAT_POINTER | UT_CAT_TARGETS);
+	T_ASSERT_STREQ(policy_category_name(UT_CAT_TARGETS), "targets");
+	T_ASSERT(memcmp(a->hash, b->hash, sizeof(a->hash)) != 0);
+	T_ASSERT_EQ(notice_categories(b), b->categories);
+	f = fmemopen(buf, sizeof(buf), "w");
+	policy_notice_text(b, f);
+	fclose(f);
+	T_ASSERT(strstr(buf, "[targets] Target elements: the role and name") != NULL);
+	f = fmemopen(buf, sizeof(buf), "w");
+	policy_notice_text(a, f);
+	fclose(f);
+	T_ASSERT(strstr(buf, "(not collected) Target elements") != NULL);
+	f = fmemopen(buf, sizeof(buf), "w");
+	T_ASSERT_EQ(policy_diff_text(a, b, f), 1);
+	fclose(f);
+	T_ASSERT(strstr(buf, "+ collected: targets") != NULL);
+	policy_destroy(a);
+	policy_destroy(b);
+}
+
 static void
 test_consent_bound_to_policy_hash(void)
 {
@@ -300,6 +336,7 @@ test_policy_nesting_capped(void)
 }
 
 T_LIST(T_CASE(test_consent_bound_to_policy_hash),
+    T_CASE(test_policy_targets_category),
     T_CASE(test_policy_nesting_capped),
     T_CASE(test_policy_default_parses),
     T_CASE(test_policy_errors_name_line_and_field),
