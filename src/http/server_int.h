@@ -37,6 +37,10 @@ struct http_server {
 	bool timer_started, timer_stop;
 	pthread_cond_t timer_cv;
 	uint64_t timer_next;            /* the timer's wake-up (mono ns) */
+	/* Invariant (6), under mu. */
+	struct req *held;               /* doubly linked (pnext, pprev) */
+	unsigned nheld;
+	uint64_t released_upto;         /* the highest ticket released */
 };
 
 struct req {
@@ -58,7 +62,11 @@ struct req {
 	uint64_t park_until;
 	bool parked;
 	bool long_timeout;              /* the connection's timeout was raised */
-	struct req *pnext, *pprev;
+	struct req *pnext, *pprev;     /* parked or held list */
+	/* Holding an answer (invariant 6). */
+	struct http_response *held_rs;  /* kept while held, then handed back */
+	uint64_t hold_ticket;
+	bool held;                      /* on the held list */
 };
 
 /* park.c: invariant (5) of server.c.  The list functions want s->mu held. */
@@ -66,6 +74,11 @@ void http__park_unlink(struct http_server *s, struct req *r);
 bool http__park_now(struct req *r, struct MHD_Connection *c, uint64_t until_ns,
     uint64_t gen);
 void *http__timer_main(void *arg);
+/* Invariant (6): holding answers.  hold_unlink wants s->mu held. */
+void http__hold_unlink(struct http_server *s, struct req *r);
+bool http__hold_now(struct req *r, struct MHD_Connection *c,
+    struct http_response *rs);
+void http__hold_release_all(struct http_server *s);
 /* Raises RLIMIT_NOFILE for o.conn_limit, or lowers conn_limit to fit. */
 void http__fit_fd_limit(struct http_server *s);
 
