@@ -83,9 +83,12 @@ struct http_request {
 	 * Holding (http_response.hold_ticket): this call is the one after the
 	 * release of a held answer; rs is that answer, as the handler left
 	 * it, and resume its context.  The handler keeps it (it leaves) or
-	 * replaces it; it cannot hold again.
+	 * replaces it; it cannot hold again.  can_hold: the caller can hold
+	 * an answer (the transport sets it; a caller without one, such as a
+	 * fuzzer calling the handler directly, leaves it false).
 	 */
 	bool held;
+	bool can_hold;
 	uint64_t wake_gen;       /* transport internal: wakes seen so far */
 };
 

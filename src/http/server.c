@@ -563,6 +563,7 @@ on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 		rq.can_park = !s->draining && s->nparked < s->o.park_max;
 		pthread_mutex_unlock(&s->mu);
 		rq.held = r->held_rs != NULL;
+		rq.can_hold = !rq.held;
 		if (rq.held) {
 			/* Invariant (6): the kept answer, released. */
 			rs = r->held_rs;

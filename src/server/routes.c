@@ -610,7 +610,7 @@ finish_audited_held(struct srv_req *q, const char *action)
 void
 srv_finish_audited_maybe_held(struct srv_req *q, const char *action)
 {
-	if (q->audit_held)
+	if (q->audit_held && q->rq->can_hold)
 		finish_audited_held(q, action);
 	else
 		srv_finish_audited(q, action);
