@@ -19,7 +19,10 @@
 # Settings (environment): REPS (3), AGENTS (1000), IDLE_S (20), THREADS
 # (the server's request threads, its config key `threads`: 8), BENCH_DIR
 # (/var/tmp: a real disk; acks and audit entries are fsync'd), PERF=FILE
-# (perf record -g of the server from the pause to the last ack, first run).
+# (perf record -g of the server from the pause to the last ack, first run),
+# KEEP (set: the work directory, with each server's log, is kept),
+# UT_POLLERS (the ut-pollers binary for every build, e.g. one build's, so
+# that a base and a branch meet the same simulated agents).
 # Needs: a build (`ninja -C BUILDDIR`), python3.  Raises ulimit -n (soft) for
 # itself; the server raises its own RLIMIT_NOFILE to max_connections.
 set -eu
@@ -36,7 +39,7 @@ PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	sleep 0.3
-	rm -rf "$W"
+	if [ -n "${KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT INT TERM
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
@@ -61,7 +64,7 @@ r=1
 while [ $r -le "$REPS" ]; do
 for BUILD in $BUILDS; do
 	USETRACE=$BUILD/src/cli/usetrace
-	POLLERS=$BUILD/tests/tools/ut-pollers
+	POLLERS=${UT_POLLERS:-$BUILD/tests/tools/ut-pollers}
 	B=$(basename "$(dirname "$BUILD")")/$(basename "$BUILD")
 	D=$W/run$r.$(echo "$B" | tr / _)
 	rm -rf "$D"
@@ -121,9 +124,10 @@ out, c0, c1, hz, idle, rss, thr, fds, st, r, b, load = sys.argv[1:]
 ack = [l for l in open(out) if l.startswith("ack_ms")][0].split()
 acked = [l for l in open(out) if l.startswith("acked")][0].split()[1]
 acks = [l for l in open(st) if l.startswith("acks")][0].split()[1]
+rt = [l.split()[1] for l in open(out) if l.startswith("retries")] or ["-"]
 cpu = (int(c1) - int(c0)) / int(hz) / int(idle) * 100
-print("build %s run %s acked %s p50 %s p99 %s max %s ms idle_cpu %.2f%% rss %.1f MB threads %s fds %s status_acks %s load %s"
-      % (b, r, acked, ack[2], ack[4], ack[6], cpu, int(rss) / 1024, thr, fds, acks, load))
+print("build %s run %s acked %s p50 %s p99 %s max %s ms idle_cpu %.2f%% rss %.1f MB threads %s fds %s status_acks %s load %s retries %s"
+      % (b, r, acked, ack[2], ack[4], ack[6], cpu, int(rss) / 1024, thr, fds, acks, load, rt[0]))
 PY
 	tail -1 "$W/results"
 	# Where the time goes: the pause stored and the polls woken (server
