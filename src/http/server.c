@@ -47,6 +47,16 @@
  *      http_server_wake() resumes a held request; draining does (the
  *      handler then waits for its event itself).  A held request's
  *      response is freed in request_done() if the connection dies.
+ *  (7) Connections: libmicrohttpd splits its connection limit evenly over
+ *      the pool's threads, and accepts land unevenly (whichever thread
+ *      is idle takes them: with no thread waiting on a commit, a few take
+ *      most), so a thread at its share would drop new connections while
+ *      the server is far below conn_limit.  Each thread is therefore given
+ *      the whole conn_limit, and the total is held by accept_ok(): a new
+ *      connection is refused once nconn (connections open, counted by
+ *      on_connection()) reaches conn_limit; accepts racing on several
+ *      threads may pass it by at most one per thread, which the
+ *      descriptor margin covers (park.c).
  *
  * States of a server:  RUNNING -> DRAINING [http_server_stop]
  *          DRAINING -> freed [in flight 0 or timeout]
@@ -56,6 +66,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -337,6 +348,31 @@ send_error(struct req *r, struct MHD_Connection *c, unsigned status,
 }
 
 static void response_free(struct http_response *rs);
+
+/* Invariant (7): the total connection limit. */
+static enum MHD_Result
+accept_ok(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *s = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&s->nconn) < s->o.conn_limit ? MHD_YES : MHD_NO;
+}
+
+static void
+on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+
+	(void)c;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&s->nconn, 1);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		atomic_fetch_sub(&s->nconn, 1);
+}
 
 static void *
 uri_begin(void *cls, const char *uri, struct MHD_Connection *c)
@@ -730,10 +766,12 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	    MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	/* Invariant (7): every thread may hold all; accept_ok() holds the total. */
+	s->d = MHD_start_daemon(flags, 0, accept_ok, s, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
 	    MHD_OPTION_THREAD_POOL_SIZE, s->o.threads,
-	    MHD_OPTION_CONNECTION_LIMIT, s->o.conn_limit,
+	    MHD_OPTION_CONNECTION_LIMIT, s->o.conn_limit * s->o.threads,
+	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.per_ip_conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

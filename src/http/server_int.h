@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -41,6 +42,7 @@ struct http_server {
 	struct req *held;               /* doubly linked (pnext, pprev) */
 	unsigned nheld;
 	uint64_t released_upto;         /* the highest ticket released */
+	atomic_uint nconn;              /* connections open (invariant 7) */
 };
 
 struct req {
