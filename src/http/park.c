@@ -10,8 +10,10 @@
  * Also holding answers (server.c invariant 6): a held request's connection
  * is suspended with its response kept, on a second list (the same links)
  * under s->mu, until http_server_release() of its ticket or the drain.
+ * And the connection limit's total (server.c invariant 7).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -246,6 +248,31 @@ unsigned
 http_server_conn_limit(const struct http_server *s)
 {
 	return s != NULL ? s->o.conn_limit : 0;
+}
+
+/* Invariant (7): the total connection limit. */
+enum MHD_Result
+http__accept_ok(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *s = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&s->nconn) < s->o.conn_limit ? MHD_YES : MHD_NO;
+}
+
+void
+http__on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+
+	(void)c;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&s->nconn, 1);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		atomic_fetch_sub(&s->nconn, 1);
 }
 
 /*

@@ -52,9 +52,9 @@
  *      is idle takes them: with no thread waiting on a commit, a few take
  *      most), so a thread at its share would drop new connections while
  *      the server is far below conn_limit.  Each thread is therefore given
- *      the whole conn_limit, and the total is held by accept_ok(): a new
- *      connection is refused once nconn (connections open, counted by
- *      on_connection()) reaches conn_limit; accepts racing on several
+ *      the whole conn_limit, and the total is held by http__accept_ok()
+ *      (park.c): a new connection is refused once nconn (connections
+ *      open, counted by http__on_connection()) reaches conn_limit; accepts racing on several
  *      threads may pass it by at most one per thread, which the
  *      descriptor margin covers (park.c).
  *
@@ -66,7 +66,6 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -348,31 +347,6 @@ send_error(struct req *r, struct MHD_Connection *c, unsigned status,
 }
 
 static void response_free(struct http_response *rs);
-
-/* Invariant (7): the total connection limit. */
-static enum MHD_Result
-accept_ok(void *cls, const struct sockaddr *addr, socklen_t addrlen)
-{
-	struct http_server *s = cls;
-
-	(void)addr;
-	(void)addrlen;
-	return atomic_load(&s->nconn) < s->o.conn_limit ? MHD_YES : MHD_NO;
-}
-
-static void
-on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
-    enum MHD_ConnectionNotificationCode toe)
-{
-	struct http_server *s = cls;
-
-	(void)c;
-	(void)socket_context;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		atomic_fetch_add(&s->nconn, 1);
-	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
-		atomic_fetch_sub(&s->nconn, 1);
-}
 
 static void *
 uri_begin(void *cls, const char *uri, struct MHD_Connection *c)
@@ -767,11 +741,11 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	/* Invariant (7): every thread may hold all; accept_ok() holds the total. */
-	s->d = MHD_start_daemon(flags, 0, accept_ok, s, on_request, s,
+	s->d = MHD_start_daemon(flags, 0, http__accept_ok, s, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
 	    MHD_OPTION_THREAD_POOL_SIZE, s->o.threads,
 	    MHD_OPTION_CONNECTION_LIMIT, s->o.conn_limit * s->o.threads,
-	    MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+	    MHD_OPTION_NOTIFY_CONNECTION, http__on_connection, s,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.per_ip_conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,

@@ -81,6 +81,11 @@ void http__hold_unlink(struct http_server *s, struct req *r);
 bool http__hold_now(struct req *r, struct MHD_Connection *c,
     struct http_response *rs);
 void http__hold_release_all(struct http_server *s);
+/* Invariant (7): the accept policy and the connection count. */
+enum MHD_Result http__accept_ok(void *cls, const struct sockaddr *addr,
+    socklen_t addrlen);
+void http__on_connection(void *cls, struct MHD_Connection *c,
+    void **socket_context, enum MHD_ConnectionNotificationCode toe);
 /* Raises RLIMIT_NOFILE for o.conn_limit, or lowers conn_limit to fit. */
 void http__fit_fd_limit(struct http_server *s);
 
