@@ -1,5 +1,5 @@
 #!/bin/sh
-# orgpause.sh [BUILDDIR] - organisation-wide pause benchmark (issue 15; not
+# orgpause.sh [BUILDDIR...] - organisation-wide pause benchmark (issue 15; not
 # pass/fail): AGENTS simulated agents (tests/tools/ut-pollers: one libcurl
 # multi loop, each agent an enrolled device with its own TLS connection)
 # long-poll GET /v1/device/control?since=V&wait=50 on a `usetrace serve` on
@@ -12,18 +12,24 @@
 #          same clock: one machine), p50 / p99 / max.
 # Each repetition is a fresh server and fresh devices.  Prints each run and
 # the medians; results: docs/BENCHMARKS.md, "Organisation-wide pause".
+# With several build directories (e.g. a base and a branch) each round runs
+# every build in turn (A B A B ...), so that both meet the same load; the
+# medians are per build.  The load average is printed per run.
 #
 # Settings (environment): REPS (3), AGENTS (1000), IDLE_S (20), THREADS
 # (the server's request threads, its config key `threads`: 8), BENCH_DIR
 # (/var/tmp: a real disk; acks and audit entries are fsync'd), PERF=FILE
-# (perf record -g of the server from the pause to the last ack, first run).
+# (perf record -g of the server from the pause to the last ack, first run),
+# KEEP (set: the work directory, with each server's log, is kept),
+# UT_POLLERS (the ut-pollers binary for every build, e.g. one build's, so
+# that a base and a branch meet the same simulated agents).
 # Needs: a build (`ninja -C BUILDDIR`), python3.  Raises ulimit -n (soft) for
 # itself; the server raises its own RLIMIT_NOFILE to max_connections.
 set -eu
 cd "$(dirname "$0")/.."
-BUILD=$(cd "${1:-build}" && pwd)
-USETRACE=$BUILD/src/cli/usetrace
-POLLERS=$BUILD/tests/tools/ut-pollers
+[ $# -gt 0 ] || set -- build
+BUILDS=""
+for b in "$@"; do BUILDS="$BUILDS $(cd "$b" && pwd)"; done
 REPS=${REPS:-3}
 AGENTS=${AGENTS:-1000}
 IDLE_S=${IDLE_S:-20}
@@ -33,13 +39,14 @@ PIDS=""
 cleanup() {
 	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
 	sleep 0.3
-	rm -rf "$W"
+	if [ -n "${KEEP:-}" ]; then echo "kept $W" >&2; else rm -rf "$W"; fi
 }
 trap cleanup EXIT INT TERM
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 HZ=$(getconf CLK_TCK)
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(awk '/MemTotal/ {print $2 " kB"}' /proc/meminfo)"
 echo "agents $AGENTS, server threads $THREADS, idle ${IDLE_S}s, reps $REPS, ulimit -n $(ulimit -n)"
+echo "builds:$BUILDS"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
@@ -55,7 +62,12 @@ wait_for() { # FILE PATTERN PID
 : >"$W/results"
 r=1
 while [ $r -le "$REPS" ]; do
-	D=$W/run$r
+for BUILD in $BUILDS; do
+	USETRACE=$BUILD/src/cli/usetrace
+	POLLERS=${UT_POLLERS:-$BUILD/tests/tools/ut-pollers}
+	B=$(basename "$(dirname "$BUILD")")/$(basename "$BUILD")
+	D=$W/run$r.$(echo "$B" | tr / _)
+	rm -rf "$D"
 	mkdir -p "$D/admin" "$D/alice" && chmod 700 "$D/admin" "$D/alice"
 	cat >"$D/serve.json" <<JSON
 {"max_connections": 4096, "max_connections_per_ip": 4096, "longpoll_max": 4000,
@@ -104,16 +116,18 @@ JSON
 	adm admin pause-status >"$D/status"
 	kill -TERM "$SP"
 	wait "$SP" || true
+	load=$(cut -d' ' -f1 /proc/loadavg)
 	python3 - "$D/pollers.out" "$c0" "$c1" "$HZ" "$IDLE_S" "$rss" "$thr" "$fds" \
-		"$D/status" "$r" >>"$W/results" <<'PY'
+		"$D/status" "$r" "$B" "$load" >>"$W/results" <<'PY'
 import sys
-out, c0, c1, hz, idle, rss, thr, fds, st, r = sys.argv[1:]
+out, c0, c1, hz, idle, rss, thr, fds, st, r, b, load = sys.argv[1:]
 ack = [l for l in open(out) if l.startswith("ack_ms")][0].split()
 acked = [l for l in open(out) if l.startswith("acked")][0].split()[1]
 acks = [l for l in open(st) if l.startswith("acks")][0].split()[1]
+rt = [l.split()[1] for l in open(out) if l.startswith("retries")] or ["-"]
 cpu = (int(c1) - int(c0)) / int(hz) / int(idle) * 100
-print("run %s acked %s p50 %s p99 %s max %s ms idle_cpu %.2f%% rss %.1f MB threads %s fds %s status_acks %s"
-      % (r, acked, ack[2], ack[4], ack[6], cpu, int(rss) / 1024, thr, fds, acks))
+print("build %s run %s acked %s p50 %s p99 %s max %s ms idle_cpu %.2f%% rss %.1f MB threads %s fds %s status_acks %s load %s retries %s"
+      % (b, r, acked, ack[2], ack[4], ack[6], cpu, int(rss) / 1024, thr, fds, acks, load, rt[0]))
 PY
 	tail -1 "$W/results"
 	# Where the time goes: the pause stored and the polls woken (server
@@ -121,14 +135,17 @@ PY
 	sed -n 's/.*\(organisation pause .* woken .*\)/  \1/p' "$D/serve.err"
 	sed -n 's/^\(seen_ms\|ack_ms\)/  \1/p' "$D/pollers.out"
 	echo "  CPU from the pause to the last ack: server $(( (c2 - c1) * 1000 / HZ )) ms, ut-pollers $(( (cp1 - cp0) * 1000 / HZ )) ms"
+done
 	r=$((r + 1))
 done
 python3 - "$W/results" <<'PY'
 import sys, statistics as s
-rows = [l.split() for l in open(sys.argv[1])]
-def col(name, unit=""):
-    i = rows[0].index(name) + 1
-    return s.median(float(r[i].rstrip("%")) for r in rows)
-print("median: ack p50 %.0f ms, p99 %.0f ms, max %.0f ms; idle: CPU %.2f%% of a core, RSS %.1f MB"
-      % (col("p50"), col("p99"), col("max"), col("idle_cpu"), col("rss")))
+allrows = [l.split() for l in open(sys.argv[1])]
+for b in dict.fromkeys(r[1] for r in allrows):
+    rows = [r for r in allrows if r[1] == b]
+    def col(name):
+        i = rows[0].index(name) + 1
+        return s.median(float(r[i].rstrip("%")) for r in rows)
+    print("median %s (%d runs): ack p50 %.0f ms, p99 %.0f ms, max %.0f ms; idle: CPU %.2f%% of a core, RSS %.1f MB; load %.1f"
+          % (b, len(rows), col("p50"), col("p99"), col("max"), col("idle_cpu"), col("rss"), col("load")))
 PY

@@ -101,6 +101,35 @@ struct audit_event {
 int audit_append(struct audit *a, const struct audit_event *e, uint64_t *seq)
 	__attribute__((warn_unused_result));
 
+/*
+ * The same in two halves, for a caller that must not hold its thread while
+ * the group commit runs (a request whose answer waits for its entry,
+ * suspended by the transport): audit_enqueue() queues e (copied) and sets
+ * *seq without waiting for the commit (it blocks only while too many
+ * entries are queued); audit_wait() blocks until seq is durable.  The
+ * notify callback (audit_set_notify) says when to call audit_wait() so that
+ * it returns at once.  audit_enqueue: 0, or UT_ESTATE when FAILED.
+ * audit_wait: 0 once durable, or the error that made the log FAILED before
+ * seq was.
+ */
+int audit_enqueue(struct audit *a, const struct audit_event *e, uint64_t *seq)
+	__attribute__((warn_unused_result));
+int audit_wait(struct audit *a, uint64_t seq) __attribute__((warn_unused_result));
+
+/*
+ * Sets (fn NULL: clears) the function the committer calls after every
+ * group commit with the newest durable seq (audit_wait() of any seq up to
+ * it returns at once), and with UINT64_MAX once the log is FAILED; this
+ * call also calls fn once with the state now (so nothing made durable
+ * before fn was set goes untold).  Called from the
+ * committer thread (or whichever thread saw a checkpoint fail), never two
+ * at once, with no audit lock but the notifier's own held: fn must not
+ * call audit_*.  Once this returns, the old fn is not running and is never
+ * called again, so clearing it before freeing fn's arg is safe.
+ */
+void audit_set_notify(struct audit *a, void (*fn)(void *arg, uint64_t durable_upto),
+    void *arg);
+
 /* True once the log is FAILED (sticky until the process restarts). */
 bool audit_is_failed(const struct audit *a);
 

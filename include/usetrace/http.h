@@ -79,6 +79,16 @@ struct http_request {
 	 */
 	void *resume;
 	bool can_park;
+	/*
+	 * Holding (http_response.hold_ticket): this call is the one after the
+	 * release of a held answer; rs is that answer, as the handler left
+	 * it, and resume its context.  The handler keeps it (it leaves) or
+	 * replaces it; it cannot hold again.  can_hold: the caller can hold
+	 * an answer (the transport sets it; a caller without one, such as a
+	 * fuzzer calling the handler directly, leaves it false).
+	 */
+	bool held;
+	bool can_hold;
 	uint64_t wake_gen;       /* transport internal: wakes seen so far */
 };
 
@@ -122,6 +132,19 @@ struct http_response {
 	uint64_t park_until_ns;
 	void *park;
 	void (*park_free)(void *park);
+	/*
+	 * Holding an answer: a handler that has filled in its answer but must
+	 * not let it leave before an event (its audit entry durable) sets
+	 * hold_ticket (non-zero) and park/park_free (its context).  The
+	 * request is suspended with this response kept (no thread is held)
+	 * until http_server_release() of a ticket >= hold_ticket, or until the
+	 * server drains; then the handler is called again with rq->held, the
+	 * same rs and rq->resume = park.  A release before the hold is not
+	 * lost (the handler is called again at once).  Tickets come from one
+	 * increasing sequence per server (the audit log's seqs).  Held
+	 * requests do not count against park_max and no timer resumes them.
+	 */
+	uint64_t hold_ticket;
 };
 
 /*
@@ -213,13 +236,23 @@ void http_server_addr(const struct http_server *s, char *out, size_t outsz);
  * a no-op.
  */
 void http_server_wake(struct http_server *s);
+/*
+ * Releases every held answer whose hold_ticket <= upto, and every one held
+ * later with such a ticket (see http_response.hold_ticket): O(held), from
+ * any thread but a handler's own holding call.  NULL is a no-op.
+ */
+void http_server_release(struct http_server *s, uint64_t upto);
+/* Answers held now. */
+unsigned http_server_held(struct http_server *s);
 /* Requests parked now. */
 unsigned http_server_parked(struct http_server *s);
 /* The connection limit in force (after the RLIMIT_NOFILE fit). */
 unsigned http_server_conn_limit(const struct http_server *s);
 
 /*
- * Stops accepting, wakes parked requests (they may not park again), lets
+ * Stops accepting, wakes parked requests (they may not park again) and
+ * releases held answers (their handler is called with rq->held; its event
+ * may not have come: it must wait for it itself), lets
  * requests in flight finish (up to timeout_s), then
  * frees everything.  Requests arriving meanwhile on open keep-alive
  * connections get 503.  Must not be called from the handler.  NULL is a

@@ -100,7 +100,21 @@ struct audit {
 
 	pthread_t thr;
 	bool thr_started;
+
+	pthread_mutex_t nmu;        /* invariant (7) */
+	void (*notify)(void *arg, uint64_t durable_upto);
+	void *notify_arg;
 };
+
+/* Invariant (7): mu must not be held. */
+static void
+notify(struct audit *a, uint64_t upto)
+{
+	pthread_mutex_lock(&a->nmu);
+	if (a->notify != NULL)
+		a->notify(a->notify_arg, upto);
+	pthread_mutex_unlock(&a->nmu);
+}
 
 static void
 set_failed(struct audit *a, int err)
@@ -274,6 +288,7 @@ fail:
 	pthread_mutex_lock(&a->mu);
 	set_failed(a, r);
 	pthread_mutex_unlock(&a->mu);
+	notify(a, UINT64_MAX);
 out:
 	pthread_mutex_unlock(&a->ckmu);
 	return r;
@@ -340,7 +355,7 @@ committer(void *arg)
 {
 	struct audit *a = arg;
 	struct timespec ts;
-	uint64_t now, dl, want;
+	uint64_t now, dl, want, upto;
 	bool due;
 
 	pthread_mutex_lock(&a->mu);
@@ -361,8 +376,13 @@ committer(void *arg)
 		}
 		if (!a->failed)
 			buckets_flush(a, now, a->stop);
-		if (a->qn > 0 && !a->failed)
+		if (a->qn > 0 && !a->failed) {
 			commit_batch(a);
+			upto = a->failed ? UINT64_MAX : a->durable_seq;
+			pthread_mutex_unlock(&a->mu);
+			notify(a, upto);
+			pthread_mutex_lock(&a->mu);
+		}
 		due = !a->failed && a->durable_seq > a->ck_seq_mirror &&
 		    (a->stop || ut_now_mono_ns() - a->ck_mono >= a->interval_ns);
 		if (due) {
@@ -500,6 +520,7 @@ audit_close(struct audit *a)
 	}
 	fsio_close(a->ckpt_fd);
 	pthread_mutex_destroy(&a->mu);
+	pthread_mutex_destroy(&a->nmu);
 	pthread_mutex_destroy(&a->ckmu);
 	pthread_cond_destroy(&a->work);
 	pthread_cond_destroy(&a->done);
@@ -539,6 +560,7 @@ audit_open(const struct audit_opts *o, struct audit **out)
 	a->buckets = xcalloc(NBUCKETS, sizeof(*a->buckets));
 	pthread_mutex_init(&a->mu, NULL);
 	pthread_mutex_init(&a->ckmu, NULL);
+	pthread_mutex_init(&a->nmu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_cond_init(&a->work, &ca);
@@ -573,11 +595,10 @@ out:
 }
 
 int
-audit_append(struct audit *a, const struct audit_event *e, uint64_t *seq)
+audit_enqueue(struct audit *a, const struct audit_event *e, uint64_t *seq)
 {
 	struct meta_audit_row *row;
-	uint64_t my;
-	int r;
+	int r = 0;
 
 	pthread_mutex_lock(&a->mu);
 	while (!a->failed && a->callers_queued >= QUEUE_MAX)
@@ -588,7 +609,7 @@ audit_append(struct audit *a, const struct audit_event *e, uint64_t *seq)
 	}
 	row = enqueue(a);
 	a->callers_queued++;
-	my = row->seq;
+	*seq = row->seq;
 	copy_field(row->principal, sizeof(row->principal),
 	    e->principal ? e->principal : "-");
 	copy_field(row->role, sizeof(row->role), e->role);
@@ -600,18 +621,52 @@ audit_append(struct audit *a, const struct audit_event *e, uint64_t *seq)
 	copy_field(row->source, sizeof(row->source), e->source);
 	copy_field(row->detail, sizeof(row->detail), e->detail);
 	pthread_cond_signal(&a->work);
-	while (!a->failed && a->durable_seq < my)
-		pthread_cond_wait(&a->done, &a->mu);
-	if (a->durable_seq >= my) {
-		if (seq != NULL)
-			*seq = my;
-		r = 0;
-	} else {
-		r = a->failed;
-	}
 out:
 	pthread_mutex_unlock(&a->mu);
 	return r;
+}
+
+int
+audit_wait(struct audit *a, uint64_t seq)
+{
+	int r;
+
+	pthread_mutex_lock(&a->mu);
+	while (!a->failed && a->durable_seq < seq)
+		pthread_cond_wait(&a->done, &a->mu);
+	r = a->durable_seq >= seq ? 0 : a->failed;
+	pthread_mutex_unlock(&a->mu);
+	return r;
+}
+
+int
+audit_append(struct audit *a, const struct audit_event *e, uint64_t *seq)
+{
+	uint64_t my;
+	int r;
+
+	if ((r = audit_enqueue(a, e, &my)) < 0 || (r = audit_wait(a, my)) < 0)
+		return r;
+	if (seq != NULL)
+		*seq = my;
+	return 0;
+}
+
+void
+audit_set_notify(struct audit *a, void (*fn)(void *arg, uint64_t durable_upto),
+    void *arg)
+{
+	uint64_t upto;
+
+	pthread_mutex_lock(&a->nmu);
+	a->notify = fn;
+	a->notify_arg = arg;
+	pthread_mutex_unlock(&a->nmu);
+	/* What was durable before fn was set is told too. */
+	pthread_mutex_lock(&a->mu);
+	upto = a->failed != 0 ? UINT64_MAX : a->durable_seq;
+	pthread_mutex_unlock(&a->mu);
+	notify(a, upto);
 }
 
 bool

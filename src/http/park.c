@@ -6,8 +6,14 @@
  * timer thread resumes each at its park_until, sleeping until the earliest
  * one (no polling).  A resumed request re-enters the handler (server.c
  * on_complete) with its park context.
+ *
+ * Also holding answers (server.c invariant 6): a held request's connection
+ * is suspended with its response kept, on a second list (the same links)
+ * under s->mu, until http_server_release() of its ticket or the drain.
+ * And the connection limit's total (server.c invariant 7).
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/resource.h>
 #include <time.h>
@@ -82,6 +88,100 @@ http__park_now(struct req *r, struct MHD_Connection *c, uint64_t until_ns,
 	return true;
 }
 
+/* Invariant (6): takes r off the held list.  s->mu held. */
+void
+http__hold_unlink(struct http_server *s, struct req *r)
+{
+	if (r->pprev != NULL)
+		r->pprev->pnext = r->pnext;
+	else
+		s->held = r->pnext;
+	if (r->pnext != NULL)
+		r->pnext->pprev = r->pprev;
+	r->pnext = r->pprev = NULL;
+	r->held = false;
+	UT_ASSERT(s->nheld > 0);
+	s->nheld--;
+}
+
+/*
+ * Keeps rs in r and suspends r until its ticket is released, unless it is
+ * released already or the server drains: then false (the caller calls the
+ * handler again with the kept response).  From the access handler.
+ */
+bool
+http__hold_now(struct req *r, struct MHD_Connection *c, struct http_response *rs)
+{
+	struct http_server *s = r->s;
+
+	pthread_mutex_lock(&s->mu);
+	r->held_rs = rs;
+	r->hold_ticket = rs->hold_ticket;
+	if (s->draining || r->hold_ticket <= s->released_upto) {
+		pthread_mutex_unlock(&s->mu);
+		return false;
+	}
+	MHD_suspend_connection(c);
+	r->held = true;
+	r->pprev = NULL;
+	r->pnext = s->held;
+	if (s->held != NULL)
+		s->held->pprev = r;
+	s->held = r;
+	s->nheld++;
+	pthread_mutex_unlock(&s->mu);
+	return true;
+}
+
+/* Resumes every held request with a ticket <= upto; s->mu held. */
+static void
+hold_release_locked(struct http_server *s, uint64_t upto)
+{
+	struct req *r, *next;
+
+	for (r = s->held; r != NULL; r = next) {
+		next = r->pnext;
+		if (r->hold_ticket <= upto) {
+			http__hold_unlink(s, r);
+			MHD_resume_connection(r->conn);
+		}
+	}
+}
+
+void
+http_server_release(struct http_server *s, uint64_t upto)
+{
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	if (upto > s->released_upto)
+		s->released_upto = upto;
+	hold_release_locked(s, upto);
+	pthread_mutex_unlock(&s->mu);
+}
+
+/* The drain: every held request, whatever its ticket (draining is set). */
+void
+http__hold_release_all(struct http_server *s)
+{
+	pthread_mutex_lock(&s->mu);
+	hold_release_locked(s, UINT64_MAX);
+	pthread_mutex_unlock(&s->mu);
+}
+
+unsigned
+http_server_held(struct http_server *s)
+{
+	unsigned n;
+
+	if (s == NULL)
+		return 0;
+	pthread_mutex_lock(&s->mu);
+	n = s->nheld;
+	pthread_mutex_unlock(&s->mu);
+	return n;
+}
+
 /*
  * The timer thread: resumes each parked request at its park_until (those
  * due within 20 ms together), sleeping until the earliest one; a park
@@ -148,6 +248,31 @@ unsigned
 http_server_conn_limit(const struct http_server *s)
 {
 	return s != NULL ? s->o.conn_limit : 0;
+}
+
+/* Invariant (7): the total connection limit. */
+enum MHD_Result
+http__accept_ok(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *s = cls;
+
+	(void)addr;
+	(void)addrlen;
+	return atomic_load(&s->nconn) < s->o.conn_limit ? MHD_YES : MHD_NO;
+}
+
+void
+http__on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *s = cls;
+
+	(void)c;
+	(void)socket_context;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		atomic_fetch_add(&s->nconn, 1);
+	else if (toe == MHD_CONNECTION_NOTIFY_CLOSED)
+		atomic_fetch_sub(&s->nconn, 1);
 }
 
 /*

@@ -35,6 +35,28 @@
  *      thread resumes each at its park_until (it sleeps until the
  *      earliest one or a new earlier one: no polling).  The parking
  *      functions and the descriptor limit are in park.c.
+ *  (6) Holding (an answer made but not yet allowed out, e.g. until its
+ *      audit entry is durable): a request is held iff it is on the held
+ *      list, and then its connection is suspended and its response kept
+ *      in held_rs.  Suspending and linking, unlinking and resuming happen
+ *      under s->mu, like parking; released_upto only grows, and a request
+ *      whose ticket is <= released_upto is never suspended, so a release
+ *      between the handler's call and the hold is not lost.  A released
+ *      request's handler is called again with rq->held and the kept
+ *      response; it cannot hold again.  Neither the timer nor
+ *      http_server_wake() resumes a held request; draining does (the
+ *      handler then waits for its event itself).  A held request's
+ *      response is freed in request_done() if the connection dies.
+ *  (7) Connections: libmicrohttpd splits its connection limit evenly over
+ *      the pool's threads, and accepts land unevenly (whichever thread
+ *      is idle takes them: with no thread waiting on a commit, a few take
+ *      most), so a thread at its share would drop new connections while
+ *      the server is far below conn_limit.  Each thread is therefore given
+ *      the whole conn_limit, and the total is held by http__accept_ok()
+ *      (park.c): a new connection is refused once nconn (connections
+ *      open, counted by http__on_connection()) reaches conn_limit; accepts racing on several
+ *      threads may pass it by at most one per thread, which the
+ *      descriptor margin covers (park.c).
  *
  * States of a server:  RUNNING -> DRAINING [http_server_stop]
  *          DRAINING -> freed [in flight 0 or timeout]
@@ -324,6 +346,8 @@ send_error(struct req *r, struct MHD_Connection *c, unsigned status,
 	return ret;
 }
 
+static void response_free(struct http_response *rs);
+
 static void *
 uri_begin(void *cls, const char *uri, struct MHD_Connection *c)
 {
@@ -360,7 +384,11 @@ request_done(void *cls, struct MHD_Connection *c, void **con_cls,
 	pthread_mutex_lock(&s->mu);
 	if (r->parked)
 		http__park_unlink(s, r);
+	if (r->held)
+		http__hold_unlink(s, r);
 	pthread_mutex_unlock(&s->mu);
+	if (r->held_rs != NULL)
+		response_free(r->held_rs);
 	if (r->park != NULL && r->park_free != NULL)
 		r->park_free(r->park);
 	body_finish(&r->body);
@@ -544,8 +572,31 @@ on_complete(struct req *r, struct MHD_Connection *c, const char *method)
 		rq.wake_gen = s->wake_gen;
 		rq.can_park = !s->draining && s->nparked < s->o.park_max;
 		pthread_mutex_unlock(&s->mu);
-		rs = response_new();
+		rq.held = r->held_rs != NULL;
+		rq.can_hold = !rq.held;
+		if (rq.held) {
+			/* Invariant (6): the kept answer, released. */
+			rs = r->held_rs;
+			r->held_rs = NULL;
+			rs->hold_ticket = 0;
+			rs->park = NULL;
+			rs->park_free = NULL;
+			rs->park_until_ns = 0;
+		} else
+			rs = response_new();
 		hr = s->o.handler(s->o.app, &rq, rs);
+		if (rs->hold_ticket != 0 && rs->park != NULL && !rq.held) {
+			if (r->park != NULL && r->park != rs->park &&
+			    r->park_free != NULL)
+				r->park_free(r->park);
+			r->park = rs->park;
+			r->park_free = rs->park_free;
+			rs->park_until_ns = 0;
+			if (http__hold_now(r, c, rs))
+				return MHD_YES;
+			continue;       /* released already: r->held_rs is rs */
+		}
+		rs->hold_ticket = 0;
 		if (rs->park == NULL || rs->park_until_ns == 0) {
 			if (rs->park != NULL && rs->park != r->park &&
 			    rs->park_free != NULL)
@@ -689,10 +740,12 @@ http_server_start(const struct http_server_opts *o, struct http_server **out)
 	    MHD_USE_ITC | MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+	/* Invariant (7): every thread may hold all; accept_ok() holds the total. */
+	s->d = MHD_start_daemon(flags, 0, http__accept_ok, s, on_request, s,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, (void *)NULL,
 	    MHD_OPTION_THREAD_POOL_SIZE, s->o.threads,
-	    MHD_OPTION_CONNECTION_LIMIT, s->o.conn_limit,
+	    MHD_OPTION_CONNECTION_LIMIT, s->o.conn_limit * s->o.threads,
+	    MHD_OPTION_NOTIFY_CONNECTION, http__on_connection, s,
 	    MHD_OPTION_PER_IP_CONNECTION_LIMIT, s->o.per_ip_conn_limit,
 	    MHD_OPTION_CONNECTION_TIMEOUT, s->o.timeout_s,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -761,6 +814,7 @@ http_server_stop(struct http_server *s)
 	pthread_mutex_unlock(&s->mu);
 	/* Parked requests answer now; draining, they cannot park again. */
 	http_server_wake(s);
+	http__hold_release_all(s);
 	lfd = MHD_quiesce_daemon(s->d);
 	clock_gettime(CLOCK_MONOTONIC, &dl);
 	dl.tv_sec += (time_t)s->o.timeout_s;

@@ -8,6 +8,7 @@
 
 #include <netinet/in.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -37,6 +38,11 @@ struct http_server {
 	bool timer_started, timer_stop;
 	pthread_cond_t timer_cv;
 	uint64_t timer_next;            /* the timer's wake-up (mono ns) */
+	/* Invariant (6), under mu. */
+	struct req *held;               /* doubly linked (pnext, pprev) */
+	unsigned nheld;
+	uint64_t released_upto;         /* the highest ticket released */
+	atomic_uint nconn;              /* connections open (invariant 7) */
 };
 
 struct req {
@@ -58,7 +64,11 @@ struct req {
 	uint64_t park_until;
 	bool parked;
 	bool long_timeout;              /* the connection's timeout was raised */
-	struct req *pnext, *pprev;
+	struct req *pnext, *pprev;     /* parked or held list */
+	/* Holding an answer (invariant 6). */
+	struct http_response *held_rs;  /* kept while held, then handed back */
+	uint64_t hold_ticket;
+	bool held;                      /* on the held list */
 };
 
 /* park.c: invariant (5) of server.c.  The list functions want s->mu held. */
@@ -66,6 +76,16 @@ void http__park_unlink(struct http_server *s, struct req *r);
 bool http__park_now(struct req *r, struct MHD_Connection *c, uint64_t until_ns,
     uint64_t gen);
 void *http__timer_main(void *arg);
+/* Invariant (6): holding answers.  hold_unlink wants s->mu held. */
+void http__hold_unlink(struct http_server *s, struct req *r);
+bool http__hold_now(struct req *r, struct MHD_Connection *c,
+    struct http_response *rs);
+void http__hold_release_all(struct http_server *s);
+/* Invariant (7): the accept policy and the connection count. */
+enum MHD_Result http__accept_ok(void *cls, const struct sockaddr *addr,
+    socklen_t addrlen);
+void http__on_connection(void *cls, struct MHD_Connection *c,
+    void **socket_context, enum MHD_ConnectionNotificationCode toe);
 /* Raises RLIMIT_NOFILE for o.conn_limit, or lowers conn_limit to fit. */
 void http__fit_fd_limit(struct http_server *s);
 

@@ -10,7 +10,10 @@
  * bump wakes it (orgctl.c invariant 2), its wait ends, or the pause in
  * force expires; srv_dispatch() hands the woken request to
  * srv_control_resume(), which re-reads the device (a device revoked
- * meanwhile is told so) and answers or parks again.
+ * meanwhile is told so) and answers or parks again.  An answer of a
+ * change and an ack each wait for their audit entry without holding a
+ * thread (q->audit_held, routes.c invariant 2): a pause's thousand woken
+ * answers go into a few group commits, not one commit per request thread.
  *
  * Invariants:
  *  (1) A control answer whose state_version differs from `since` (or with
@@ -180,6 +183,7 @@ api_device_control(struct srv_req *q)
 			return;
 		}
 	}
+	q->audit_held = true;
 	reply_state(q, &st, false);
 }
 
@@ -215,8 +219,9 @@ srv_control_resume(struct server *s, const struct http_request *rq,
 		return;
 	}
 	reply_state(&q, &st, revoked);
+	q.audit_held = true;
 	if (revoked || st.version != c->since)
-		srv_finish_audited(&q, "control");
+		srv_finish_audited_maybe_held(&q, "control");
 }
 
 void
@@ -229,6 +234,7 @@ api_device_ack(struct srv_req *q)
 	if (body == NULL)
 		return;
 	srv_hex(q->dev.subject_id, 16, q->a_subject, sizeof(q->a_subject));
+	q->audit_held = true;
 	v = json_object_get(body, "state_version");
 	p = json_object_get(body, "paused");
 	pv = json_object_get(body, "policy_version");

@@ -15,6 +15,11 @@
  *  (2) Every authenticated request, allowed or denied, is one audit entry,
  *      appended durably before any byte of the response leaves; if that
  *      append fails the response is replaced by 503 and its body wiped.
+ *      A handler that sets q->audit_held (the device's control poll and
+ *      ack, answered by the thousand at once) has its entry queued and its
+ *      answer held by the transport (http_response.hold_ticket, no thread
+ *      waiting) until the audit's group commit makes it durable; the
+ *      held answer leaves only after audit_wait() of its seq returned 0.
  *  (3) Unauthenticated failures are aggregated per source and minute
  *      (audit_note_auth_failure), so they cannot fill the disk.
  *  (4) Error bodies carry codes and fixed sentences: no content, no token,
@@ -567,6 +572,77 @@ srv_finish_audited(struct srv_req *q, const char *action)
 	}
 }
 
+/* A held answer's context: the seq of its audit entry. */
+struct audit_hold {
+	uint64_t seq;
+};
+
+/*
+ * Invariant (2) without holding the thread: queues the entry and holds the
+ * answer until the commit that makes it durable (srv_audit_release).
+ */
+static void
+finish_audited_held(struct srv_req *q, const char *action)
+{
+	struct audit_event e;
+	struct audit_hold *h;
+	uint64_t seq;
+	int r;
+
+	fill_event(q, action, outcome_of(q), NULL, &e);
+	r = audit_enqueue(q->srv->audit, &e, &seq);
+	if (r < 0) {
+		log_error("serve: audit append failed (%s): refusing the response",
+		    ut_strerror(r));
+		q->rs->nheaders = 0;
+		srv_reply_error(q, 503, "audit_unavailable",
+		    "the audit log cannot be written; nothing audited is served");
+		return;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->seq = seq;
+	q->rs->park = h;
+	q->rs->park_free = free;
+	q->rs->park_until_ns = 0;
+	q->rs->hold_ticket = seq;
+}
+
+void
+srv_finish_audited_maybe_held(struct srv_req *q, const char *action)
+{
+	if (q->audit_held && q->rq->can_hold)
+		finish_audited_held(q, action);
+	else
+		srv_finish_audited(q, action);
+}
+
+/* A held answer released: it leaves only if its entry is durable. */
+static void
+held_resume(struct server *s, const struct http_request *rq,
+    struct http_response *rs)
+{
+	const struct audit_hold *h = rq->resume;
+	int r;
+
+	r = audit_wait(s->audit, h->seq);
+	if (r < 0) {
+		log_error("serve: audit append failed (%s): refusing the response",
+		    ut_strerror(r));
+		rs->nheaders = 0;
+		buf_reset(&rs->body);
+		http_response_error(rs, 503, "audit_unavailable",
+		    "the audit log cannot be written; nothing audited is served");
+	}
+}
+
+void
+srv_audit_release(void *arg, uint64_t durable_upto)
+{
+	struct server *s = arg;
+
+	http_server_release(s->http, durable_upto);
+}
+
 void
 srv_dispatch(struct server *s, const struct http_request *rq,
     struct http_response *rs)
@@ -577,6 +653,10 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 	size_t i;
 	unsigned who_bit;
 
+	if (rq->held) {
+		held_resume(s, rq, rs);
+		return;
+	}
 	/* A parked long poll woke: authenticated and routed at its start. */
 	if (rq->resume != NULL) {
 		srv_control_resume(s, rq, rs);
@@ -667,7 +747,7 @@ srv_dispatch(struct server *s, const struct http_request *rq,
 		refuse_query(&q);
 	/* A long poll parked, or answering the state it had (api_control.c). */
 	if (!q.no_audit)
-		srv_finish_audited(&q, hit->action);
+		srv_finish_audited_maybe_held(&q, hit->action);
 }
 
 void

@@ -520,6 +520,9 @@ close_all(struct server *s)
 		pthread_mutex_unlock(&s->stop_lock);
 		pthread_join(s->retention_thread, NULL);
 	}
+	/* No release after the transport is freed: it drains held answers. */
+	if (s->audit != NULL)
+		audit_set_notify(s->audit, NULL, NULL);
 	http_server_stop(s->http);
 	srv_sessions_close(s);
 	srv_ctl_close(s);
@@ -605,6 +608,7 @@ server_run(const struct server_opts *o)
 		log_error("serve: cannot listen on %s: %s", s->cfg.listen, ut_strerror(r));
 		goto out;
 	}
+	audit_set_notify(s->audit, srv_audit_release, s);
 	if (pthread_create(&s->retention_thread, NULL, retention_main, s) == 0)
 		s->retention_started = true;
 	http_server_addr(s->http, addr, sizeof(addr));

@@ -174,6 +174,8 @@ struct srv_req {
 	bool no_audit;
 	/* Authenticated by the page's session cookie (session.c), not Bearer. */
 	bool via_session;
+	/* The entry is queued and the answer held until durable (routes.c (2)). */
+	bool audit_held;
 };
 
 /* routes.c */
@@ -181,6 +183,10 @@ void srv_dispatch(struct server *s, const struct http_request *rq,
     struct http_response *rs);
 /* The request's audit entry, durable before the response (routes.c (2)). */
 void srv_finish_audited(struct srv_req *q, const char *action);
+/* The same, held without a thread when q->audit_held (routes.c (2)). */
+void srv_finish_audited_maybe_held(struct srv_req *q, const char *action);
+/* audit_set_notify's callback: releases the held answers now durable. */
+void srv_audit_release(void *arg, uint64_t durable_upto);
 size_t srv_body_cap(struct server *s, const char *method, const char *path);
 const struct srv_route *srv_routes(size_t *n);
 

@@ -583,6 +583,89 @@ test_audit_fsync_failure_is_sticky(void)
 	fx_finish(&f);
 }
 
+/* What the notify callback saw; it checks the store holds what it is told. */
+struct notified {
+	struct meta *m;
+	atomic_uint calls;
+	atomic_uint_fast64_t upto;      /* the last value told */
+	atomic_uint ahead;              /* told more than the store held */
+};
+
+static void
+on_durable(void *arg, uint64_t upto)
+{
+	struct notified *n = arg;
+	struct meta_audit_row last;
+
+	atomic_fetch_add(&n->calls, 1);
+	atomic_store(&n->upto, upto);
+	if (upto == UINT64_MAX || upto == 0)
+		return;
+	if (meta_audit_last(n->m, &last) < 0 || last.seq < upto)
+		atomic_fetch_add(&n->ahead, 1);
+}
+
+static void
+test_audit_enqueue_wait_notify(void)
+{
+	struct audit_event e = { .principal = "device:1", .role = "device",
+	    .action = "control", .outcome = "ok", .source = "192.0.2.7" };
+	struct notified n;
+	uint64_t s1 = 0, s2 = 0, s3 = 0;
+	unsigned calls;
+	struct fx f;
+	int r;
+
+	fx_init(&f, 600000);
+	memset(&n, 0, sizeof(n));
+	n.m = f.m;
+	T_ASSERT_EQ(append_one(f.a, 1, NULL), 0);
+	/* Told at once what is durable already. */
+	audit_set_notify(f.a, on_durable, &n);
+	T_ASSERT_EQ(atomic_load(&n.calls), 1);
+	T_ASSERT_EQ(atomic_load(&n.upto), 1);
+	T_ASSERT_EQ(audit_enqueue(f.a, &e, &s1), 0);
+	T_ASSERT_EQ(audit_enqueue(f.a, &e, &s2), 0);
+	T_ASSERT_EQ(s1, 2);
+	T_ASSERT_EQ(s2, 3);
+	T_ASSERT_EQ(audit_wait(f.a, s2), 0);
+	T_ASSERT_EQ(audit_wait(f.a, s1), 0);
+	/* The committer tells after the commit (it may still be on its way). */
+	for (r = 0; r < 1000 && atomic_load(&n.upto) < s2; r++)
+		usleep(10000);
+	T_ASSERT(atomic_load(&n.upto) >= s2);
+	T_ASSERT_EQ(atomic_load(&n.ahead), 0);
+
+	/* The commit holding an enqueued entry fails: told UINT64_MAX, the
+	 * wait gets the error, later entries UT_ESTATE. */
+	fsio_fault_arm(FSIO_FSYNC, 1, FSIO_FAULT_EIO);
+	T_ASSERT_EQ(audit_enqueue(f.a, &e, &s3), 0);
+	r = audit_wait(f.a, s3);
+	calls = fsio_calls(FSIO_FSYNC);
+	fsio_fault_clear();
+	if (r == 0 && calls == 0) {
+		fprintf(stderr, "  SKIP: the store does not route SQLite I/O through "
+		    "fsio yet\n");
+		audit_set_notify(f.a, NULL, NULL);
+		fx_finish(&f);
+		return;
+	}
+	T_ASSERT(r < 0);
+	T_ASSERT(r != UT_ESTATE);       /* the storage error itself */
+	for (r = 0; r < 1000 && atomic_load(&n.upto) != UINT64_MAX; r++)
+		usleep(10000);
+	T_ASSERT(atomic_load(&n.upto) == UINT64_MAX);
+	T_ASSERT_EQ(audit_enqueue(f.a, &e, &s3), UT_ESTATE);
+	T_ASSERT_EQ(audit_wait(f.a, s2), 0);    /* durable before it failed */
+	T_ASSERT_EQ(atomic_load(&n.ahead), 0);
+	/* Cleared: never called again. */
+	audit_set_notify(f.a, NULL, NULL);
+	calls = atomic_load(&n.calls);
+	fx_close_audit(&f);
+	T_ASSERT_EQ(atomic_load(&n.calls), calls);
+	fx_finish(&f);
+}
+
 static void
 test_audit_write_failure_is_sticky(void)
 {
@@ -771,6 +854,7 @@ T_LIST(
     T_CASE(test_audit_checkpoints_every_second),
     T_CASE(test_audit_sign_failure_is_sticky),
     T_CASE(test_audit_fsync_failure_is_sticky),
+    T_CASE(test_audit_enqueue_wait_notify),
     T_CASE(test_audit_write_failure_is_sticky),
     T_CASE(test_audit_open_refuses_broken_tail),
     T_CASE(test_audit_open_refuses_wrong_key),

@@ -1,7 +1,9 @@
 /*
  * test_http.c - the HTTPS transport against a real libcurl client: echo,
  * public-key pin, body caps (Content-Length and chunked), rate limit, TLS
- * 1.2 refused, handler errors, draining stop, slow clients; plus the rate
+ * 1.2 refused, handler errors, draining stop, slow clients, held answers
+ * (http_response.hold_ticket: not sent before their release, a release
+ * before the hold, a stop with answers held); plus the rate
  * limiter's table and the certificate generator on their own.
  */
 #include <arpa/inet.h>
@@ -26,7 +28,7 @@
 #include "t.h"
 
 static char g_dir[64], g_key[128], g_cert[128];
-static atomic_int g_calls, g_slow_entered;
+static atomic_int g_calls, g_slow_entered, g_hold_first, g_hold_again;
 
 static void
 cleanup(void)
@@ -77,6 +79,27 @@ handler(void *app, const struct http_request *rq, struct http_response *rs)
 	}
 	if (strcmp(rq->path, "/fail") == 0)
 		return UT_EINVAL;
+	if (strcmp(rq->path, "/hold") == 0) {
+		const char *t = http_request_arg(rq, "t");
+		uint64_t ticket = 0;
+
+		if (rq->held) {
+			/* The same response, kept: the context is ours. */
+			atomic_fetch_add(&g_hold_again, 1);
+			if (rq->resume == NULL || strcmp(rq->resume, "ctx") != 0)
+				return UT_EINVAL;
+			return buf_append(&rs->body, " released", 9);
+		}
+		if (t == NULL || ut_parse_u64(t, &ticket) < 0 || ticket == 0)
+			return UT_EINVAL;
+		if (buf_append(&rs->body, "answer", 6) < 0)
+			return UT_ETOOBIG;
+		rs->hold_ticket = ticket;
+		rs->park = xstrdup("ctx");
+		rs->park_free = free;
+		atomic_fetch_add(&g_hold_first, 1);
+		return 0;
+	}
 	if (strcmp(rq->path, "/slow") == 0) {
 		atomic_store(&g_slow_entered, 1);
 		sleep(1);
@@ -492,6 +515,92 @@ test_http_stop_drains(void)
 	T_ASSERT_STREQ(c.resp, "slow done");
 }
 
+/* A client in its own thread (the server smuggled in c->pin); done set. */
+struct async_call {
+	struct call c;
+	struct http_server *s;
+	atomic_int done;
+	pthread_t th;
+};
+
+static void *
+async_client(void *arg)
+{
+	struct async_call *a = arg;
+
+	perform(a->s, &a->c);
+	atomic_store(&a->done, 1);
+	return NULL;
+}
+
+static void
+async_start(struct async_call *a, struct http_server *s, const char *path)
+{
+	memset(a, 0, sizeof(*a));
+	a->c.path = path;
+	a->s = s;
+	T_ASSERT_EQ(pthread_create(&a->th, NULL, async_client, a), 0);
+}
+
+/* Waits (up to 10 s: a hang, not a timing check) until n answers are held. */
+static void
+wait_held(struct http_server *s, unsigned n)
+{
+	int i;
+
+	for (i = 0; i < 1000 && http_server_held(s) != n; i++)
+		usleep(10000);
+	T_ASSERT_EQ(http_server_held(s), n);
+}
+
+static void
+test_http_hold(void)
+{
+	struct http_server *s = start(0, 0, 5);
+	struct async_call a, b;
+	struct call c = { .path = "/hold?t=3" };
+
+	atomic_store(&g_hold_first, 0);
+	atomic_store(&g_hold_again, 0);
+	/* Held: nothing is sent until a release reaches its ticket. */
+	async_start(&a, s, "/hold?t=5");
+	wait_held(s, 1);
+	T_ASSERT_EQ(atomic_load(&g_hold_first), 1);
+	usleep(300000);
+	T_ASSERT_EQ(atomic_load(&a.done), 0);
+	http_server_release(s, 4);
+	usleep(300000);
+	T_ASSERT_EQ(atomic_load(&a.done), 0);
+	T_ASSERT_EQ(http_server_held(s), 1);
+	T_ASSERT_EQ(atomic_load(&g_hold_again), 0);
+	http_server_release(s, 5);
+	pthread_join(a.th, NULL);
+	T_ASSERT_EQ(a.c.rc, CURLE_OK);
+	T_ASSERT_EQ(a.c.status, 200);
+	T_ASSERT_STREQ(a.c.resp, "answer released");
+	T_ASSERT_EQ(http_server_held(s), 0);
+	T_ASSERT_EQ(atomic_load(&g_hold_again), 1);
+
+	/* A ticket released before its hold is not held at all. */
+	perform(s, &c);
+	T_ASSERT_EQ(c.rc, CURLE_OK);
+	T_ASSERT_EQ(c.status, 200);
+	T_ASSERT_STREQ(c.resp, "answer released");
+
+	/* A stop with answers held: each is handed back (rq->held) and sent. */
+	async_start(&a, s, "/hold?t=100");
+	async_start(&b, s, "/hold?t=101");
+	wait_held(s, 2);
+	http_server_stop(s);
+	pthread_join(a.th, NULL);
+	pthread_join(b.th, NULL);
+	T_ASSERT_EQ(a.c.status, 200);
+	T_ASSERT_STREQ(a.c.resp, "answer released");
+	T_ASSERT_EQ(b.c.status, 200);
+	T_ASSERT_STREQ(b.c.resp, "answer released");
+	T_ASSERT_EQ(atomic_load(&g_hold_again), 4);
+}
+
 static void
 test_http_slow_client_cut(void)
 {
@@ -724,6 +833,7 @@ T_LIST(T_CASE(test_http_echo), T_CASE(test_http_request_fields),
     T_CASE(test_http_pin), T_CASE(test_http_too_big),
     T_CASE(test_http_rate_limited), T_CASE(test_http_tls12_refused),
     T_CASE(test_http_handler_error), T_CASE(test_http_stop_drains),
+    T_CASE(test_http_hold),
     T_CASE(test_http_slow_client_cut), T_CASE(test_http_trickle_cut),
     T_CASE(test_http_too_big_cut), T_CASE(test_http_start_errors),
     T_CASE(test_http_port_in_use), T_CASE(test_http_tls_generate),

@@ -19,7 +19,11 @@
  * and exits 0.  At --timeout (default 120 s) it prints how many acked and
  * exits 1; with --pause-timeout, also when the pause has not been acked
  * by every agent S seconds after "ready" (a test with --wait above S thus
- * fails if a pause does not wake the parked polls).  Errors (a non-2xx answer, a transfer failure) exit 1 at once.
+ * fails if a pause does not wake the parked polls).  Errors (a non-2xx
+ * answer) exit 1 at once; a transfer that failed without any answer (the
+ * connection dropped: "Server returned nothing", "Failed sending data")
+ * is sent again, as an agent would, up to one per 20 agents in all, and
+ * counted ("retries N" on stdout at the end); beyond that, exit 1.
  * Raises its own RLIMIT_NOFILE to fit N connections.
  */
 #include <errno.h>
@@ -119,6 +123,12 @@ prepare(struct agent *a, const char *path, const char *body, const char *tok,
 	curl_easy_setopt(a->h, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_3);
 	curl_easy_setopt(a->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(a->h, CURLOPT_TIMEOUT, (long)wait_s + 30L);
+	/*
+	 * The agents share the multi's connection cache: never reuse one idle
+	 * near the server's idle timeout (30 s), which it may close just as
+	 * the request goes out ("Failed sending data to the peer").
+	 */
+	curl_easy_setopt(a->h, CURLOPT_MAXAGE_CONN, 15L);
 	curl_easy_setopt(a->h, CURLOPT_WRITEFUNCTION, sink);
 	curl_easy_setopt(a->h, CURLOPT_WRITEDATA, a);
 	curl_easy_setopt(a->h, CURLOPT_PRIVATE, a);
@@ -311,7 +321,7 @@ main(int argc, char **argv)
 	struct rlimit rl;
 	CURLM *mh;
 	CURLMsg *msg;
-	unsigned n = 0, i, nready = 0, ndone = 0;
+	unsigned n = 0, i, nready = 0, ndone = 0, retries = 0;
 	int c, running, left;
 	int64_t deadline;
 	bool said_ready = false;
@@ -373,6 +383,18 @@ main(int argc, char **argv)
 			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&a);
 			curl_easy_getinfo(a->h, CURLINFO_RESPONSE_CODE, &st);
 			curl_multi_remove_handle(mh, a->h);
+			if (msg->data.result != CURLE_OK && st == 0 &&
+			    retries < n / 20 + 1) {
+				/* Dropped without an answer: the same request again. */
+				fprintf(stderr, "ut-pollers: agent %u: %s, retrying\n",
+				    (unsigned)(a - ag), curl_easy_strerror(msg->data.result));
+				retries++;
+				if (a->acking)
+					start_ack(mh, a);
+				else
+					start_poll(mh, a);
+				continue;
+			}
 			if (msg->data.result != CURLE_OK || st < 200 || st > 299) {
 				fprintf(stderr, "ut-pollers: agent %u: %s %ld %s\n",
 				    (unsigned)(a - ag), curl_easy_strerror(msg->data.result),
@@ -407,6 +429,8 @@ main(int argc, char **argv)
 		curl_multi_poll(mh, NULL, 0, 200, NULL);
 	}
 	report(ag, n);
+	printf("retries %u\n", retries);
+	fflush(stdout);
 	for (i = 0; i < n; i++) {
 		curl_multi_remove_handle(mh, ag[i].h);
 		curl_easy_cleanup(ag[i].h);
