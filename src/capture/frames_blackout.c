@@ -7,6 +7,21 @@
  * top-level's class, title and pid come through a small cache (window
  * cache below).  The frame thread calls this before and after each grab
  * and blacks both sets, before hashing and encoding.
+ *
+ * Window-manager decorations: the WM draws a window's title in its title
+ * bar unredacted (the recorded title is redacted, the pixels would not
+ * be), so for every top-level whose client the WM reparented into a frame,
+ * the frame outside the client (title bar, borders) is black in every
+ * grab - all decorations, whatever the title: simple, and nothing is lost
+ * that the recorded (redacted) title does not carry.  Only the parts no
+ * higher top-level covers are blacked (a title bar under another window is
+ * not on screen; blacking there would cut into the window above).  The
+ * client's inset in its frame is kept in the window cache and measured
+ * again when the entry expires or the frame's size changes (maximize,
+ * fullscreen, decorations toggled); the frame's own geometry comes with
+ * every scan.  Without a WM (no reparenting) nothing is blacked for this.
+ * Limits: a shaped or translucent (composited) window above a title bar
+ * counts as covering its whole rectangle.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,13 +159,52 @@ top_attributes(struct frames *f, const Window *kids, unsigned n,
 }
 
 /*
+ * The client's inset in its WM frame top (whose geometry is wa): two
+ * round trips, made only when the cache entry is new or the frame's size
+ * changed.  A client not reparented (top itself): no decorations.  One
+ * that cannot be measured: the whole frame counts as decoration.
+ */
+static void
+deco_measure(struct frames *f, Window top, const XWindowAttributes *wa,
+    struct winfo *wi)
+{
+	Window rr, child;
+	int x, y, cx, cy, ow, oh;
+	unsigned cw, ch, cb, cd;
+
+	wi->deco = wi->client != None && wi->client != top;
+	if (!wi->deco)
+		return;
+	ow = wa->width + 2 * wa->border_width;
+	oh = wa->height + 2 * wa->border_width;
+	wi->fw = wa->width;
+	wi->fh = wa->height;
+	wi->ml = wi->mr = wi->mb = 0;
+	wi->mt = oh; /* unmeasured: all of it */
+	if (!XTranslateCoordinates(f->d, wi->client, top, 0, 0, &x, &y,
+	    &child) ||
+	    !XGetGeometry(f->d, wi->client, &rr, &cx, &cy, &cw, &ch, &cb, &cd))
+		return;
+	x += wa->border_width;
+	y += wa->border_width;
+	if (x < 0 || y < 0 || x + (int)cw > ow || y + (int)ch > oh)
+		return;
+	wi->ml = x;
+	wi->mt = y;
+	wi->mr = ow - x - (int)cw;
+	wi->mb = oh - y - (int)ch;
+}
+
+/*
  * client_info() through a small cache keyed by top-level window: class,
  * pid and transient-for are kept for CLIENT_CACHE_MS; the title is read
  * again every time when the policy denies titles (a title can turn a
- * window denied at any moment).
+ * window denied at any moment).  The decorations' inset (deco_measure)
+ * is kept with them while the frame keeps its size.
  */
 static int
-client_cached(struct frames *f, Window top, struct winfo *wi)
+client_cached(struct frames *f, Window top, const XWindowAttributes *wa,
+    struct winfo *wi)
 {
 	struct ccache *e = NULL;
 	uint64_t now = frames__now_ms();
@@ -172,9 +226,14 @@ client_cached(struct frames *f, Window top, struct winfo *wi)
 		e->top = top;
 		e->ms = now;
 		e->has = client_info(f, top, &e->wi, 0);
+		if (e->has)
+			deco_measure(f, top, wa, &e->wi);
 		*wi = e->wi;
 		return e->has;
 	}
+	if (e->has && e->wi.deco &&
+	    (e->wi.fw != wa->width || e->wi.fh != wa->height))
+		deco_measure(f, top, wa, &e->wi);
 	*wi = e->wi;
 	if (e->has && f->policy != NULL && f->policy->deny_titles.n > 0) {
 		wi->title[0] = '\0';
@@ -349,7 +408,7 @@ classify(struct frames *f, struct bo_scan *sc, unsigned i, struct mask_set *ms)
 
 	if (wa->map_state != IsViewable || wa->class == InputOnly)
 		return;
-	if (!client_cached(f, sc->kids[i], wi)) {
+	if (!client_cached(f, sc->kids[i], wa, wi)) {
 		wi->client = None;
 		return;
 	}
@@ -425,10 +484,100 @@ mark_owned(struct frames *f, struct bo_scan *sc)
 	}
 }
 
+#define DECO_PIECES 64
+
+/* p minus s into out[n..DECO_PIECES); the new count, -1 if they do not fit. */
+static int
+rect_minus(const struct rect *p, const struct rect *s, struct rect *out, int n)
+{
+	struct rect r[4];
+	int k = 0, i, y0, y1;
+
+	if (s->x >= p->x + p->w || s->x + s->w <= p->x ||
+	    s->y >= p->y + p->h || s->y + s->h <= p->y) {
+		r[k++] = *p;
+	} else {
+		y0 = s->y > p->y ? s->y : p->y;
+		y1 = s->y + s->h < p->y + p->h ? s->y + s->h : p->y + p->h;
+		if (s->y > p->y)
+			r[k++] = (struct rect){ p->x, p->y, p->w, s->y - p->y };
+		if (s->y + s->h < p->y + p->h)
+			r[k++] = (struct rect){ p->x, y1, p->w,
+			    p->y + p->h - y1 };
+		if (s->x > p->x)
+			r[k++] = (struct rect){ p->x, y0, s->x - p->x, y1 - y0 };
+		if (s->x + s->w < p->x + p->w)
+			r[k++] = (struct rect){ s->x + s->w, y0,
+			    p->x + p->w - s->x - s->w, y1 - y0 };
+	}
+	if (n + k > DECO_PIECES)
+		return -1;
+	for (i = 0; i < k; i++)
+		out[n + i] = r[i];
+	return n + k;
+}
+
 /*
- * The rectangles of sc into out[no..max): whole windows, then the text
- * boxes of BO_MASKED_TEXT windows seen in the last HIST_MS.  Returns the
- * new count, or max + 1 when they do not all fit.
+ * The decorations of top-level i (its frame outside the client) that no
+ * higher viewable top-level covers, into out[no..max).  Returns the new
+ * count, or max + 1.  Clipping stops, keeping more than needed, if the
+ * pieces outgrow DECO_PIECES.
+ */
+static unsigned
+deco_rects(const struct bo_scan *sc, unsigned i, struct rect *out,
+    unsigned no, unsigned max)
+{
+	const XWindowAttributes *wa = &sc->wa[i];
+	const struct winfo *wi = &sc->wi[i];
+	struct rect a[DECO_PIECES], b[DECO_PIECES], o, c, s;
+	int n = 0, m, k;
+	unsigned j;
+
+	o = (struct rect){ wa->x, wa->y, wa->width + 2 * wa->border_width,
+	    wa->height + 2 * wa->border_width };
+	c = (struct rect){ o.x + wi->ml, o.y + wi->mt, o.w - wi->ml - wi->mr,
+	    o.h - wi->mt - wi->mb };
+	if (c.w < 0)
+		c.w = 0;
+	if (c.h < 0)
+		c.h = 0;
+	/* Top, bottom, left, right of the client. */
+	a[n++] = (struct rect){ o.x, o.y, o.w, c.y - o.y };
+	a[n++] = (struct rect){ o.x, c.y + c.h, o.w, o.y + o.h - c.y - c.h };
+	a[n++] = (struct rect){ o.x, c.y, c.x - o.x, c.h };
+	a[n++] = (struct rect){ c.x + c.w, c.y, o.x + o.w - c.x - c.w, c.h };
+	for (k = m = 0; k < n; k++)
+		if (a[k].w > 0 && a[k].h > 0)
+			a[m++] = a[k];
+	n = m;
+	/* XQueryTree lists the top-levels bottom to top. */
+	for (j = i + 1; j < sc->n && n > 0; j++) {
+		if (sc->wa[j].map_state != IsViewable ||
+		    sc->wa[j].class == InputOnly)
+			continue;
+		s = (struct rect){ sc->wa[j].x, sc->wa[j].y,
+		    sc->wa[j].width + 2 * sc->wa[j].border_width,
+		    sc->wa[j].height + 2 * sc->wa[j].border_width };
+		for (k = m = 0; k < n && m >= 0; k++)
+			m = rect_minus(&a[k], &s, b, m);
+		if (m < 0)
+			break; /* too many pieces: keep a */
+		memcpy(a, b, (size_t)m * sizeof(a[0]));
+		n = m;
+	}
+	for (k = 0; k < n; k++) {
+		if (no == max)
+			return max + 1;
+		out[no++] = a[k];
+	}
+	return no;
+}
+
+/*
+ * The rectangles of sc into out[no..max): whole windows, the decorations
+ * of the others, then the text boxes of BO_MASKED_TEXT windows seen in the
+ * last HIST_MS.  Returns the new count, or max + 1 when they do not all
+ * fit.
  */
 static unsigned
 rects_of(const struct bo_scan *sc, const struct mask_set *ms,
@@ -438,8 +587,14 @@ rects_of(const struct bo_scan *sc, const struct mask_set *ms,
 	unsigned i, h;
 
 	for (i = 0; i < sc->n; i++) {
-		if (sc->why[i] == BO_NONE || sc->why[i] == BO_MASKED_TEXT)
+		if (sc->why[i] == BO_NONE || sc->why[i] == BO_MASKED_TEXT) {
+			if (sc->wi[i].client != None && sc->wi[i].deco &&
+			    sc->wa[i].map_state == IsViewable)
+				no = deco_rects(sc, i, out, no, max);
+			if (no > max)
+				return no;
 			continue;
+		}
 		if (no == max)
 			return max + 1;
 		out[no].x = sc->wa[i].x;

@@ -87,6 +87,13 @@ struct winfo {
 	char cls[128], inst[128], title[512];
 	unsigned long pid;
 	Window client, transient_for;
+	/*
+	 * Window-manager decorations (frames_blackout.c): deco when the
+	 * client was reparented into the top-level (a WM frame); the
+	 * client's inset from the frame's outer edges (ml, mt, mr, mb),
+	 * measured when the frame was fw x fh.
+	 */
+	int deco, fw, fh, ml, mt, mr, mb;
 };
 
 struct ccache {
@@ -102,7 +109,9 @@ struct ccache {
  * dialogs they own (same pid, or transient for them) - are black in the
  * grab before it is hashed or encoded.  A denied window's whole rectangle
  * is blacked even where another window covers it: black too much, never
- * too little.
+ * too little.  Every other window's window-manager decorations (title
+ * bar, borders: its frame outside the client) are black too, where no
+ * window above covers them: the title bar shows the unredacted title.
  */
 struct rect {
 	int x, y, w, h;

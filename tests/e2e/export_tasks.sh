@@ -14,11 +14,12 @@
 # recorder knows as theirs) is drawn large in a denied window (xterm, by
 # policy) during the first session; it is in no exported frame's OCR text,
 # while a control word drawn the same way in an allowed window is (so the
-# check cannot pass for want of OCR).  The issue's second planting, the
-# name in an allowed window's title, is NOT checked: the recorded title is
-# redacted ("[USER]") but the window manager's title bar shows it in the
-# frame's pixels, and OCR reads it there (a known leak: run with
-# TITLE_PLANT="notes of $(id -un)" to see this test fail on it).
+# check cannot pass for want of OCR).  The login is also planted in the
+# allowed window's title ("notes of LOGIN"): the recorded title is
+# redacted ("[USER]"), and the window manager's title bar, which shows
+# the title unredacted, is black in frames (capture blacks decorations),
+# so OCR does not read it there either.  TITLE_PLANT overrides the
+# planted title text.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/server_lib.sh"
 
@@ -54,7 +55,7 @@ big_xterm() { # title class text geometry
 	wait_window "$1" >/dev/null
 }
 big_xterm ut-denied XTerm "$NAME $FULL" 24x2+960+420
-big_xterm "ut-allowed ${TITLE_PLANT:-}" UtShow PELICAN 12x2+960+120
+big_xterm "ut-allowed ${TITLE_PLANT:-notes of $NAME}" UtShow PELICAN 12x2+960+120
 editor "$A"
 start_record "$E2E_TMP/rec" --policy "$E2E_TMP/p.yaml"
 "$USETRACE" task begin "Write the notes for alice@example.com" >/dev/null ||

@@ -1,7 +1,9 @@
 #!/bin/sh
 # frames - screen frames: lossless frames equal independent screenshots
 # (ImageMagick `import`) of the same moments, including the moment right
-# before a click that changes the screen; lossy frames within a PSNR
+# before a click that changes the screen (the window manager's title bars
+# and borders, black in frames, are blacked in the screenshots where the
+# WM says they are: frames must be black exactly there); lossy frames within a PSNR
 # bound; an idle screen stores almost nothing; two RandR monitors are both
 # covered; frames stored before the display is killed stay readable.
 . "$(dirname "$0")/lib.sh"
@@ -30,10 +32,30 @@ E2E_PIDS="$! $E2E_PIDS"
 L=$(wait_window ut-left)
 R=$(wait_window ut-right)
 
-# The indicator is left out of frames (black there); mask it in screenshots.
+# The window manager's decorations of window $1 (its _NET_FRAME_EXTENTS
+# around the client) as ImageMagick rectangles.
+deco_draw() { # window
+	set -- $(xwininfo -id "$1" | awk '/Absolute upper-left X/ {x=$NF}
+		/Absolute upper-left Y/ {y=$NF} /Width:/ {w=$NF} /Height:/ {h=$NF}
+		END {print x, y, w, h}') \
+	    $(xprop -id "$1" _NET_FRAME_EXTENTS | sed 's/.*= //; s/,/ /g')
+	[ $# -eq 8 ] || fail "no frame extents for the window"
+	cx=$1 cy=$2 cw=$3 ch=$4 l=$5 r=$6 t=$7 b=$8
+	[ "$t" -gt 0 ] || fail "openbox drew no title bar"
+	fx=$((cx - l)) fy=$((cy - t)) fr=$((cx + cw + r - 1)) fb=$((cy + ch + b - 1))
+	printf ' -draw "rectangle %d,%d %d,%d"' $fx $fy $fr $((cy - 1))
+	[ "$b" -gt 0 ] && printf ' -draw "rectangle %d,%d %d,%d"' $fx $((cy + ch)) $fr $fb
+	[ "$l" -gt 0 ] && printf ' -draw "rectangle %d,%d %d,%d"' $fx $cy $((cx - 1)) $((cy + ch - 1))
+	[ "$r" -gt 0 ] && printf ' -draw "rectangle %d,%d %d,%d"' $((cx + cw)) $cy $fr $((cy + ch - 1))
+	true
+}
+DECO="$(deco_draw "$L")$(deco_draw "$R")"
+# The indicator and the decorations are left out of frames (black there);
+# mask them in screenshots.
 shot1() { # file
 	import -window root "$1.raw.png"
-	convert "$1.raw.png" -fill black -draw "rectangle $((W - 194)),4 $((W - 5)),27" "$1"
+	eval convert '"$1.raw.png"' -fill black -draw '"rectangle $((W - 194)),4 $((W - 5)),27"' \
+		"$DECO" '"$1"'
 }
 # A screenshot of a settled screen: two in a row that are identical.
 shot() { # file
