@@ -490,6 +490,8 @@ api_device_upload(struct srv_req *q)
 	}
 	if ((r = store(&u, summary, sens)) < 0)
 		goto fail;
+	if (r == 0)     /* issue 13: the replay's frame index (frameidx.c) */
+		srv_fidx_ingest(q->srv, &u.info, u.day, u.img, u.len, u.key);
 	goto out;
 fail:
 	log_error("serve: upload of %s failed: %s", q->a_object, ut_strerror(r));

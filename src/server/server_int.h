@@ -475,6 +475,9 @@ struct srv_segment {
 int srv_segment_load(struct server *s, const uint8_t subject[16], const char *idhex,
     struct srv_segment *out) __attribute__((warn_unused_result));
 void srv_segment_free(struct srv_segment *g);
+/* srv_segment_load() without the blob (g->blob NULL): the frames routes. */
+int srv_segment_load_key(struct server *s, const uint8_t subject[16],
+    const char *idhex, struct srv_segment *out) __attribute__((warn_unused_result));
 
 /*
  * A loaded segment as NDJSON text: its actions (as `show --json`) or, raw,
@@ -498,6 +501,15 @@ void srv_render_free(struct srv_render *rd);
  */
 void srv_reply_frame_list(struct srv_req *q, struct srv_segment *g);
 void srv_reply_frame(struct srv_req *q, struct srv_segment *g, uint64_t want);
+/*
+ * frameidx.c: the frame index of a stored segment, kept sealed next to its
+ * blob; the two functions above answer from it (g loaded without its blob).
+ * srv_fidx_ingest() builds and keeps it from the stored-form image just
+ * stored (a failure is logged: the first frames read builds it).
+ */
+struct spool_upload_info;
+void srv_fidx_ingest(struct server *s, const struct spool_upload_info *info,
+    int32_t day, const uint8_t *img, size_t len, const uint8_t key[32]);
 
 /* summary.c: the content summary of a segment, sealed under the day key. */
 struct srv_summary_acc;
