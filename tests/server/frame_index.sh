@@ -2,8 +2,9 @@
 # frame_index - the replay's frames answered from the frame index (issue 13,
 # src/server/frameidx.c, docs/WEB.md "Frames from the index"), against a
 # real server:
-#  - the frame list and every frame (PNG bytes) equal what the routes
-#    answered before the index (the full walk of the whole segment, kept
+#  - the frame list and every frame (PNG bytes), of key frames alone and
+#    of key frames with chains of deltas (ut-synth --frames-per-burst),
+#    equal what the routes answered before the index (the full walk, kept
 #    behind the test hook USETRACE_TEST_FRAMES_FULLWALK=1), through
 #    `usetrace my frames` and the raw list;
 #  - a segment stored without an index (its side file removed, as for data
@@ -36,8 +37,8 @@ START="$(date -u +%Y-%m-%d)T00:00:10Z"
 # One segment per upload, so each blob file is known by its segment.
 for i in 1 2; do
 	blob_files >"$T/before"
-	expect 0 "" "$UT_SYNTH" --home "$T/adev" --out "$T/rec$i" --segments 1 --bytes 400000 \
-		--seed "$i" --start "$START"
+	expect 0 "" "$UT_SYNTH" --home "$T/adev" --out "$T/rec$i" --segments 1 --bytes 200000 \
+		--seed "$i" --start "$START" --frames-per-burst $((2 * i - 2))
 	expect_out "^uploaded 1" as "$T/adev" upload "$T/rec$i"
 	blob_files | grep -vxFf "$T/before" >"$T/new" || true
 	[ "$(wc -l <"$T/new")" = 1 ] || { cat "$T/new" >&2; find "$T/data/blobs" >&2; fail "upload $i: not one new blob"; }
