@@ -398,6 +398,17 @@ int srv_ctl_policy(struct server *s, int64_t version, const uint8_t sha[32])
 #define SRV_PAUSE_GRACE_NS (30LL * 1000000000LL)
 int srv_ctl_paused_segment(struct server *s, int64_t start_ns, int64_t end_ns,
     int64_t *id) __attribute__((warn_unused_result));
+/*
+ * ingest_pause.c: true when a segment [start_ns, end_ns] falls under a
+ * pause from since_ns to stop_ns by the rule above (the one
+ * meta_org_pause_covering() applies in SQL).  srv_my_paused_segment(): 1
+ * (with *why "my_pause" and q's audit object naming the pause) when the
+ * segment falls under the subject's own pause, else 0.
+ */
+bool srv_pause_covers(int64_t start_ns, int64_t end_ns, int64_t since_ns,
+    int64_t stop_ns, int64_t grace_ns);
+int srv_my_paused_segment(struct srv_req *q, const uint8_t subject[16],
+    int64_t start_ns, int64_t end_ns, const char **why);
 
 /* api_control.c: long polls, acks, policies, the admin's pause. */
 void srv_control_resume(struct server *s, const struct http_request *rq,
