@@ -15,13 +15,14 @@
 # with the bytes transferred (the Resource Timing transferSize of every
 # request, headers included) and the requests.  Before that, the API calls
 # behind the views are timed alone with curl (REPS times, median), and the
-# server's peak RSS while it answers one frame is read (VmHWM of
-# /proc/PID/status, reset through clear_refs just before the request): the
-# first frame and the last of the largest segment (the last needs the
-# longest chain of deltas).  Prints the load average at the start and end.
+# server's peak RSS while it answers one frame is read (a restarted server,
+# one small request, VmHWM of /proc/PID/status reset through clear_refs,
+# then the frame: the growth of the peak over the RSS before): the first
+# frame and the last of the largest segment (the last needs the longest
+# chain of deltas).  Prints the load average at the start and end.
 # Results: docs/BENCHMARKS.md, "Web page (issue 13)".
 #
-# Settings (environment): SEGMENTS (4), BYTES (2000000), FRAMES (2), REPS (5),
+# Settings (environment): SEGMENTS (5), BYTES (2000000), FRAMES (2), REPS (5),
 # UT_SYNTH (default: the first build's tests/tools/ut-synth, which must know
 # --frames-per-burst; the same synthetic day is made for every build).
 # Needs: builds, chromium, tests/web/node_modules (scripts/deps.sh).
@@ -32,7 +33,7 @@ SRCDIR=$PWD
 FIRST=$(cd "$1" && pwd)
 export USETRACE="$FIRST/src/cli/usetrace" SRCDIR
 export UT_SYNTH="${UT_SYNTH:-$FIRST/tests/tools/ut-synth}"
-SEGMENTS=${SEGMENTS:-4}
+SEGMENTS=${SEGMENTS:-5}
 BYTES=${BYTES:-2000000}
 FRAMES=${FRAMES:-2}
 REPS=${REPS:-5}
@@ -88,14 +89,19 @@ print(next(a["frame"] for a in map(json.loads, open(sys.argv[1])) if a["frame"] 
 		# shellcheck disable=SC2086
 		echo "api $p: median $(median $ts) s of$ts; $sz bytes"
 	done
-	# Peak memory while one frame is answered.
+	# Peak memory while one frame is answered: a fresh server (its index
+	# kept from ingest), one small request first, the peak reset, the read.
 	for f in "$F1" "$FL"; do
+		restart_server "$T/data$n"
+		curl -sk -o /dev/null -H "Authorization: Bearer $TOKEN" -H "Usetrace-Purpose: self-access" \
+			"$SRV_URL/v1/my/days"
 		echo 5 >"/proc/$SRV_PID/clear_refs"
 		before=$(kb VmRSS)
 		curl -sk -o /dev/null -H "Authorization: Bearer $TOKEN" -H "Usetrace-Purpose: self-access" \
 			"$SRV_URL/v1/my/segments/$BIG/frames/$f"
-		echo "rss frame $f: peak $(kb VmHWM) kB during the read, $before kB before" \
-			"(segment $(python3 -c 'import json,sys
+		peak=$(kb VmHWM)
+		echo "rss frame $f: +$((peak - before)) kB at the peak of the read ($before kB before; segment" \
+			"$(python3 -c 'import json,sys
 print(next(s["size"] for s in json.load(open(sys.argv[1]))["segments"] if s["id"] == sys.argv[2]))' \
 			"$T/list$n.json" "$BIG") bytes)"
 	done
