@@ -7,7 +7,11 @@
 # server's ingest key: this device cannot read it back) and uploads it in
 # the background (`usetrace upload` sends what is left), shows
 # the person their own data from the server and who read it (`usetrace my
-# audit`), erases the day and shows it gone, and verifies the audit log.
+# audit`), signs the person in to the web page in headless Chromium and
+# saves screenshots of their day and of a replay (printed as `screenshot
+# PATH`, in demo/screenshots; skipped without Chromium or
+# tests/web/node_modules), erases the day and shows it gone, and verifies
+# the audit log.
 # Everything is kept under ./demo (override with DEMO_DIR): the server's
 # data in demo/server (its master key in demo/server.master-key, beside it,
 # never inside), the person's keys and login in demo/home, the recording
@@ -110,6 +114,19 @@ done
 echo
 echo "== usetrace my audit: who read this person's data, and what the admin did"
 "$USETRACE" my audit
+echo
+echo "== the person's web page (headless Chromium): their day and a replay"
+WEB=$SRCDIR/tests/web
+if [ -x "${UT_CHROMIUM:-/usr/bin/chromium}" ] && [ -d "$WEB/node_modules/@playwright/test" ]; then
+	"$USETRACE" my list --json >"$E2E_TMP/list.json"
+	TOKEN=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["token"])' \
+		"$USETRACE_HOME/login.json")
+	(cd "$WEB" && node demo_page.mjs "$SRV_URL" "$TOKEN" "$E2E_TMP/list.json" \
+		"$DEMO_DIR/screenshots") || echo "(the page could not be shown; see the message above)"
+	unset TOKEN
+else
+	echo "(skipped: no Chromium or tests/web/node_modules; scripts/deps.sh installs both)"
+fi
 DAY=$(date -u +%Y-%m-%d)
 echo
 echo "== usetrace my erase --day $DAY: the day's keys are destroyed before the answer"

@@ -367,4 +367,54 @@ int spool_mem_reader_next(struct spool_mem_reader *rd, struct ut_event *ev)
 /* Wipes and frees rd (NULL is a no-op); p may be freed afterwards. */
 void spool_mem_reader_close(struct spool_mem_reader *rd);
 
+/*
+ * Reading one frame record of a stored segment alone (issue 13: the
+ * server's frame index).  Frame records are sealed in one secretstream, so
+ * record i decrypts only with the stream state after records 0..i-1; that
+ * state is the fixed subkey (from the segment key and the secretstream
+ * header) and a 12-byte nonce (a counter and the MACs of the records
+ * before, both public).  The index keeps that nonce per record, so any
+ * record is a resumable point: it is decrypted and authenticated (AD: the
+ * header hash; its position through the nonce) on its own.
+ */
+struct spool_rec_pos {
+	uint64_t off;           /* offset of the record's type byte */
+	uint32_t len;           /* ciphertext length */
+	uint32_t no;            /* 0-based frame record number */
+	uint8_t nonce[12];      /* stream nonce just before it */
+};
+/* Bytes before a frame record's ciphertext (type, length). */
+#define SPOOL_FRAME_REC_HDR 5u
+
+/*
+ * The frame record that the event last returned by spool_mem_reader_next()
+ * came from.  0, or UT_ESTATE before the first event.
+ */
+int spool_mem_reader_pos(const struct spool_mem_reader *rd,
+    struct spool_rec_pos *pos);
+
+struct spool_rec_dec;
+/*
+ * A decoder of single records of one stored-form image whose first
+ * hdr_len bytes are hdr (at least its header), with the 32-byte segment
+ * key (copied into guarded memory).  0, UT_ECORRUPT (not a stored-form
+ * header), UT_ECRYPTO, -ENOMEM.
+ */
+int spool_rec_dec_open(const uint8_t *hdr, size_t hdr_len,
+    const uint8_t key[32], struct spool_rec_dec **out)
+    __attribute__((warn_unused_result));
+/* The header length of the image (392, or 344 for v1). */
+size_t spool_rec_dec_hdr_len(const struct spool_rec_dec *d);
+/*
+ * Loads record pos: rec is its SPOOL_FRAME_REC_HDR + pos->len bytes, read
+ * from pos->off; borrowed until the next load or close.  0 or UT_ECORRUPT.
+ */
+int spool_rec_dec_load(struct spool_rec_dec *d, const struct spool_rec_pos *pos,
+    const uint8_t *rec, size_t n) __attribute__((warn_unused_result));
+/* The loaded record's events: 1, 0 after its last, UT_ECRYPTO / UT_ECORRUPT. */
+int spool_rec_dec_next(struct spool_rec_dec *d, struct ut_event *ev)
+    __attribute__((warn_unused_result));
+/* Wipes and frees d (NULL is a no-op). */
+void spool_rec_dec_close(struct spool_rec_dec *d);
+
 #endif

@@ -72,6 +72,13 @@ struct synth_opts {
 	const char *marker;
 	int64_t start_wall_ns;     /* the first record's time; 0: now */
 	/*
+	 * 0: a key frame every third burst of activity.  N: N frames every
+	 * burst, as the agent stores them: a key frame first in a segment and
+	 * every 300th, else a delta of 1 to 4 tiles on the frame before (the
+	 * web page's benchmark day: 300 frames to 500 actions).
+	 */
+	unsigned frames_per_episode;
+	/*
 	 * Called with every record of segment seg in stored order, as a
 	 * reader returns it (encoded and decoded once), before the segment
 	 * is closed; may be NULL.  Non-zero stops the run and is returned.

@@ -137,14 +137,18 @@ frame_png_encode(const uint8_t *rgb, uint32_t w, uint32_t h, uint8_t **out,
 	img.width = w;
 	img.height = h;
 	img.format = PNG_FORMAT_RGB;
-	if (!png_image_write_to_memory(&img, NULL, &n, 0, rgb,
-	    (png_int_32)(w * 3), NULL) || n == 0) {
-		png_image_free(&img);
+	/*
+	 * One encoding into libpng's upper bound (the same bytes as sizing it
+	 * first with a NULL buffer, which compressed every frame twice: the
+	 * web replay's frame reads spent half their time there).  Only the
+	 * first n bytes are written, so the caller's wipe covers the content.
+	 */
+	n = PNG_IMAGE_PNG_SIZE_MAX(img);
+	if (n == 0)
 		return UT_EINVAL;
-	}
 	p = xmalloc(n);
 	if (!png_image_write_to_memory(&img, p, &n, 0, rgb, (png_int_32)(w * 3),
-	    NULL)) {
+	    NULL) || n == 0) {
 		png_image_free(&img);
 		free(p);
 		return UT_EINVAL;

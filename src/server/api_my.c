@@ -18,7 +18,6 @@
 
 #include "usetrace/action.h"
 #include "usetrace/err.h"
-#include "usetrace/frameview.h"
 #include "usetrace/log.h"
 #include "usetrace/spool.h"
 #include "usetrace/util.h"
@@ -27,8 +26,8 @@
 #define NDJSON "application/x-ndjson"
 
 int
-srv_segment_load(struct server *s, const uint8_t subject[16], const char *idhex,
-    struct srv_segment *g)
+srv_segment_load_key(struct server *s, const uint8_t subject[16],
+    const char *idhex, struct srv_segment *g)
 {
 	uint8_t id[16];
 	int r;
@@ -53,12 +52,23 @@ srv_segment_load(struct server *s, const uint8_t subject[16], const char *idhex,
 	if ((r = keystore_day_open(s->ks, g->m.subject_id, g->m.day, g->m.segment_id,
 	    16, g->m.wrapped_key, g->m.wrapped_len, g->key)) < 0)
 		goto fail;
-	if ((r = blob_get(s->blobs, g->m.blob_hash, 256u << 20, &g->blob,
-	    &g->blob_len)) < 0)
-		goto fail;
 	return 0;
 fail:
 	srv_segment_free(g);
+	return r;
+}
+
+int
+srv_segment_load(struct server *s, const uint8_t subject[16], const char *idhex,
+    struct srv_segment *g)
+{
+	int r;
+
+	if ((r = srv_segment_load_key(s, subject, idhex, g)) < 0)
+		return r;
+	if ((r = blob_get(s->blobs, g->m.blob_hash, 256u << 20, &g->blob,
+	    &g->blob_len)) < 0)
+		srv_segment_free(g);
 	return r;
 }
 
@@ -73,15 +83,20 @@ srv_segment_free(struct srv_segment *g)
 	memset(g, 0, sizeof(*g));
 }
 
-/* Loads the segment named in the path, or answers 404 and returns < 0. */
+/*
+ * Loads the segment named in the path (its blob too when with_blob; the
+ * frames routes read parts of it through the frame index), or answers 404
+ * and returns < 0.
+ */
 static int
-load_or_deny(struct srv_req *q, struct srv_segment *g)
+load_or_deny(struct srv_req *q, struct srv_segment *g, bool with_blob)
 {
 	int r;
 
 	srv_hex(q->who.subject_id, 16, q->a_subject, sizeof(q->a_subject));
 	snprintf(q->a_object, sizeof(q->a_object), "segment:%.80s", q->param[0]);
-	r = srv_segment_load(q->srv, q->who.subject_id, q->param[0], g);
+	r = with_blob ? srv_segment_load(q->srv, q->who.subject_id, q->param[0], g) :
+	    srv_segment_load_key(q->srv, q->who.subject_id, q->param[0], g);
 	if (r == UT_ENOTFOUND || r == UT_ECRYPTO) {
 		srv_deny_not_found(q);
 		return r;
@@ -219,7 +234,7 @@ reply_render(struct srv_req *q, bool raw)
 	struct srv_render out;
 	int r;
 
-	if (load_or_deny(q, &g) < 0)
+	if (load_or_deny(q, &g, true) < 0)
 		return;
 	r = srv_render(&g, raw, NULL, NULL, &out);
 	if (r < 0) {
@@ -248,105 +263,15 @@ api_my_records(struct srv_req *q)
 	reply_render(q, true);
 }
 
-/*
- * Walks the frame records of g onto the canvas fc; when want >= 0, stops
- * once frame `want` is complete and leaves it on the canvas.  ids (may be
- * NULL) collects every complete frame id.  Returns 1 when want was found.
- */
-static int
-walk_frames(struct srv_segment *g, int64_t want, json_t *ids,
-    struct frame_canvas *fc)
-{
-	struct spool_mem_reader *rd = NULL;
-	struct ut_event ev;
-	uint32_t w, h;
-	uint64_t id;
-	int r, found = 0;
-
-	if ((r = spool_mem_reader_open(g->blob, g->blob_len, true, g->key, &rd)) < 0)
-		return r;
-	while ((r = spool_mem_reader_next(rd, &ev)) > 0) {
-		if (ev.type != UT_EV_FRAME)
-			continue;
-		/* A delta without its base is skipped, as `usetrace frames` does. */
-		if (frame_canvas_apply(fc, &ev) != 1 ||
-		    frame_canvas_rgb(fc, &w, &h, &id) == NULL)
-			continue;
-		if (ids != NULL)
-			json_array_append_new(ids, json_integer((json_int_t)id));
-		if (want >= 0 && (int64_t)id == want) {
-			found = 1;
-			break;
-		}
-	}
-	sodium_memzero(&ev, sizeof(ev));
-	spool_mem_reader_close(rd);
-	return r < 0 ? r : found;
-}
-
-void
-srv_reply_frame_list(struct srv_req *q, struct srv_segment *g)
-{
-	struct frame_canvas *fc;
-	json_t *ids = json_array();
-	int r;
-
-	fc = frame_canvas_create();
-	r = walk_frames(g, -1, ids, fc);
-	frame_canvas_destroy(fc);
-	if (r < 0) {
-		json_decref(ids);
-		srv_reply_error(q, 500, "internal", "the segment cannot be read");
-		return;
-	}
-	srv_no_store(q);
-	srv_reply_json(q, 200, json_pack("{s:o}", "frames", ids));
-}
-
 void
 api_my_frames(struct srv_req *q)
 {
 	struct srv_segment g;
 
-	if (load_or_deny(q, &g) < 0)
+	if (load_or_deny(q, &g, false) < 0)
 		return;
 	srv_reply_frame_list(q, &g);
 	srv_segment_free(&g);
-}
-
-void
-srv_reply_frame(struct srv_req *q, struct srv_segment *g, uint64_t want)
-{
-	struct frame_canvas *fc;
-	const uint8_t *rgb;
-	uint32_t w, h;
-	uint64_t id;
-	uint8_t *png = NULL;
-	size_t pnglen = 0;
-	int r;
-
-	snprintf(q->a_detail, sizeof(q->a_detail), "frame %" PRIu64, want);
-	fc = frame_canvas_create();
-	r = walk_frames(g, (int64_t)want, NULL, fc);
-	if (r == 0) {
-		srv_deny_not_found(q);
-		goto out;
-	}
-	if (r < 0 || (rgb = frame_canvas_rgb(fc, &w, &h, &id)) == NULL ||
-	    frame_png_encode(rgb, w, h, &png, &pnglen) < 0 ||
-	    buf_append(&q->rs->body, png, pnglen) < 0) {
-		srv_reply_error(q, 500, "internal", "the frame cannot be rendered");
-		goto out;
-	}
-	q->rs->status = 200;
-	snprintf(q->rs->content_type, sizeof(q->rs->content_type), "image/png");
-	srv_no_store(q);
-out:
-	if (png != NULL) {
-		sodium_memzero(png, pnglen);
-		free(png);
-	}
-	frame_canvas_destroy(fc);
 }
 
 void
@@ -360,7 +285,7 @@ api_my_frame(struct srv_req *q)
 		srv_deny_not_found(q);
 		return;
 	}
-	if (load_or_deny(q, &g) < 0)
+	if (load_or_deny(q, &g, false) < 0)
 		return;
 	srv_reply_frame(q, &g, want);
 	srv_segment_free(&g);

@@ -256,6 +256,10 @@ check_rules(struct upload *u, const char **why, enum outcome *o)
 		*why = "org_pause";
 		return -1;
 	}
+	/* The person's own pause, by the same rule (ingest_pause.c). */
+	if (srv_my_paused_segment(q, u->info.subject_id, u->info.start_wall_ns,
+	    u->info.end_wall_ns, why) > 0)
+		return -1;
 	if (meta_tombstoned(q->srv->meta, u->info.subject_id, u->day)) {
 		*why = "that day was erased";
 		return -1;
@@ -490,6 +494,8 @@ api_device_upload(struct srv_req *q)
 	}
 	if ((r = store(&u, summary, sens)) < 0)
 		goto fail;
+	if (r == 0)     /* issue 13: the replay's frame index (frameidx.c) */
+		srv_fidx_ingest(q->srv, &u.info, u.day, u.img, u.len, u.key);
 	goto out;
 fail:
 	log_error("serve: upload of %s failed: %s", q->a_object, ut_strerror(r));

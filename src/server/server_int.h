@@ -414,6 +414,17 @@ int srv_ctl_policy(struct server *s, int64_t version, const uint8_t sha[32])
 #define SRV_PAUSE_GRACE_NS (30LL * 1000000000LL)
 int srv_ctl_paused_segment(struct server *s, int64_t start_ns, int64_t end_ns,
     int64_t *id) __attribute__((warn_unused_result));
+/*
+ * ingest_pause.c: true when a segment [start_ns, end_ns] falls under a
+ * pause from since_ns to stop_ns by the rule above (the one
+ * meta_org_pause_covering() applies in SQL).  srv_my_paused_segment(): 1
+ * (with *why "my_pause" and q's audit object naming the pause) when the
+ * segment falls under the subject's own pause, else 0.
+ */
+bool srv_pause_covers(int64_t start_ns, int64_t end_ns, int64_t since_ns,
+    int64_t stop_ns, int64_t grace_ns);
+int srv_my_paused_segment(struct srv_req *q, const uint8_t subject[16],
+    int64_t start_ns, int64_t end_ns, const char **why);
 
 /* api_control.c: long polls, acks, policies, the admin's pause. */
 void srv_control_resume(struct server *s, const struct http_request *rq,
@@ -491,6 +502,9 @@ struct srv_segment {
 int srv_segment_load(struct server *s, const uint8_t subject[16], const char *idhex,
     struct srv_segment *out) __attribute__((warn_unused_result));
 void srv_segment_free(struct srv_segment *g);
+/* srv_segment_load() without the blob (g->blob NULL): the frames routes. */
+int srv_segment_load_key(struct server *s, const uint8_t subject[16],
+    const char *idhex, struct srv_segment *out) __attribute__((warn_unused_result));
 
 /*
  * A loaded segment as NDJSON text: its actions (as `show --json`) or, raw,
@@ -514,6 +528,15 @@ void srv_render_free(struct srv_render *rd);
  */
 void srv_reply_frame_list(struct srv_req *q, struct srv_segment *g);
 void srv_reply_frame(struct srv_req *q, struct srv_segment *g, uint64_t want);
+/*
+ * frameidx.c: the frame index of a stored segment, kept sealed next to its
+ * blob; the two functions above answer from it (g loaded without its blob).
+ * srv_fidx_ingest() builds and keeps it from the stored-form image just
+ * stored (a failure is logged: the first frames read builds it).
+ */
+struct spool_upload_info;
+void srv_fidx_ingest(struct server *s, const struct spool_upload_info *info,
+    int32_t day, const uint8_t *img, size_t len, const uint8_t key[32]);
 
 /* summary.c: the content summary of a segment, sealed under the day key. */
 struct srv_summary_acc;

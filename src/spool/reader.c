@@ -65,6 +65,28 @@ spool__dec_start(struct seg_dec *d, const uint8_t *img,
 	return 0;
 }
 
+int
+spool__dec_start_rec(struct seg_dec *d, const uint8_t hh[SPOOL_HASH_LEN],
+    const uint8_t *sshdr, const uint8_t *key, const uint8_t nonce[12],
+    const uint8_t *rec, size_t n)
+{
+	spool__dec_stop(d);
+	if (n < SPOOL_FRAME_HDR || rec[0] != SPOOL_REC_FRAME ||
+	    get_u32le(rec + SF_LEN) != n - SPOOL_FRAME_HDR)
+		return UT_ECORRUPT;
+	if (crypto_secretstream_xchacha20poly1305_init_pull(d->st, sshdr,
+	    key) != 0)
+		return UT_ECRYPTO;
+	/* The state before record i is (k, nonce_i): k is fixed (no rekey). */
+	memcpy(d->st->nonce, nonce, sizeof(d->st->nonce));
+	d->img = rec;
+	d->off = 0;
+	d->covered_end = n;
+	d->covered = 1;
+	memcpy(d->hh, hh, SPOOL_HASH_LEN);
+	return 0;
+}
+
 void
 spool__dec_stop(struct seg_dec *d)
 {
@@ -129,6 +151,9 @@ next_frame(struct seg_dec *d)
 	if (clen > d->covered_end - d->off - SPOOL_FRAME_HDR)
 		return UT_ECORRUPT;
 	grow(&d->pt, &d->pt_cap, clen);
+	d->rec_off = d->off;
+	d->rec_len = clen;
+	memcpy(d->rec_nonce, d->st->nonce, sizeof(d->rec_nonce));
 	if (crypto_secretstream_xchacha20poly1305_pull(d->st, d->pt, &ptlen,
 	    &tag, p + SPOOL_FRAME_HDR, clen, d->hh, SPOOL_HASH_LEN) != 0 ||
 	    tag != crypto_secretstream_xchacha20poly1305_TAG_MESSAGE)

@@ -191,6 +191,14 @@ struct seg_dec {
 	uint64_t batch_left;            /* records of batch not yet returned */
 	struct event_codec codec;
 	struct ZSTD_DCtx_s *zd;
+	/*
+	 * Where the frame record the current batch came from (issue 13's frame
+	 * index): its offset in the image, ciphertext length, number (0-based)
+	 * and the stream state's nonce just before it was pulled.
+	 */
+	uint64_t rec_off;
+	uint32_t rec_len;
+	uint8_t rec_nonce[12];
 };
 
 /* Allocates the stream state and zstd context; 0 or -ENOMEM. */
@@ -202,6 +210,17 @@ int spool__dec_init(struct seg_dec *d) __attribute__((warn_unused_result));
 int spool__dec_start(struct seg_dec *d, const uint8_t *img,
     const struct seg_scan *sc, const uint8_t *key)
     __attribute__((warn_unused_result));
+/*
+ * Starts decoding one frame record alone: rec (n bytes: type, length,
+ * ciphertext) of the image whose header hash is hh and secretstream header
+ * sshdr, with the stream state restored from nonce, the state's nonce
+ * just before that record was pulled (seg_dec.rec_nonce at ingest).  A
+ * wrong nonce, record or key fails to decrypt (UT_ECRYPTO) at
+ * spool__dec_next(); a malformed record is UT_ECORRUPT here.
+ */
+int spool__dec_start_rec(struct seg_dec *d, const uint8_t hh[SPOOL_HASH_LEN],
+    const uint8_t *sshdr, const uint8_t *key, const uint8_t nonce[12],
+    const uint8_t *rec, size_t n) __attribute__((warn_unused_result));
 /*
  * Next record of the covered frames: 1 (ev filled), 0 after the last one,
  * or UT_ECRYPTO (wrong key, forged frame) / UT_ECORRUPT (undecodable).

@@ -253,3 +253,15 @@ spool_mem_reader_close(struct spool_mem_reader *rd)
 	sodium_memzero(rd, sizeof(*rd));
 	free(rd);
 }
+
+int
+spool_mem_reader_pos(const struct spool_mem_reader *rd, struct spool_rec_pos *pos)
+{
+	if (rd->dec.frame_no == 0)
+		return UT_ESTATE;
+	pos->off = rd->dec.rec_off;
+	pos->len = rd->dec.rec_len;
+	pos->no = (uint32_t)(rd->dec.frame_no - 1);
+	memcpy(pos->nonce, rd->dec.rec_nonce, sizeof(pos->nonce));
+	return 0;
+}

@@ -93,6 +93,7 @@ struct synth {
 	unsigned seg, nseg;    /* segments closed so far, wanted */
 	int64_t seg_day;       /* UTC day of the open segment */
 	unsigned ep;           /* episodes begun in the open segment */
+	unsigned since_key;    /* frames stored since the segment's last key frame */
 	bool done;             /* nothing more is appended */
 	int stop;              /* a callback's non-zero return */
 	uint64_t records;
@@ -255,6 +256,46 @@ emit_focus(struct synth *s, bool with_marker)
 	return emit(s, &ev);
 }
 
+/*
+ * A delta frame (frames_per_episode): 1 to 4 of the screen's tiles changed
+ * since the frame before, the base.
+ */
+static int
+emit_delta(struct synth *s)
+{
+	struct ut_event ev;
+	unsigned i, n = (unsigned)between(s, 1, 4), at;
+	int r;
+
+	s->frame_id++;
+	s->since_key++;
+	wait_ms(s, 20, 60);
+	at = (unsigned)(rnd(s) % (TILES_X * TILES_Y - 3));
+	for (i = 0; i < n; i++) {
+		unsigned t = (unsigned)(rnd(s) % NTILES);
+
+		memset(&ev, 0, sizeof(ev));
+		ev.type = UT_EV_FRAME;
+		ev.sensitivity = UT_SENS_CONTENT;
+		ev.u.frame.frame_id = s->frame_id;
+		ev.u.frame.base_id = s->frame_id - 1;
+		ev.u.frame.w = SCREEN_W;
+		ev.u.frame.h = SCREEN_H;
+		ev.u.frame.rx = (int32_t)(((at + i) % TILES_X) * TILE_W);
+		ev.u.frame.ry = (int32_t)(((at + i) / TILES_X) * TILE_H);
+		ev.u.frame.rw = TILE_W;
+		ev.u.frame.rh = TILE_H;
+		ev.u.frame.part = (uint16_t)i;
+		ev.u.frame.nparts = (uint16_t)n;
+		ev.u.frame.format = UT_FRAME_WEBP_LOSSY;
+		ev.u.frame.len = (uint32_t)s->tile_len[t];
+		ev.u.frame.data = s->tile[t];
+		if ((r = emit(s, &ev)) < 0)
+			return r;
+	}
+	return 0;
+}
+
 /* A 1280x720 key frame of NTILES-chosen WebP regions. */
 static int
 emit_frame(struct synth *s)
@@ -264,6 +305,7 @@ emit_frame(struct synth *s)
 	int r;
 
 	s->frame_id++;
+	s->since_key = 1;
 	wait_ms(s, 20, 60);
 	for (i = 0; i < TILES_X * TILES_Y; i++) {
 		unsigned t = (unsigned)(rnd(s) % NTILES);
@@ -453,7 +495,7 @@ scroll(struct synth *s)
 static int
 episode(struct synth *s)
 {
-	unsigned n = s->ep++;
+	unsigned n = s->ep++, i;
 	bool mark = n == 0 && s->o->marker != NULL;
 	char text[600];
 	size_t len;
@@ -461,8 +503,14 @@ episode(struct synth *s)
 
 	if ((r = emit_focus(s, mark)) < 0)
 		return r;
-	if (s->frames && n % 3 == 0 && (r = emit_frame(s)) < 0)
+	if (s->frames && s->o->frames_per_episode == 0 && n % 3 == 0 &&
+	    (r = emit_frame(s)) < 0)
 		return r;
+	/* As the agent: a key frame first in a segment and every 300th. */
+	for (i = 0; s->frames && i < s->o->frames_per_episode; i++)
+		if ((r = s->since_key == 0 || s->since_key >= 300 ? emit_frame(s) :
+		    emit_delta(s)) < 0)
+			return r;
 	if ((r = move_to(s, (int32_t)between(s, 0, SCREEN_W - 1),
 	    (int32_t)between(s, 0, SCREEN_H - 1))) < 0)
 		return r;
@@ -591,6 +639,7 @@ seg_open(struct synth *s)
 		return r;
 	s->records = 0;
 	s->ep = 0;
+	s->since_key = 0;
 	s->seg_day = day_of(s->now);
 	if ((r = emit_session(s)) < 0)
 		return r;

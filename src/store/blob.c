@@ -3,7 +3,10 @@
  * scheme at open and forwards every blob.h call through its struct
  * blob_ops (store_int.h).
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "usetrace/blob.h"
 #include "usetrace/err.h"
@@ -64,4 +67,59 @@ bool
 blob_exists(struct blobstore *b, const uint8_t hash[32])
 {
 	return b->ops->exists(b, hash);
+}
+
+int
+blob_range_open(struct blobstore *b, const uint8_t hash[32],
+    struct blob_range **out)
+{
+	return b->ops->ropen(b, hash, out);
+}
+
+uint64_t
+blob_range_size(const struct blob_range *r)
+{
+	return r->size;
+}
+
+int
+blob_range_read(struct blob_range *r, uint64_t off, uint8_t *buf, size_t n)
+{
+	size_t got = 0;
+	ssize_t k;
+
+	if (off > r->size || n > r->size - off)
+		return UT_ECORRUPT;
+	while (got < n) {
+		k = pread(r->fd, buf + got, n - got, (off_t)(off + got));
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return k < 0 ? -errno : UT_ECORRUPT;
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+void
+blob_range_close(struct blob_range *r)
+{
+	if (r == NULL)
+		return;
+	close(r->fd);
+	free(r);
+}
+
+int
+blob_aux_put(struct blobstore *b, const uint8_t hash[32], const uint8_t *p,
+    size_t n)
+{
+	return b->ops->aux_put(b, hash, p, n);
+}
+
+int
+blob_aux_get(struct blobstore *b, const uint8_t hash[32], size_t cap,
+    uint8_t **out, size_t *n)
+{
+	return b->ops->aux_get(b, hash, cap, out, n);
 }

@@ -13,7 +13,10 @@
  *  (2) Directories are 0700 and files 0600.
  *  (3) blob_get() hands out bytes only after re-hashing them
  *      (UT_ECORRUPT otherwise), so a damaged file never passes as a blob;
- *      blob_get_tail() alone does not, and says so (its caller checks).
+ *      blob_get_tail() alone does not, and says so (its caller checks);
+ *      blob_range_open() re-hashes the whole file before any part read.
+ *  (5) A blob's side file (blob_aux_put) is FILE.aux next to it, written
+ *      like a blob (temporary file, fsync, rename) and removed with it.
  *  (4) No state is kept between calls beyond the path: every call is
  *      thread-safe, and concurrent puts of one blob both succeed (rename
  *      is atomic and both write the same bytes).  One process owns the
@@ -39,6 +42,7 @@
 
 #define HASH_LEN 32u
 #define HEX_LEN (2u * HASH_LEN)
+#define RANGE_BUF (64u << 10)
 
 struct blob_dir {
 	struct blobstore base;
@@ -297,17 +301,127 @@ out:
 	return r;
 }
 
+/* The side file of blob file: FILE.aux. */
+static int
+aux_path(const char *file, char *aux)
+{
+	int n = snprintf(aux, PATH_MAX, "%s.aux", file);
+
+	return n < 0 || n >= PATH_MAX ? -ENAMETOOLONG : 0;
+}
+
+static int
+dir_ropen(struct blobstore *b, const uint8_t *hash, struct blob_range **out)
+{
+	struct blob_dir *d = (struct blob_dir *)b;
+	char sub[PATH_MAX], file[PATH_MAX];
+	crypto_generichash_state hs;
+	uint8_t *buf = NULL, h[HASH_LEN];
+	struct blob_range *rg;
+	struct stat st;
+	uint64_t off = 0;
+	ssize_t k;
+	int fd, r;
+
+	if ((r = blob_paths(d, hash, sub, file)) < 0)
+		return r;
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? UT_ENOTFOUND : -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		r = UT_ECORRUPT;
+		goto fail;
+	}
+	/* Invariant (3) for parts: the whole file is hashed first. */
+	buf = xmalloc(RANGE_BUF);
+	crypto_generichash_init(&hs, NULL, 0, HASH_LEN);
+	while (off < (uint64_t)st.st_size) {
+		k = pread(fd, buf, RANGE_BUF, (off_t)off);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0) {
+			r = k < 0 ? -errno : UT_ECORRUPT;
+			goto fail;
+		}
+		crypto_generichash_update(&hs, buf, (unsigned long long)k);
+		off += (uint64_t)k;
+	}
+	crypto_generichash_final(&hs, h, sizeof(h));
+	if (sodium_memcmp(h, hash, HASH_LEN) != 0) {
+		log_error("blob: %s does not match its name", file);
+		r = UT_ECORRUPT;
+		goto fail;
+	}
+	sodium_memzero(buf, RANGE_BUF);
+	free(buf);
+	rg = xcalloc(1, sizeof(*rg));
+	rg->fd = fd;
+	rg->size = off;
+	*out = rg;
+	return 0;
+fail:
+	if (buf != NULL) {
+		sodium_memzero(buf, RANGE_BUF);
+		free(buf);
+	}
+	close(fd);
+	return r;
+}
+
+static int
+dir_aux_put(struct blobstore *b, const uint8_t *hash, const uint8_t *p, size_t n)
+{
+	struct blob_dir *d = (struct blob_dir *)b;
+	char sub[PATH_MAX], file[PATH_MAX], aux[PATH_MAX], tmp[PATH_MAX];
+	struct stat st;
+	int r;
+
+	if ((r = blob_paths(d, hash, sub, file)) < 0 ||
+	    (r = aux_path(file, aux)) < 0)
+		return r;
+	if (stat(file, &st) < 0)
+		return errno == ENOENT ? UT_ENOTFOUND : -errno;
+	if ((r = write_tmp(d, hash, p, n, tmp)) < 0)
+		return r;
+	if ((r = fsio_rename(tmp, aux)) < 0) {
+		unlink(tmp);
+		return r;
+	}
+	return fsio_fsync_dir(sub);
+}
+
+static int
+dir_aux_get(struct blobstore *b, const uint8_t *hash, size_t cap, uint8_t **out,
+    size_t *n)
+{
+	struct blob_dir *d = (struct blob_dir *)b;
+	char sub[PATH_MAX], file[PATH_MAX], aux[PATH_MAX];
+	int r;
+
+	if ((r = blob_paths(d, hash, sub, file)) < 0 ||
+	    (r = aux_path(file, aux)) < 0)
+		return r;
+	r = fsio_read_file(aux, cap, out, n);
+	return r == -ENOENT ? UT_ENOTFOUND : r;
+}
+
 static int
 dir_delete(struct blobstore *b, const uint8_t *hash)
 {
 	struct blob_dir *d = (struct blob_dir *)b;
-	char sub[PATH_MAX], file[PATH_MAX];
+	char sub[PATH_MAX], file[PATH_MAX], aux[PATH_MAX];
 	int r;
 
 	if ((r = blob_paths(d, hash, sub, file)) < 0)
 		return r;
 	if (unlink(file) < 0)
 		return errno == ENOENT ? UT_ENOTFOUND : -errno;
+	if (aux_path(file, aux) == 0)
+		(void)unlink(aux);
 	return fsio_fsync_dir(sub);
 }
 
@@ -330,4 +444,7 @@ static const struct blob_ops dir_ops = {
 	.tail = dir_tail,
 	.del = dir_delete,
 	.exists = dir_exists,
+	.ropen = dir_ropen,
+	.aux_put = dir_aux_put,
+	.aux_get = dir_aux_get,
 };

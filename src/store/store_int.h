@@ -110,6 +110,15 @@ struct blob_ops {
 	int (*tail)(struct blobstore *, const uint8_t *, size_t, uint8_t *, uint64_t *);
 	int (*del)(struct blobstore *, const uint8_t *);
 	bool (*exists)(struct blobstore *, const uint8_t *);
+	int (*ropen)(struct blobstore *, const uint8_t *, struct blob_range **);
+	int (*aux_put)(struct blobstore *, const uint8_t *, const uint8_t *, size_t);
+	int (*aux_get)(struct blobstore *, const uint8_t *, size_t, uint8_t **, size_t *);
+};
+
+/* An open blob for part reads (blob_range_open); fd owned. */
+struct blob_range {
+	int fd;
+	uint64_t size;
 };
 
 struct blobstore {

@@ -119,7 +119,9 @@ lost = set(known) - set(ids) - local
 if lost:
     sys.exit("segments neither on the device nor on the server: %s" % sorted(lost))
 blobs = os.path.join(sys.argv[3], "blobs")
-n = sum(len(fs) for r, ds, fs in os.walk(blobs) if os.path.basename(r) != "tmp")
+# Blob files, not their frame index side files (FILE.aux, issue 13).
+n = sum(1 for r, ds, fs in os.walk(blobs) if os.path.basename(r) != "tmp"
+        for f in fs if not f.endswith(".aux"))
 tmp = os.listdir(os.path.join(blobs, "tmp")) if os.path.isdir(os.path.join(blobs, "tmp")) else []
 if n != len(ids) or tmp:
     sys.exit("%d blobs (%d in tmp) for %d segments" % (n, len(tmp), len(ids)))

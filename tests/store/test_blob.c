@@ -355,6 +355,57 @@ test_blob_crash_during_put(void)
 	blob_close(b);
 }
 
+/*
+ * Part reads (blob_range_*) hash the whole blob first and then read parts;
+ * a side file (blob_aux_*) goes with its blob.  The changed byte is far
+ * from the part read, so only the whole-blob hash can refuse it.
+ */
+static void
+test_blob_dir_range_and_aux(void)
+{
+	struct blobstore *b = fresh();
+	static uint8_t data[300000];
+	uint8_t h[32], part[100], *out = NULL;
+	struct blob_range *r = NULL;
+	char path[512], hex[65];
+	size_t n = 0;
+	FILE *f;
+
+	payload(data, sizeof(data), 7);
+	T_ASSERT_EQ(blob_put(b, data, sizeof(data), h), 0);
+	T_ASSERT_EQ(blob_range_open(b, h, &r), 0);
+	T_ASSERT_EQ(blob_range_size(r), sizeof(data));
+	T_ASSERT_EQ(blob_range_read(r, 1000, part, sizeof(part)), 0);
+	T_ASSERT(memcmp(part, data + 1000, sizeof(part)) == 0);
+	T_ASSERT_EQ(blob_range_read(r, sizeof(data) - 10, part, sizeof(part)), UT_ECORRUPT);
+	blob_range_close(r);
+	blob_range_close(NULL);
+	/* The side file. */
+	T_ASSERT_EQ(blob_aux_get(b, h, 1024, &out, &n), UT_ENOTFOUND);
+	T_ASSERT_EQ(blob_aux_put(b, h, (const uint8_t *)"index-1", 7), 0);
+	T_ASSERT_EQ(blob_aux_put(b, h, (const uint8_t *)"index-22", 8), 0);
+	T_ASSERT_EQ(blob_aux_get(b, h, 1024, &out, &n), 0);
+	T_ASSERT(n == 8 && memcmp(out, "index-22", 8) == 0);
+	free(out);
+	/* A byte changed on disk, far from the part: refused at open. */
+	sodium_bin2hex(hex, sizeof(hex), h, 32);
+	snprintf(path, sizeof(path), "%s/blobs/%.2s/%s", dir_buf, hex, hex + 2);
+	T_ASSERT((f = fopen(path, "r+b")) != NULL);
+	T_ASSERT_EQ(fseek(f, 250000, SEEK_SET), 0);
+	T_ASSERT_EQ(fputc(data[250000] ^ 1, f), data[250000] ^ 1);
+	T_ASSERT_EQ(fclose(f), 0);
+	r = NULL;
+	T_ASSERT_EQ(blob_range_open(b, h, &r), UT_ECORRUPT);
+	T_ASSERT(r == NULL);
+	/* Deleting the blob deletes its side file. */
+	T_ASSERT_EQ(blob_delete(b, h), 0);
+	T_ASSERT_EQ(blob_range_open(b, h, &r), UT_ENOTFOUND);
+	strncat(path, ".aux", sizeof(path) - strlen(path) - 1);
+	T_ASSERT(access(path, F_OK) < 0 && errno == ENOENT);
+	T_ASSERT_EQ(blob_aux_put(b, h, (const uint8_t *)"x", 1), UT_ENOTFOUND);
+	blob_close(b);
+}
+
 T_LIST(T_CASE(test_blob_open_errors), T_CASE(test_blob_put_get_delete),
     T_CASE(test_blob_dir_layout_and_corruption), T_CASE(test_blob_io_faults),
-    T_CASE(test_blob_crash_during_put))
+    T_CASE(test_blob_crash_during_put), T_CASE(test_blob_dir_range_and_aux))

@@ -34,7 +34,7 @@
 
 static const char usage_text[] =
     "usage: ut-synth --home HOME --out DIR [--segments N] [--bytes B]\n"
-    "                [--seed S] [--marker TEXT]\n"
+    "                [--seed S] [--marker TEXT] [--frames-per-burst F]\n"
     "                [--start YYYY-MM-DDTHH:MM:SSZ | --start-ns NS]\n"
     "                [--expect EXPDIR] [--recipient B64]\n"
     "                [--consent-id HEX] [--policy-hash HEX]\n\n"
@@ -59,6 +59,9 @@ static const char usage_text[] =
     "  --seed S          the generator's seed (default 1)\n"
     "  --marker TEXT     typed once in every segment and part of the title\n"
     "                    of its first window (printable, <= 200 bytes)\n"
+    "  --frames-per-burst F  F frames in every burst of activity, key\n"
+    "                    frames and deltas as the agent stores them (default\n"
+    "                    0: a key frame every third burst; at most 16)\n"
     "  --start T         the first record's time, UTC (default: one hour\n"
     "                    ago); later segments follow in simulated time\n"
     "  --start-ns NS     the same in ns since the epoch\n"
@@ -222,7 +225,7 @@ usage_error(const char *fmt, ...)
 struct args {
 	const char *home, *out, *marker, *expect, *recipient;
 	const char *consent_id, *policy_hash;
-	uint64_t segments, bytes, seed;
+	uint64_t segments, bytes, seed, frames;
 	int64_t start;
 };
 
@@ -242,6 +245,7 @@ parse_args(int argc, char **argv, struct args *a)
 		{ "recipient", required_argument, NULL, 'R' },
 		{ "consent-id", required_argument, NULL, 'C' },
 		{ "policy-hash", required_argument, NULL, 'P' },
+		{ "frames-per-burst", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -279,6 +283,11 @@ parse_args(int argc, char **argv, struct args *a)
 			if (ut_parse_u64(optarg, &a->seed) < 0)
 				return usage_error("--seed wants a number, not '%s'",
 				    optarg);
+			break;
+		case 'F':
+			if (ut_parse_u64(optarg, &a->frames) < 0 || a->frames > 16)
+				return usage_error("--frames-per-burst wants 0 .. 16, "
+				    "not '%s'", optarg);
 			break;
 		case 't':
 			if (parse_time(optarg, &a->start) < 0)
@@ -397,6 +406,7 @@ main(int argc, char **argv)
 	o.seed = a.seed;
 	o.marker = a.marker;
 	o.start_wall_ns = a.start;
+	o.frames_per_episode = (unsigned)a.frames;
 	o.on_record = on_record;
 	o.on_segment = on_segment;
 	o.arg = &c;
