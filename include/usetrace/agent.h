@@ -65,8 +65,11 @@ struct agent_opts {
 	 * last known state is used).  policy_default_if_missing: policy_path
 	 * is the device's policy file, which the server's policy replaces;
 	 * the built-in default is in force while it does not exist.
+	 * org_pause_by_you: that pause is the person's own (their web page),
+	 * not the organisation's.
 	 */
 	int64_t org_pause_until_wall_ns;
+	bool org_pause_by_you;
 	bool revoked;
 	const char *control_note;
 	bool policy_default_if_missing;

@@ -253,8 +253,9 @@ after_stop(struct agent *a, int r)
 	case STOP_FOR_PAUSE:
 		a->st = ST_PAUSED;
 		agent__paused_why(a);
-		r = agent__write_marker(a, UT_EV_PAUSE, a->org_stopping ? "paused by the "
-		    "organisation" : "paused by the person recorded");
+		r = agent__write_marker(a, UT_EV_PAUSE, a->org_stopping &&
+		    !a->org_by_you ? "paused by the organisation" :
+		    "paused by the person recorded");
 		a->org_stopping = false;
 		if (r == 0)
 			r = spool_rotate(a->sp);
@@ -401,6 +402,7 @@ agent_run(const struct agent_opts *o)
 		snprintf(a.ctl_note, sizeof(a.ctl_note), "%s", o->control_note);
 	if (o->org_pause_until_wall_ns > ut_now_wall_ns()) {
 		a.org_until_wall = o->org_pause_until_wall_ns;
+		a.org_by_you = o->org_pause_by_you;
 		a.org_until_mono = ut_now_mono_ns() +
 		    (uint64_t)(o->org_pause_until_wall_ns - ut_now_wall_ns());
 	}

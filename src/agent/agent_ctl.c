@@ -59,8 +59,8 @@ reply_status(struct agent *a, int cfd)
 	    a->pause_until_wall : 0), "policy_version",
 	    (json_int_t)a->pol->version, "policy", pol, "collecting",
 	    collecting(a), "pause_max_ms", (json_int_t)a->pol->pause_max_ms,
-	    "paused_by", a->st != ST_PAUSED ? "" : agent__org_paused(a) ?
-	    "organisation" : "person", "org_pause_until_wall_ns",
+	    "paused_by", a->st != ST_PAUSED ? "" : agent__paused_by(a),
+	    "org_pause_until_wall_ns",
 	    (json_int_t)(agent__org_paused(a) ? a->org_until_wall : 0),
 	    "revoked", a->revoked ? 1 : 0, "control",
 	    control_json_str(a->ctl_note), "spool_full", a->spool_full ? 1 : 0);
@@ -147,8 +147,10 @@ parse_pause(struct agent *a, const char *arg, int cfd, uint64_t *ms)
 
 /*
  * The requests of the control thread (sync.c), "org ..." from this user:
- *   org pause UNTIL_WALL_NS  the organisation's pause, acknowledged once
- *                            capture stopped (like a local pause)
+ *   org pause UNTIL_WALL_NS [you]
+ *                            the organisation's pause, or with "you" the
+ *                            person's own from their page; acknowledged
+ *                            once capture stopped (like a local pause)
  *   org resume               it ended
  *   org revoked              the server revoked this device: stop
  *   org note TEXT            where the control state came from (status)
@@ -160,6 +162,7 @@ handle_org(struct agent *a, const char *arg, int cfd)
 	char *end;
 	long long until;
 	int64_t now = ut_now_wall_ns();
+	bool by_you;
 
 	if (strncmp(arg, "note ", 5) == 0 || strcmp(arg, "note") == 0) {
 		snprintf(a->ctl_note, sizeof(a->ctl_note), "%s",
@@ -182,6 +185,7 @@ handle_org(struct agent *a, const char *arg, int cfd)
 	if (strcmp(arg, "resume") == 0) {
 		a->org_until_mono = 0;
 		a->org_until_wall = 0;
+		a->org_by_you = false;
 		if (a->st == ST_PAUSED) {
 			agent__pause_span(a); /* 0 unless the person's own pause holds */
 			agent__paused_why(a);
@@ -194,7 +198,8 @@ handle_org(struct agent *a, const char *arg, int cfd)
 		return 0;
 	}
 	until = strtoll(arg + 6, &end, 10);
-	if (*end != '\0' || end == arg + 6) {
+	by_you = strcmp(end, " you") == 0;
+	if ((*end != '\0' && !by_you) || end == arg + 6) {
 		reply_err(cfd, "bad pause end");
 		return 0;
 	}
@@ -202,6 +207,7 @@ handle_org(struct agent *a, const char *arg, int cfd)
 		return handle_org(a, "resume", cfd);
 	a->org_until_wall = until;
 	a->org_until_mono = ut_now_mono_ns() + (uint64_t)(until - now);
+	a->org_by_you = by_you;
 	if (a->st == ST_RECORDING) {
 		agent__pause_span(a);
 		a->cutoff = ut_now_mono_ns();
@@ -250,8 +256,9 @@ req_resume(struct agent *a, int cfd)
 	a->local_until_wall = 0;
 	if (a->st == ST_PAUSED && agent__org_paused(a)) {
 		agent__pause_span(a);
-		reply_err(cfd, "paused by your organisation: recording "
-		    "resumes when the organisation ends its pause");
+		reply_err(cfd, a->org_by_you ? "paused by you on your web "
+		    "page: resume it there" : "paused by your organisation: "
+		    "recording resumes when the organisation ends its pause");
 		return;
 	}
 	if (a->st == ST_PAUSED)

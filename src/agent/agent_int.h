@@ -53,6 +53,8 @@ struct agent {
 	uint64_t org_until_mono;   /* 0: no organisation pause */
 	int64_t org_until_wall;
 	bool org_stopping;         /* the STOP_FOR_PAUSE under way is the org's */
+	bool org_by_you;           /* org_until_* is the person's own pause,
+	                              set from their page, not the org's */
 	bool revoked;              /* the server revoked this device */
 	char ctl_note[256];        /* sync.c: where the control state came from */
 	bool capturing;            /* capture_run() holds a->pol */
@@ -95,6 +97,7 @@ bool agent__policy_file_changed(struct agent *a);
 int agent__recheck(struct agent *a);
 bool agent__org_paused(const struct agent *a);
 void agent__paused_why(struct agent *a);
+const char *agent__paused_by(const struct agent *a);
 void agent__pause_span(struct agent *a);
 void agent__go_recording(struct agent *a);
 

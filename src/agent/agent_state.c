@@ -137,22 +137,38 @@ agent__org_paused(const struct agent *a)
 	return a->org_until_mono != 0 && ut_now_mono_ns() < a->org_until_mono;
 }
 
+/*
+ * Whose pause holds (status "paused_by"): "organisation" (an admin's
+ * pause), "you" (the person's own, from their web page, through
+ * the server) or "local" (`usetrace pause`, the
+ * indicator).  A server-side pause outranks a local one: `usetrace
+ * resume` does not lift it.
+ */
+const char *
+agent__paused_by(const struct agent *a)
+{
+	if (!agent__org_paused(a))
+		return "local";
+	return a->org_by_you ? "you" : "organisation";
+}
+
 /* Sets why for PAUSED: whose pause, until when. */
 void
 agent__paused_why(struct agent *a)
 {
+	const char *by = agent__paused_by(a);
 	char when[40];
 	time_t t;
 	struct tm tm;
 
-	if (!agent__org_paused(a)) {
-		snprintf(a->why, sizeof(a->why), "paused by you");
+	if (strcmp(by, "local") == 0) {
+		snprintf(a->why, sizeof(a->why), "paused");
 		return;
 	}
 	t = (time_t)(a->org_until_wall / 1000000000LL);
 	gmtime_r(&t, &tm);
 	strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
-	snprintf(a->why, sizeof(a->why), "paused by organisation until %s", when);
+	snprintf(a->why, sizeof(a->why), "paused by %s until %s", by, when);
 }
 
 /* pause_until_* := the later of the person's and the organisation's. */
