@@ -14,6 +14,7 @@
 #ifndef USETRACE_AGENT_INT_H
 #define USETRACE_AGENT_INT_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -68,7 +69,8 @@ struct agent {
 	uint64_t cutoff;        /* 0: none; else drop records after it */
 	uint64_t seq;
 	uint64_t frame_id;
-	volatile int key_req;   /* asked capture for a key frame */
+	atomic_int key_req;     /* asked capture for a key frame (the frame
+	                           thread clears it) */
 	int rotate_pending;     /* rotate the segment at that key frame */
 	uint64_t rotate_bytes;
 	int lfd;

@@ -182,7 +182,7 @@ day_change(struct agent *a)
 		spool_set_recipient(a->sp, a->rcpt);
 	if (a->pol->categories & UT_CAT_FRAMES) {
 		a->rotate_pending = 1;
-		a->key_req = 1;
+		atomic_store(&a->key_req, 1);
 		return 0;
 	}
 	return agent__spool_result(a, spool_rotate(a->sp));
@@ -215,7 +215,7 @@ sink_tick(void *arg)
 		spool_segment_size(a->sp, &bytes, &age);
 		if (!a->rotate_pending && (bytes >= a->rotate_bytes || age >= ROTATE_MS)) {
 			a->rotate_pending = 1;
-			a->key_req = 1;
+			atomic_store(&a->key_req, 1);
 		}
 	}
 	r = agent__spool_result(a, spool_commit(a->sp));
