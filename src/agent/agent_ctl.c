@@ -42,14 +42,14 @@ collecting(const struct agent *a)
 }
 
 /*
- * The status reply (control.h), encoded by ctlproto.c; the uploader's
- * members (status_extra, "\"upload\":{...}") are parsed and merged in.
+ * The status reply (control.h), encoded by ctlproto.c, with the
+ * uploader's "upload" object (status_extra) when there is an uploader.
  */
 static void
 reply_status(struct agent *a, int cfd)
 {
-	char up[2002] = "{", pol[17];
-	json_t *j, *extra = NULL;
+	char pol[17];
+	json_t *j, *up;
 
 	snprintf(pol, sizeof(pol), "%.16s", a->pol->hash_hex);
 	j = json_pack("{s:b, s:s, s:o*, s:I, s:I, s:s, s:o*, s:I, s:s, s:I, "
@@ -64,13 +64,9 @@ reply_status(struct agent *a, int cfd)
 	    (json_int_t)(agent__org_paused(a) ? a->org_until_wall : 0),
 	    "revoked", a->revoked ? 1 : 0, "control",
 	    control_json_str(a->ctl_note), "spool_full", a->spool_full ? 1 : 0);
-	if (j != NULL && a->o->status_extra != NULL) {
-		a->o->status_extra(a->o->upload_arg, up + 1, sizeof(up) - 2);
-		strcat(up, "}");
-		if (control_decode(up, &extra) == 0)
-			(void)json_object_update(j, extra);
-		json_decref(extra);
-	}
+	if (j != NULL && a->o->status_extra != NULL &&
+	    (up = a->o->status_extra(a->o->upload_arg)) != NULL)
+		(void)json_object_set_new(j, "upload", up);
 	control_reply_obj(cfd, j);
 }
 
