@@ -174,6 +174,23 @@ heap_give_back(void)
 }
 
 /*
+ * glibc raises its mmap threshold each time a mapped chunk is freed (up
+ * to 32 MB); after the first few frames the frame thread's encoding
+ * buffers (MBs at 1080p, one set per stored frame) then come from its
+ * arena, whose freed pages stay resident: ~3 MB of the agent's steady
+ * RSS (docs/BENCHMARKS.md, "Device reshaping").  Pinning the threshold
+ * at glibc's default start value keeps large buffers mapped and returned
+ * on free (a global setting, safe with threads running).
+ */
+static void
+heap_limits(void)
+{
+#ifdef __GLIBC__
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+#endif
+}
+
+/*
  * P4/P5: the filter enforces denied and sensitive applications and
  * replaces the person's own identifiers.  Secure input needs no wiring:
  * capture replaces those keys itself (docs/SECURE-INPUT.md).
@@ -392,6 +409,7 @@ agent_run(const struct agent_opts *o)
 	char err[256];
 	int r, rc;
 
+	heap_limits();
 	memset(&a, 0, sizeof(a));
 	a.o = o;
 	a.lfd = -1;
