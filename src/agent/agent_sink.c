@@ -17,6 +17,7 @@
 
 #include "agent_int.h"
 #include "usetrace/err.h"
+#include "usetrace/fsio.h"
 #include "usetrace/log.h"
 #include "usetrace/util.h"
 
@@ -84,13 +85,13 @@ spool_used(const char *dir)
 	uint64_t sum = 0;
 	DIR *dp;
 
-	if ((dp = opendir(dir)) == NULL)
+	if ((dp = fsio_opendir(dir)) == NULL)
 		return 0;
-	while ((de = readdir(dp)) != NULL) {
+	while (fsio_readdir(dp, &de) > 0) {
 		if (strncmp(de->d_name, "seg-", 4) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
-		if (stat(path, &sb) == 0)
+		if (fsio_stat(path, &sb) == 0)
 			sum += (uint64_t)sb.st_size;
 	}
 	closedir(dp);
