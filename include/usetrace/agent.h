@@ -25,6 +25,8 @@
 #include "usetrace/client.h"
 #include "usetrace/spool.h"
 
+struct json_t; /* jansson's json_t */
+
 struct agent_opts {
 	const char *display;       /* NULL: $DISPLAY */
 	const char *policy_path;   /* NULL: the built-in default policy */
@@ -47,14 +49,15 @@ struct agent_opts {
 	/*
 	 * Background upload (an enrolled device; NULL when none):
 	 * segment_closed is called after a segment closed (it must not block:
-	 * the uploader only takes note); status_extra appends JSON members
-	 * (",\"upload\":{...}") to the status reply.  Both get upload_arg.
+	 * the uploader only takes note); status_extra returns the status
+	 * reply's "upload" object (a new jansson reference, or NULL).  Both
+	 * get upload_arg.
 	 * With a disk budget, a full spool stops recording ("spool full, not
 	 * recording") and recording resumes once the uploads freed a quarter
 	 * of the budget; nothing written is dropped for room.
 	 */
 	void (*segment_closed)(void *arg);
-	void (*status_extra)(void *arg, char *out, size_t n);
+	struct json_t *(*status_extra)(void *arg);
 	void *upload_arg;
 	int stop_fd;               /* readable -> stop cleanly */
 	int no_control;            /* tests: no control socket */
@@ -65,8 +68,11 @@ struct agent_opts {
 	 * last known state is used).  policy_default_if_missing: policy_path
 	 * is the device's policy file, which the server's policy replaces;
 	 * the built-in default is in force while it does not exist.
+	 * org_pause_by_you: that pause is the person's own (their web page),
+	 * not the organisation's.
 	 */
 	int64_t org_pause_until_wall_ns;
+	bool org_pause_by_you;
 	bool revoked;
 	const char *control_note;
 	bool policy_default_if_missing;

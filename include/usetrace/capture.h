@@ -15,6 +15,7 @@
 #ifndef USETRACE_CAPTURE_H
 #define USETRACE_CAPTURE_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,7 +66,7 @@ struct capture_opts {
 	 * Set to 1 by the owner to ask for a key frame now (the frame thread
 	 * stores the current screen whole, then clears it).  May be NULL.
 	 */
-	volatile int *key_frame_request;
+	atomic_int *key_frame_request;
 	/*
 	 * Denied applications and titles are blacked out of every frame
 	 * (copied at start; NULL: none denied).

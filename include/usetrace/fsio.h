@@ -9,7 +9,8 @@
  * builds only: a release build, -Dtest_hooks=false, ignores it; testhooks.h):
  *
  *     UT_FSIO_FAULT=OP:N:KIND     OP   = write | fsync | open | rename |
- *                                        unlink | mkdir
+ *                                        unlink | mkdir | read | stat |
+ *                                        readdir
  *                                 N    = 1-based call number of that OP
  *                                 KIND = EIO | ENOSPC | short | crash
  *
@@ -24,15 +25,26 @@
  *
  * All functions return 0 (or a byte count / fd) on success and -errno on
  * failure.  Writes retry on EINTR and on short writes until done or failed.
+ *
+ * The read side (op read: fsio_read_file, fsio_read_head; stat: fsio_stat,
+ * fsio_fstat, fsio_access; readdir: fsio_opendir, fsio_readdir) is counted
+ * apart from the durable-write ops that sweeps over [0, FSIO_OP_COUNT)
+ * visit.  On the read side a "short" fault acts as EIO (a short read of
+ * a regular file is its end, which a fault must not fake: recovery would
+ * cut the real file to what it read).
  */
 #ifndef USETRACE_FSIO_H
 #define USETRACE_FSIO_H
 
+#include <dirent.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 enum fsio_op { FSIO_OPEN = 0, FSIO_WRITE, FSIO_FSYNC, FSIO_RENAME, FSIO_UNLINK,
-	FSIO_MKDIR, FSIO_OP_COUNT };
+	FSIO_MKDIR, FSIO_OP_COUNT,
+	/* The read side, after the write ops' count (see above). */
+	FSIO_READ = FSIO_OP_COUNT, FSIO_STAT, FSIO_READDIR, FSIO_OP_ALL };
 enum fsio_fault { FSIO_FAULT_NONE = 0, FSIO_FAULT_EIO, FSIO_FAULT_ENOSPC,
 	FSIO_FAULT_SHORT, FSIO_FAULT_CRASH };
 
@@ -50,6 +62,15 @@ int fsio_ftruncate(int fd, off_t len);
 int fsio_close(int fd);
 /* Reads the whole file into a malloc'd buffer (caller frees), at most cap bytes. */
 int fsio_read_file(const char *path, size_t cap, unsigned char **out, size_t *outlen);
+/* Reads up to n bytes from the start of path; the count read, or -errno. */
+ssize_t fsio_read_head(const char *path, void *buf, size_t n);
+int fsio_stat(const char *path, struct stat *st);
+int fsio_fstat(int fd, struct stat *st);
+int fsio_access(const char *path, int mode);
+/* opendir; NULL with errno set on failure. */
+DIR *fsio_opendir(const char *path);
+/* The next entry: 1 and *de, 0 at the end, -errno on failure. */
+int fsio_readdir(DIR *d, struct dirent **de);
 
 void fsio_fault_arm(enum fsio_op op, unsigned nth, enum fsio_fault kind);
 void fsio_fault_clear(void);

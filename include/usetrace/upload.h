@@ -129,6 +129,7 @@ struct upload_status {
 };
 
 struct upload_agent;
+struct json_t; /* jansson's json_t */
 
 struct upload_agent_opts {
 	const char *dir;              /* the spool directory */
@@ -180,9 +181,10 @@ void upload_agent_status(struct upload_agent *ua, struct upload_status *st);
 void upload_agent_stop(struct upload_agent *ua);
 
 /*
- * Writes st as the JSON object members of `usetrace status` ("upload":
- * {...}, without braces around) into out; always NUL-terminated.
+ * st as the "upload" object of `usetrace status` (jansson; a new
+ * reference, NULL when out of memory).  Control characters in the
+ * messages are dropped.
  */
-void upload_status_json(const struct upload_status *st, char *out, size_t n);
+struct json_t *upload_status_json(const struct upload_status *st);
 
 #endif

@@ -43,7 +43,7 @@ static int
 poll_status(const char *sock, char *label, size_t n)
 {
 	json_t *j = NULL;
-	const char *state;
+	const char *state, *by;
 	time_t t;
 	struct tm tm;
 	int st;
@@ -57,7 +57,10 @@ poll_status(const char *sock, char *label, size_t n)
 	} else if (strcmp(state, "paused") == 0) {
 		t = (time_t)(control_reply_int(j, "until_wall_ns") / 1000000000);
 		localtime_r(&t, &tm);
-		snprintf(label, n, "PAUSED until %02d:%02d", tm.tm_hour, tm.tm_min);
+		by = control_reply_str(j, "paused_by");
+		snprintf(label, n, "PAUSED%s until %02d:%02d",
+		    strcmp(by, "organisation") == 0 ? " by org" :
+		    strcmp(by, "you") == 0 ? " by you" : "", tm.tm_hour, tm.tm_min);
 		st = 'P';
 	} else {
 		snprintf(label, n, "NOT RECORDING");

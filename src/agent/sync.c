@@ -7,7 +7,8 @@
  * and erasure, the device's revocation.  One long-poll
  * (GET /v1/device/control?since=V&wait=50) is open at a time; each new
  * state is applied to the running agent over its local control socket
- * ("org pause UNTIL", "org resume", "org revoked", "consent") -- the same
+ * ("org pause UNTIL [you]", "org resume", "org revoked", "consent";
+ * "you": the pause is the person's own, from their page) -- the same
  * paths as the person's own pause and consent, so capture stops the same
  * way -- and only then acknowledged (POST /v1/device/ack).
  *
@@ -64,6 +65,7 @@ struct ctl {
 	int64_t version;
 	bool paused;
 	int64_t until_ns;
+	bool by_you;            /* the pause is the person's own, no org pause */
 	bool has_policy;
 	uint32_t pol_version;
 	char pol_sha[65];
@@ -113,15 +115,19 @@ ctl_parse(const json_t *j, struct ctl *c)
 	c->version = jint(j, "state_version");
 	c->paused = json_is_true(json_object_get(op, "paused"));
 	c->until_ns = jint(op, "until_ns");
+	/* Only in control.json: the server's org_pause has no "by_you". */
+	c->by_you = c->paused && json_is_true(json_object_get(op, "by_you"));
 	/*
 	 * Issue 13: the person's own pause (from their web page) is applied
-	 * exactly as the organisation's; with both, until the later end.
+	 * exactly as the organisation's; with both, until the later end.  It
+	 * is "paused by you" (status) while no organisation pause holds.
 	 */
 	if (json_is_true(json_object_get(json_object_get(j, "my_pause"), "paused"))) {
 		int64_t mu = jint(json_object_get(j, "my_pause"), "until_ns");
 
 		if (!c->paused || mu > c->until_ns)
 			c->until_ns = mu;
+		c->by_you = !c->paused;
 		c->paused = true;
 	}
 	if (json_is_object(po) && (sha = json_string_value(json_object_get(po,
@@ -139,9 +145,10 @@ ctl_parse(const json_t *j, struct ctl *c)
 static json_t *
 ctl_json(const struct ctl *c, int64_t purged_ns)
 {
-	json_t *j = json_pack("{s:I, s:{s:b, s:I}, s:{s:I, s:I}, s:{s:b}, s:I, s:I}",
-	    "state_version", (json_int_t)c->version,
+	json_t *j = json_pack("{s:I, s:{s:b, s:I, s:b}, s:{s:I, s:I}, s:{s:b}, "
+	    "s:I, s:I}", "state_version", (json_int_t)c->version,
 	    "org_pause", "paused", c->paused, "until_ns", (json_int_t)c->until_ns,
+	    "by_you", c->by_you,
 	    "consent", "withdrawn_ns", (json_int_t)c->withdrawn_ns,
 	    "erased_all_ns", (json_int_t)c->erased_ns,
 	    "device", "revoked", c->revoked,
@@ -449,7 +456,8 @@ apply_live(struct agent_sync *s, bool *recording)
 	int r;
 
 	if (s->cur.paused && s->cur.until_ns > ut_now_wall_ns())
-		snprintf(req, sizeof(req), "org pause %" PRId64, s->cur.until_ns);
+		snprintf(req, sizeof(req), "org pause %" PRId64 "%s",
+		    s->cur.until_ns, s->cur.by_you ? " you" : "");
 	else
 		snprintf(req, sizeof(req), "org resume");
 	if ((r = tell(s, req, reply, sizeof(reply))) < 0)
@@ -636,8 +644,10 @@ agent_sync_create(const struct agent_sync_opts *o, struct agent_opts *ao,
 		    "start and no control state is known yet");
 		log_warn("control: %s", s->note);
 	}
-	if (s->cur.paused && s->cur.until_ns > ut_now_wall_ns())
+	if (s->cur.paused && s->cur.until_ns > ut_now_wall_ns()) {
 		ao->org_pause_until_wall_ns = s->cur.until_ns;
+		ao->org_pause_by_you = s->cur.by_you;
+	}
 	ao->revoked = s->cur.revoked;
 	snprintf(s->start_note, sizeof(s->start_note), "%s", s->note);
 	ao->control_note = s->start_note[0] ? s->start_note : NULL;

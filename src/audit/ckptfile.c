@@ -48,16 +48,6 @@ struct cur {
 	int torn;
 };
 
-static int
-hexval(char ch)
-{
-	if (ch >= '0' && ch <= '9')
-		return ch - '0';
-	if (ch >= 'a' && ch <= 'f')
-		return ch - 'a' + 10;
-	return -1;
-}
-
 /* Matches the literal s. */
 static int
 lit(struct cur *c, const char *s)
@@ -103,26 +93,37 @@ num(struct cur *c, bool sign, unsigned long long *mag, bool *neg)
 	return lit(c, " ");
 }
 
+/*
+ * Exactly 2n lower-case hex digits (sodium_hex2bin) into out (n <= 64).  Torn when the line
+ * ends inside them with nothing but hex digits before its end.
+ */
 static int
 hex(struct cur *c, uint8_t *out, size_t n)
 {
-	size_t i;
-	int hi, lo;
+	size_t span = c->len - c->off, got = 0, reach;
+	const char *end = NULL;
+	int r;
 
-	for (i = 0; i < n; i++) {
-		if (c->off + 2 > c->len) {
-			if (c->off == c->len || hexval(c->p[c->off]) >= 0)
-				c->torn = 1;
+	if (span > 2 * n)
+		span = 2 * n;
+	r = sodium_hex2bin(out, n, c->p + c->off, span, NULL, &got, &end);
+	if (r == 0 && got == n) {
+		/* The writer's lower case only: the line is read back as written. */
+		char again[2 * 64 + 1];
+
+		if (n > 64)
 			return -1;
-		}
-		hi = hexval(c->p[c->off]);
-		lo = hexval(c->p[c->off + 1]);
-		if (hi < 0 || lo < 0)
+		sodium_bin2hex(again, sizeof(again), out, n);
+		if (memcmp(again, c->p + c->off, 2 * n) != 0)
 			return -1;
-		out[i] = (uint8_t)(hi << 4 | lo);
-		c->off += 2;
+		c->off += 2 * n;
+		return 0;
 	}
-	return 0;
+	/* An odd digit count leaves end before the last (dangling) digit. */
+	reach = (size_t)(end - c->p) + (r != 0 ? 1 : 0);
+	if (reach == c->len)
+		c->torn = 1;
+	return -1;
 }
 
 int

@@ -24,6 +24,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,7 +46,9 @@
 #define XKB_REQ_SET_MAP 9
 #define XKB_REQ_GET_KBD_BY_NAME 23
 
-static volatile int io_lost;
+/* Set by Xlib's IO error handlers, which are process-wide: the frame
+ * thread's display reaches them too. */
+static atomic_int io_lost;
 
 static int
 on_x_error(Display *d, XErrorEvent *e)
@@ -60,7 +63,7 @@ static int
 on_io_error(Display *d)
 {
 	(void)d;
-	io_lost = 1;
+	atomic_store(&io_lost, 1);
 	return 0;
 }
 
@@ -69,7 +72,7 @@ on_io_exit(Display *d, void *arg)
 {
 	(void)d;
 	(void)arg;
-	io_lost = 1;
+	atomic_store(&io_lost, 1);
 }
 
 /*
@@ -211,7 +214,7 @@ record_cb(XPointer arg, XRecordInterceptData *d)
 	uint32_t xtime;
 	uint16_t state;
 
-	if (c->err || io_lost)
+	if (c->err || atomic_load(&io_lost))
 		goto out;
 	if (d->category == XRecordFromServer && len >= 32) {
 		switch (p[0] & 0x7f) {

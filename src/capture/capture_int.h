@@ -81,7 +81,7 @@ void cap__keymap_core_change(struct cap *c, const uint8_t *req, size_t len,
 /* Screen frames (capture/frames.c): a thread of their own. */
 struct frames;
 int frames_start(const char *dpyname, uint32_t fps, int lossless,
-    uint32_t quality, volatile int *key_req, const struct policy *policy,
+    uint32_t quality, atomic_int *key_req, const struct policy *policy,
     struct capture_masks *masks, struct frames **out);
 /* Store the newest grab completed before server time xtime (never skipped). */
 void frames_request(struct frames *f, uint32_t xtime);

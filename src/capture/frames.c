@@ -77,7 +77,7 @@ on_frames_io_exit(Display *d, void *arg)
 	struct frames *f = arg;
 
 	(void)d;
-	f->lost = 1;
+	atomic_store(&f->lost, 1);
 }
 
 static void
@@ -213,15 +213,15 @@ frames_main(void *arg)
 		return NULL;
 	}
 	f->dirty = 1;
-	while (!f->lost) {
-		while (!f->lost && XPending(f->d)) {
+	while (!atomic_load(&f->lost)) {
+		while (!atomic_load(&f->lost) && XPending(f->d)) {
 			XNextEvent(f->d, &e);
 			if (e.type == f->damage_ev + XDamageNotify) {
 				f->dirty = 1;
 				XDamageSubtract(f->d, f->damage, None, None);
 			}
 		}
-		if (f->lost)
+		if (atomic_load(&f->lost))
 			break;
 		t = frames__now_ms();
 		if (f->dirty && t - f->last_grab_ms >= FRAME_MIN_GRAB_MS) {
@@ -233,14 +233,14 @@ frames_main(void *arg)
 		    frames__now_ms() - f->last_store_ms >= 1000 / f->fps)
 			store(f, f->bufs[LATEST]);
 		else if (f->key_req != NULL && f->bufs[LATEST]->id != 0 &&
-		    __atomic_load_n(f->key_req, __ATOMIC_ACQUIRE))
+		    atomic_load(f->key_req))
 			store(f, f->bufs[LATEST]); /* the owner wants a key frame */
 		pthread_mutex_lock(&f->mu);
 		stop = f->stop && f->nreq == 0;
 		pthread_mutex_unlock(&f->mu);
 		if (stop)
 			break;
-		timeout = f->dirty || (f->key_req != NULL && *f->key_req) ?
+		timeout = f->dirty || (f->key_req != NULL && atomic_load(f->key_req)) ?
 		    FRAME_MIN_GRAB_MS : 1000 / (int)f->fps;
 		/* XSync (server_time) may have queued damage: no sleeping on it. */
 		if (XEventsQueued(f->d, QueuedAlready) > 0)
@@ -261,7 +261,7 @@ frames_main(void *arg)
 
 int
 frames_start(const char *dpyname, uint32_t fps, int lossless, uint32_t quality,
-    volatile int *key_req, const struct policy *policy,
+    atomic_int *key_req, const struct policy *policy,
     struct capture_masks *masks, struct frames **out)
 {
 	struct frames *f = xcalloc(1, sizeof(*f));
@@ -357,7 +357,7 @@ frames_destroy(struct frames *f)
 		free(f->bufs[i]);
 	}
 	if (f->d != NULL) {
-		if (!f->lost)
+		if (!atomic_load(&f->lost))
 			XCloseDisplay(f->d);
 	}
 	for (i = 0; i < f->nout; i++)

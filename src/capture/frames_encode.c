@@ -128,7 +128,7 @@ frames__store(struct frames *f, struct grab *g, struct ut_event **out)
 	struct ut_frame_data *data;
 	size_t n, i;
 	int key = f->stored == 0 || f->since_key >= FRAME_KEY_EVERY ||
-	    (f->key_req != NULL && __atomic_load_n(f->key_req, __ATOMIC_ACQUIRE));
+	    (f->key_req != NULL && atomic_load(f->key_req));
 	uint64_t t0 = ut_now_mono_ns();
 	uint64_t id = ++f->next_id, base = key ? 0 : f->next_id - 1;
 
@@ -180,7 +180,7 @@ frames__store(struct frames *f, struct grab *g, struct ut_event **out)
 	f->stored++;
 	f->since_key = key ? 1 : f->since_key + 1;
 	if (key && f->key_req != NULL)
-		__atomic_store_n(f->key_req, 0, __ATOMIC_RELEASE);
+		atomic_store(f->key_req, 0);
 	f->last_store_ms = frames__now_ms();
 	*out = evs;
 	return n;

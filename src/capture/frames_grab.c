@@ -53,7 +53,7 @@ frames__grab_free(struct frames *f, struct grab *g)
 {
 	if (g->img != NULL) {
 		if (g->img->data != NULL) {
-			if (!f->lost)
+			if (!atomic_load(&f->lost))
 				XShmDetach(f->d, &g->shm);
 			shmdt(g->shm.shmaddr);
 			g->img->data = NULL;

@@ -10,6 +10,7 @@
 #define USETRACE_FRAMES_INT_H
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include <X11/Xlib.h>
@@ -47,7 +48,7 @@ struct frames {
 	char *dpyname;
 	uint32_t fps, quality;
 	int lossless;
-	volatile int *key_req;   /* owner's request for a key frame */
+	atomic_int *key_req;     /* owner's request for a key frame */
 	struct policy *policy;   /* own copy: denied windows */
 	struct capture_masks *masks; /* shared: windows with typed secrets */
 	struct mask_set *ms;         /* frame thread: the board at a grab */
@@ -80,7 +81,7 @@ struct frames {
 	uint64_t grab_ns, encode_ns, attempts, skipped_total;
 	uint64_t blackout_ns;     /* finding and blacking windows (in grab_ns) */
 	int dirty;
-	volatile int lost;
+	atomic_int lost;         /* the display's IO failed */
 };
 
 struct winfo {

@@ -158,6 +158,11 @@ cmd_status(int argc, char **argv)
 			fmt_time(when, sizeof(when), until);
 			printf("paused by organisation until %s (recording resumes "
 			    "when the organisation ends its pause)\n", when);
+		} else if (strcmp(state, "paused") == 0 && by != NULL &&
+		    strcmp(by, "you") == 0) {
+			fmt_time(when, sizeof(when), until);
+			printf("paused by you until %s (on your web page; resume "
+			    "it there)\n", when);
 		} else if (strcmp(state, "paused") == 0) {
 			fmt_time(when, sizeof(when), until);
 			printf("paused until %s (resumes by itself; 'usetrace resume' "
@@ -255,6 +260,13 @@ cmd_resume(int argc, char **argv)
 	j = NULL;
 	if ((r = ask("resume", &j)) < 0)
 		return no_agent(r);
+	/* A pause set by the organisation or on the web page stays. */
+	if (!control_reply_is_ok(j)) {
+		log_error("resume: %s", *control_reply_str(j, "error") ?
+		    control_reply_str(j, "error") : "refused");
+		json_decref(j);
+		return 1;
+	}
 	printf("resumed\n");
 	json_decref(j);
 	return 0;

@@ -62,14 +62,14 @@ closed(void *arg)
 	upload_agent_notify(ru.ua);
 }
 
-static void
-status(void *arg, char *out, size_t n)
+static struct json_t *
+status(void *arg)
 {
 	struct upload_status st;
 
 	(void)arg;
 	upload_agent_status(ru.ua, &st);
-	upload_status_json(&st, out, n);
+	return upload_status_json(&st);
 }
 
 /*

@@ -20,7 +20,7 @@
 #include "usetrace/testhooks.h"
 #include "usetrace/util.h"
 
-static atomic_uint calls[FSIO_OP_COUNT];
+static atomic_uint calls[FSIO_OP_ALL];
 static enum fsio_op fault_op;
 static unsigned fault_nth;
 static enum fsio_fault fault_kind;
@@ -30,7 +30,7 @@ reset_calls(void)
 {
 	unsigned i;
 
-	for (i = 0; i < FSIO_OP_COUNT; i++)
+	for (i = 0; i < FSIO_OP_ALL; i++)
 		atomic_store(&calls[i], 0u);
 }
 
@@ -60,8 +60,8 @@ int
 fsio_fault_from_env(void)
 {
 	static const char *ops[] = { "open", "write", "fsync", "rename",
-		"unlink", "mkdir" };
-	_Static_assert(sizeof(ops) / sizeof(ops[0]) == FSIO_OP_COUNT, "op names");
+		"unlink", "mkdir", "read", "stat", "readdir" };
+	_Static_assert(sizeof(ops) / sizeof(ops[0]) == FSIO_OP_ALL, "op names");
 	const char *v = ut_test_env("UT_FSIO_FAULT"); /* test builds only */
 	char tmp[64], *op, *nth, *kind, *save = NULL;
 	uint64_t n;
@@ -247,7 +247,10 @@ fsio_read_file(const char *path, size_t cap, unsigned char **out, size_t *outlen
 	size_t off = 0;
 	ssize_t n;
 	int fd, r;
+	enum fsio_fault f = check(FSIO_READ);
 
+	if (f != FSIO_FAULT_NONE)
+		return fault_errno(f);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -280,4 +283,70 @@ out:
 	free(p);
 	close(fd);
 	return r;
+}
+
+ssize_t
+fsio_read_head(const char *path, void *buf, size_t n)
+{
+	enum fsio_fault f = check(FSIO_READ);
+	ssize_t got;
+	int fd, e;
+
+	if (f != FSIO_FAULT_NONE)
+		return fault_errno(f);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	do
+		got = pread(fd, buf, n, 0);
+	while (got < 0 && errno == EINTR);
+	e = errno;
+	close(fd);
+	return got < 0 ? -e : got;
+}
+
+int
+fsio_stat(const char *path, struct stat *st)
+{
+	if (check(FSIO_STAT) != FSIO_FAULT_NONE)
+		return -EIO;
+	return stat(path, st) < 0 ? -errno : 0;
+}
+
+int
+fsio_fstat(int fd, struct stat *st)
+{
+	if (check(FSIO_STAT) != FSIO_FAULT_NONE)
+		return -EIO;
+	return fstat(fd, st) < 0 ? -errno : 0;
+}
+
+int
+fsio_access(const char *path, int mode)
+{
+	if (check(FSIO_STAT) != FSIO_FAULT_NONE)
+		return -EIO;
+	return access(path, mode) < 0 ? -errno : 0;
+}
+
+DIR *
+fsio_opendir(const char *path)
+{
+	if (check(FSIO_READDIR) != FSIO_FAULT_NONE) {
+		errno = EIO;
+		return NULL;
+	}
+	return opendir(path);
+}
+
+int
+fsio_readdir(DIR *d, struct dirent **de)
+{
+	if (check(FSIO_READDIR) != FSIO_FAULT_NONE)
+		return -EIO;
+	errno = 0;
+	*de = readdir(d);
+	if (*de == NULL)
+		return errno != 0 ? -errno : 0;
+	return 1;
 }

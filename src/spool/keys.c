@@ -85,8 +85,8 @@ keys_home(char *out, size_t outsz, bool create)
 		return 0;
 	if ((r = mkdir_p(out)) < 0)
 		return r;
-	if (stat(out, &st) < 0)
-		return -errno;
+	if ((r = fsio_stat(out, &st)) < 0)
+		return r;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	if ((st.st_mode & 077) != 0 && chmod(out, 0700) < 0)
@@ -434,7 +434,7 @@ keys_recipient_create(const char *home, const char *pass, size_t passlen,
 	if ((r = home_path(home, "recipient.key", true, path, sizeof(path))) < 0 ||
 	    (r = home_path(home, "recipient.pub", false, pubpath, sizeof(pubpath))) < 0)
 		return r;
-	if (stat(path, &st) == 0 || stat(pubpath, &st) == 0)
+	if (fsio_stat(path, &st) == 0 || fsio_stat(pubpath, &st) == 0)
 		return -EEXIST;
 	if ((k = sodium_malloc(sizeof(*k))) == NULL)
 		return -ENOMEM;

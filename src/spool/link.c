@@ -12,6 +12,7 @@
  * the newest segments, or all segments before some point, is not visible
  * here; the server sees the rest (ingest.c).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 
 #include <sodium.h>
 
+#include "usetrace/fsio.h"
 #include "usetrace/spool.h"
 #include "usetrace/util.h"
 #include "spool_int.h"
@@ -45,30 +47,28 @@ spool__header_cut(const uint8_t *p, size_t len)
 	return len < (hl ? hl : SPOOL_HDR_MAX);
 }
 
-static void
+static int
 read_one(const char *path, struct seg_link *l)
 {
 	uint8_t hdr[SPOOL_HDR_MAX], msg[SPOOL_HDR_MAX];
 	unsigned ver;
 	size_t hl, mlen;
 	ssize_t got;
-	int fd;
 
 	memset(l, 0, sizeof(*l));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	got = pread(fd, hdr, sizeof(hdr), 0);
-	close(fd);
+	got = fsio_read_head(path, hdr, sizeof(hdr));
+	if (got < 0)
+		return got == -ENOENT ? 0 : (int)got;
 	if (got < (ssize_t)SPOOL_HDR_LEN || memcmp(hdr, SPOOL_MAGIC, 8) != 0)
-		return;
+		return 0;
 	ver = (unsigned)(hdr[SH_VERSION] | (hdr[SH_VERSION + 1] << 8));
 	if ((hl = spool__hdr_len(ver)) == 0 || (size_t)got < hl ||
 	    get_u32le(hdr + SH_HLEN) != hl)
-		return;
+		return 0;
 	mlen = spool__header_msg(hdr, msg);
 	if (crypto_sign_verify_detached(hdr + hl - 64, msg, mlen,
 	    hdr + SH_DEVICE) != 0)
-		return;
+		return 0;
 	l->ok = true;
 	l->version = ver;
 	memcpy(l->device, hdr + SH_DEVICE, 32);
@@ -78,21 +78,24 @@ read_one(const char *path, struct seg_link *l)
 		memcpy(l->prev_id, hdr + SH_PREV_ID, SPOOL_SEGID_LEN);
 		memcpy(l->prev_th, hdr + SH_PREV_TH, SPOOL_HASH_LEN);
 	}
+	return 0;
 }
 
-void
+int
 spool__read_headers(const char *dir, const struct segname *segs, size_t n,
     struct seg_link **out)
 {
 	struct seg_link *v = xcalloc(n ? n : 1, sizeof(*v));
 	char path[4096];
 	size_t i;
+	int r = 0;
 
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < n && r == 0; i++) {
 		snprintf(path, sizeof(path), "%s/%s", dir, segs[i].name);
-		read_one(path, &v[i]);
+		r = read_one(path, &v[i]);
 	}
 	*out = v;
+	return r;
 }
 
 bool

@@ -83,7 +83,7 @@ spool__lock_take(const char *dir, int *out)
 			close(fd);
 			return -e;
 		}
-		if (fstat(fd, &a) == 0 && stat(path, &b) == 0 &&
+		if (fsio_fstat(fd, &a) == 0 && fsio_stat(path, &b) == 0 &&
 		    a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
 			*out = fd;
 			return 0;

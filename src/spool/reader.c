@@ -257,7 +257,10 @@ spool_reader_open(const char *dir, const struct spool_read_opts *o,
 		spool_reader_close(rd);
 		return UT_ENOTFOUND;
 	}
-	spool__read_headers(dir, rd->segs, rd->nsegs, &rd->links);
+	if ((n = spool__read_headers(dir, rd->segs, rd->nsegs, &rd->links)) < 0) {
+		spool_reader_close(rd);
+		return n;
+	}
 	if (o->device_pk != NULL) {
 		memcpy(rd->dev, o->device_pk, 32);
 		rd->have_dev = true;

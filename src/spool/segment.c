@@ -384,10 +384,11 @@ spool__list_segments(const char *dir, struct segname **out)
 	size_t n = 0, cap = 0;
 	struct dirent *de;
 	DIR *d;
+	int r;
 
-	if ((d = opendir(dir)) == NULL)
+	if ((d = fsio_opendir(dir)) == NULL)
 		return -errno;
-	while ((de = readdir(d)) != NULL) {
+	while ((r = fsio_readdir(d, &de)) > 0) {
 		struct segname s;
 
 		memset(&s, 0, sizeof(s));
@@ -404,6 +405,10 @@ spool__list_segments(const char *dir, struct segname **out)
 		v[n++] = s;
 	}
 	closedir(d);
+	if (r < 0) { /* a listing cut short is an error, not fewer segments */
+		free(v);
+		return r;
+	}
 	if (n > 0)
 		qsort(v, n, sizeof(*v), cmp_segname);
 	*out = v;
@@ -475,7 +480,8 @@ spool_check(const char *dir, const uint8_t *device_pk,
 		r = UT_ENOTFOUND;
 		goto out;
 	}
-	spool__read_headers(dir, segs, (size_t)n, &links);
+	if ((r = spool__read_headers(dir, segs, (size_t)n, &links)) < 0)
+		goto out;
 	if (dev == NULL && spool__main_device(links, (size_t)n, pinned))
 		dev = pinned;
 	r = 0;

@@ -234,13 +234,10 @@ check_owner(struct spool *sp, const struct segname *s)
 	char path[PATH_MAX], key[UT_PUBKEY_TEXT_MAX];
 	ssize_t n;
 	size_t mlen, hl;
-	int fd;
 
 	seg_path(sp->dir, s->index, false, path, sizeof(path));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -errno;
-	n = pread(fd, hdr, sizeof(hdr), 0);
-	close(fd);
+	if ((n = fsio_read_head(path, hdr, sizeof(hdr))) < 0)
+		return (int)n;
 	if (n < (ssize_t)SPOOL_HDR_LEN || memcmp(hdr, SPOOL_MAGIC, 8) != 0 ||
 	    (hl = spool__hdr_len((unsigned)(hdr[SH_VERSION] |
 	    (hdr[SH_VERSION + 1] << 8)))) == 0 || (size_t)n < hl)
@@ -261,31 +258,40 @@ check_owner(struct spool *sp, const struct segname *s)
  * The link for the next header (invariant 8): the newest closed segment
  * of this device whose trailer verifies, after recovery.
  */
-static void
+static int
 find_link(struct spool *sp, const struct segname *segs, int n)
 {
 	unsigned char *file = NULL;
 	char path[PATH_MAX];
 	struct seg_scan sc;
 	size_t len = 0;
-	int i;
+	int i, r;
 
 	for (i = n - 1; i >= 0; i--) {
 		if (segs[i].open)
 			continue;
 		seg_path(sp->dir, segs[i].index, false, path, sizeof(path));
-		if (fsio_read_file(path, SPOOL_FILE_CAP, &file, &len) < 0)
-			continue;
+		/*
+		 * A segment gone since the listing (uploaded) is skipped; one
+		 * that cannot be read fails the open: linking past it would
+		 * write a false "broken link" into the next segment.
+		 */
+		if ((r = fsio_read_file(path, SPOOL_FILE_CAP, &file, &len)) < 0) {
+			if (r == -ENOENT)
+				continue;
+			return r;
+		}
 		if (spool__scan(file, len, sp->dev_pk, &sc) == 0 &&
 		    sc.has_trailer && sc.tail_err == 0 && sc.segno == segs[i].index) {
 			memcpy(sp->prev_id, sc.segid, SPOOL_SEGID_LEN);
 			memcpy(sp->prev_th, sc.trailer_hash, SPOOL_HASH_LEN);
 			free(file);
-			return;
+			return 0;
 		}
 		free(file);
 		file = NULL;
 	}
+	return 0;
 }
 
 /* Recovers open segments, sums segment bytes, finds the next index. */
@@ -319,10 +325,14 @@ recover_all(struct spool *sp)
 		return n;
 	for (i = 0; i < n; i++) {
 		seg_path(sp->dir, segs[i].index, segs[i].open, path, sizeof(path));
-		if (stat(path, &st) == 0)
+		if ((r = fsio_stat(path, &st)) < 0 && r != -ENOENT)
+			goto out; /* the budget would be counted short */
+		if (r == 0)
 			sp->dir_bytes += (uint64_t)st.st_size;
+		r = 0;
 	}
-	find_link(sp, segs, n);
+	if ((r = find_link(sp, segs, n)) < 0)
+		goto out;
 	if (max >= 99999999u) {
 		r = UT_ETOOBIG;
 		goto out;
@@ -349,12 +359,12 @@ spool_open(const struct spool_opts *opts, struct spool **out)
 		return UT_ECRYPTO;
 	if ((r = fsio_mkdir(opts->dir, 0700)) < 0 && r != -EEXIST)
 		return r;
-	if (stat(opts->dir, &st) < 0)
-		return -errno;
+	if ((r = fsio_stat(opts->dir, &st)) < 0)
+		return r;
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
-	if (access(opts->dir, W_OK | X_OK) < 0)
-		return -errno;
+	if ((r = fsio_access(opts->dir, W_OK | X_OK)) < 0)
+		return r;
 
 	sp = xcalloc(1, sizeof(*sp));
 	sp->dir = xstrdup(opts->dir);

@@ -253,8 +253,11 @@ struct seg_link {
 /*
  * Reads and verifies the header of each of the n segments of dir (any
  * device); *out (malloc'd, free()) gets one summary each, closed false.
+ * A header that is not valid is a summary with ok false; one that cannot
+ * be read (an I/O error; a file gone since the listing is skipped) fails:
+ * -errno, *out still set.
  */
-void spool__read_headers(const char *dir, const struct segname *segs,
+int spool__read_headers(const char *dir, const struct segname *segs,
     size_t n, struct seg_link **out);
 /*
  * The device that signed most segments whose header verifies (on a tie,

@@ -30,8 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
 #include <sodium.h>
 
+#include "usetrace/control.h"
 #include "usetrace/err.h"
 #include "usetrace/fsio.h"
 #include "usetrace/log.h"
@@ -360,42 +362,43 @@ upload_agent_stop(struct upload_agent *ua)
 	free(ua);
 }
 
-/* s as a JSON string body (quotes and backslashes escaped, controls dropped). */
-static void
-esc(const char *s, char *out, size_t n)
+/*
+ * s as a JSON string for a terminal: control characters dropped (a
+ * server's message must not move the cursor), escaping by jansson.
+ */
+static json_t *
+text(const char *s)
 {
+	char out[600];
 	size_t k = 0;
 
-	for (; *s && k + 2 < n; s++) {
-		if ((unsigned char)*s < 0x20)
-			continue;
-		if (*s == '"' || *s == '\\')
-			out[k++] = '\\';
-		out[k++] = *s;
+	for (; *s && k + 1 < sizeof(out); s++) {
+		if ((unsigned char)*s >= 0x20)
+			out[k++] = *s;
 	}
 	out[k] = '\0';
+	return control_json_str(out);
 }
 
-void
-upload_status_json(const struct upload_status *st, char *out, size_t n)
+json_t *
+upload_status_json(const struct upload_status *st)
 {
-	char err[600], reason[200], final[400] = "null";
+	json_t *final = NULL;
 
-	esc(st->last_error, err, sizeof(err));
-	if (st->last_final_outcome != 0) {
-		esc(st->last_final_reason, reason, sizeof(reason));
-		snprintf(final, sizeof(final), "{\"outcome\":\"%s\",\"reason\":"
-		    "\"%s\",\"segment\":\"%s\",\"at_ns\":%lld}",
-		    upload_outcome_name(st->last_final_outcome), reason,
-		    st->last_final_segment, (long long)st->last_final_ns);
-	}
-	snprintf(out, n, "\"upload\":{\"segments\":%zu,\"bytes\":%llu,"
-	    "\"uploaded\":%llu,\"last_upload_ns\":%lld,\"failures\":%u,"
-	    "\"last_error\":%s%s%s,\"last_error_ns\":%lld,\"next_try_ns\":%lld,"
-	    "\"last_final\":%s}",
-	    st->waiting, (unsigned long long)st->waiting_bytes,
-	    (unsigned long long)st->uploaded, (long long)st->last_upload_ns,
-	    st->failures, st->last_error[0] ? "\"" : "null",
-	    st->last_error[0] ? err : "", st->last_error[0] ? "\"" : "",
-	    (long long)st->last_error_ns, (long long)st->next_try_ns, final);
+	if (st->last_final_outcome != 0)
+		final = json_pack("{s:s, s:o, s:o, s:I}", "outcome",
+		    upload_outcome_name(st->last_final_outcome), "reason",
+		    text(st->last_final_reason), "segment",
+		    text(st->last_final_segment), "at_ns",
+		    (json_int_t)st->last_final_ns);
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:o}",
+	    "segments", (json_int_t)st->waiting,
+	    "bytes", (json_int_t)st->waiting_bytes,
+	    "uploaded", (json_int_t)st->uploaded,
+	    "last_upload_ns", (json_int_t)st->last_upload_ns,
+	    "failures", (json_int_t)st->failures,
+	    "last_error", st->last_error[0] ? text(st->last_error) : json_null(),
+	    "last_error_ns", (json_int_t)st->last_error_ns,
+	    "next_try_ns", (json_int_t)st->next_try_ns,
+	    "last_final", final != NULL ? final : json_null());
 }

@@ -24,6 +24,12 @@ sleep 0.3
 
 as_admin admin pause 10m >"$E2E_TMP/pause.out" || fail "admin pause"
 wait_status "^paused by organisation until" "the organisation's pause did not reach the agent"
+# Whose pause, in the status reply the indicator reads too.
+"$USETRACE" status --json >"$E2E_TMP/st.json" || fail "status --json"
+python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["paused_by"] == "organisation" and d["why"].startswith("paused by organisation until") else 1)' "$E2E_TMP/st.json" ||
+	{ cat "$E2E_TMP/st.json"; fail "status --json does not name the organisation's pause"; }
 i=0
 until as_admin admin pause-status >"$E2E_TMP/ps" && grep -q "^acks 1/1" "$E2E_TMP/ps"; do
 	i=$((i + 1)); [ $i -gt 300 ] && { cat "$E2E_TMP/ps"; fail "the agent did not acknowledge the pause"; }
@@ -31,7 +37,8 @@ until as_admin admin pause-status >"$E2E_TMP/ps" && grep -q "^acks 1/1" "$E2E_TM
 done
 grep -q "^paused yes" "$E2E_TMP/ps" || { cat "$E2E_TMP/ps"; fail "pause-status"; }
 # The person's own resume does not end the organisation's pause.
-"$USETRACE" resume >/dev/null 2>&1 || true
+"$USETRACE" resume >"$E2E_TMP/resume.out" 2>&1 && fail "the person's resume ended the organisation's pause"
+grep -q "paused by your organisation" "$E2E_TMP/resume.out" || { cat "$E2E_TMP/resume.out"; fail "resume refusal"; }
 "$USETRACE" status | grep -q "^paused by organisation" || fail "still paused after the person's resume"
 xdo windowactivate --sync "$MP"
 xdo type --delay 15 "during "

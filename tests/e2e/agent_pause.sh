@@ -16,6 +16,8 @@ xdo type --delay 15 "before "
 "$USETRACE" pause 2s >"$E2E_TMP/pause.out" || fail "pause failed"
 grep -q "paused until" "$E2E_TMP/pause.out" || fail "no pause acknowledgement"
 "$USETRACE" status | grep -q "^paused until" || fail "status while paused"
+# A local pause is nobody else's: not "by you" (the web page's), not the org's.
+"$USETRACE" status --json | grep -q '"paused_by":"local"' || fail "status --json: paused_by of a local pause"
 xdo type --delay 15 "during "
 xdo mousemove 700 300 click 1
 sleep 2.5

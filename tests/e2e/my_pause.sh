@@ -3,7 +3,9 @@
 # With the page's session cookie (POST /v1/session with the person's token,
 # then POST /v1/my/pause with X-CSRF-Token), a real recorder on the
 # person's enrolled device stops capture through its control long poll and
-# acknowledges (GET /v1/my/pause: acknowledged); the organisation is not
+# acknowledges (GET /v1/my/pause: acknowledged); status says "paused by
+# you until" (also after a restart with the server unreachable) and a
+# local resume does not lift it; the organisation is not
 # paused (admin pause-status); keys typed meanwhile are nowhere; POST
 # /v1/my/resume -> it records again.  Read back with `my show --raw`.
 . "$(dirname "$0")/lib.sh"
@@ -34,6 +36,16 @@ sleep 0.3
 
 [ "$(page POST /v1/my/pause '{"duration_s": 600}')" = 200 ] || { cat "$E2E_TMP/body"; fail "my/pause"; }
 wait_status "^paused" "the person's pause did not reach the agent"
+# Whose pause: the person's own, not the organisation's (status, JSON).
+grep -q "^paused by you until" "$E2E_TMP/st" || { cat "$E2E_TMP/st"; fail "status does not say paused by you"; }
+"$USETRACE" status --json >"$E2E_TMP/st.json" || fail "status --json"
+python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["paused_by"] == "you" and d["why"].startswith("paused by you until") else 1)' "$E2E_TMP/st.json" ||
+	{ cat "$E2E_TMP/st.json"; fail "status --json does not name the person's own pause"; }
+# A local resume does not lift it, and says where to.
+"$USETRACE" resume >"$E2E_TMP/resume.out" 2>&1 && fail "a local resume ended the page's pause"
+grep -q "paused by you on your web page" "$E2E_TMP/resume.out" || { cat "$E2E_TMP/resume.out"; fail "resume refusal"; }
 i=0
 until [ "$(page GET /v1/my/pause)" = 200 ] && python3 -c 'import json,sys
 d = json.load(open(sys.argv[1]))
@@ -75,5 +87,18 @@ check(q, "no resume record after the pause")
 inside = [r for r in raw if p[0]["wall_ns"] < r["wall_ns"] < q[0]["wall_ns"]]
 check(not inside, "records inside the pause: %r" % inside[:3])
 PY
+
+# A recorder started during the person's pause starts "paused by you",
+# also when the server does not answer then (the last known state, kept
+# in control.json).
+[ "$(page POST /v1/my/pause '{"duration_s": 600}')" = 200 ] || { cat "$E2E_TMP/body"; fail "second my/pause"; }
+start_record "$E2E_TMP/rec2" --no-wait
+wait_status "^paused by you until" "a recorder started during the person's pause"
+stop_record
+kill -STOP "$SRV_PID"
+start_record "$E2E_TMP/rec2" --no-wait --no-upload
+wait_status "^paused by you until" "the last known pause is not the person's own with the server unreachable"
+stop_record
+kill -CONT "$SRV_PID"
 stop_server
 echo "my_pause ok"
