@@ -66,7 +66,31 @@ callgrind_control -d "$SRV_PID" >/dev/null
 dump=$(ls "$T"/cg.out.* | head -1)
 ir=$(sed -n 's/^summary: *\([0-9]*\).*/\1/p' "$dump" | head -1)
 cp "$dump" "$OUT.callgrind"
-callgrind_annotate --threshold=98 "$dump" 2>/dev/null | sed -n '/file:function/,$p' | head -45 >"$OUT"
+# Self cost (the thread entry points carry everything and are left out),
+# then the inclusive cost of each stage of ingest.
+{
+	callgrind_annotate --threshold=100 "$dump" 2>/dev/null | sed -n '/file:function/,$p' |
+		grep -v -e ':clone ' -e ':start_thread ' | head -45
+	echo
+	echo "stages (inclusive; the upload hash is every crypto_generichash but the blob store's):"
+	callgrind_annotate --inclusive=yes --threshold=100 "$dump" 2>/dev/null | awk -v total="$ir" '
+	function num(s) { gsub(",", "", s); return s + 0 }
+	/^ *[0-9,]+ \(/ {
+		n = split($0, f, ":"); fn = f[n]; sub(/ .*/, "", fn)
+		if (!(fn in c)) c[fn] = num($1)
+	}
+	END {
+		split("spool_upload_verify crypto_sign_ed25519_verify_detached spool__chain_step " \
+		    "dir_put spool_mem_reader_next crypto_secretstream_xchacha20poly1305_pull " \
+		    "ZSTD_decompressDCtx event_decode srv_summary_push action_reducer_push " \
+		    "gnutls_record_recv gnutls_handshake buf_append sodium_memzero", k, " ")
+		c["upload_hash"] = c["crypto_generichash"] - c["dir_put"]
+		k[0] = "upload_hash"
+		for (i = 0; i in k; i++)
+			if (k[i] in c)
+				printf "  %-44s %13.1f M %5.1f %%\n", k[i], c[k[i]] / 1e6, 100 * c[k[i]] / total
+	}'
+} >"$OUT"
 kill -TERM "$SRV_PID" 2>/dev/null || true
 wait "$SRV_PID" 2>/dev/null || true
 echo "ingest: $n segments, $bytes bytes, $ir instructions, $(echo "$ir $bytes" | awk '{printf "%.2f", $1 / $2}') per byte"

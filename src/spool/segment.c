@@ -288,6 +288,18 @@ spool__scan_form(const uint8_t *p, size_t len, bool stored,
 		case SPOOL_REC_CKPT:
 			if (left < SPOOL_CKPT_LEN)
 				goto torn;
+			/*
+			 * Verified even when a valid trailer follows: the chain
+			 * is over the frames only (u32 n || ciphertext), so the
+			 * trailer's signature binds every frame and this
+			 * record's count and head (compared here with the
+			 * chain) but not its 64 signature bytes.  Skipping the
+			 * check would let whoever uploads swap them (zeros,
+			 * another genuine signature of the device) in a segment
+			 * the server stores with a `stored` receipt, while the
+			 * readers stop at that checkpoint (the device has
+			 * deleted its copy by then).  docs/FORMAT.md 2.1.
+			 */
 			count = get_u64le(p + off + SC_COUNT);
 			n = spool__ckpt_msg(s->hh, count, p + off + SC_HEAD, msg);
 			if (count != frames ||

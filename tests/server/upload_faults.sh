@@ -8,7 +8,8 @@
 #    server lists only complete segments (size, actions), each at most once,
 #    and every segment is either still on the device or on the server;
 #  - the same bytes again (a copy): the same receipt, nothing twice;
-#  - other bytes under a new id (a flipped ciphertext byte): rejected,
+#  - other bytes under a new id (a flipped ciphertext byte; a checkpoint's
+#    signature replaced by another genuine one of the device): rejected,
 #    nothing stored, the genuine segment is stored afterwards;
 #  - signed by another device's key with this device's token, and with this
 #    device's key claimed in a header it did not sign: rejected;
@@ -250,6 +251,24 @@ LOCAL="$T/gen"
 mkdir "$T/flip" && cp "$T/gen"/*.uts "$T/flip/"
 python3 -c 'import sys; p=sys.argv[1]; b=bytearray(open(p,"rb").read()); b[400]^=1; open(p,"wb").write(b)' "$T/flip"/*.uts
 rejected "$T/flip" "the segment does not verify"
+# The same complete segment with its first checkpoint's signature replaced
+# by its trailer's (a genuine signature of this device, over another
+# message): the chain and the trailer still verify, since the chain covers
+# the frames only; the checkpoint's own check refuses it (FORMAT.md 2.1).
+mkdir "$T/cksig" && cp "$T/gen"/*.uts "$T/cksig/"
+python3 - "$T/cksig"/*.uts <<'PY'
+import struct, sys
+p = sys.argv[1]
+b = bytearray(open(p, "rb").read())
+o = struct.unpack_from("<I", b, 12)[0]
+while b[o] == 1:
+    o += 5 + struct.unpack_from("<I", b, o + 1)[0]
+assert b[o] == 2 and len(b) - o > 105 + 117, "no checkpoint before the trailer"
+assert b[o + 41:o + 105] != b[-64:]
+b[o + 41:o + 105] = b[-64:]
+open(p, "wb").write(b)
+PY
+rejected "$T/cksig" "the segment does not verify"
 up 0 "" "$T/gen"
 NSTORED=8
 check_state

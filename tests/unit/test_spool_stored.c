@@ -14,6 +14,11 @@
  *  - The reader over an image verified once (spool_upload_reader_open)
  *    reads the same records, and refuses another segment's info and any
  *    header, frame or trailer byte changed after the verification.
+ *  - A complete segment with a checkpoint's signature replaced (zeros, a
+ *    flipped bit, another genuine signature of the device) is refused,
+ *    although its chain and trailer still verify: the chain covers the
+ *    frames only, so the checkpoints' signatures are checked on every
+ *    upload (docs/FORMAT.md section 2.1, "Why every checkpoint").
  *
  * `test_spool_stored --write-corpus DIR` writes the fuzz corpus of
  * fuzz/fuzz_upload_verify.c (fixed keys; see there) instead of testing.
@@ -537,6 +542,132 @@ test_spool_stored_verified_once_reader(void)
 	rm_rf(d);
 }
 
+/*
+ * The chain is over the frames only: head_i = BLAKE2b-256(head_(i-1) ||
+ * u32 n || ciphertext_i) from head_0 = BLAKE2b-256("UT-CHAIN" || HH).
+ * Returns the head after every frame of the image (records from hl on).
+ */
+static void
+frames_chain(const unsigned char *p, size_t len, const uint8_t hh[32],
+    uint8_t head[32])
+{
+	crypto_generichash_state st;
+	size_t o = get_u32le(p + 12);
+	uint32_t n;
+
+	crypto_generichash_init(&st, NULL, 0, 32);
+	crypto_generichash_update(&st, (const uint8_t *)"UT-CHAIN", 8);
+	crypto_generichash_update(&st, hh, 32);
+	crypto_generichash_final(&st, head, 32);
+	while (o < len && p[o] != 3) {
+		if (p[o] == 1) {
+			n = get_u32le(p + o + 1);
+			crypto_generichash_init(&st, NULL, 0, 32);
+			crypto_generichash_update(&st, head, 32);
+			crypto_generichash_update(&st, p + o + 1, 4);
+			crypto_generichash_update(&st, p + o + 5, n);
+			crypto_generichash_final(&st, head, 32);
+			o += 5 + n;
+		} else {
+			T_ASSERT_EQ(p[o], 2);
+			o += 1 + 8 + 32 + 64;
+		}
+	}
+}
+
+/* True when the trailer (the last 117 bytes) is signed by dev over what it states. */
+static bool
+trailer_signed(const unsigned char *p, size_t len, const uint8_t hh[32],
+    const uint8_t dev[32])
+{
+	const unsigned char *t = p + len - 117;
+	uint8_t msg[8 + 32 + 4 + 8 + 8 + 32];
+
+	memcpy(msg, "UT-TRLR1", 8);
+	memcpy(msg + 8, hh, 32);
+	memcpy(msg + 40, t + 1, 4 + 8 + 8 + 32);
+	return t[0] == 3 && crypto_sign_verify_detached(t + 53, msg,
+	    sizeof(msg), dev) == 0;
+}
+
+/*
+ * A checkpoint's signature in a complete (closed) segment: the trailer's
+ * signature covers HH, the frame count and the chain head, and the chain
+ * covers only the frames (docs/FORMAT.md section 2), so nothing but the
+ * checkpoint's own signature check covers its 64 signature bytes.  Each
+ * replacement below leaves the chain and the trailer valid (asserted), and
+ * spool_upload_verify() must still refuse it in both forms: zeros, one bit
+ * flipped, and a genuine signature of the same device key taken from
+ * another checkpoint or from the trailer.  This is why the server verifies
+ * every checkpoint of an upload even though the trailer is valid.
+ */
+static void
+test_spool_stored_checkpoint_sig_refused(void)
+{
+	static struct ut_event ev[MAXREC];
+	struct spool_upload_info in;
+	struct tkeys k;
+	char *d = mkdir_tmp();
+	unsigned char *img, *p;
+	uint8_t key[32], head[32], hh[32];
+	size_t len, o, ck[16], nck = 0, c;
+	int form, kind, n, all;
+
+	tkeys_init(&k);
+	img = make_image(d, &k, 4, 3, false, &len);
+	segment_key(img, &k, key);
+	T_ASSERT_EQ(spool_upload_verify(img, len, false, k.dev->pk, &in), 0);
+	memcpy(hh, in.header_hash, sizeof(hh));
+	all = mem_read(img, len, false, key, ev, MAXREC);
+	T_ASSERT_EQ(all, 12);
+	for (o = get_u32le(img + 12); o < len && img[o] != 3;) {
+		if (img[o] == 2) {
+			T_ASSERT(nck < 16);
+			ck[nck++] = o;
+			o += 105;
+		} else {
+			o += 5 + get_u32le(img + o + 1);
+		}
+	}
+	T_ASSERT_EQ(o, len - 117);
+	T_ASSERT(nck >= 2);
+	p = dup_image(img, len, 0);
+	for (form = 0; form < 2; form++) {
+		for (c = 0; c < nck; c++) {
+			for (kind = 0; kind < 4; kind++) {
+				unsigned char *sig;
+
+				memcpy(p, img, len);
+				if (form == 1)
+					spool_to_stored_form(p, len);
+				sig = p + ck[c] + 1 + 8 + 32;
+				if (kind == 0)
+					memset(sig, 0, 64);
+				else if (kind == 1)
+					sig[63] ^= 0x01;
+				else if (kind == 2)
+					memcpy(sig, img + ck[(c + 1) % nck] + 41, 64);
+				else
+					memcpy(sig, img + len - 64, 64);
+				/* Nothing else covers these bytes. */
+				frames_chain(p, len, hh, head);
+				T_ASSERT(memcmp(head, p + len - 117 + 21, 32) == 0);
+				T_ASSERT(trailer_signed(p, len, hh, k.dev->pk));
+				T_ASSERT_EQ(spool_upload_verify(p, len, form,
+				    k.dev->pk, &in), UT_ECORRUPT);
+				/* The reading verifier stops before it. */
+				n = mem_read(p, len, form, key, ev, MAXREC);
+				T_ASSERT(n < all);
+			}
+		}
+	}
+	sodium_memzero(key, sizeof(key));
+	free(p);
+	free(img);
+	tkeys_finish(&k);
+	rm_rf(d);
+}
+
 /* The fuzz corpus of fuzz/fuzz_upload_verify.c, under its fixed keys. */
 static int
 write_corpus(const char *out)
@@ -582,6 +713,7 @@ static const struct t_case cases[] = {
 	T_CASE(test_spool_stored_truncated_appended_refused),
 	T_CASE(test_spool_stored_other_device_and_wrong_key),
 	T_CASE(test_spool_stored_verified_once_reader),
+	T_CASE(test_spool_stored_checkpoint_sig_refused),
 };
 
 int
