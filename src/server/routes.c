@@ -554,6 +554,21 @@ outcome_of(const struct srv_req *q)
 	return "error";
 }
 
+/*
+ * The answer when an audited route's entry cannot be made durable: the
+ * prepared answer and its headers dropped, a 503 with no recorded content.
+ */
+static void
+refuse_unaudited(struct http_response *rs, int r)
+{
+	log_error("serve: audit append failed (%s): refusing the response",
+	    ut_strerror(r));
+	rs->nheaders = 0;
+	buf_reset(&rs->body);
+	http_response_error(rs, 503, "audit_unavailable",
+	    "the audit log cannot be written; nothing audited is served");
+}
+
 /* Invariant (2): the entry is durable before the response may leave. */
 void
 srv_finish_audited(struct srv_req *q, const char *action)
@@ -563,13 +578,8 @@ srv_finish_audited(struct srv_req *q, const char *action)
 
 	fill_event(q, action, outcome_of(q), NULL, &e);
 	r = audit_append(q->srv->audit, &e, NULL);
-	if (r < 0) {
-		log_error("serve: audit append failed (%s): refusing the response",
-		    ut_strerror(r));
-		q->rs->nheaders = 0;
-		srv_reply_error(q, 503, "audit_unavailable",
-		    "the audit log cannot be written; nothing audited is served");
-	}
+	if (r < 0)
+		refuse_unaudited(q->rs, r);
 }
 
 /* A held answer's context: the seq of its audit entry. */
@@ -592,11 +602,7 @@ finish_audited_held(struct srv_req *q, const char *action)
 	fill_event(q, action, outcome_of(q), NULL, &e);
 	r = audit_enqueue(q->srv->audit, &e, &seq);
 	if (r < 0) {
-		log_error("serve: audit append failed (%s): refusing the response",
-		    ut_strerror(r));
-		q->rs->nheaders = 0;
-		srv_reply_error(q, 503, "audit_unavailable",
-		    "the audit log cannot be written; nothing audited is served");
+		refuse_unaudited(q->rs, r);
 		return;
 	}
 	h = xcalloc(1, sizeof(*h));
@@ -625,14 +631,8 @@ held_resume(struct server *s, const struct http_request *rq,
 	int r;
 
 	r = audit_wait(s->audit, h->seq);
-	if (r < 0) {
-		log_error("serve: audit append failed (%s): refusing the response",
-		    ut_strerror(r));
-		rs->nheaders = 0;
-		buf_reset(&rs->body);
-		http_response_error(rs, 503, "audit_unavailable",
-		    "the audit log cannot be written; nothing audited is served");
-	}
+	if (r < 0)
+		refuse_unaudited(rs, r);
 }
 
 void
