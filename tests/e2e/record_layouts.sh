@@ -48,7 +48,7 @@ TEXT='yz Zy äöüß ÄÖ @€{}|~ 1+1'
 # editor is slow (a loaded machine), it may look the keycode up after the
 # unbinding and insert nothing: the ground truth itself is then short.
 # check() exits 3 for exactly that case (only such characters of the us
-# line missing from what the editor saved) and the session runs once more;
+# line missing from what the editor saved) and the session runs again;
 # any other difference fails at once.
 check() {
 "$USETRACE" show "$REC" --raw >"$E2E_TMP/raw.jsonl"
@@ -103,11 +103,16 @@ print("record_layouts ok: %r" % typed)
 PY
 }
 
-session 1
+# Up to four sessions: under ASan on two loaded cores the editor lost a
+# remapped key in two sessions running (the recorder's filter and reducer
+# agreed on every press both times).
+n=1
+session $n
 rc=0; check || rc=$?
-if [ $rc -eq 3 ]; then
-	echo "record_layouts: the editor missed remapped keys; once more" >&2
-	session 2
+while [ $rc -eq 3 ] && [ $n -lt 4 ]; do
+	n=$((n + 1))
+	echo "record_layouts: the editor missed remapped keys; session $n" >&2
+	session $n
 	rc=0; check || rc=$?
-fi
+done
 [ $rc -eq 0 ] || fail "record_layouts: check failed ($rc)"
